@@ -1,0 +1,213 @@
+"""Application wiring: the PTB Application, its persistence and update processor, and the
+run loop, receiving updates by long polling or through the web server's webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import Application, ApplicationBuilder, Defaults
+from telegram.request import HTTPXRequest
+
+from companion_bot import signing
+from companion_bot.db import close_database, start_database
+from companion_bot.i18n import LANGUAGES, N_, load_all, translator
+from companion_bot.logging_setup import configure_logging
+from companion_bot.metrics import update_metrics
+from companion_bot.persistence import DatabasePersistence, PerUserUpdateProcessor
+from companion_bot.services import outbox, scheduler
+from companion_bot.services.board import WEB_ADDRESS_KEY
+from companion_bot.settings import Settings, SettingsError
+from companion_bot.workers import SharedRateLimiter, start_workers, stop_workers
+from handlers import register_handlers
+
+logger = logging.getLogger(__name__)
+
+# Shown in Telegram's command menu, per language.
+COMMANDS = [
+    ("me", N_("Your registration")),
+    ("leave", N_("Cancel your registration")),
+    ("language", N_("Change language")),
+    ("help", N_("Ask the volunteers for help")),
+    ("group", N_("Your group")),
+    ("mydata", N_("What this bot keeps about you")),
+    ("cancel", N_("Stop what you are doing")),
+]
+
+
+def build_application(settings: Settings, *, webhook: bool = False) -> Application:
+    """The bot; with `webhook`, it has no Updater: updates come from the web server's
+    webhook route (companion_bot/web/webhook.py) instead of long polling."""
+    signing.configure(settings.callback_secret)
+    processor = PerUserUpdateProcessor(max_concurrent_updates=64)
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(settings.bot_base_url)
+        .base_file_url(settings.bot_base_file_url)
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+            )
+        )
+        .persistence(DatabasePersistence())
+        .concurrent_updates(processor)
+        # One connection (PTB's default) would queue every reply behind the others.
+        .request(HTTPXRequest(connection_pool_size=32))
+    )
+    if webhook:
+        builder = builder.updater(None)
+    else:
+        builder = builder.get_updates_request(HTTPXRequest(connection_pool_size=1))
+    if settings.TELEGRAM_RATE_LIMIT > 0:
+        # One budget for handlers' replies and the outbox (see SharedRateLimiter).
+        builder = builder.rate_limiter(
+            SharedRateLimiter(settings.TELEGRAM_RATE_LIMIT, max_retries=3)
+        )
+    application = builder.build()
+    processor.after_update = application.update_persistence
+    processor.on_handled = update_metrics(application).observe
+    application.bot_data["settings"] = settings
+    register_handlers(application)
+    register_tasks()
+    return application
+
+
+def register_tasks() -> None:
+    """What the scheduler runs and what the outbox does after sending, by name: the rows
+    that name them survive restarts, the functions are bound again at each start."""
+    from companion_bot.services import broadcasts, closing, groups, help, lifecycle, relay
+
+    scheduler.register(groups.ROUND_TASK, groups.on_round_task)
+    scheduler.register(closing.WAVE_REMINDER_TASK, closing.on_wave_reminder)
+    scheduler.register(closing.HOME_REMINDER_TASK, closing.on_home_reminder)
+    scheduler.register(closing.NO_NEWS_TASK, closing.on_no_news)
+    scheduler.register(help.ESCALATION_TASK, help.on_escalation)
+    scheduler.register(broadcasts.REPORT_TASK, broadcasts.on_report_task)
+    scheduler.register(lifecycle.FOLLOWUP_TASK, lifecycle.on_followup)
+    scheduler.register(lifecycle.PURGE_TASK, lifecycle.on_purge)
+    outbox.register_after_send(relay.RELAY_PURPOSE, relay.remember_copy)
+
+
+async def publish_commands(application: Application) -> None:
+    for language in LANGUAGES:
+        _ = translator(language).gettext
+        await application.bot.set_my_commands(
+            [BotCommand(name, _(description)) for name, description in COMMANDS],
+            scope=BotCommandScopeAllPrivateChats(),
+            language_code=language,
+        )
+
+
+async def start_bot(application: Application, **polling: object) -> None:
+    """Initialise, publish the command menus, start receiving updates (long polling, or
+    register the webhook when the application has no Updater), handle them, start the
+    outbox worker and the scheduler: one path for both modes.
+
+    Not `run_polling()`/`run_webhook()`: Tortoise's context must be the one of the task that
+    runs the bot.
+    """
+    await application.initialize()
+    await publish_commands(application)
+    if application.updater is None:
+        from companion_bot.web.webhook import register_webhook
+
+        await register_webhook(application, application.bot_data["settings"])
+    else:
+        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, **polling)
+    await application.start()
+    await start_workers(application)
+
+
+async def stop_bot(application: Application) -> None:
+    """Stop the workers, stop receiving, handle what was received, shut down. The webhook
+    stays registered: Telegram keeps updates for the next start (or another process)."""
+    await stop_workers(application)
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+    if application.running:
+        await application.stop()
+    await application.shutdown()
+
+
+async def start_polling(application: Application, **polling: object) -> None:
+    await start_bot(application, **polling)
+
+
+async def stop_polling(application: Application) -> None:
+    await stop_bot(application)
+
+
+async def serve_polling(application: Application, stop: asyncio.Event) -> None:
+    """Run until `stop` is set; Tortoise must already be open in this task.
+
+    The web server (the organizers' live board, /healthz, /metrics) runs alongside; when it
+    cannot listen (WEB_PORT taken) the bot goes on without it: getting people home comes first.
+    """
+    from companion_bot.web.server import serve_web
+
+    settings: Settings = application.bot_data["settings"]
+    async with contextlib.AsyncExitStack() as web_server:
+        try:
+            server = await web_server.enter_async_context(serve_web(application, settings))
+        except SettingsError as error:
+            logger.warning("No web server, so no live board: %s", error)
+        else:
+            application.bot_data[WEB_ADDRESS_KEY] = server.address
+            logger.info("Web server listening on http://%s:%s", *server.address)
+        await start_bot(application)
+        try:
+            await stop.wait()
+        finally:
+            await stop_bot(application)
+
+
+async def serve_webhook(application: Application, stop: asyncio.Event) -> None:
+    """Serve the web app (webhook, /healthz, /metrics) until `stop` is set.
+
+    The server listens before the webhook is registered, so Telegram's first posts find it
+    (they wait in the update queue until the bot has started); at the end it stops taking
+    updates first, then the bot handles what it accepted and stops.
+    """
+    from companion_bot.web.server import serve_web
+
+    settings: Settings = application.bot_data["settings"]
+    async with serve_web(application, settings) as server:
+        logger.info("Web server listening on http://%s:%s", *server.address)
+        application.bot_data[WEB_ADDRESS_KEY] = server.address
+        try:
+            await start_bot(application)
+            await stop.wait()
+        finally:
+            await server.close()
+            await stop_bot(application)
+
+
+async def run_bot(settings: Settings, *, webhook: bool = False) -> None:
+    """Run until SIGINT or SIGTERM; in webhook mode when asked or WEBHOOK_URL is set."""
+    configure_logging(settings)
+    load_all()
+    webhook = webhook or settings.WEBHOOK_URL is not None
+    if webhook:
+        settings.webhook_url  # noqa: B018 - fail before anything starts when it is missing
+    application = build_application(settings, webhook=webhook)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    await start_database(settings)
+    try:
+        if webhook:
+            logger.info("Bot starting (webhook)")
+            await serve_webhook(application, stop)
+        else:
+            logger.info("Bot starting (long polling)")
+            await serve_polling(application, stop)
+    finally:
+        await close_database()
+    logger.info("Bot stopped")

@@ -1,0 +1,245 @@
+"""`companion-bot`: run the bot, try it without a token, apply migrations, create events from a
+script."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from companion_bot.i18n import translator
+from companion_bot.settings import Settings, SettingsError, load_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="companion-bot",
+        description="Compagnonnes de route: a Telegram bot that finds travel companions for "
+        "people who come alone to parties, and gets everyone home.",
+        epilog="Settings come from the environment or a .env file (see the README).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="command", required=True)
+
+    run = commands.add_parser(
+        "run",
+        help="apply migrations, then serve Telegram (long polling, or a webhook)",
+        description="Long polling by default; a webhook server with --webhook or WEBHOOK_URL "
+        "set (also serves /healthz and /metrics on WEB_HOST:WEB_PORT).",
+    )
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="receive updates on WEBHOOK_URL (required) instead of long polling",
+    )
+    run.set_defaults(handler=command_run)
+
+    demo = commands.add_parser(
+        "demo",
+        help="try the bot without a token: a local web page to chat as several people",
+        description="Run the bot against its built-in Telegram emulator (no token, nothing "
+        "sent to Telegram) with a sample event, and serve a web page where you chat as three "
+        "attendees, a volunteer and an organizer side by side and play the night forward.",
+    )
+    demo.add_argument(
+        "--port", type=port_number, default=8000, help="port of the web page (default: 8000)"
+    )
+    demo.add_argument(
+        "--host", default="127.0.0.1", help="address of the web page (default: 127.0.0.1)"
+    )
+    demo.add_argument(
+        "--database-url",
+        default="sqlite://data/demo.sqlite3",
+        metavar="URL",
+        help="the demo's own database, emptied at each start (default: "
+        "sqlite://data/demo.sqlite3); a PostgreSQL database must be empty",
+    )
+    demo.add_argument(
+        "--language",
+        choices=["fr", "en"],
+        help="language of the page, and the bot's default (default: DEFAULT_LANGUAGE)",
+    )
+    demo.set_defaults(handler=command_demo)
+
+    migrate = commands.add_parser("migrate", help="apply pending database migrations")
+    migrate.add_argument(
+        "--to", metavar="MIGRATION", help='stop at a migration, e.g. "models.0001_initial"'
+    )
+    migrate.set_defaults(handler=command_migrate)
+
+    event = commands.add_parser("event", help="manage events")
+    event_commands = event.add_subparsers(dest="event_command", metavar="action", required=True)
+    create = event_commands.add_parser(
+        "create",
+        help="create an event and print its attendee, volunteer and organizer links",
+        description="Create an event. Times are local to --timezone; clock times after "
+        "midnight belong to the same night.",
+    )
+    create.add_argument("--name", required=True, help="event name")
+    create.add_argument("--venue", required=True, help="venue name")
+    where = create.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--venue-place", metavar="PLACE", help="venue neighbourhood, e.g. 'Paris 11e'"
+    )
+    where.add_argument("--venue-coordinates", metavar="LAT,LON", help="e.g. '48.8566,2.3522'")
+    create.add_argument("--timezone", help="e.g. Europe/Brussels (default: DEFAULT_TIMEZONE)")
+    create.add_argument(
+        "--doors-open", required=True, metavar="DATE TIME", help="e.g. '2026-12-05 23:00'"
+    )
+    create.add_argument("--closing", required=True, metavar="TIME", help="e.g. '06:00'")
+    create.add_argument(
+        "--meeting-point",
+        action="append",
+        metavar="NAME",
+        help="repeat for several; the first is the default (default: Main entrance)",
+    )
+    create.add_argument(
+        "--arrival-slot",
+        action="append",
+        metavar="START-END",
+        help="repeat, e.g. '23:00-00:00' (default: three one-hour slots)",
+    )
+    create.add_argument(
+        "--departure",
+        action="append",
+        metavar="TIME[@POINT]",
+        help="repeat, e.g. '03:00' or '06:00@Back door' (default: at closing)",
+    )
+    create.add_argument(
+        "--group-sizes",
+        default="2 3-4 5",
+        metavar="'MIN LOW-HIGH MAX'",
+        help="minimum, preferred range and maximum group size (default: '2 3-4 5')",
+    )
+    create.add_argument(
+        "--charter-file", type=Path, help="text file with the charter (default: the standard one)"
+    )
+    create.add_argument("--language", choices=["fr", "en"], help="language of the default texts")
+    create.add_argument(
+        "--creator", type=int, metavar="TELEGRAM_ID", help="make this Telegram user an organizer"
+    )
+    create.add_argument(
+        "--bot-username", help="bot username for the links (default: asked from Telegram)"
+    )
+    create.set_defaults(handler=command_event_create)
+    return parser
+
+
+def command_run(args: argparse.Namespace, settings: Settings) -> int:
+    from companion_bot.app import run_bot
+
+    settings.token  # noqa: B018 - fail early, in one line, when the token is missing
+    if args.webhook:
+        settings.webhook_url  # noqa: B018 - same for webhook mode without its URL
+    asyncio.run(run_bot(settings, webhook=args.webhook))
+    return 0
+
+
+def port_number(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError("must be a port number from 0 (any free port) to 65535")
+    return int(text)
+
+
+def command_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from companion_bot.demo.run import check_database, configure_demo_logging, run_demo
+
+    database_url = check_database(args.database_url, settings.DATABASE_URL)
+    configure_demo_logging()
+    asyncio.run(
+        run_demo(
+            host=args.host,
+            port=args.port,
+            database_url=database_url,
+            language=args.language or settings.DEFAULT_LANGUAGE,
+        )
+    )
+    return 0
+
+
+def command_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from companion_bot.db import apply_migrations, ensure_sqlite_directory
+
+    ensure_sqlite_directory(settings)
+    asyncio.run(apply_migrations(settings.DATABASE_URL, target=args.to))
+    print("Database is up to date." if args.to is None else f"Database migrated to {args.to}.")
+    return 0
+
+
+def command_event_create(args: argparse.Namespace, settings: Settings) -> int:
+    from companion_bot.services.errors import UserInputError
+
+    language = args.language or settings.DEFAULT_LANGUAGE
+    try:
+        return asyncio.run(_create_event(args, settings, language))
+    except UserInputError as error:
+        print(f"error: {error.translate(translator(language).gettext)}", file=sys.stderr)
+        return 2
+
+
+async def _create_event(args: argparse.Namespace, settings: Settings, language: str) -> int:
+    from companion_bot.db import close_database, start_database
+    from companion_bot.services import events
+
+    now = datetime.now(UTC)
+    _ = translator(language).gettext
+    venue = events.locate_venue(args.venue_place or args.venue_coordinates)
+    if not isinstance(venue, events.VenueLocation):
+        names = ", ".join(place.name for place in venue) or "-"
+        print(
+            f"error: unknown venue place {args.venue_place!r}; suggestions: {names}",
+            file=sys.stderr,
+        )
+        return 2
+    spec = events.build_spec(
+        name=args.name,
+        venue_name=args.venue,
+        venue=venue,
+        timezone=args.timezone or venue.timezone or settings.DEFAULT_TIMEZONE,
+        doors_open=args.doors_open,
+        closing=args.closing,
+        meeting_points=args.meeting_point or [_("Main entrance")],
+        arrival_slots=args.arrival_slot,
+        departures=args.departure,
+        group_sizes=args.group_sizes,
+        charter=args.charter_file.read_text(encoding="utf-8")
+        if args.charter_file
+        else _(events.DEFAULT_CHARTER),
+        now=now,
+    )
+    username = args.bot_username or await _bot_username(settings)
+    await start_database(settings)
+    try:
+        event = await events.create_event(spec, args.creator)
+    finally:
+        await close_database()
+    links = events.event_links(event, username)
+    print(f"Created event #{event.id}: {event.name}")
+    for kind, link in links.items():
+        print(f"{kind.value:>10}: {link}")
+    return 0
+
+
+async def _bot_username(settings: Settings) -> str:
+    from telegram import Bot
+
+    async with Bot(settings.token, base_url=settings.bot_base_url) as bot:
+        return bot.username
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        return args.handler(args, settings)
+    except SettingsError as error:
+        print(f"companion-bot: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

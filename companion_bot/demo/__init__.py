@@ -1,0 +1,12 @@
+"""`companion-bot demo`: try the bot without a Telegram token.
+
+The real bot runs against the built-in Bot API emulator on a throwaway database with a sample
+event; a local web page shows the chats of three attendees, a volunteer and an organizer side
+by side, lets one write and tap as each of them, and moves the night's clock forward.
+
+- `scenario`: the sample event, the personas, the attendees already signed up;
+- `session`: one running demo (`open_demo`), what the page sees and does;
+- `timeline`: moving the bot's clock from one scheduled task to the next;
+- `chat`: the emulator's messages as the page's JSON;
+- `web`: the page and its JSON endpoints; `run`: the command itself.
+"""

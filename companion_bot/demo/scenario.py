@@ -1,0 +1,194 @@
+"""The demo's night: a sample event in Paris, the people one can chat as, and the extras: a
+few attendees already signed up, so that groups form as soon as someone joins, and a second
+volunteer, who play their part of the night by themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from companion_bot.emulator import BotApiEmulator, EmulatedUser
+from companion_bot.gazetteer import Gazetteer
+from companion_bot.i18n import N_, translator
+from companion_bot.models import ArrivalKind, ArrivalSlot, DepartureWave, Event, RoleKind
+from companion_bot.services import closing, events, people, registrations, roles
+
+EVENT_NAME = "Nuit Compagnonnes (démo)"
+VENUE_NAME = "Le Hangar"
+# By the Canal de l'Ourcq, Paris 19e.
+VENUE = (48.8890, 2.3930)
+MEETING_POINTS = ["Entrée principale", "Porte du canal"]
+
+
+class PersonaRole(StrEnum):
+    ATTENDEE = "attendee"
+    VOLUNTEER = "volunteer"
+    ORGANIZER = "organizer"
+
+
+ROLE_LABELS = {
+    PersonaRole.ATTENDEE: N_("Attendee"),
+    PersonaRole.VOLUNTEER: N_("Volunteer"),
+    PersonaRole.ORGANIZER: N_("Organizer"),
+}
+
+
+@dataclass(frozen=True)
+class PersonaSpec:
+    key: str
+    telegram_id: int
+    first_name: str
+    language: str
+    role: PersonaRole
+
+
+# The columns of the page, in order.
+PERSONAS = (
+    PersonaSpec("camille", 7001, "Camille", "fr", PersonaRole.ATTENDEE),
+    PersonaSpec("maya", 7002, "Maya", "en", PersonaRole.ATTENDEE),
+    PersonaSpec("louise", 7003, "Louise", "fr", PersonaRole.ATTENDEE),
+    PersonaSpec("samira", 7101, "Samira", "fr", PersonaRole.VOLUNTEER),
+    PersonaSpec("jo", 7201, "Jo", "en", PersonaRole.ORGANIZER),
+)
+ORGANIZER_ID = next(p.telegram_id for p in PERSONAS if p.role == PersonaRole.ORGANIZER)
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """An extra taps a button (by its callback data prefix) this long after it arrived."""
+
+    button: str
+    after: timedelta
+    # What the night's log says once done ({names}: who did), and before ("coming next").
+    done: str
+    coming: str
+
+
+AT_POINT = Reaction(
+    "cl:at:",
+    timedelta(minutes=5),
+    N_("At the meeting point: {names}."),
+    N_("Attendees reach the meeting point."),
+)
+HOME = Reaction(
+    "cl:home:",
+    timedelta(minutes=35),
+    N_("Home, and said so: {names}."),
+    N_("Attendees get home and say so."),
+)
+# Group cards reach the volunteers with the reminder, 15 minutes before the departure.
+GROUP_LEFT = Reaction(
+    "vo:left:",
+    timedelta(minutes=15),
+    N_("{names}, a volunteer on duty, confirms that the groups have left."),
+    N_("A volunteer confirms that the groups have left."),
+)
+
+
+@dataclass(frozen=True)
+class Extra:
+    """Someone already there when the demo starts, not shown on the page, who plays her part
+    of the night by herself: attendees signed up, or a second volunteer on duty."""
+
+    telegram_id: int
+    name: str
+    language: str
+    reactions: tuple[Reaction, ...]
+    # Attendees: arrival slot, destination (gazetteer id), transport, departure wave.
+    slot: int = 0
+    destination: str = ""
+    transport: str = "transit"
+    wave: int = 0
+
+
+REGULAR = (AT_POINT, HOME)
+# She never says she is home: the bot asks her, then alerts the team.
+QUIET = (AT_POINT,)
+REGULARS = (
+    Extra(7301, "Inès", "fr", REGULAR, 0, "fr-montreuil", "transit", 0),
+    Extra(7302, "Jade", "fr", REGULAR, 0, "fr-bagnolet", "transit", 0),
+    Extra(7303, "Nora", "fr", REGULAR, 0, "fr-paris-20", "walk", 0),
+    Extra(7304, "Alix", "fr", QUIET, 0, "fr-vincennes", "night_bus", 0),
+    Extra(7305, "Chloé", "fr", REGULAR, 1, "fr-pantin", "transit", 1),
+    Extra(7306, "Sam", "en", REGULAR, 1, "fr-les-lilas", "transit", 1),
+    Extra(7307, "Zoé", "fr", REGULAR, 1, "fr-paris-19", "walk", 1),
+    Extra(7308, "Lina", "fr", REGULAR, 1, "fr-montreuil", "transit", 1),
+)
+HELPER = Extra(7401, "Awa", "fr", (GROUP_LEFT,))
+EXTRAS = (*REGULARS, HELPER)
+
+# Places the page offers to share as a location pin: (label, latitude, longitude).
+LOCATIONS = {
+    "montreuil": ("Montreuil", 48.8638, 2.4485),
+    "belleville": ("Belleville", 48.8718, 2.3810),
+    "pantin": ("Pantin", 48.8944, 2.4093),
+    "paris-14": ("Paris 14e", 48.8331, 2.3264),
+    "ixelles": ("Ixelles", 50.8270, 4.3720),
+}
+
+
+def _round_up(moment: datetime, step: timedelta) -> datetime:
+    seconds = step.total_seconds()
+    return datetime.fromtimestamp(-(-moment.timestamp() // seconds) * seconds, UTC)
+
+
+def event_spec(now: datetime, language: str) -> events.EventSpec:
+    """Doors in under an hour, closing six hours later; two arrival slots, two waves."""
+    doors = _round_up(now + timedelta(minutes=45), timedelta(minutes=15))
+    closing = doors + timedelta(hours=6)
+    return events.EventSpec(
+        name=EVENT_NAME,
+        venue_name=VENUE_NAME,
+        venue_lat=VENUE[0],
+        venue_lon=VENUE[1],
+        timezone="Europe/Paris",
+        doors_open=doors,
+        closing=closing,
+        charter=translator(language).gettext(events.DEFAULT_CHARTER),
+        meeting_points=list(MEETING_POINTS),
+        arrival_slots=[
+            (doors, doors + timedelta(hours=1), 0),
+            (doors + timedelta(hours=1), doors + timedelta(hours=2), 0),
+        ],
+        departure_waves=[(doors + timedelta(hours=4), 0), (closing, 1)],
+    )
+
+
+async def create_event(now: datetime, language: str) -> Event:
+    """The sample event, organized by the organizer persona, with its regulars signed up and
+    a volunteer on duty."""
+    event = await events.create_event(event_spec(now, language), ORGANIZER_ID)
+    await roles.grant(HELPER.telegram_id, event, RoleKind.VOLUNTEER)
+    await people.ensure_person(HELPER.telegram_id, HELPER.language)
+    await people.ensure_display_name(HELPER.telegram_id, HELPER.name)
+    await closing.set_duty(HELPER.telegram_id, event.id, True)
+    slots = await ArrivalSlot.filter(event=event).order_by("starts_at")
+    waves = await DepartureWave.filter(event=event).order_by("departs_at")
+    for regular in REGULARS:
+        if Gazetteer.default().get(regular.destination) is None:
+            continue  # a gazetteer without this place: one regular fewer
+        await people.ensure_person(regular.telegram_id, regular.language)
+        await people.set_display_name(regular.telegram_id, regular.name)
+        registration = await registrations.start_signup(regular.telegram_id, event)
+        await registrations.record_consent(registration)
+        await registrations.set_arrival(registration, ArrivalKind.SLOT, slots[regular.slot].id)
+        await registrations.set_destination(registration, regular.destination)
+        await registrations.set_transport(registration, regular.transport)
+        await registrations.set_departure_wave(registration, waves[regular.wave].id)
+        await registrations.confirm(registration)
+    return event
+
+
+def open_accounts(emulator: BotApiEmulator) -> tuple[dict[str, EmulatedUser], list[EmulatedUser]]:
+    """Everyone's Telegram account (personas by key, extras in order); all have opened the
+    bot, so it may write to them first."""
+    personas = {
+        spec.key: emulator.user(spec.telegram_id, spec.first_name, spec.language, started=True)
+        for spec in PERSONAS
+    }
+    extras = [
+        emulator.user(extra.telegram_id, extra.name, extra.language, started=True)
+        for extra in EXTRAS
+    ]
+    return personas, extras

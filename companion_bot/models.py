@@ -1,0 +1,529 @@
+"""Storage models (tortoise-orm).
+
+Docstrings become SQL table comments: tortoise splits migration SQL on semicolons, so keep
+them out of model docstrings.
+
+Privacy by design: a person is her Telegram user id (needed to write to her), a language and
+a display name of her choice. Destinations are gazetteer neighbourhood ids, never addresses
+or coordinates. Times are stored in UTC and shown in the event's time zone.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class RegistrationStatus(StrEnum):
+    DRAFT = "draft"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+
+
+class ArrivalKind(StrEnum):
+    SLOT = "slot"
+    ALREADY_THERE = "already_there"
+    ON_MY_OWN = "on_my_own"
+
+
+class Transport(StrEnum):
+    WALK = "walk"
+    TRANSIT = "transit"
+    NIGHT_BUS = "night_bus"
+    TAXI = "taxi"
+    BIKE = "bike"
+    CAR = "car"
+
+
+class RoleKind(StrEnum):
+    ORGANIZER = "organizer"
+    VOLUNTEER = "volunteer"
+
+
+class GroupKind(StrEnum):
+    ARRIVAL = "arrival"
+    DEPARTURE = "departure"
+
+
+class GroupStatus(StrEnum):
+    FORMING = "forming"  # stored by a matching round, not announced yet: may be reshuffled
+    ANNOUNCED = "announced"  # members were introduced: may only grow
+    LEFT = "left"  # a volunteer confirmed the departure group has left
+    DISSOLVED = "dissolved"
+
+
+class MemberStatus(StrEnum):
+    ACTIVE = "active"
+    LEFT = "left"
+    REMOVED = "removed"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    CANCELLED = "cancelled"
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class HelpLevel(StrEnum):
+    UNCOMFORTABLE = "uncomfortable"
+    HARASSED = "harassed"
+    DANGER = "danger"
+
+
+class HelpStatus(StrEnum):
+    DRAFT = "draft"  # waiting for her confirming tap (against pocket alarms)
+    OPEN = "open"
+    CLAIMED = "claimed"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class Person(Model):
+    id = fields.IntField(primary_key=True)
+    telegram_id = fields.BigIntField(unique=True)
+    language = fields.CharField(max_length=8, null=True)
+    display_name = fields.CharField(max_length=64, null=True)
+    # Set when Telegram says she blocked the bot: nothing more is sent until she writes again.
+    blocked_bot_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "person"
+
+
+class Event(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=120)
+    venue_name = fields.CharField(max_length=120)
+    venue_lat = fields.FloatField()
+    venue_lon = fields.FloatField()
+    timezone = fields.CharField(max_length=64, default="Europe/Paris")
+    doors_open = fields.DatetimeField()
+    closing = fields.DatetimeField()
+    min_group_size = fields.SmallIntField(default=2)
+    preferred_min_size = fields.SmallIntField(default=3)
+    preferred_max_size = fields.SmallIntField(default=4)
+    max_group_size = fields.SmallIntField(default=5)
+    charter = fields.TextField()
+    attendee_code = fields.CharField(max_length=32, unique=True)
+    volunteer_code = fields.CharField(max_length=32, unique=True)
+    organizer_code = fields.CharField(max_length=32, unique=True)
+    # Secret part of the organizers' live board URL.
+    board_token = fields.CharField(max_length=48, unique=True, null=True)
+    # Closing time: reminder before a wave, "I'm home" reminder, then alert to the team.
+    # (Columns added after the first version carry a database default, so upgrades work.)
+    reminder_minutes = fields.SmallIntField(default=15, db_default=15)
+    checkin_delay_minutes = fields.SmallIntField(default=60, db_default=60)
+    escalation_delay_minutes = fields.SmallIntField(default=30, db_default=30)
+    # Personal data is purged this many days after closing; anonymous statistics stay.
+    retention_days = fields.SmallIntField(default=7, db_default=7)
+    purged_at = fields.DatetimeField(null=True)
+    statistics = fields.JSONField(null=True)
+    created_by: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="created_events", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    meeting_points: fields.ReverseRelation[MeetingPoint]
+    arrival_slots: fields.ReverseRelation[ArrivalSlot]
+    departure_waves: fields.ReverseRelation[DepartureWave]
+
+    class Meta:
+        table = "event"
+
+
+class MeetingPoint(Model):
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="meeting_points", on_delete=fields.CASCADE
+    )
+    position = fields.SmallIntField(default=0)
+    name = fields.CharField(max_length=120)
+
+    class Meta:
+        table = "meeting_point"
+        ordering = ("position", "id")
+
+
+class ArrivalSlot(Model):
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="arrival_slots", on_delete=fields.CASCADE
+    )
+    starts_at = fields.DatetimeField()
+    ends_at = fields.DatetimeField()
+    meeting_point: fields.ForeignKeyNullableRelation[MeetingPoint] = fields.ForeignKeyField(
+        "models.MeetingPoint", related_name="arrival_slots", null=True, on_delete=fields.SET_NULL
+    )
+
+    class Meta:
+        table = "arrival_slot"
+        ordering = ("starts_at", "id")
+
+
+class DepartureWave(Model):
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="departure_waves", on_delete=fields.CASCADE
+    )
+    departs_at = fields.DatetimeField()
+    meeting_point: fields.ForeignKeyNullableRelation[MeetingPoint] = fields.ForeignKeyField(
+        "models.MeetingPoint", related_name="departure_waves", null=True, on_delete=fields.SET_NULL
+    )
+
+    class Meta:
+        table = "departure_wave"
+        ordering = ("departs_at", "id")
+
+
+class Registration(Model):
+    """One attendee at one event, filled step by step while she signs up (status draft)."""
+
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="registrations", on_delete=fields.CASCADE
+    )
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="registrations", on_delete=fields.CASCADE
+    )
+    status = fields.CharEnumField(
+        RegistrationStatus, max_length=16, default=RegistrationStatus.DRAFT
+    )
+    consent_at = fields.DatetimeField(null=True)
+    arrival_kind = fields.CharEnumField(ArrivalKind, max_length=16, null=True)
+    arrival_slot: fields.ForeignKeyNullableRelation[ArrivalSlot] = fields.ForeignKeyField(
+        "models.ArrivalSlot", related_name="registrations", null=True, on_delete=fields.SET_NULL
+    )
+    # None: not answered yet; False: she travels home on her own terms.
+    wants_departure_group = fields.BooleanField(null=True)
+    destination_place_id = fields.CharField(max_length=64, null=True)
+    transport = fields.CharEnumField(Transport, max_length=16, null=True)
+    departure_wave: fields.ForeignKeyNullableRelation[DepartureWave] = fields.ForeignKeyField(
+        "models.DepartureWave", related_name="registrations", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    confirmed_at = fields.DatetimeField(null=True)
+    cancelled_at = fields.DatetimeField(null=True)
+    # The trip home, at closing time.
+    at_meeting_point_at = fields.DatetimeField(null=True)
+    left_at = fields.DatetimeField(null=True)
+    home_at = fields.DatetimeField(null=True)
+    home_reminded_at = fields.DatetimeField(null=True)
+    no_news_alerted_at = fields.DatetimeField(null=True)
+    missing_flagged_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "registration"
+        unique_together = (("event", "person"),)
+
+
+class Role(Model):
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="roles", on_delete=fields.CASCADE
+    )
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="roles", on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(RoleKind, max_length=16)
+    on_duty = fields.BooleanField(default=False, db_default=False)
+    duty_changed_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "role"
+        unique_together = (("event", "person", "kind"),)
+
+
+class CompanionGroup(Model):
+    """An arrival or departure group (the table is not called "group": an SQL keyword)."""
+
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="groups", on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(GroupKind, max_length=16)
+    status = fields.CharEnumField(GroupStatus, max_length=16, default=GroupStatus.FORMING)
+    arrival_slot: fields.ForeignKeyNullableRelation[ArrivalSlot] = fields.ForeignKeyField(
+        "models.ArrivalSlot", related_name="groups", null=True, on_delete=fields.SET_NULL
+    )
+    departure_wave: fields.ForeignKeyNullableRelation[DepartureWave] = fields.ForeignKeyField(
+        "models.DepartureWave", related_name="groups", null=True, on_delete=fields.SET_NULL
+    )
+    meeting_point: fields.ForeignKeyNullableRelation[MeetingPoint] = fields.ForeignKeyField(
+        "models.MeetingPoint", related_name="groups", null=True, on_delete=fields.SET_NULL
+    )
+    meet_at = fields.DatetimeField()
+    oversize = fields.BooleanField(default=False)
+    wants_volunteer = fields.BooleanField(default=False)
+    announced_at = fields.DatetimeField(null=True)
+    left_at = fields.DatetimeField(null=True)
+    left_confirmed_by: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person",
+        related_name="confirmed_departures",
+        null=True,
+        on_delete=fields.SET_NULL,
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    members: fields.ReverseRelation[GroupMember]
+
+    class Meta:
+        table = "companion_group"
+
+
+class GroupMember(Model):
+    id = fields.IntField(primary_key=True)
+    group: fields.ForeignKeyRelation[CompanionGroup] = fields.ForeignKeyField(
+        "models.CompanionGroup", related_name="members", on_delete=fields.CASCADE
+    )
+    registration: fields.ForeignKeyRelation[Registration] = fields.ForeignKeyField(
+        "models.Registration", related_name="memberships", on_delete=fields.CASCADE
+    )
+    # Drop-off order in a departure group, arrival order in an arrival group.
+    position = fields.SmallIntField(default=0)
+    status = fields.CharEnumField(MemberStatus, max_length=16, default=MemberStatus.ACTIVE)
+    muted = fields.BooleanField(default=False)
+    introduced_at = fields.DatetimeField(null=True)
+    joined_at = fields.DatetimeField(auto_now_add=True)
+    left_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "group_member"
+        unique_together = (("group", "registration"),)
+
+
+class Unplaced(Model):
+    """Someone matching could not put in a group: shown to the volunteers, with the reason."""
+
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="unplaced", on_delete=fields.CASCADE
+    )
+    registration: fields.ForeignKeyRelation[Registration] = fields.ForeignKeyField(
+        "models.Registration", related_name="unplaced", on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(GroupKind, max_length=16)
+    reason = fields.CharField(max_length=200)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    resolved_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "unplaced"
+
+
+class Broadcast(Model):
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="broadcasts", on_delete=fields.CASCADE
+    )
+    author: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="broadcasts", null=True, on_delete=fields.SET_NULL
+    )
+    audience = fields.CharField(max_length=16)
+    departure_wave: fields.ForeignKeyNullableRelation[DepartureWave] = fields.ForeignKeyField(
+        "models.DepartureWave", related_name="broadcasts", null=True, on_delete=fields.SET_NULL
+    )
+    text = fields.TextField()
+    recipients = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    completed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "broadcast"
+
+
+class OutboxMessage(Model):
+    """A notification waiting to be sent: survives crashes, paced to Telegram's limits."""
+
+    id = fields.BigIntField(primary_key=True)
+    chat_id = fields.BigIntField()
+    method = fields.CharField(max_length=32, default="sendMessage")
+    payload = fields.JSONField()
+    status = fields.CharEnumField(OutboxStatus, max_length=16, default=OutboxStatus.PENDING)
+    priority = fields.SmallIntField(default=0)
+    attempts = fields.SmallIntField(default=0)
+    not_before = fields.DatetimeField()
+    claimed_by = fields.CharField(max_length=64, null=True)
+    claimed_at = fields.DatetimeField(null=True)
+    sent_at = fields.DatetimeField(null=True)
+    telegram_message_id = fields.BigIntField(null=True)
+    error = fields.CharField(max_length=200, null=True)
+    # What to record once sent (e.g. which relayed copy belongs to which original).
+    purpose = fields.CharField(max_length=32, null=True)
+    reference = fields.JSONField(null=True)
+    dedupe_key = fields.CharField(max_length=128, unique=True, null=True)
+    broadcast: fields.ForeignKeyNullableRelation[Broadcast] = fields.ForeignKeyField(
+        "models.Broadcast", related_name="messages", null=True, on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "outbox_message"
+        indexes = (("status", "not_before"),)
+
+
+class ScheduledTask(Model):
+    """A timed action (reminder, escalation, matching round): survives crashes and restarts."""
+
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharField(max_length=32)
+    due_at = fields.DatetimeField()
+    payload = fields.JSONField(default=dict)
+    status = fields.CharEnumField(TaskStatus, max_length=16, default=TaskStatus.PENDING)
+    attempts = fields.SmallIntField(default=0)
+    claimed_by = fields.CharField(max_length=64, null=True)
+    claimed_at = fields.DatetimeField(null=True)
+    done_at = fields.DatetimeField(null=True)
+    last_error = fields.CharField(max_length=200, null=True)
+    dedupe_key = fields.CharField(max_length=128, unique=True, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "scheduled_task"
+        indexes = (("status", "due_at"),)
+
+
+class HelpAlert(Model):
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="help_alerts", on_delete=fields.CASCADE
+    )
+    person: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="help_alerts", null=True, on_delete=fields.SET_NULL
+    )
+    level = fields.CharEnumField(HelpLevel, max_length=16)
+    status = fields.CharEnumField(HelpStatus, max_length=16, default=HelpStatus.DRAFT)
+    text = fields.TextField(null=True)
+    # Where she is at the venue, kept only while the alert is open.
+    latitude = fields.FloatField(null=True)
+    longitude = fields.FloatField(null=True)
+    claimed_by: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="claimed_alerts", null=True, on_delete=fields.SET_NULL
+    )
+    claimed_at = fields.DatetimeField(null=True)
+    escalated_at = fields.DatetimeField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "help_alert"
+
+
+class RelayedMessage(Model):
+    """Which copy of a relayed message each member got, for replies, reports and live edits."""
+
+    id = fields.IntField(primary_key=True)
+    group: fields.ForeignKeyRelation[CompanionGroup] = fields.ForeignKeyField(
+        "models.CompanionGroup", related_name="relayed", on_delete=fields.CASCADE
+    )
+    sender: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="relayed_sent", null=True, on_delete=fields.CASCADE
+    )
+    sender_message_id = fields.BigIntField()
+    recipient: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="relayed_received", on_delete=fields.CASCADE
+    )
+    recipient_message_id = fields.BigIntField(null=True)
+    kind = fields.CharField(max_length=16)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "relayed_message"
+
+
+class MessageReport(Model):
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="reports", on_delete=fields.CASCADE
+    )
+    reporter: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="reports_made", null=True, on_delete=fields.SET_NULL
+    )
+    reported: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="reports_received", null=True, on_delete=fields.SET_NULL
+    )
+    excerpt = fields.TextField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+    handled_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "message_report"
+
+
+class Avoidance(Model):
+    """She asked never to be grouped again with this person (who is never told)."""
+
+    id = fields.IntField(primary_key=True)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="avoids", on_delete=fields.CASCADE
+    )
+    avoided: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="avoided_by", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "avoidance"
+        unique_together = (("person", "avoided"),)
+
+
+class FollowupAnswer(Model):
+    """The morning-after answers: anonymous unless she asked to be contacted."""
+
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="followups", on_delete=fields.CASCADE
+    )
+    group_met = fields.CharField(max_length=8, null=True)
+    home_safe = fields.CharField(max_length=8, null=True)
+    report = fields.TextField(null=True)
+    contact: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="followups", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "followup_answer"
+
+
+class ConversationState(Model):
+    """Where a person is in a conversation, written through on every step."""
+
+    id = fields.IntField(primary_key=True)
+    conversation = fields.CharField(max_length=64)
+    key = fields.CharField(max_length=128)
+    state = fields.JSONField()
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "conversation_state"
+        unique_together = (("conversation", "key"),)
+
+
+class UserData(Model):
+    """PTB's per-user scratch data (which event she is signing up for, pending choices)."""
+
+    id = fields.IntField(primary_key=True)
+    telegram_id = fields.BigIntField(unique=True)
+    data = fields.JSONField(default=dict)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "user_data"

@@ -1,0 +1,697 @@
+"""Closing time: reminders before each departure wave, "I'm at the meeting point", volunteers
+confirming that groups have left, "I'm home" check-ins and alerts when someone goes quiet.
+
+Every timed step is a scheduled task and every message goes through the outbox, so a crash or
+a redeploy loses none of them. Buttons sent to a person are signed for her (see
+`companion_bot.signing`); the handlers still check here who may do what.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from companion_bot import clock
+from companion_bot.i18n import N_, Translator, escape
+from companion_bot.models import (
+    CompanionGroup,
+    DepartureWave,
+    Event,
+    GroupKind,
+    GroupMember,
+    GroupStatus,
+    MemberStatus,
+    Person,
+    Registration,
+    RegistrationStatus,
+    Role,
+    RoleKind,
+)
+from companion_bot.services import groups, outbox, relay, scheduler
+from companion_bot.services.errors import UserInputError
+from companion_bot.services.messaging import language_of, signed_markup
+
+logger = logging.getLogger(__name__)
+
+WAVE_REMINDER_TASK = "wave_reminder"
+HOME_REMINDER_TASK = "home_reminder"
+NO_NEWS_TASK = "no_news_alert"
+# Alerts about people jump the queue of a broadcast.
+URGENT = 10
+
+STATUS_ICONS = {"home": "🏠", "left": "🚶", "at_point": "✅", "missing": "❓", "waiting": "⏳"}
+
+
+def _now() -> datetime:
+    return clock.now()
+
+
+# -- the event's timeline ---------------------------------------------------------------------
+
+
+async def schedule_timeline(event_id: int, now: datetime | None = None) -> None:
+    """Reminders for every wave and the first matching round; run again after any change."""
+    now = now or _now()
+    event = await Event.get(id=event_id)
+    for wave in await DepartureWave.filter(event=event):
+        await schedule_wave_reminder(event, wave)
+    await groups.schedule_round(event.id, now + timedelta(minutes=1))
+
+
+async def schedule_wave_reminder(event: Event, wave: DepartureWave) -> None:
+    due = wave.departs_at - timedelta(minutes=event.reminder_minutes)
+    await scheduler.schedule(WAVE_REMINDER_TASK, due, {"wave_id": wave.id},
+                             dedupe_key=f"wave:{wave.id}:reminder")  # fmt: skip
+
+
+# -- the wave reminder --------------------------------------------------------------------------
+
+
+WAVE_REMINDER = N_(
+    "🌙 Your departure leaves at <b>{time}</b> from <b>{point}</b>, in {minutes} minutes. "
+    "Your group: {names}."
+)
+WAVE_REMINDER_ALONE = N_(
+    "🌙 Your departure leaves at <b>{time}</b> from <b>{point}</b>, in {minutes} minutes. "
+    "We have not found a group for you: the volunteers know and will leave with you."
+)
+AT_POINT = N_("📍 I'm at the meeting point")
+LEAVING_LATER = N_("⏰ I'm leaving later")
+ALREADY_LEFT = N_("🚪 I've already left")
+HOME = N_("🏠 I'm home")
+
+
+async def on_wave_reminder(payload: dict, now: datetime) -> None:
+    wave = await DepartureWave.get_or_none(id=payload["wave_id"]).prefetch_related(
+        "event", "meeting_point"
+    )
+    if wave is None:
+        return
+    event = wave.event
+    registrations = await Registration.filter(
+        event=event,
+        departure_wave=wave,
+        wants_departure_group=True,
+        status=RegistrationStatus.CONFIRMED,
+        left_at=None,
+    ).prefetch_related("person")
+    point = wave.meeting_point.name if wave.meeting_point else event.venue_name
+    for registration in registrations:
+        person = registration.person
+        t = language_of(person)
+        group = await departure_group_of(registration.id)
+        names = await other_names(group, registration.id) if group else []
+        template = WAVE_REMINDER if names else WAVE_REMINDER_ALONE
+        text = t.gettext(template).format(
+            time=t.time(wave.departs_at, event.timezone),
+            point=escape(point),
+            minutes=event.reminder_minutes,
+            names=", ".join(f"<b>{escape(n)}</b>" for n in names),
+        )
+        rows = [
+            [(t.gettext(AT_POINT), f"cl:at:{registration.id}")],
+            [(t.gettext(LEAVING_LATER), f"cl:later:{registration.id}")],
+            [(t.gettext(ALREADY_LEFT), f"cl:gone:{registration.id}")],
+        ]
+        await outbox.enqueue(
+            person.telegram_id,
+            text,
+            reply_markup=signed_markup(person, rows),
+            priority=URGENT,
+            dedupe_key=f"reminder:{wave.id}:{registration.id}:{wave.departs_at.isoformat()}",
+        )
+    await send_wave_to_volunteers(wave, now)
+
+
+async def departure_group_of(registration_id: int) -> CompanionGroup | None:
+    membership = (
+        await GroupMember.filter(
+            registration_id=registration_id,
+            status=MemberStatus.ACTIVE,
+            group__kind=GroupKind.DEPARTURE,
+            group__status__in=[GroupStatus.ANNOUNCED, GroupStatus.LEFT],
+        )
+        .prefetch_related("group")
+        .first()
+    )
+    return membership.group if membership else None
+
+
+async def other_names(group: CompanionGroup, registration_id: int) -> list[str]:
+    return [
+        member.registration.person.display_name or "?"
+        for member in await groups.active_members(group)
+        if member.registration_id != registration_id
+    ]
+
+
+# -- what volunteers see of a wave ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberState:
+    name: str
+    registration_id: int
+    state: str  # a key of STATUS_ICONS
+
+
+@dataclass(frozen=True)
+class GroupState:
+    group: CompanionGroup
+    members: list[MemberState]
+    number: int  # 1, 2, 3… within its departure, as volunteers call them
+
+
+def member_state(registration: Registration) -> str:
+    if registration.home_at:
+        return "home"
+    if registration.left_at:
+        return "left"
+    if registration.at_meeting_point_at:
+        return "at_point"
+    if registration.missing_flagged_at:
+        return "missing"
+    return "waiting"
+
+
+async def wave_groups(wave_id: int) -> list[GroupState]:
+    found = (
+        await CompanionGroup.filter(
+            departure_wave_id=wave_id, status__in=[GroupStatus.ANNOUNCED, GroupStatus.LEFT]
+        )
+        .order_by("id")
+        .prefetch_related("meeting_point", "left_confirmed_by", "event")
+    )
+    states = []
+    for number, group in enumerate(found, start=1):
+        members = [
+            MemberState(
+                m.registration.person.display_name or "?", m.registration_id,
+                member_state(m.registration),
+            )
+            for m in await groups.active_members(group)
+        ]  # fmt: skip
+        states.append(GroupState(group, members, number))
+    return states
+
+
+MEMBER_STATES = {
+    "home": N_("home"),
+    "left": N_("left"),
+    "at_point": N_("at the meeting point"),
+    "missing": N_("asked where she is"),
+    "waiting": N_("not there yet"),
+}
+GROUP_HEADER = N_("Group {number} — {time}, {point}")
+GROUP_LEFT_BY = N_("✅ Left at {time}, confirmed by {name}")
+GROUP_HAS_LEFT = N_("✅ Group has left")
+SOMEONE_MISSING = N_("❓ Someone is missing")
+
+
+def group_card(t: Translator, state: GroupState) -> str:
+    _ = t.gettext
+    group, zone = state.group, state.group.event.timezone
+    point = group.meeting_point.name if group.meeting_point else group.event.venue_name
+    lines = [
+        "<b>"
+        + _(GROUP_HEADER).format(number=state.number, time=t.time(group.meet_at, zone),
+                                 point=escape(point))
+        + "</b>"
+    ]  # fmt: skip
+    for member in state.members:
+        lines.append(
+            f"{STATUS_ICONS[member.state]} {escape(member.name)} — {_(MEMBER_STATES[member.state])}"
+        )
+    if group.status == GroupStatus.LEFT and group.left_at:
+        who = group.left_confirmed_by.display_name if group.left_confirmed_by else "?"
+        lines.append(_(GROUP_LEFT_BY).format(time=t.time(group.left_at, zone), name=escape(who)))
+    return "\n".join(lines)
+
+
+def group_card_markup(t: Translator, volunteer: Person, state: GroupState):
+    if state.group.status != GroupStatus.ANNOUNCED:
+        return None
+    return signed_markup(
+        volunteer,
+        [[(t.gettext(GROUP_HAS_LEFT), f"vo:left:{state.group.id}")],
+         [(t.gettext(SOMEONE_MISSING), f"vo:miss:{state.group.id}")]],
+    )  # fmt: skip
+
+
+async def send_wave_to_volunteers(wave: DepartureWave, now: datetime) -> None:
+    states = await wave_groups(wave.id)
+    alone = await alone_in_wave(wave)
+    for volunteer in await on_duty_team(wave.event_id, kinds=(RoleKind.VOLUNTEER,)):
+        t = language_of(volunteer)
+        for state in states:
+            await outbox.enqueue(
+                volunteer.telegram_id,
+                group_card(t, state),
+                reply_markup=group_card_markup(t, volunteer, state),
+                priority=URGENT,
+                dedupe_key=f"wavecard:{wave.id}:{state.group.id}:{volunteer.id}:"
+                f"{wave.departs_at.isoformat()}",
+            )
+        if alone:
+            await outbox.enqueue(
+                volunteer.telegram_id,
+                alone_text(t, wave, wave.event.timezone, alone),
+                priority=URGENT,
+                dedupe_key=f"wavealone:{wave.id}:{volunteer.id}:{wave.departs_at.isoformat()}",
+            )
+
+
+UNPLACED_REASONS = {
+    "no_compatible_companion": N_("nobody else travels her way in this departure"),
+    "nobody_heading_her_way": N_("nobody heads in her direction"),
+    "no_overlapping_arrival": N_("nobody arrives at the same time"),
+    "only_avoided_companions": N_("the only possible companions are people she avoids"),
+    "groups_full": N_("the groups going her way are full"),
+    "unknown_wave": N_("her departure no longer exists"),
+    "arrival_passed": N_("her arrival time is over"),
+}
+ALONE_HEADER = N_("👤 Without a departure group at {time} — please keep an eye on them:")
+
+
+async def alone_in_wave(wave: DepartureWave) -> list[tuple[str, str]]:
+    """(display name, reason) of those the matching could not place in this departure."""
+    from companion_bot.models import Unplaced
+
+    rows = await Unplaced.filter(
+        kind=GroupKind.DEPARTURE,
+        resolved_at=None,
+        registration__departure_wave_id=wave.id,
+        registration__status=RegistrationStatus.CONFIRMED,
+        registration__wants_departure_group=True,
+        registration__left_at=None,
+    ).select_related("registration__person")
+    return [(row.registration.person.display_name or "?", row.reason) for row in rows]
+
+
+def alone_text(t: Translator, wave: DepartureWave, timezone: str, alone) -> str:
+    lines = [t.gettext(ALONE_HEADER).format(time=t.time(wave.departs_at, timezone))]
+    for name, reason in alone:
+        why = UNPLACED_REASONS.get(reason)
+        lines.append(f"• {escape(name)} — {t.gettext(why) if why else escape(reason)}")
+    return "\n".join(lines)
+
+
+async def on_duty_team(
+    event_id: int, kinds=(RoleKind.VOLUNTEER, RoleKind.ORGANIZER)
+) -> list[Person]:
+    """On-duty volunteers (and organizers, who are always on duty for alerts)."""
+    condition = Q(kind=RoleKind.VOLUNTEER, on_duty=True)
+    if RoleKind.ORGANIZER in kinds:
+        condition |= Q(kind=RoleKind.ORGANIZER)
+    if RoleKind.VOLUNTEER not in kinds:
+        condition = Q(kind=RoleKind.ORGANIZER)
+    roles = await Role.filter(Q(event_id=event_id) & condition).prefetch_related("person")
+    seen, team = set(), []
+    for role in roles:
+        if role.person_id not in seen:
+            seen.add(role.person_id)
+            team.append(role.person)
+    return team
+
+
+# -- an attendee's buttons -----------------------------------------------------------------------
+
+
+async def own_registration(telegram_id: int, registration_id: int) -> Registration:
+    registration = await Registration.get_or_none(
+        id=registration_id, person__telegram_id=telegram_id, status=RegistrationStatus.CONFIRMED
+    ).select_related("event", "person", "departure_wave__meeting_point")
+    if registration is None:
+        raise UserInputError(N_("This button is no longer active."))
+    return registration
+
+
+async def at_meeting_point(telegram_id: int, registration_id: int, now: datetime | None = None):
+    registration = await own_registration(telegram_id, registration_id)
+    if registration.at_meeting_point_at is None:
+        registration.at_meeting_point_at = now or _now()
+        registration.missing_flagged_at = None
+        await registration.save(update_fields=["at_meeting_point_at", "missing_flagged_at"])
+    return registration
+
+
+LATER_TO_GROUP = N_("{name} will leave later, with another departure.")
+GONE_TO_GROUP = N_("{name} has already left.")
+HOME_TO_GROUP = N_("🏠 {name} is home.")
+
+
+async def tell_group(registration: Registration, message: str, key: str) -> None:
+    """Her departure group hears about her (by display name: they know each other)."""
+    group = await departure_group_of(registration.id)
+    if group is None:
+        return
+    await registration.fetch_related("person")
+    name = escape(registration.person.display_name)
+    await outbox.enqueue_many(
+        outbox.Outgoing(
+            member.registration.person.telegram_id,
+            language_of(member.registration.person).gettext(message).format(name=name),
+            dedupe_key=f"{key}:{registration.id}:{member.registration_id}",
+        )
+        for member in await groups.active_members(group)
+        if member.registration_id != registration.id
+    )
+
+
+async def leave_later(telegram_id: int, registration_id: int, now: datetime | None = None):
+    """Move her to the next wave; her current group is told. Returns the new wave."""
+    now = now or _now()
+    registration = await own_registration(telegram_id, registration_id)
+    current = registration.departure_wave
+    later = (
+        await DepartureWave.filter(
+            event_id=registration.event_id, departs_at__gt=current.departs_at
+        )
+        .order_by("departs_at")
+        .prefetch_related("meeting_point")
+        .first()
+        if current
+        else None
+    )
+    if later is None:
+        raise UserInputError(
+            N_("There is no later departure. Leave with your group, or ask a volunteer.")
+        )
+    await tell_group(registration, LATER_TO_GROUP, f"later:{current.id}")
+    await groups.leave_groups(registration.id, GroupKind.DEPARTURE, now)
+    registration.departure_wave = later
+    registration.at_meeting_point_at = None
+    registration.missing_flagged_at = None
+    await registration.save(
+        update_fields=["departure_wave_id", "at_meeting_point_at", "missing_flagged_at"]
+    )
+    await groups.place_signup(registration.id, now)
+    return later
+
+
+async def already_left(telegram_id: int, registration_id: int, now: datetime | None = None):
+    now = now or _now()
+    registration = await own_registration(telegram_id, registration_id)
+    if registration.left_at is None:
+        registration.left_at = now
+        await registration.save(update_fields=["left_at"])
+        await tell_group(registration, GONE_TO_GROUP, "gone")
+        await schedule_check_in(registration, now)
+    return registration
+
+
+async def home(telegram_id: int, registration_id: int, now: datetime | None = None):
+    now = now or _now()
+    registration = await own_registration(telegram_id, registration_id)
+    if registration.home_at is None:
+        async with in_transaction():
+            registration.home_at = now
+            registration.left_at = registration.left_at or now
+            await registration.save(update_fields=["home_at", "left_at"])
+            await tell_group(registration, HOME_TO_GROUP, "home")
+            await relay.stop_live_locations(telegram_id)
+            await scheduler.cancel_prefix(f"home:{registration.id}:")
+    return registration
+
+
+async def schedule_check_in(registration: Registration, left_at: datetime) -> None:
+    event = registration.event
+    reminder = left_at + timedelta(minutes=event.checkin_delay_minutes)
+    alert = reminder + timedelta(minutes=event.escalation_delay_minutes)
+    payload = {"registration_id": registration.id}
+    await scheduler.schedule(HOME_REMINDER_TASK, reminder, payload,
+                             dedupe_key=f"home:{registration.id}:reminder")  # fmt: skip
+    await scheduler.schedule(NO_NEWS_TASK, alert, payload,
+                             dedupe_key=f"home:{registration.id}:alert")  # fmt: skip
+
+
+HOME_REMINDER = N_("Did you get home safely? Tap when you're home.")
+NO_NEWS = N_(
+    "⚠️ No news from <b>{name}</b>: she left at {time} ({group}) and has not said she is home. "
+    "Please check on her through her group or the organizers."
+)
+NO_GROUP = N_("no group")
+
+
+async def on_home_reminder(payload: dict, now: datetime) -> None:
+    registration = await Registration.get_or_none(id=payload["registration_id"]).prefetch_related(
+        "person"
+    )
+    if registration is None or registration.home_at is not None:
+        return
+    t = language_of(registration.person)
+    await outbox.enqueue(
+        registration.person.telegram_id,
+        t.gettext(HOME_REMINDER),
+        reply_markup=signed_markup(registration.person,
+                                   [[(t.gettext(HOME), f"cl:home:{registration.id}")]]),
+        priority=URGENT,
+        dedupe_key=f"homereminder:{registration.id}:{registration.left_at.isoformat()}",
+    )  # fmt: skip
+    registration.home_reminded_at = now
+    await registration.save(update_fields=["home_reminded_at"])
+
+
+async def on_no_news(payload: dict, now: datetime) -> None:
+    registration = await Registration.get_or_none(id=payload["registration_id"]).prefetch_related(
+        "person", "event"
+    )
+    if registration is None or registration.home_at is not None:
+        return
+    group = await departure_group_of(registration.id)
+    names = await other_names(group, registration.id) if group else []
+    event = registration.event
+    for person in await on_duty_team(event.id):
+        t = language_of(person)
+        await outbox.enqueue(
+            person.telegram_id,
+            t.gettext(NO_NEWS).format(
+                name=escape(registration.person.display_name),
+                time=t.time(registration.left_at or now, event.timezone),
+                group=escape(", ".join(names)) if names else t.gettext(NO_GROUP),
+            ),
+            priority=URGENT,
+            dedupe_key=f"nonews:{registration.id}:{person.id}",
+        )
+    registration.no_news_alerted_at = now
+    await registration.save(update_fields=["no_news_alerted_at"])
+
+
+# -- volunteers at the door ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    group: CompanionGroup
+    first: bool  # False: someone else had already confirmed
+    confirmed_by: str
+
+
+SAFE_TRIP = N_("🚶 Your group has left. Have a safe trip! Tap when you're home.")
+
+
+async def may_act(telegram_id: int, event_id: int) -> Person:
+    """Volunteers and organizers of this event only, checked on every action."""
+    role = (
+        await Role.filter(
+            event_id=event_id,
+            person__telegram_id=telegram_id,
+            kind__in=[RoleKind.VOLUNTEER, RoleKind.ORGANIZER],
+        )
+        .prefetch_related("person")
+        .first()
+    )
+    if role is None:
+        raise UserInputError(N_("Only this event's volunteers and organizers can do this."))
+    return role.person
+
+
+async def confirm_group_left(
+    telegram_id: int, group_id: int, now: datetime | None = None
+) -> Confirmation:
+    """Idempotent: two volunteers pressing at once make one confirmation."""
+    now = now or _now()
+    group = await CompanionGroup.get_or_none(id=group_id, kind=GroupKind.DEPARTURE)
+    if group is None:
+        raise UserInputError(N_("This button is no longer active."))
+    volunteer = await may_act(telegram_id, group.event_id)
+    updated = await CompanionGroup.filter(id=group_id, status=GroupStatus.ANNOUNCED).update(
+        status=GroupStatus.LEFT, left_at=now, left_confirmed_by_id=volunteer.id
+    )
+    await group.refresh_from_db()
+    await group.fetch_related("left_confirmed_by", "event", "meeting_point")
+    if updated:
+        for member in await groups.active_members(group):
+            registration = member.registration
+            if registration.left_at is not None:
+                continue
+            registration.left_at = now
+            await registration.save(update_fields=["left_at"])
+            registration.event = group.event
+            person = registration.person
+            t = language_of(person)
+            await outbox.enqueue(
+                person.telegram_id,
+                t.gettext(SAFE_TRIP),
+                reply_markup=signed_markup(person, [[(t.gettext(HOME), f"cl:home:{registration.id}")]]),
+                priority=URGENT,
+                dedupe_key=f"safetrip:{group.id}:{registration.id}",
+            )  # fmt: skip
+            await schedule_check_in(registration, now)
+    who = group.left_confirmed_by.display_name if group.left_confirmed_by else "?"
+    return Confirmation(group, bool(updated), who or "?")
+
+
+WHERE_ARE_YOU = N_(
+    "❓ Your group is about to leave from <b>{point}</b>. Where are you? Tap an answer: your "
+    "group and the volunteers will know."
+)
+ON_MY_WAY = N_("🏃 I'm on my way")
+WITHOUT_ME = N_("Leave without me")
+ON_HER_WAY_TO_GROUP = N_("{name} is on her way to the meeting point.")
+WITHOUT_HER_TO_GROUP = N_("{name} will not leave with the group: go without her.")
+
+
+async def missing_candidates(telegram_id: int, group_id: int) -> list[MemberState]:
+    group = await CompanionGroup.get_or_none(id=group_id)
+    if group is None:
+        raise UserInputError(N_("This button is no longer active."))
+    await may_act(telegram_id, group.event_id)
+    state = next((s for s in await wave_groups(group.departure_wave_id) if s.group.id == group_id),
+                 None)  # fmt: skip
+    return [m for m in state.members if m.state in ("waiting", "missing")] if state else []
+
+
+async def flag_missing(
+    telegram_id: int, group_id: int, registration_id: int, now: datetime | None = None
+) -> Registration:
+    now = now or _now()
+    group = await CompanionGroup.get_or_none(id=group_id).prefetch_related("meeting_point", "event")
+    if group is None:
+        raise UserInputError(N_("This button is no longer active."))
+    await may_act(telegram_id, group.event_id)
+    membership = await GroupMember.get_or_none(
+        group=group, registration_id=registration_id, status=MemberStatus.ACTIVE
+    ).prefetch_related("registration__person")
+    if membership is None:
+        raise UserInputError(N_("This button is no longer active."))
+    registration = membership.registration
+    registration.missing_flagged_at = now
+    await registration.save(update_fields=["missing_flagged_at"])
+    person = registration.person
+    t = language_of(person)
+    point = group.meeting_point.name if group.meeting_point else group.event.venue_name
+    await outbox.enqueue(
+        person.telegram_id,
+        t.gettext(WHERE_ARE_YOU).format(point=escape(point)),
+        reply_markup=signed_markup(person, [
+            [(t.gettext(ON_MY_WAY), f"cl:coming:{registration.id}")],
+            [(t.gettext(WITHOUT_ME), f"cl:alone:{registration.id}")],
+        ]),
+        priority=URGENT,
+        dedupe_key=f"missing:{group.id}:{registration.id}:{now.isoformat()}",
+    )  # fmt: skip
+    return registration
+
+
+async def without_me(telegram_id: int, registration_id: int, now: datetime | None = None):
+    """She stays on: her group leaves without her (told so); no departure group for her."""
+    registration = await own_registration(telegram_id, registration_id)
+    await tell_group(registration, WITHOUT_HER_TO_GROUP, "alone")
+    registration.wants_departure_group = False
+    registration.missing_flagged_at = None
+    await registration.save(update_fields=["wants_departure_group", "missing_flagged_at"])
+    await groups.leave_groups(registration.id, GroupKind.DEPARTURE, now or _now())
+    return registration
+
+
+async def on_my_way(telegram_id: int, registration_id: int) -> Registration:
+    registration = await own_registration(telegram_id, registration_id)
+    await tell_group(registration, ON_HER_WAY_TO_GROUP, f"coming:{_now().isoformat()}")
+    return registration
+
+
+# -- duty --------------------------------------------------------------------------------------
+
+
+async def duty_roles(telegram_id: int, now: datetime | None = None) -> list[Role]:
+    """Her volunteer roles at events not over yet."""
+    now = now or _now()
+    return (
+        await Role.filter(
+            person__telegram_id=telegram_id, kind=RoleKind.VOLUNTEER, event__closing__gt=now
+        )
+        .prefetch_related("event")
+        .order_by("event__doors_open")
+    )
+
+
+async def set_duty(telegram_id: int, event_id: int, on: bool, now: datetime | None = None) -> Role:
+    role = await Role.get_or_none(
+        person__telegram_id=telegram_id, event_id=event_id, kind=RoleKind.VOLUNTEER
+    ).prefetch_related("event")
+    if role is None:
+        raise UserInputError(N_("Only this event's volunteers and organizers can do this."))
+    role.on_duty = on
+    role.duty_changed_at = now or _now()
+    await role.save(update_fields=["on_duty", "duty_changed_at"])
+    return role
+
+
+async def group_state(group_id: int) -> GroupState:
+    group = await CompanionGroup.get(id=group_id).prefetch_related(
+        "meeting_point", "left_confirmed_by", "event"
+    )
+    return next(s for s in await wave_groups(group.departure_wave_id) if s.group.id == group_id)
+
+
+async def upcoming_wave_cards(
+    telegram_id: int, now: datetime | None = None
+) -> list[GroupState] | None:
+    """The departure groups of her events' coming waves (and those of the last two hours);
+    None when she is neither a volunteer nor an organizer of an event not over yet."""
+    now = now or _now()
+    event_ids = await Role.filter(
+        person__telegram_id=telegram_id,
+        kind__in=[RoleKind.VOLUNTEER, RoleKind.ORGANIZER],
+        event__closing__gt=now - timedelta(hours=12),
+    ).values_list("event_id", flat=True)
+    if not event_ids:
+        return None
+    waves = await DepartureWave.filter(
+        event_id__in=list(event_ids), departs_at__gte=now - timedelta(hours=2)
+    ).order_by("departs_at")
+    cards = []
+    for wave in waves:
+        cards.extend(await wave_groups(wave.id))
+    return cards
+
+
+async def upcoming_alone(telegram_id: int, now: datetime | None = None) -> list[str]:
+    """For /waves: who is without a group in her events' coming departures, as texts."""
+    now = now or _now()
+    roles = await Role.filter(
+        person__telegram_id=telegram_id,
+        kind__in=[RoleKind.VOLUNTEER, RoleKind.ORGANIZER],
+        event__closing__gt=now - timedelta(hours=12),
+    ).select_related("person")
+    if not roles:
+        return []
+    t = language_of(roles[0].person)
+    texts = []
+    waves = (
+        await DepartureWave.filter(
+            event_id__in=[role.event_id for role in roles], departs_at__gte=now - timedelta(hours=2)
+        )
+        .order_by("departs_at")
+        .select_related("event")
+    )
+    for wave in waves:
+        alone = await alone_in_wave(wave)
+        if alone:
+            texts.append(alone_text(t, wave, wave.event.timezone, alone))
+    return texts

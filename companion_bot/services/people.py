@@ -1,0 +1,94 @@
+"""People: the minimum we keep about someone (Telegram id, language, display name)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from companion_bot import clock
+from companion_bot.i18n import LANGUAGES, N_
+from companion_bot.models import Person
+from companion_bot.services.errors import UserInputError
+
+DISPLAY_NAME_MAX = 32
+_HANDLE = re.compile(r"@\w{3,}")
+_LINK = re.compile(r"(https?://|www\.|t\.me/|\w\.(com|fr|be|org|net|me)\b)", re.IGNORECASE)
+_MANY_DIGITS = re.compile(r"(\d[\s.\-]?){6,}")
+
+
+async def get_person(telegram_id: int) -> Person | None:
+    return await Person.get_or_none(telegram_id=telegram_id)
+
+
+async def ensure_person(telegram_id: int, language: str | None = None) -> Person:
+    """Her row, created if new; `language` (the one she is spoken to in) is kept if she has
+    none yet, so messages queued for her later use it too."""
+    person, _ = await Person.get_or_create(telegram_id=telegram_id)
+    if person.language is None and language in LANGUAGES:
+        person.language = language
+        await person.save(update_fields=["language", "updated_at"])
+    return person
+
+
+async def set_language(telegram_id: int, language: str) -> Person:
+    if language not in LANGUAGES:
+        raise UserInputError(N_("Please choose one of the languages offered."))
+    person = await ensure_person(telegram_id)
+    person.language = language
+    await person.save(update_fields=["language", "updated_at"])
+    return person
+
+
+def clean_display_name(text: str | None) -> str:
+    """The name her companions will see: short, printable, and not a way to reach her.
+
+    A Telegram handle, a link or a phone number would defeat the anonymous relay, so they
+    are refused with an explanation rather than stored.
+    """
+    text = "".join(ch for ch in (text or "") if unicodedata.category(ch)[0] != "C")
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise UserInputError(N_("Please type the name your companions will see."))
+    if len(text) > DISPLAY_NAME_MAX:
+        raise UserInputError(
+            N_("That name is too long: {limit} characters at most."), limit=DISPLAY_NAME_MAX
+        )
+    if _HANDLE.search(text) or _LINK.search(text) or _MANY_DIGITS.search(text):
+        raise UserInputError(
+            N_(
+                "For your safety, don't put a username, a link or a phone number in your "
+                "name. A first name or a nickname is perfect."
+            )
+        )
+    if not any(ch.isalpha() for ch in text):
+        raise UserInputError(N_("Please use at least one letter in your name."))
+    return text
+
+
+async def set_display_name(telegram_id: int, text: str | None) -> Person:
+    name = clean_display_name(text)
+    person = await ensure_person(telegram_id)
+    person.display_name = name
+    await person.save(update_fields=["display_name", "updated_at"])
+    return person
+
+
+async def ensure_display_name(telegram_id: int, first_name: str | None) -> Person:
+    """A name for volunteers and organizers, who skip the sign-up: their first name when it
+    is usable, else a neutral one."""
+    person = await ensure_person(telegram_id)
+    if person.display_name:
+        return person
+    try:
+        person.display_name = clean_display_name(first_name)
+    except UserInputError:
+        person.display_name = "Team"
+    await person.save(update_fields=["display_name", "updated_at"])
+    return person
+
+
+async def mark_blocked(telegram_id: int) -> None:
+    """She blocked the bot: nothing more is queued for her until she writes again."""
+    await Person.filter(telegram_id=telegram_id, blocked_bot_at=None).update(
+        blocked_bot_at=clock.now()
+    )

@@ -1,0 +1,246 @@
+"""Sign-up: a registration filled step by step, then confirmed, edited or cancelled.
+
+Every answer is stored as soon as it is given (status draft), so an interrupted sign-up
+loses nothing and `next_step` tells where to pick it up again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from tortoise.transactions import in_transaction
+
+from companion_bot import clock
+from companion_bot.gazetteer import Gazetteer, LookupResult, Place
+from companion_bot.i18n import N_
+from companion_bot.models import (
+    ArrivalKind,
+    ArrivalSlot,
+    DepartureWave,
+    Event,
+    Person,
+    Registration,
+    RegistrationStatus,
+    Transport,
+)
+from companion_bot.services import groups
+from companion_bot.services.errors import UserInputError
+from companion_bot.services.people import ensure_person
+
+# How far a location pin may be from every known neighbourhood before we ask her to type.
+SNAP_MAX_KM = 15.0
+
+STALE_CHOICE = N_("That choice is no longer available. Please pick one of the buttons below.")
+
+
+class Step(StrEnum):
+    LANGUAGE = "language"
+    CHARTER = "charter"
+    NAME = "name"
+    ARRIVAL = "arrival"
+    DESTINATION = "destination"
+    TRANSPORT = "transport"
+    WAVE = "wave"
+    SUMMARY = "summary"
+
+
+@dataclass(frozen=True)
+class RegistrationView:
+    """A registration with what is needed to show it, in any language."""
+
+    registration: Registration
+    event: Event
+    display_name: str | None
+    arrival_slot: ArrivalSlot | None
+    destination: Place | None
+    departure_wave: DepartureWave | None
+    arrival_meeting_point: str | None
+    departure_meeting_point: str | None
+
+
+def gazetteer() -> Gazetteer:
+    return Gazetteer.default()
+
+
+def _now() -> datetime:
+    return clock.now()
+
+
+async def start_signup(telegram_id: int, event: Event) -> Registration:
+    """Her registration for this event, created as a draft if new or reopened if cancelled."""
+    if event.closing <= _now():
+        raise UserInputError(N_("This event is over: sign-ups are closed."))
+    person = await ensure_person(telegram_id)
+    registration, created = await Registration.get_or_create(event=event, person=person)
+    if not created and registration.status == RegistrationStatus.CANCELLED:
+        registration.status = RegistrationStatus.DRAFT
+        registration.cancelled_at = None
+        await registration.save(update_fields=["status", "cancelled_at", "updated_at"])
+    return registration
+
+
+async def get_registration(telegram_id: int, event_id: int) -> Registration | None:
+    return await Registration.get_or_none(
+        event_id=event_id, person__telegram_id=telegram_id
+    ).prefetch_related("event", "person")
+
+
+async def active_registrations(telegram_id: int) -> list[Registration]:
+    """Her registrations for events not over yet (drafts included), soonest first."""
+    return (
+        await Registration.filter(
+            person__telegram_id=telegram_id,
+            status__in=[RegistrationStatus.DRAFT, RegistrationStatus.CONFIRMED],
+            event__closing__gt=_now(),
+        )
+        .order_by("event__doors_open")
+        .prefetch_related("event")
+    )
+
+
+def next_step(registration: Registration, person: Person, has_waves: bool) -> Step:
+    """The first unanswered step; the summary once everything is answered."""
+    if registration.consent_at is None:
+        return Step.CHARTER
+    if not person.display_name:
+        return Step.NAME
+    if registration.arrival_kind is None:
+        return Step.ARRIVAL
+    if registration.wants_departure_group is None:
+        return Step.DESTINATION
+    if registration.wants_departure_group:
+        if registration.transport is None:
+            return Step.TRANSPORT
+        if has_waves and registration.departure_wave_id is None:
+            return Step.WAVE
+    return Step.SUMMARY
+
+
+async def step_after_answer(registration: Registration) -> Step:
+    await registration.fetch_related("person")
+    has_waves = await DepartureWave.filter(event_id=registration.event_id).exists()
+    return next_step(registration, registration.person, has_waves)
+
+
+async def record_consent(registration: Registration) -> None:
+    registration.consent_at = _now()
+    await registration.save(update_fields=["consent_at", "updated_at"])
+
+
+async def set_arrival(registration: Registration, kind: ArrivalKind, slot_id: int | None) -> None:
+    slot = None
+    if kind == ArrivalKind.SLOT:
+        slot = await ArrivalSlot.get_or_none(id=slot_id, event_id=registration.event_id)
+        if slot is None:
+            raise UserInputError(STALE_CHOICE)
+    registration.arrival_kind = kind
+    registration.arrival_slot = slot
+    await registration.save(update_fields=["arrival_kind", "arrival_slot_id", "updated_at"])
+
+
+def find_destination(text: str, event: Event) -> LookupResult:
+    """Typed neighbourhood → a confident match, or up to three suggestions near the venue."""
+    return gazetteer().lookup(text, near=(event.venue_lat, event.venue_lon))
+
+
+def snap_location(lat: float, lon: float) -> Place | None:
+    """A location pin becomes its neighbourhood; the point itself is never stored."""
+    return gazetteer().nearest(lat, lon, max_km=SNAP_MAX_KM)
+
+
+async def set_destination(registration: Registration, place_id: str | None) -> None:
+    """A neighbourhood for the departure group, or None: no departure group for her."""
+    if place_id is not None and gazetteer().get(place_id) is None:
+        raise UserInputError(STALE_CHOICE)
+    registration.destination_place_id = place_id
+    registration.wants_departure_group = place_id is not None
+    if place_id is None:
+        registration.transport = None
+        registration.departure_wave = None
+    await registration.save(
+        update_fields=[
+            "destination_place_id",
+            "wants_departure_group",
+            "transport",
+            "departure_wave_id",
+            "updated_at",
+        ]
+    )
+
+
+async def set_transport(registration: Registration, transport: str) -> None:
+    try:
+        registration.transport = Transport(transport)
+    except ValueError:
+        raise UserInputError(STALE_CHOICE) from None
+    await registration.save(update_fields=["transport", "updated_at"])
+
+
+async def set_departure_wave(registration: Registration, wave_id: int) -> None:
+    wave = await DepartureWave.get_or_none(id=wave_id, event_id=registration.event_id)
+    if wave is None:
+        raise UserInputError(STALE_CHOICE)
+    registration.departure_wave = wave
+    await registration.save(update_fields=["departure_wave_id", "updated_at"])
+
+
+async def confirm(registration: Registration) -> Registration:
+    if await step_after_answer(registration) != Step.SUMMARY:
+        raise UserInputError(N_("A few answers are still missing before you can confirm."))
+    if registration.status != RegistrationStatus.CONFIRMED:
+        registration.status = RegistrationStatus.CONFIRMED
+        registration.confirmed_at = _now()
+        await registration.save(update_fields=["status", "confirmed_at", "updated_at"])
+    # New answers (or an edit) may change her groups: join one now or at the next round.
+    await groups.place_signup(registration.id)
+    return registration
+
+
+async def cancel(telegram_id: int, registration_id: int) -> Registration | None:
+    """Cancel one of her own registrations; None when it is not hers or already cancelled."""
+    async with in_transaction():
+        registration = await Registration.get_or_none(
+            id=registration_id,
+            person__telegram_id=telegram_id,
+            status__in=[RegistrationStatus.DRAFT, RegistrationStatus.CONFIRMED],
+        )
+        if registration is None:
+            return None
+        registration.status = RegistrationStatus.CANCELLED
+        registration.cancelled_at = _now()
+        await registration.save(update_fields=["status", "cancelled_at", "updated_at"])
+        await groups.remove_registration(registration.id)
+    await registration.fetch_related("event")
+    return registration
+
+
+async def view(registration: Registration) -> RegistrationView:
+    await registration.fetch_related(
+        "event", "person", "arrival_slot__meeting_point", "departure_wave__meeting_point"
+    )
+    slot = registration.arrival_slot
+    wave = registration.departure_wave
+    destination = (
+        gazetteer().get(registration.destination_place_id)
+        if registration.destination_place_id
+        else None
+    )
+    return RegistrationView(
+        registration=registration,
+        event=registration.event,
+        display_name=registration.person.display_name,
+        arrival_slot=slot,
+        destination=destination,
+        departure_wave=wave,
+        arrival_meeting_point=slot.meeting_point.name if slot and slot.meeting_point else None,
+        departure_meeting_point=wave.meeting_point.name if wave and wave.meeting_point else None,
+    )
+
+
+async def event_choices(event_id: int) -> tuple[list[ArrivalSlot], list[DepartureWave]]:
+    """The buttons of the arrival and departure steps."""
+    slots = await ArrivalSlot.filter(event_id=event_id).prefetch_related("meeting_point")
+    waves = await DepartureWave.filter(event_id=event_id).prefetch_related("meeting_point")
+    return list(slots), list(waves)

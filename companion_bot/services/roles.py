@@ -1,0 +1,30 @@
+"""Roles per event (organizer, volunteer) and the bot admins who may create events."""
+
+from __future__ import annotations
+
+from companion_bot.models import Event, Role, RoleKind
+from companion_bot.services.people import ensure_person
+from companion_bot.settings import Settings
+
+
+def is_admin(settings: Settings, telegram_id: int) -> bool:
+    return telegram_id in settings.COMPANION_ADMINS
+
+
+async def grant(telegram_id: int, event: Event, kind: RoleKind) -> bool:
+    """Give her the role at this event; False when she already had it."""
+    person = await ensure_person(telegram_id)
+    _, created = await Role.get_or_create(event=event, person=person, kind=kind)
+    return created
+
+
+async def has_role(telegram_id: int, event_id: int, kind: RoleKind) -> bool:
+    return await Role.filter(event_id=event_id, person__telegram_id=telegram_id, kind=kind).exists()
+
+
+async def volunteer_events(telegram_id: int) -> list[Event]:
+    return (
+        await Event.filter(roles__person__telegram_id=telegram_id, roles__kind=RoleKind.VOLUNTEER)
+        .distinct()
+        .order_by("-doors_open")
+    )

@@ -1,0 +1,238 @@
+"""Settings read from the environment (and an optional `.env` file).
+
+A missing or malformed setting stops start-up with one line that names it
+(see `load_settings`); secret values are never echoed back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TELEGRAM_API_DEFAULT = "https://api.telegram.org"
+SUPPORTED_LANGUAGES = ("fr", "en")
+_TOKEN_SHAPE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+# What Telegram accepts as a webhook secret token.
+_WEBHOOK_SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+DEFAULT_WEBHOOK_PATH = "/telegram"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line naming it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+    )
+
+    TELEGRAM_BOT_TOKEN: SecretStr | None = None
+    TELEGRAM_API_URL: str = TELEGRAM_API_DEFAULT
+    DATABASE_URL: str = "sqlite://data/companion.sqlite3"
+    COMPANION_ADMINS: Annotated[frozenset[int], NoDecode] = Field(default_factory=frozenset)
+    DEFAULT_LANGUAGE: str = "fr"
+    DEFAULT_TIMEZONE: str = "Europe/Paris"
+    # Signs button data; derived from the token when unset (see `callback_secret`).
+    CALLBACK_SECRET: SecretStr | None = None
+    # Telegram allows about 30 messages per second per bot; 0 turns pacing off (tests).
+    TELEGRAM_RATE_LIMIT: float = Field(default=30.0, ge=0)
+    # Seconds between two queued messages to one chat (Telegram allows about one per second).
+    TELEGRAM_CHAT_INTERVAL: float = Field(default=1.0, ge=0)
+    # Webhook mode (`run --webhook`, or this set): the public https URL Telegram posts to; its
+    # path (default /telegram) is also the route the web server answers on.
+    WEBHOOK_URL: str | None = None
+    # Telegram sends it back in X-Telegram-Bot-Api-Secret-Token; derived from the token when
+    # unset (see `webhook_secret`), so every process of one bot agrees without configuration.
+    WEBHOOK_SECRET: SecretStr | None = None
+    # Where the web server (webhook, /healthz, /metrics) listens, behind a reverse proxy.
+    WEB_HOST: str = "127.0.0.1"
+    WEB_PORT: int = 8080
+    # How people reach that server from outside (https://board.example.org), for the links
+    # the bot gives (the organizers' live board); unset: http://WEB_HOST:WEB_PORT.
+    PUBLIC_URL: str | None = None
+    # When set, /metrics and /healthz want "Authorization: Bearer <METRICS_TOKEN>".
+    METRICS_TOKEN: SecretStr | None = None
+
+    @field_validator("TELEGRAM_BOT_TOKEN")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not _TOKEN_SHAPE.match(value.get_secret_value().strip()):
+            # Never repeat the value: it may be a real token with a typo.
+            raise ValueError("does not look like a BotFather token (digits:letters)")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("TELEGRAM_API_URL")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL such as https://api.telegram.org")
+        return value
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        value = value.strip()
+        if value.startswith("postgresql://"):
+            value = "postgres://" + value.removeprefix("postgresql://")
+        if not re.match(r"^(sqlite|postgres|asyncpg|psycopg)://.+", value):
+            raise ValueError("must start with sqlite:// or postgres://")
+        return value
+
+    @field_validator("COMPANION_ADMINS", mode="before")
+    @classmethod
+    def _admins(cls, value: object) -> frozenset[int]:
+        if value is None or value == "":
+            return frozenset()
+        if isinstance(value, str):
+            items = [item.strip() for item in value.split(",") if item.strip()]
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            items = [str(item).strip() for item in value]
+        else:
+            raise ValueError("must be comma-separated Telegram user ids")
+        if not all(re.fullmatch(r"\d+", item) for item in items):
+            raise ValueError("must be comma-separated Telegram user ids (digits only)")
+        return frozenset(int(item) for item in items)
+
+    @field_validator("DEFAULT_LANGUAGE")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in SUPPORTED_LANGUAGES:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_LANGUAGES)}")
+        return value
+
+    @field_validator("DEFAULT_TIMEZONE")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("is not a known time zone such as Europe/Paris") from exc
+        return value.strip()
+
+    @field_validator("WEBHOOK_URL")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("must be a public https URL such as https://bot.example.org/telegram")
+        if parts.port not in (None, 443, 80, 88, 8443):
+            raise ValueError("must use port 443, 80, 88 or 8443 (the ones Telegram posts to)")
+        path = parts.path.rstrip("/") or DEFAULT_WEBHOOK_PATH
+        return urlunsplit(("https", parts.netloc, path, "", ""))
+
+    @field_validator("WEBHOOK_SECRET")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not _WEBHOOK_SECRET_SHAPE.match(value.get_secret_value().strip()):
+            raise ValueError("must be 1 to 256 characters among A-Z, a-z, 0-9, _ and -")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("PUBLIC_URL")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError("must be an http(s) URL such as https://board.example.org")
+        return value.strip().rstrip("/")
+
+    @field_validator("WEB_HOST")
+    @classmethod
+    def _web_host(cls, value: str) -> str:
+        if not value.strip() or any(char.isspace() for char in value.strip()):
+            raise ValueError("must be an address to listen on, such as 127.0.0.1 or 0.0.0.0")
+        return value.strip()
+
+    @field_validator("WEB_PORT", mode="before")
+    @classmethod
+    def _web_port(cls, value: object) -> int:
+        text = str(value).strip()
+        if not text.isdigit() or int(text) > 65535:
+            raise ValueError("must be a port number from 0 (any free port) to 65535")
+        return int(text)
+
+    # -- derived values -------------------------------------------------------------------
+
+    @property
+    def bot_base_url(self) -> str:
+        return f"{self.TELEGRAM_API_URL}/bot"
+
+    @property
+    def bot_base_file_url(self) -> str:
+        return f"{self.TELEGRAM_API_URL}/file/bot"
+
+    @property
+    def token(self) -> str:
+        if self.TELEGRAM_BOT_TOKEN is None:
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and put its token "
+                "in TELEGRAM_BOT_TOKEN (environment or .env)"
+            )
+        return self.TELEGRAM_BOT_TOKEN.get_secret_value()
+
+    @property
+    def callback_secret(self) -> bytes:
+        """Key for signed button data: stable across restarts, never shown to anyone."""
+        if self.CALLBACK_SECRET is not None:
+            return self.CALLBACK_SECRET.get_secret_value().encode()
+        token = self.TELEGRAM_BOT_TOKEN.get_secret_value() if self.TELEGRAM_BOT_TOKEN else ""
+        return hashlib.sha256(f"compagnonnes-callbacks|{token}".encode()).digest()
+
+    @property
+    def webhook_url(self) -> str:
+        if self.WEBHOOK_URL is None:
+            raise SettingsError(
+                "WEBHOOK_URL is not set: webhook mode needs the public https URL Telegram "
+                "posts to, e.g. https://bot.example.org/telegram (environment or .env)"
+            )
+        return self.WEBHOOK_URL
+
+    @property
+    def webhook_path(self) -> str:
+        """The route Telegram's posts arrive on (the path of WEBHOOK_URL)."""
+        return urlsplit(self.WEBHOOK_URL).path if self.WEBHOOK_URL else DEFAULT_WEBHOOK_PATH
+
+    @property
+    def webhook_secret(self) -> str:
+        """What Telegram must send in X-Telegram-Bot-Api-Secret-Token: stable across restarts
+        and processes, never shown to anyone."""
+        if self.WEBHOOK_SECRET is not None:
+            return self.WEBHOOK_SECRET.get_secret_value()
+        token = self.TELEGRAM_BOT_TOKEN.get_secret_value() if self.TELEGRAM_BOT_TOKEN else ""
+        return hashlib.sha256(f"compagnonnes-webhook|{token}".encode()).hexdigest()
+
+    def sqlite_directory(self) -> Path | None:
+        """The folder a SQLite database file lives in, to create it before first use."""
+        if not self.DATABASE_URL.startswith("sqlite://"):
+            return None
+        path = self.DATABASE_URL.removeprefix("sqlite://").split("?", 1)[0]
+        if path in ("", ":memory:"):
+            return None
+        return Path(path).parent
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning validation errors into one readable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "settings"
+        reason = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"setting {name} {reason}") from None

@@ -1,0 +1,55 @@
+"""Signed button data: a button that names an event, a group or a person carries a short
+HMAC bound to the person it was sent to, so its data cannot be forged, nor replayed by
+someone else. Buttons are made by handlers and by services (reminders queued in the outbox),
+so the key is configured once at start-up.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+
+SEPARATOR = "~"
+MAC_LENGTH = 10  # characters of base64url: 60 bits, plenty against guessing
+MAX_DATA = 64 - len(SEPARATOR) - MAC_LENGTH  # Telegram allows 64 bytes of callback data
+
+_secret: bytes | None = None
+
+
+def configure(secret: bytes) -> None:
+    global _secret
+    _secret = secret
+
+
+def _key(secret: bytes | None) -> bytes:
+    key = secret if secret is not None else _secret
+    if key is None:
+        raise RuntimeError("signing key not configured (build_application configures it)")
+    return key
+
+
+def _mac(secret: bytes, user_id: int, data: str) -> str:
+    digest = hmac.new(secret, f"{user_id}|{data}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:MAC_LENGTH]
+
+
+def sign(user_id: int, data: str, secret: bytes | None = None) -> str:
+    if len(data.encode()) > MAX_DATA or SEPARATOR in data:
+        raise ValueError(f"callback data too long or malformed: {data!r}")
+    return f"{data}{SEPARATOR}{_mac(_key(secret), user_id, data)}"
+
+
+def verify(user_id: int, signed: str | None, secret: bytes | None = None) -> str | None:
+    """The data if the signature is right for this person, else None."""
+    if not signed or SEPARATOR not in signed:
+        return None
+    data, _, mac = signed.rpartition(SEPARATOR)
+    expected = _mac(_key(secret), user_id, data)
+    return data if hmac.compare_digest(mac.encode(), expected.encode()) else None
+
+
+def signed_pattern(prefix: str) -> re.Pattern[str]:
+    """Routes signed buttons of one kind (`prefix:...~mac`) to their handler."""
+    return re.compile(rf"^{re.escape(prefix)}:[^~]*~[A-Za-z0-9_-]{{{MAC_LENGTH}}}$")

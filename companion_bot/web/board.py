@@ -1,0 +1,303 @@
+"""The organizers' live board on the web: `/board/<token>` (the page), `state.json` (what the
+page polls every few seconds: live updates by polling, which any proxy passes), and the
+attendee and volunteer QR codes as PNG. Everything is served from here (no CDN); every text is
+translated server-side, in the language of ?lang=, else Accept-Language, else the default.
+
+A wrong or unknown token gets the same 404 page as any missing page: it tells nothing about
+which events exist. Responses are never cached and send no Referer (the token is the key)."""
+
+from __future__ import annotations
+
+import html
+import json
+from functools import cache
+from pathlib import Path
+from string import Template
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from babel.dates import format_time
+from telegram.ext import Application
+
+from companion_bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator, normalise_language
+from companion_bot.i18n import translator as translator_for
+from companion_bot.models import Event
+from companion_bot.services import closing, export, help, qr
+from companion_bot.services.board import NO_NEWS, Board, event_by_token, live_board
+from companion_bot.web.keys import APPLICATION, SETTINGS
+
+FILES = Path(__file__).resolve().parent / "board"
+POLL_SECONDS = 5
+
+PRIVATE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'",
+}
+
+MEMBER_LABELS = closing.MEMBER_STATES | {NO_NEWS: N_("no news")}
+MEMBER_ICONS = closing.STATUS_ICONS | {NO_NEWS: "⚠️"}
+QR_KINDS = {kind.value: kind for kind in qr.QR_KINDS}
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_static("/board/assets/", FILES / "assets", append_version=False)
+    app.router.add_get("/board/{token}", page)
+    app.router.add_get("/board/{token}/state.json", state)
+    app.router.add_get("/board/{token}/qr/{kind}.png", qr_code)
+
+
+# -- language ---------------------------------------------------------------------------------
+
+
+def request_language(request: web.Request) -> str:
+    """?lang=fr|en, then the browser's Accept-Language (by preference), then the default."""
+    asked = request.query.get("lang")
+    if asked in LANGUAGES:
+        return asked
+    preferences = []
+    for position, item in enumerate(request.headers.get("Accept-Language", "").split(",")[:20]):
+        code, _, parameters = item.strip().partition(";")
+        weight = 1.0
+        if parameters.strip().startswith("q="):
+            try:
+                weight = float(parameters.strip()[2:])
+            except ValueError:
+                continue
+        if weight > 0:  # q=0 means "not this one"
+            preferences.append((-weight, position, code.strip()))
+    for _weight, _position, code in sorted(preferences):
+        language = normalise_language(code) if code and code != "*" else None
+        if language:
+            return language
+    return request.app[SETTINGS].DEFAULT_LANGUAGE
+
+
+def request_translator(request: web.Request) -> Translator:
+    return translator_for(request_language(request))
+
+
+# -- pages ------------------------------------------------------------------------------------
+
+
+@cache
+def template(name: str) -> Template:
+    return Template((FILES / name).read_text(encoding="utf-8"))
+
+
+def _html(text: object) -> str:
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def not_found(request: web.Request) -> web.HTTPNotFound:
+    _ = request_translator(request).gettext
+    body = template("not_found.html").substitute(
+        lang=request_language(request),
+        title=_html(_("Page not found")),
+        text=_html(_("This link does not lead anywhere. Ask the organizers for the right one.")),
+    )
+    return web.HTTPNotFound(text=body, content_type="text/html", headers=PRIVATE_HEADERS)
+
+
+async def board_event(request: web.Request) -> Event:
+    """The event of the token in the URL, or the 404 page."""
+    event = await event_by_token(request.match_info.get("token", ""))
+    if event is None:
+        raise not_found(request)
+    return event
+
+
+async def page(request: web.Request) -> web.Response:
+    event = await board_event(request)
+    t = request_translator(request)
+    board = await live_board(event)
+    response = web.Response(
+        text=render_page(t, board), content_type="text/html", headers=PRIVATE_HEADERS
+    )
+    response.headers["Vary"] = "Accept-Language"
+    return response
+
+
+async def state(request: web.Request) -> web.Response:
+    event = await board_event(request)
+    board = await live_board(event)
+    return web.json_response(
+        board_state(request_translator(request), board), headers=PRIVATE_HEADERS
+    )
+
+
+async def qr_code(request: web.Request) -> web.Response:
+    event = await board_event(request)
+    kind = QR_KINDS.get(request.match_info["kind"])
+    if kind is None or event.purged_at is not None:
+        raise not_found(request)
+    application: Application = request.app[APPLICATION]
+    try:
+        username = application.bot.username
+    except RuntimeError:  # the bot has not introduced itself to Telegram yet (starting up)
+        raise web.HTTPServiceUnavailable(headers={"Retry-After": "5"}) from None
+    _link, png = qr.event_qr(event, username, kind)
+    return web.Response(
+        body=png,
+        content_type="image/png",
+        headers=PRIVATE_HEADERS
+        | {"Content-Disposition": f'inline; filename="{qr.qr_filename(event, kind)}"'},
+    )
+
+
+# -- what the page shows ------------------------------------------------------------------------
+
+
+def board_state(t: Translator, board: Board) -> dict:
+    """The board as JSON, its texts already translated; display names only, no ids."""
+    _ = t.gettext
+    zone = board.event.timezone
+    if board.purged:
+        rows = export.statistics_rows(t, board.statistics or {}, zone)
+        return {"purged": True, "statistics": [[r.section, r.detail, r.measure, r.value]
+                                               for r in rows]}  # fmt: skip
+    dashboard = board.dashboard
+    waves = []
+    for wave in board.waves:
+        departure = wave.counts.wave
+        point = departure.meeting_point.name if departure.meeting_point else board.event.venue_name
+        groups = []
+        for group in wave.groups:
+            note = None
+            if group.has_left and group.left_at:
+                note = _("Left at {time}, confirmed by {name}").format(
+                    time=t.time(group.left_at, zone), name=group.left_confirmed_by or "?"
+                )
+            groups.append({
+                "title": _("Group {number}").format(number=group.number),
+                "left": group.has_left,
+                "note": note,
+                "members": [
+                    {"name": m.name, "state": m.state, "label": _(MEMBER_LABELS[m.state]),
+                     "icon": MEMBER_ICONS[m.state]}
+                    for m in group.members
+                ],
+            })  # fmt: skip
+        waves.append({
+            "time": t.time(departure.departs_at, zone),
+            "point": point,
+            "counts": [{"key": key, "label": _(label), "value": getattr(wave.counts, key)}
+                       for key, label in export.WAVE_MEASURES.items()],
+            "groups": groups,
+        })  # fmt: skip
+    alerts = [
+        {
+            "level": alert.level.value,
+            "label": _(help.LEVEL_NAMES[alert.level]),
+            "name": alert.name,
+            "claimed": alert.claimed_by is not None,
+            "claim": _("Taken by {name}").format(name=alert.claimed_by)
+            if alert.claimed_by is not None
+            else _("Nobody has taken it yet"),
+            "since": t.ngettext("{count} minute ago", "{count} minutes ago", alert.minutes).format(
+                count=alert.minutes
+            ),
+        }
+        for alert in board.alerts
+    ]
+    return {
+        "purged": False,
+        "updated": format_time(board.now, "HH:mm:ss", tzinfo=ZoneInfo(zone), locale=t.language),
+        "counts": {
+            "signed_up": dashboard.confirmed,
+            "departure_grouped": board.departure_grouped,
+            "arrival_grouped": dashboard.arrival_grouped,
+            "unplaced": dashboard.unplaced,
+            "open_alerts": dashboard.open_alerts,
+        },
+        "waves": waves,
+        "alerts": alerts,
+    }
+
+
+def _json_for_script(data: dict) -> str:
+    """JSON inside <script>: no "</script>" or "<!--" can come out of a display name."""
+    text = json.dumps(data, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render_page(t: Translator, board: Board) -> str:
+    _ = t.gettext
+    event, token = board.event, board.event.board_token
+    zone = event.timezone
+    state_data = board_state(t, board)
+    if board.purged:
+        rows = "\n".join(
+            "<tr>" + "".join(f"<td>{_html(cell)}</td>" for cell in row) + "</tr>"
+            for row in state_data["statistics"]
+        )
+        body = template("purged.html").substitute(
+            notice=_html(_("The personal data of this event has been deleted, as announced. "
+                           "Only anonymous statistics remain.")),
+            title=_html(_("Anonymous statistics")),
+            section_label=_html(_(export.COLUMNS[0])),
+            detail_label=_html(_(export.COLUMNS[1])),
+            measure_label=_html(_(export.COLUMNS[2])),
+            value_label=_html(_(export.COLUMNS[3])),
+            rows=rows,
+        )  # fmt: skip
+    else:
+        counts = state_data["counts"]
+        body = template("live.html").substitute(
+            token=_html(token),
+            counts_label=_html(_("Counts")),
+            signed_up=counts["signed_up"],
+            signed_up_label=_html(_("signed up")),
+            departure_grouped=counts["departure_grouped"],
+            departure_grouped_label=_html(_("in departure groups")),
+            arrival_grouped=counts["arrival_grouped"],
+            arrival_grouped_label=_html(_("in arrival groups")),
+            unplaced=counts["unplaced"],
+            unplaced_label=_html(_("waiting for a group")),
+            open_alerts=counts["open_alerts"],
+            open_alerts_label=_html(_("open help alerts")),
+            alerts_title=_html(_("Help alerts")),
+            no_alerts=_html(_("No open help alert.")),
+            waves_title=_html(_("Departures")),
+            no_waves=_html(_("No departure yet.")),
+            no_groups=_html(_("No group announced yet for this departure.")),
+            qr_title=_html(_("QR codes")),
+            attendee_alt=_html(_("QR code of the attendees' link")),
+            attendee_caption=_html(_("Attendees: for the flyer and the door")),
+            volunteer_alt=_html(_("QR code of the volunteers' link")),
+            volunteer_caption=_html(_("Volunteers only")),
+            download=_html(_("Download (PNG)")),
+        )
+    languages = " ".join(
+        f'<a href="?lang={code}" hreflang="{code}" lang="{code}"'
+        + (' aria-current="true"' if code == t.language else "")
+        + f">{_html(LANGUAGE_NAMES[code])}</a>"
+        for code in LANGUAGES
+    )
+    meta = " · ".join([
+        event.venue_name,
+        t.date(event.doors_open, zone),
+        f"{t.time(event.doors_open, zone)}–{t.time(event.closing, zone)}",
+    ])  # fmt: skip
+    return template("board.html").substitute(
+        lang=t.language,
+        title=_html(_("Live board — {event}").format(event=event.name)),
+        token=_html(token),
+        poll_seconds=POLL_SECONDS,
+        offline=_html(_("Connection lost: trying again…")),
+        updated_label=_html(_("Updated at {time}")),
+        event_name=_html(event.name),
+        event_meta=_html(meta),
+        language_label=_html(_("Language")),
+        language_links=languages,
+        body=body,
+        export_label=_html(_("Download the anonymous statistics (CSV)")),
+        noscript=_html(_("This page updates itself with JavaScript; without it, reload the page "
+                         "to see the latest.")),
+        state_json=_json_for_script(state_data),
+    )  # fmt: skip

@@ -1,0 +1,111 @@
+"""Organizers' material in the chat: `/qr` sends the attendee and volunteer links as QR codes
+(two photos, for the flyer and the door), `/export` the event's anonymous statistics as a CSV
+file. With several events she picks one (signed buttons); the organizer role is checked again
+when she taps."""
+
+from __future__ import annotations
+
+from telegram import InputFile, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+
+from companion_bot.models import Event, RoleKind
+from companion_bot.services import broadcasts, export, qr
+from companion_bot.services.errors import UserInputError
+from companion_bot.signing import signed_pattern
+from handlers.callbacks import button, signed
+from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
+
+PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+QR, EXPORT = "qr", "csv"
+# Statistics stay wanted long after the night (even once purged): the latest events first.
+EXPORT_CHOICES = 8
+
+
+async def on_qr(update: Update, context: Context) -> None:
+    events = await broadcasts.organizer_events(update.effective_user.id)
+    await for_event(update, context, QR, events)
+
+
+async def on_export(update: Update, context: Context) -> None:
+    events = (
+        await Event.filter(
+            roles__person__telegram_id=update.effective_user.id, roles__kind=RoleKind.ORGANIZER
+        )
+        .distinct()
+        .order_by("-doors_open")
+        .limit(EXPORT_CHOICES)
+    )
+    await for_event(update, context, EXPORT, list(events))
+
+
+async def for_event(update: Update, context: Context, action: str, events: list[Event]) -> None:
+    _ = tr(update, context).gettext
+    if not events:
+        await send(update, context, _("Only this event's organizers can do this."))
+        return
+    if len(events) == 1:
+        await ACTIONS[action](update, context, events[0].id)
+        return
+    buttons = [(event.name, button(update, f"bo:{action}:{event.id}")) for event in events]
+    await send(update, context, _("Which event?"), column(buttons))
+
+
+@signed
+async def on_pick(update: Update, context: Context, parts: list[str]) -> None:
+    _ = tr(update, context).gettext
+    if len(parts) != 3 or parts[1] not in ACTIONS or not parts[2].isdigit():
+        await answer_query(update, _("This button is no longer active."))
+        return
+    await answer_query(update)
+    await close_buttons(update)
+    await ACTIONS[parts[1]](update, context, int(parts[2]))
+
+
+async def organizer_event(update: Update, context: Context, event_id: int) -> Event | None:
+    try:
+        return await broadcasts.require_organizer(update.effective_user.id, event_id)
+    except UserInputError as error:
+        await send(update, context, error.translate(tr(update, context).gettext))
+        return None
+
+
+async def send_qr_codes(update: Update, context: Context, event_id: int) -> None:
+    _ = tr(update, context).gettext
+    event = await organizer_event(update, context, event_id)
+    if event is None:
+        return
+    for kind in qr.QR_KINDS:
+        link, png = qr.event_qr(event, context.bot.username, kind)
+        await context.bot.send_photo(
+            chat_id=update.effective_chat.id,
+            photo=InputFile(png, filename=qr.qr_filename(event, kind)),
+            caption=_(qr.CAPTIONS[kind]).format(event=esc(event.name), link=esc(link)),
+        )
+
+
+async def send_export(update: Update, context: Context, event_id: int) -> None:
+    t = tr(update, context)
+    event = await organizer_event(update, context, event_id)
+    if event is None:
+        return
+    text = await export.event_csv(t, event)
+    await context.bot.send_document(
+        chat_id=update.effective_chat.id,
+        # A byte-order mark, so that spreadsheets open accents as UTF-8.
+        document=InputFile(("\ufeff" + text).encode("utf-8"), filename=export.csv_filename(event)),
+        caption=t.gettext(
+            "📊 Anonymous statistics of <b>{event}</b>: counts only, no names, no ids, no "
+            "written reports."
+        ).format(event=esc(event.name)),
+    )
+
+
+ACTIONS = {QR: send_qr_codes, EXPORT: send_export}
+
+
+def handlers() -> list[BaseHandler]:
+    return [
+        CommandHandler("qr", on_qr, filters=PRIVATE),
+        CommandHandler("export", on_export, filters=PRIVATE),
+        CallbackQueryHandler(on_pick, pattern=signed_pattern("bo")),
+    ]

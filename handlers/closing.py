@@ -1,0 +1,223 @@
+"""Closing time in the chat: attendees' departure buttons and "I'm home", volunteers' `/duty`,
+`/waves` with each group's card ("Group has left", "Someone is missing")."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+
+from companion_bot.i18n import N_
+from companion_bot.models import GroupStatus
+from companion_bot.services import closing
+from companion_bot.services.errors import UserInputError
+from companion_bot.signing import signed_pattern
+from handlers.callbacks import button, signed
+from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
+
+PRIVATE = filters.ChatType.PRIVATE
+
+
+async def refuse(update: Update, context: Context, error: UserInputError) -> None:
+    await answer_query(update, error.translate(tr(update, context).gettext), alert=True)
+
+
+# -- attendee --------------------------------------------------------------------------------
+
+
+@signed
+async def on_attendee_button(update: Update, context: Context, parts: list[str]) -> None:
+    _ = tr(update, context).gettext
+    action, registration_id = parts[1], int(parts[2])
+    user_id = update.effective_user.id
+    try:
+        if action == "at":
+            await closing.at_meeting_point(user_id, registration_id)
+            note = _("Great: your group and the volunteers can see you are at the meeting point.")
+        elif action == "later":
+            wave = await closing.leave_later(user_id, registration_id)
+            await wave.fetch_related("event")
+            note = _("OK: you now leave with the {time} departure. We will introduce your new "
+                     "group.").format(time=tr(update, context).time(wave.departs_at,
+                                                                   wave.event.timezone))  # fmt: skip
+        elif action == "gone":
+            await closing.already_left(user_id, registration_id)
+            note = _("Noted. Tap “I'm home” when you get there: /me shows the button again.")
+        elif action == "coming":
+            await closing.on_my_way(user_id, registration_id)
+            note = _("Your group knows you are on your way.")
+        elif action == "alone":
+            await closing.without_me(user_id, registration_id)
+            note = _("OK: your group leaves without you. Take care, and /help if you need us.")
+        elif action == "home":
+            await closing.home(user_id, registration_id)
+            note = _("🏠 Glad you are home! Your group knows. Sleep well.")
+        else:
+            raise UserInputError(N_("This button is no longer active."))
+    except UserInputError as error:
+        await refuse(update, context, error)
+        return
+    await answer_query(update)
+    await close_buttons(update, pressed_label(update))
+    await send(update, context, note)
+
+
+def pressed_label(update: Update) -> str | None:
+    query = update.callback_query
+    message = query.message
+    if message is None or not message.is_accessible or message.reply_markup is None:
+        return None
+    for row in message.reply_markup.inline_keyboard:
+        for key in row:
+            if key.callback_data == query.data:
+                return key.text
+    return None
+
+
+# -- volunteer -------------------------------------------------------------------------------
+
+
+async def on_duty(update: Update, context: Context) -> None:
+    _ = tr(update, context).gettext
+    roles = await closing.duty_roles(update.effective_user.id)
+    if not roles:
+        await send(update, context, _("You are not a volunteer at an upcoming event."))
+        return
+    buttons = []
+    for role in roles:
+        label = (_("Go off duty at {event}") if role.on_duty
+                 else _("Go on duty at {event}")).format(event=role.event.name)  # fmt: skip
+        buttons.append((label, button(update, f"du:{role.event_id}:{0 if role.on_duty else 1}")))
+    lines = [
+        (_("🟢 On duty at {event}") if role.on_duty else _("⚪ Off duty at {event}")).format(
+            event=esc(role.event.name)
+        )
+        for role in roles
+    ]
+    await send(update, context, "\n".join(lines), column(buttons))
+
+
+@signed
+async def on_duty_button(update: Update, context: Context, parts: list[str]) -> None:
+    _ = tr(update, context).gettext
+    try:
+        role = await closing.set_duty(update.effective_user.id, int(parts[1]), parts[2] == "1")
+    except UserInputError as error:
+        await refuse(update, context, error)
+        return
+    await answer_query(update)
+    await close_buttons(update)
+    text = (
+        _("🟢 You are on duty at {event}: you will get help alerts and each departure's groups.")
+        if role.on_duty
+        else _("⚪ You are off duty at {event}. Thank you!")
+    )
+    await send(update, context, text.format(event=esc(role.event.name)))
+
+
+async def on_waves(update: Update, context: Context) -> None:
+    """A volunteer or organizer asks for the groups of the next departures."""
+    t = tr(update, context)
+    _ = t.gettext
+    cards = await closing.upcoming_wave_cards(update.effective_user.id)
+    if cards is None:
+        await send(update, context, _("Only this event's volunteers and organizers can do this."))
+        return
+    alone = await closing.upcoming_alone(update.effective_user.id)
+    if not cards and not alone:
+        await send(update, context, _("No departure group yet."))
+        return
+    for state in cards:
+        await send_card(update, context, state)
+    for text in alone:
+        await send(update, context, text)
+
+
+async def send_card(update: Update, context: Context, state: closing.GroupState) -> None:
+    t = tr(update, context)
+    markup = None
+    if state.group.status == GroupStatus.ANNOUNCED:
+        markup = column([
+            (t.gettext(closing.GROUP_HAS_LEFT), button(update, f"vo:left:{state.group.id}")),
+            (t.gettext(closing.SOMEONE_MISSING), button(update, f"vo:miss:{state.group.id}")),
+        ])  # fmt: skip
+    await send(update, context, closing.group_card(t, state), markup)
+
+
+@signed
+async def on_volunteer_button(update: Update, context: Context, parts: list[str]) -> None:
+    t = tr(update, context)
+    _ = t.gettext
+    action, group_id = parts[1], int(parts[2])
+    user_id = update.effective_user.id
+    try:
+        if action == "left":
+            done = await closing.confirm_group_left(user_id, group_id)
+            await answer_query(
+                update,
+                None
+                if done.first
+                else _("Already confirmed by {name}.").format(name=done.confirmed_by),
+            )
+            state = await closing.group_state(done.group.id)
+            await edit_card(update, context, state)
+            return
+        if action == "miss":
+            candidates = await closing.missing_candidates(user_id, group_id)
+            await answer_query(update)
+            if not candidates:
+                await send(update, context, _("Everyone in this group is accounted for."))
+                return
+            buttons = [
+                (member.name, button(update, f"vm:{group_id}:{member.registration_id}"))
+                for member in candidates
+            ]
+            await send(update, context, _("Who is missing?"), column(buttons))
+            return
+    except UserInputError as error:
+        await refuse(update, context, error)
+        return
+    await answer_query(update, _("This button is no longer active."))
+
+
+async def edit_card(update: Update, context: Context, state: closing.GroupState) -> None:
+    from telegram.error import BadRequest
+
+    t = tr(update, context)
+    try:
+        await update.callback_query.edit_message_text(
+            closing.group_card(t, state), reply_markup=None
+        )
+    except BadRequest:
+        pass
+
+
+@signed
+async def on_missing_pick(update: Update, context: Context, parts: list[str]) -> None:
+    _ = tr(update, context).gettext
+    try:
+        registration = await closing.flag_missing(
+            update.effective_user.id, int(parts[1]), int(parts[2])
+        )
+    except UserInputError as error:
+        await refuse(update, context, error)
+        return
+    await answer_query(update)
+    await close_buttons(update, registration.person.display_name)
+    await send(
+        update,
+        context,
+        _("We asked {name} where she is; her group will know her answer.").format(
+            name=esc(registration.person.display_name)
+        ),
+    )
+
+
+def handlers() -> list[BaseHandler]:
+    return [
+        CommandHandler("duty", on_duty, filters=PRIVATE),
+        CommandHandler("waves", on_waves, filters=PRIVATE),
+        CallbackQueryHandler(on_attendee_button, pattern=signed_pattern("cl")),
+        CallbackQueryHandler(on_duty_button, pattern=signed_pattern("du")),
+        CallbackQueryHandler(on_volunteer_button, pattern=signed_pattern("vo")),
+        CallbackQueryHandler(on_missing_pick, pattern=signed_pattern("vm")),
+    ]

@@ -1,0 +1,109 @@
+"""The morning-after follow-up: did your group meet, did you get home well, anything to
+report. Anonymous unless she asks to be contacted."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from companion_bot.services import lifecycle
+from companion_bot.signing import signed_pattern
+from handlers.callbacks import button, signed
+from handlers.common import Context, answer_query, close_buttons, column, send, tr
+
+HOME, REPORT = "followup_home", "followup_report"
+ANSWERS = "followup"
+PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+
+
+@signed
+async def on_met(update: Update, context: Context, parts: list[str]) -> str | int:
+    _ = tr(update, context).gettext
+    if parts[1] != "met" or parts[3] not in lifecycle.MET_ANSWERS:
+        await answer_query(update, _("This button is no longer active."))
+        return ConversationHandler.END
+    context.user_data[ANSWERS] = {"event": int(parts[2]), "met": parts[3]}
+    await answer_query(update)
+    await close_buttons(update, _(lifecycle.MET_ANSWERS[parts[3]]))
+    await send(update, context, _("Did you get home well?"), column([
+        (_(label), button(update, f"fu:home:{parts[2]}:{value}"))
+        for value, label in lifecycle.HOME_ANSWERS.items()
+    ]))  # fmt: skip
+    return HOME
+
+
+@signed
+async def on_home(update: Update, context: Context, parts: list[str]) -> str | int:
+    _ = tr(update, context).gettext
+    answers = context.user_data.get(ANSWERS)
+    if parts[1] != "home" or answers is None or parts[3] not in lifecycle.HOME_ANSWERS:
+        await answer_query(update, _("This button is no longer active."))
+        return HOME if answers else ConversationHandler.END
+    answers["home"] = parts[3]
+    await answer_query(update)
+    await close_buttons(update, _(lifecycle.HOME_ANSWERS[parts[3]]))
+    await send(
+        update,
+        context,
+        _("Anything to report? Write it here, or tap a button."),
+        column([
+            (_("Nothing to report"), button(update, f"fu:done:{answers['event']}:0")),
+            (_("I'd like to be contacted"), button(update, f"fu:done:{answers['event']}:1")),
+        ]),
+    )  # fmt: skip
+    return REPORT
+
+
+async def on_report_text(update: Update, context: Context) -> int:
+    context.user_data.setdefault(ANSWERS, {})["report"] = update.effective_message.text
+    _ = tr(update, context).gettext
+    answers = context.user_data[ANSWERS]
+    await send(update, context, _("Thank you. Do you want the organizers to contact you about it?"),
+               column([
+                   (_("No, stay anonymous"), button(update, f"fu:done:{answers['event']}:0")),
+                   (_("I'd like to be contacted"), button(update, f"fu:done:{answers['event']}:1")),
+               ]))  # fmt: skip
+    return REPORT
+
+
+@signed
+async def on_done(update: Update, context: Context, parts: list[str]) -> int:
+    _ = tr(update, context).gettext
+    answers = context.user_data.pop(ANSWERS, None)
+    await answer_query(update)
+    await close_buttons(update)
+    if parts[1] != "done" or answers is None:
+        return ConversationHandler.END
+    await lifecycle.record_followup(
+        update.effective_user.id, answers["event"], answers.get("met", ""),
+        answers.get("home", ""), answers.get("report"), contact=parts[3] == "1",
+    )  # fmt: skip
+    await send(update, context, _("Thank you for your answers. See you at the next event!"))
+    return ConversationHandler.END
+
+
+async def on_unexpected(update: Update, context: Context) -> None:
+    _ = tr(update, context).gettext
+    await send(update, context, _("Please answer with one of the buttons below, or /cancel."))
+
+
+def conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:
+    return ConversationHandler(
+        name="followup",
+        persistent=True,
+        entry_points=[CallbackQueryHandler(on_met, pattern=signed_pattern("fu"))],
+        states={
+            HOME: [CallbackQueryHandler(on_home, pattern=signed_pattern("fu"))],
+            REPORT: [
+                CallbackQueryHandler(on_done, pattern=signed_pattern("fu")),
+                MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, on_report_text),
+            ],
+        },
+        fallbacks=[*fallbacks, MessageHandler(PRIVATE, on_unexpected)],
+    )

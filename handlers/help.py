@@ -1,0 +1,189 @@
+"""Asking for help: `/help` or the persistent "🆘 I need help" button, three levels, one
+confirming tap; volunteers claim the alert. These handlers run before every journey: help
+must work whatever she was doing, and while her alert is open what she writes goes to it."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import KeyboardButton, ReplyKeyboardMarkup, Update
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from companion_bot.i18n import N_, Translator, translations_of
+from companion_bot.models import HelpLevel
+from companion_bot.services import help as alerts
+from companion_bot.services.errors import UserInputError
+from companion_bot.signing import signed_pattern
+from handlers.callbacks import button, signed
+from handlers.common import Context, answer_query, close_buttons, column, send, tr
+from handlers.start import welcome_text
+
+HELP_GROUP = -5  # after the flood guard, before every journey
+HELP_BUTTON = N_("🆘 I need help")
+PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+
+
+def help_keyboard(t: Translator) -> ReplyKeyboardMarkup:
+    """Stays under her keyboard all night: one tap away from help."""
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(t.gettext(HELP_BUTTON))]], resize_keyboard=True, is_persistent=True
+    )
+
+
+async def on_help(update: Update, context: Context) -> None:
+    t = tr(update, context)
+    _ = t.gettext
+    if await alerts.live_event_of(update.effective_user.id) is None:
+        await send(update, context, welcome_text(update, context))
+        await send(update, context, _(
+            "If you are in danger, call 112 (emergency number in France and Belgium) or go to "
+            "a volunteer or the bar."
+        ))  # fmt: skip
+        raise ApplicationHandlerStop
+    buttons = [(_(label), f"hp:lvl:{level.value}") for level, label in alerts.LEVEL_NAMES.items()]
+    buttons.append((_("Cancel"), "hp:cancel"))
+    await send(
+        update,
+        context,
+        _("What is happening? The volunteers on duty will come to you."),
+        column(buttons),
+    )
+    raise ApplicationHandlerStop
+
+
+async def on_level(update: Update, context: Context) -> None:
+    _ = tr(update, context).gettext
+    level = update.callback_query.data.removeprefix("hp:lvl:")
+    try:
+        alert = await alerts.draft(update.effective_user.id, level)
+    except UserInputError as error:
+        await answer_query(update)
+        await send(update, context, error.translate(_))
+        raise ApplicationHandlerStop from None
+    await answer_query(update)
+    await close_buttons(update, _(alerts.LEVEL_NAMES[HelpLevel(alert.level)]))
+    await send(
+        update,
+        context,
+        _("Send an alert to the volunteers on duty now?"),
+        column([
+            (_("🆘 Yes, alert them"), button(update, f"hp:yes:{alert.id}")),
+            (_("Cancel"), button(update, f"hp:no:{alert.id}")),
+        ]),
+    )  # fmt: skip
+    raise ApplicationHandlerStop
+
+
+async def on_cancel_menu(update: Update, context: Context) -> None:
+    await answer_query(update)
+    await close_buttons(update, tr(update, context).gettext("Cancel"))
+    raise ApplicationHandlerStop
+
+
+@signed
+async def on_her_button(update: Update, context: Context, parts: list[str]) -> None:
+    _ = tr(update, context).gettext
+    action, alert_id = parts[1], int(parts[2])
+    user_id = update.effective_user.id
+    try:
+        if action == "yes":
+            sent = await alerts.confirm(user_id, alert_id)
+            await answer_query(update)
+            await close_buttons(update, _("🆘 Yes, alert them"))
+            text = (
+                tr(update, context)
+                .ngettext(
+                    "Alert sent to {count} volunteer on duty.",
+                    "Alert sent to {count} volunteers on duty.",
+                    sent.volunteers,
+                )
+                .format(count=sent.volunteers)
+                if sent.volunteers
+                else _("No volunteer is on duty right now: the organizers are alerted.")
+            )
+            text += "\n" + _(
+                "If you can, write what is happening or share your location (📎 → Location): "
+                "I pass it on. If you are in danger, call 112."
+            )
+            await send(update, context, text, column(
+                [(_("I'm OK now, close it"), button(update, f"hp:close:{alert_id}"))]
+            ))  # fmt: skip
+        elif action == "no":
+            await alerts.cancel(user_id, alert_id)
+            await answer_query(update)
+            await close_buttons(update, _("Cancel"))
+        elif action == "close":
+            await alerts.close(user_id, alert_id)
+            await answer_query(update)
+            await close_buttons(update, _("I'm OK now, close it"))
+            await send(update, context, _("Your help request is closed. Take care!"))
+    except UserInputError as error:
+        await answer_query(update, error.translate(_), alert=True)
+    raise ApplicationHandlerStop
+
+
+@signed
+async def on_volunteer_button(update: Update, context: Context, parts: list[str]) -> None:
+    t = tr(update, context)
+    _ = t.gettext
+    action, alert_id = parts[1], int(parts[2])
+    user_id = update.effective_user.id
+    try:
+        if action == "claim":
+            claim = await alerts.claim(user_id, alert_id)
+            if not claim.first:
+                await answer_query(update, _("Already taken by {name}.").format(name=claim.claimed_by),
+                                   alert=True)  # fmt: skip
+                await close_buttons(update, _("Taken by {name}").format(name=claim.claimed_by))
+                raise ApplicationHandlerStop
+            await answer_query(update)
+            await close_buttons(update, _("You have it"))
+            await send(
+                update,
+                context,
+                _("Thank you. She knows you are coming. Close the alert once she is safe."),
+                column([(_(alerts.CLOSE), button(update, f"vh:close:{alert_id}"))]),
+            )
+        elif action == "close":
+            await alerts.close(user_id, alert_id)
+            await answer_query(update)
+            await close_buttons(update, _(alerts.CLOSE))
+    except UserInputError as error:
+        await answer_query(update, error.translate(_), alert=True)
+    raise ApplicationHandlerStop
+
+
+async def on_detail(update: Update, context: Context) -> None:
+    """While her alert is open, her words and location go to whoever handles it."""
+    message = update.effective_message
+    if message is None or (message.text or "").startswith("/"):
+        return
+    location = (message.location.latitude, message.location.longitude) if message.location else None
+    if message.text is None and location is None:
+        return
+    alert = await alerts.add_detail(update.effective_user.id, message.text, location)
+    if alert is None:
+        return
+    await send(update, context, tr(update, context).gettext("Passed on to the volunteers."))
+    raise ApplicationHandlerStop
+
+
+def early_handlers() -> list[BaseHandler]:
+    """Registered in HELP_GROUP: before the conversations, so help always works."""
+    help_texts = sorted(translations_of(HELP_BUTTON))
+    return [
+        CommandHandler("help", on_help, filters=filters.ChatType.PRIVATE),
+        MessageHandler(PRIVATE & filters.Text(help_texts), on_help),
+        CallbackQueryHandler(on_level, pattern=re.compile(r"^hp:lvl:[a-z]{1,16}$")),
+        CallbackQueryHandler(on_cancel_menu, pattern=re.compile(r"^hp:cancel$")),
+        CallbackQueryHandler(on_her_button, pattern=signed_pattern("hp")),
+        CallbackQueryHandler(on_volunteer_button, pattern=signed_pattern("vh")),
+        MessageHandler(PRIVATE & (filters.TEXT | filters.LOCATION), on_detail),
+    ]

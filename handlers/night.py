@@ -1,0 +1,435 @@
+"""Organizers during the night: `/broadcast` (audience → text → preview → send, then a
+delivery report), `/dashboard`, `/departures` (move or add departure waves) and `/match`
+(run a matching round by hand). Every step checks the organizer role for that event."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from companion_bot.i18n import Translator
+from companion_bot.models import DepartureWave, MeetingPoint
+from companion_bot.services import broadcasts, groups
+from companion_bot.services.board import WEB_ADDRESS_KEY, board_link
+from companion_bot.services.broadcasts import Audience
+from companion_bot.services.errors import UserInputError
+from companion_bot.services.times import next_occurrence, parse_clock
+from companion_bot.signing import signed_pattern
+from handlers.callbacks import button, signed
+from handlers.common import (
+    Context,
+    answer_query,
+    close_buttons,
+    column,
+    esc,
+    send,
+    settings_of,
+    tr,
+)
+
+PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+TEXT = PRIVATE & filters.TEXT & ~filters.COMMAND
+DRAFT = "night_draft"
+AUDIENCE, WRITING, PREVIEW, WAVE_TIME, WAVE_POINT, NEW_WAVE = (
+    "audience", "writing", "preview", "wave_time", "wave_point", "new_wave",
+)  # fmt: skip
+MAX_TEXT = 3500
+
+
+async def pick_event(update: Update, context: Context, action: str) -> int | str | None:
+    """The organizer's event for `action`: asks which one when she has several."""
+    _ = tr(update, context).gettext
+    events = await broadcasts.organizer_events(update.effective_user.id)
+    if not events:
+        await send(update, context, _("Only this event's organizers can do this."))
+        return ConversationHandler.END
+    if len(events) == 1:
+        return events[0].id
+    buttons = [(event.name, button(update, f"ev:{action}:{event.id}")) for event in events]
+    await send(update, context, _("Which event?"), column(buttons))
+    return None
+
+
+async def refuse(update: Update, context: Context, error: UserInputError) -> int:
+    _ = tr(update, context).gettext
+    await answer_query(update)
+    await send(update, context, error.translate(_))
+    return ConversationHandler.END
+
+
+# -- /broadcast ---------------------------------------------------------------------------------
+
+
+async def on_broadcast(update: Update, context: Context) -> int | str:
+    event_id = await pick_event(update, context, "bc")
+    if event_id is None:
+        return ConversationHandler.END
+    if event_id == ConversationHandler.END:
+        return event_id
+    return await ask_audience(update, context, event_id)
+
+
+async def ask_audience(update: Update, context: Context, event_id: int) -> int | str:
+    t = tr(update, context)
+    _ = t.gettext
+    try:
+        event = await broadcasts.require_organizer(update.effective_user.id, event_id)
+    except UserInputError as error:
+        return await refuse(update, context, error)
+    context.user_data[DRAFT] = {"event": event_id}
+    buttons = []
+    for audience in (Audience.ATTENDEES, Audience.VOLUNTEERS, Audience.ORGANIZERS):
+        count = len(await broadcasts.recipients(event_id, audience, None))
+        label = {
+            Audience.ATTENDEES: _("All attendees ({count})"),
+            Audience.VOLUNTEERS: _("Volunteers ({count})"),
+            Audience.ORGANIZERS: _("Organizers ({count})"),
+        }[audience].format(count=count)
+        buttons.append((label, button(update, f"bc:to:{audience.value}:0")))
+    for wave in await DepartureWave.filter(event_id=event_id):
+        count = len(await broadcasts.recipients(event_id, Audience.WAVE, wave.id))
+        label = _("Departure {time} ({count})").format(
+            time=t.time(wave.departs_at, event.timezone), count=count
+        )
+        buttons.append((label, button(update, f"bc:to:wave:{wave.id}")))
+    await send(update, context, _("Who is this message for?"), column(buttons))
+    return AUDIENCE
+
+
+@signed
+async def on_event_pick(update: Update, context: Context, parts: list[str]) -> int | str:
+    await answer_query(update)
+    await close_buttons(update)
+    action, event_id = parts[1], int(parts[2])
+    if action == "bc":
+        return await ask_audience(update, context, event_id)
+    if action == "dp":
+        return await show_waves(update, context, event_id)
+    if action == "db":
+        await show_dashboard(update, context, event_id)
+    elif action == "mt":
+        await run_match(update, context, event_id)
+    return ConversationHandler.END
+
+
+@signed
+async def on_audience(update: Update, context: Context, parts: list[str]) -> str:
+    _ = tr(update, context).gettext
+    if parts[1] != "to" or parts[2] not in {a.value for a in Audience}:
+        await answer_query(update, _("This button is no longer active."))
+        return AUDIENCE
+    draft = context.user_data.setdefault(DRAFT, {})
+    draft["audience"], draft["wave"] = parts[2], int(parts[3]) or None
+    await answer_query(update)
+    await close_buttons(update, pressed(update))
+    await send(update, context, _("Write your message (text only)."))
+    return WRITING
+
+
+async def on_text(update: Update, context: Context) -> str:
+    t = tr(update, context)
+    _ = t.gettext
+    text = (update.effective_message.text or "").strip()
+    if not text or len(text) > MAX_TEXT:
+        await send(
+            update,
+            context,
+            _("That is too long: {limit} characters at most.").format(limit=MAX_TEXT),
+        )
+        return WRITING
+    draft = context.user_data[DRAFT]
+    draft["text"] = text
+    count = len(
+        await broadcasts.recipients(draft["event"], Audience(draft["audience"]), draft["wave"])
+    )
+    await send(
+        update,
+        context,
+        t.ngettext("This goes to {count} person:", "This goes to {count} people:", count).format(
+            count=count
+        )
+        + "\n\n"
+        + esc(text),
+        column([
+            (_("📣 Send"), button(update, f"bc:send:{draft['event']}")),
+            (_("✏️ Rewrite"), button(update, "bc:rewrite:0")),
+            (_("Cancel"), button(update, "bc:cancel:0")),
+        ]),
+    )  # fmt: skip
+    return PREVIEW
+
+
+@signed
+async def on_preview(update: Update, context: Context, parts: list[str]) -> int | str:
+    _ = tr(update, context).gettext
+    if parts[1] not in ("send", "rewrite", "cancel"):
+        await answer_query(update, _("This button is no longer active."))
+        return PREVIEW
+    await answer_query(update)
+    await close_buttons(update, pressed(update))
+    if parts[1] == "rewrite":
+        await send(update, context, _("Write your message (text only)."))
+        return WRITING
+    if parts[1] == "cancel":
+        context.user_data.pop(DRAFT, None)
+        await send(update, context, _("Nothing was sent."))
+        return ConversationHandler.END
+    draft = context.user_data.pop(DRAFT, {})
+    try:
+        broadcast = await broadcasts.send_broadcast(
+            update.effective_user.id, draft["event"], Audience(draft["audience"]),
+            draft.get("wave"), draft["text"],
+        )  # fmt: skip
+    except (UserInputError, KeyError) as error:
+        if isinstance(error, UserInputError):
+            return await refuse(update, context, error)
+        await send(update, context, _("This button is no longer active."))
+        return ConversationHandler.END
+    await send(
+        update,
+        context,
+        tr(update, context)
+        .ngettext(
+            "Sending to {count} person. You will get a delivery report when it is done.",
+            "Sending to {count} people. You will get a delivery report when it is done.",
+            broadcast.recipients,
+        )
+        .format(count=broadcast.recipients),
+    )
+    return ConversationHandler.END
+
+
+def pressed(update: Update) -> str | None:
+    query = update.callback_query
+    markup = query.message.reply_markup if query.message and query.message.is_accessible else None
+    for row in markup.inline_keyboard if markup else []:
+        for key in row:
+            if key.callback_data == query.data:
+                return key.text
+    return None
+
+
+# -- /dashboard and /match ----------------------------------------------------------------------
+
+
+async def on_dashboard(update: Update, context: Context) -> None:
+    event_id = await pick_event(update, context, "db")
+    if isinstance(event_id, int) and event_id != ConversationHandler.END:
+        await show_dashboard(update, context, event_id)
+
+
+async def show_dashboard(update: Update, context: Context, event_id: int) -> None:
+    t = tr(update, context)
+    try:
+        board = await broadcasts.dashboard(update.effective_user.id, event_id)
+    except UserInputError as error:
+        await refuse(update, context, error)
+        return
+    link = await board_link(
+        board.event, settings_of(context), context.bot_data.get(WEB_ADDRESS_KEY)
+    )
+    live = t.gettext(
+        '🖥 Live board, for the organizers only (a secret link): <a href="{url}">{url}</a>'
+    ).format(url=esc(link))
+    await send(update, context, dashboard_text(t, board) + "\n\n" + live)
+
+
+def dashboard_text(t: Translator, board: broadcasts.Dashboard) -> str:
+    _ = t.gettext
+    zone = board.event.timezone
+    lines = [
+        f"<b>{esc(board.event.name)}</b>",
+        _("{confirmed} signed up, {arrival} in arrival groups, {unplaced} waiting for a group, "
+          "{alerts} open help alerts").format(
+            confirmed=board.confirmed, arrival=board.arrival_grouped, unplaced=board.unplaced,
+            alerts=board.open_alerts,
+        ),
+    ]  # fmt: skip
+    for wave in board.waves:
+        point = wave.wave.meeting_point.name if wave.wave.meeting_point else ""
+        lines += [
+            "",
+            f"<b>{t.time(wave.wave.departs_at, zone)}</b> {esc(point)}",
+            _("{signed} signed up · {grouped} grouped · {at_point} at the meeting point · "
+              "{left} left · {home} home · {no_news} no news").format(
+                signed=wave.signed_up, grouped=wave.grouped, at_point=wave.at_meeting_point,
+                left=wave.left, home=wave.home, no_news=wave.no_news,
+            ),
+        ]  # fmt: skip
+    return "\n".join(lines)
+
+
+async def on_match(update: Update, context: Context) -> None:
+    event_id = await pick_event(update, context, "mt")
+    if isinstance(event_id, int) and event_id != ConversationHandler.END:
+        await run_match(update, context, event_id)
+
+
+async def run_match(update: Update, context: Context, event_id: int) -> None:
+    _ = tr(update, context).gettext
+    try:
+        await broadcasts.require_organizer(update.effective_user.id, event_id)
+    except UserInputError as error:
+        await refuse(update, context, error)
+        return
+    result = await groups.run_round(event_id)
+    report = result.report
+    await send(
+        update,
+        context,
+        _("Matching round done: {announced} groups announced, {forming} still forming, "
+          "{grown} people added to announced groups, {unplaced} waiting (the volunteers see "
+          "them). {share}% grouped.").format(
+            announced=result.announced, forming=result.forming, grown=result.grown,
+            unplaced=result.unplaced, share=round(100 * report.grouped_share),
+        ),
+    )  # fmt: skip
+
+
+# -- /departures -------------------------------------------------------------------------------
+
+
+async def on_departures(update: Update, context: Context) -> int | str:
+    event_id = await pick_event(update, context, "dp")
+    if event_id is None or event_id == ConversationHandler.END:
+        return ConversationHandler.END
+    return await show_waves(update, context, event_id)
+
+
+async def show_waves(update: Update, context: Context, event_id: int) -> int | str:
+    t = tr(update, context)
+    _ = t.gettext
+    try:
+        event = await broadcasts.require_organizer(update.effective_user.id, event_id)
+    except UserInputError as error:
+        return await refuse(update, context, error)
+    context.user_data[DRAFT] = {"event": event_id}
+    buttons = []
+    for wave in await DepartureWave.filter(event=event).prefetch_related("meeting_point"):
+        point = wave.meeting_point.name if wave.meeting_point else ""
+        label = _("Change {time} — {point}").format(
+            time=t.time(wave.departs_at, event.timezone), point=point
+        )
+        buttons.append((label, button(update, f"dp:wave:{wave.id}")))
+    buttons.append((_("➕ Add a departure"), button(update, f"dp:add:{event_id}")))
+    await send(update, context, _("Departures of {event}:").format(event=esc(event.name)),
+               column(buttons))  # fmt: skip
+    return WAVE_TIME
+
+
+@signed
+async def on_wave_pick(update: Update, context: Context, parts: list[str]) -> str:
+    _ = tr(update, context).gettext
+    if parts[1] not in ("add", "wave"):
+        await answer_query(update, _("This button is no longer active."))
+        return WAVE_TIME
+    await answer_query(update)
+    await close_buttons(update, pressed(update))
+    draft = context.user_data.setdefault(DRAFT, {})
+    if parts[1] == "add":
+        draft["wave"] = None
+        await send(update, context, _("Time of the new departure? Like 04:30."))
+        return NEW_WAVE
+    draft["wave"] = int(parts[2])
+    await send(update, context, _("New time for this departure? Like 03:30."))
+    return NEW_WAVE
+
+
+async def on_wave_time(update: Update, context: Context) -> int | str:
+    t = tr(update, context)
+    _ = t.gettext
+    draft = context.user_data.get(DRAFT, {})
+    try:
+        event = await broadcasts.require_organizer(update.effective_user.id, draft["event"])
+        departs_at = next_occurrence(parse_clock(update.effective_message.text or ""),
+                                     event.doors_open, event.timezone)  # fmt: skip
+        if draft.get("wave") is None:
+            await broadcasts.add_wave(update.effective_user.id, event.id, departs_at)
+            await send(update, context, _("Departure added at {time}.").format(
+                time=t.time(departs_at, event.timezone)))  # fmt: skip
+            return ConversationHandler.END
+    except UserInputError as error:
+        await send(update, context, error.translate(_))
+        return NEW_WAVE
+    draft["time"] = departs_at.isoformat()
+    points = await MeetingPoint.filter(event=event)
+    await send(update, context, _("From which meeting point?"), column(
+        [(point.name, button(update, f"dp:point:{point.id}")) for point in points]
+    ))  # fmt: skip
+    return WAVE_POINT
+
+
+@signed
+async def on_wave_point(update: Update, context: Context, parts: list[str]) -> int | str:
+    from datetime import datetime
+
+    t = tr(update, context)
+    _ = t.gettext
+    if parts[1] != "point":
+        await answer_query(update, _("This button is no longer active."))
+        return WAVE_POINT
+    await answer_query(update)
+    await close_buttons(update, pressed(update))
+    draft = context.user_data.pop(DRAFT, {})
+    try:
+        wave = await broadcasts.change_wave(
+            update.effective_user.id, draft["wave"], datetime.fromisoformat(draft["time"]),
+            int(parts[2]),
+        )  # fmt: skip
+    except (UserInputError, KeyError) as error:
+        if isinstance(error, UserInputError):
+            return await refuse(update, context, error)
+        await send(update, context, _("This button is no longer active."))
+        return ConversationHandler.END
+    await wave.fetch_related("event")
+    await send(update, context, _("Done: the departure now leaves at {time}; its people are told.")
+               .format(time=t.time(wave.departs_at, wave.event.timezone)))  # fmt: skip
+    return ConversationHandler.END
+
+
+async def on_unexpected(update: Update, context: Context) -> None:
+    _ = tr(update, context).gettext
+    await send(update, context, _("Please answer with one of the buttons below, or /cancel."))
+
+
+async def on_stale(update: Update, context: Context) -> None:
+    await answer_query(update, tr(update, context).gettext("This button is no longer active."))
+
+
+def conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:
+    return ConversationHandler(
+        name="night",
+        persistent=True,
+        entry_points=[
+            CommandHandler("broadcast", on_broadcast, filters=PRIVATE),
+            CommandHandler("departures", on_departures, filters=PRIVATE),
+            CallbackQueryHandler(on_event_pick, pattern=signed_pattern("ev")),
+        ],
+        states={
+            AUDIENCE: [CallbackQueryHandler(on_audience, pattern=signed_pattern("bc"))],
+            WRITING: [MessageHandler(TEXT, on_text)],
+            PREVIEW: [CallbackQueryHandler(on_preview, pattern=signed_pattern("bc"))],
+            WAVE_TIME: [CallbackQueryHandler(on_wave_pick, pattern=signed_pattern("dp"))],
+            NEW_WAVE: [MessageHandler(TEXT, on_wave_time)],
+            WAVE_POINT: [CallbackQueryHandler(on_wave_point, pattern=signed_pattern("dp"))],
+        },
+        fallbacks=[
+            *fallbacks,
+            CallbackQueryHandler(on_stale),
+            MessageHandler(PRIVATE, on_unexpected),
+        ],
+    )
+
+
+def handlers() -> list[BaseHandler]:
+    return [
+        CommandHandler("dashboard", on_dashboard, filters=PRIVATE),
+        CommandHandler("match", on_match, filters=PRIVATE),
+    ]

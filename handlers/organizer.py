@@ -1,0 +1,543 @@
+"""Organizers: `/newevent` (bot admins) asks for the same fields as `companion-bot event create`,
+step by step; `/myevents` lists her events with their links and sign-up counts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from telegram import Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from companion_bot import clock
+from companion_bot.i18n import N_, Translator
+from companion_bot.services import roles
+from companion_bot.services.errors import UserInputError
+from companion_bot.services.events import (
+    DEFAULT_CHARTER,
+    EMPTY_VENUE_NAME,
+    EventSpec,
+    InviteKind,
+    VenueLocation,
+    check_timezone,
+    clean_name,
+    closing_after,
+    create_event,
+    default_arrival_slots,
+    locate_venue,
+    organizer_overview,
+    parse_arrival_slots,
+    parse_departure_waves,
+    parse_group_sizes,
+    parse_meeting_points,
+    venue_from_place_id,
+)
+from companion_bot.services.times import parse_local_datetime
+from handlers.common import (
+    Context,
+    answer_query,
+    close_buttons,
+    column,
+    esc,
+    send,
+    settings_of,
+    tr,
+)
+
+CONVERSATION_NAME = "newevent"
+DRAFT_KEY = "newevent_draft"
+STEP_KEY = "newevent_step"
+REVIEW = "review"
+PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+
+Draft = dict  # JSON-serialisable: it is persisted with her user data between steps.
+
+
+def _now() -> datetime:
+    return clock.now()
+
+
+def _at(draft: Draft, key: str) -> datetime:
+    return datetime.fromisoformat(draft[key])
+
+
+# -- each field: its question, how to read a typed answer, and an optional default ------------
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    question: str
+    read: Callable[[str, Draft], None]
+    default_label: str | None = None
+    default: Callable[[Draft, Translator], None] | None = None
+
+
+def read_name(text: str, draft: Draft) -> None:
+    draft["name"] = clean_name(text)
+
+
+def read_venue(text: str, draft: Draft) -> None:
+    draft["venue_name"] = clean_name(text, empty=EMPTY_VENUE_NAME)
+
+
+def read_where(text: str, draft: Draft) -> None:
+    found = locate_venue(text)
+    if isinstance(found, VenueLocation):
+        set_venue_location(draft, found)
+        return
+    draft["where_suggestions"] = [place.id for place in found]
+    raise UserInputError(
+        N_(
+            "I could not place “{text}”. Pick a suggestion, send a location pin, or type "
+            "coordinates like 48.8566, 2.3522."
+        ),
+        text=text[:60],
+    )
+
+
+def set_venue_location(draft: Draft, found: VenueLocation) -> None:
+    draft["venue_lat"], draft["venue_lon"] = found.lat, found.lon
+    draft["timezone_hint"] = found.timezone
+    draft.pop("where_suggestions", None)
+
+
+def read_timezone(text: str, draft: Draft) -> None:
+    draft["timezone"] = check_timezone(text)
+
+
+def default_timezone(draft: Draft, t: Translator) -> None:
+    draft["timezone"] = draft.get("timezone_hint") or draft["default_timezone"]
+
+
+def read_doors(text: str, draft: Draft) -> None:
+    draft["doors_open"] = parse_local_datetime(text, draft["timezone"], _now()).isoformat()
+
+
+def read_closing(text: str, draft: Draft) -> None:
+    closing = closing_after(text, _at(draft, "doors_open"), draft["timezone"])
+    draft["closing"] = closing.isoformat()
+
+
+def read_points(text: str, draft: Draft) -> None:
+    draft["meeting_points"] = parse_meeting_points(text)
+
+
+def default_points(draft: Draft, t: Translator) -> None:
+    draft["meeting_points"] = [t.gettext("Main entrance")]
+
+
+def read_slots(text: str, draft: Draft) -> None:
+    slots = parse_arrival_slots(
+        text, _at(draft, "doors_open"), _at(draft, "closing"), draft["timezone"]
+    )
+    draft["arrival_slots"] = [[a.isoformat(), b.isoformat(), i] for a, b, i in slots]
+
+
+def default_slots(draft: Draft, t: Translator) -> None:
+    slots = default_arrival_slots(_at(draft, "doors_open"), _at(draft, "closing"))
+    draft["arrival_slots"] = [[a.isoformat(), b.isoformat(), i] for a, b, i in slots]
+
+
+def read_waves(text: str, draft: Draft) -> None:
+    waves = parse_departure_waves(
+        text,
+        _at(draft, "doors_open"),
+        _at(draft, "closing"),
+        draft["timezone"],
+        draft["meeting_points"],
+    )
+    draft["departure_waves"] = [[when.isoformat(), i] for when, i in waves]
+
+
+def default_waves(draft: Draft, t: Translator) -> None:
+    draft["departure_waves"] = [[draft["closing"], 0]]
+
+
+def read_sizes(text: str, draft: Draft) -> None:
+    draft["sizes"] = list(parse_group_sizes(text))
+
+
+def default_sizes(draft: Draft, t: Translator) -> None:
+    draft["sizes"] = [2, 3, 4, 5]
+
+
+def read_charter(text: str, draft: Draft) -> None:
+    draft["charter"] = clean_charter(text)
+
+
+def clean_charter(text: str) -> str:
+    text = (text or "").strip()
+    if len(text) < 20:
+        raise UserInputError(N_("A charter needs a few sentences (20 characters at least)."))
+    if len(text) > 3000:
+        raise UserInputError(N_("That is too long: {limit} characters at most."), limit=3000)
+    return text
+
+
+def default_charter(draft: Draft, t: Translator) -> None:
+    draft["charter"] = t.gettext(DEFAULT_CHARTER)
+
+
+FIELDS = [
+    Field("name", N_("Let's create an event. What is its name?"), read_name),
+    Field("venue", N_("What is the venue called?"), read_venue),
+    Field(
+        "where",
+        N_(
+            "Where is the venue? Send its location pin (📎 → Location), type its neighbourhood "
+            "(like Paris 11e or Ixelles), or coordinates like 48.8566, 2.3522."
+        ),
+        read_where,
+    ),
+    Field(
+        "timezone",
+        N_("Time zone of the event? Type one like Europe/Brussels, or keep the proposed one."),
+        read_timezone,
+        N_("Keep {timezone}"),
+        default_timezone,
+    ),
+    Field(
+        "doors",
+        N_("When do doors open? Date and time, like 2026-12-05 23:00 or 05/12/2026 23:00."),
+        read_doors,
+    ),
+    Field("closing", N_("What time does it close? Like 06:00."), read_closing),
+    Field(
+        "points",
+        N_("Meeting points, one per line (the first is used unless a time says otherwise)."),
+        read_points,
+        N_("One meeting point: “Main entrance”"),
+        default_points,
+    ),
+    Field(
+        "slots",
+        N_("Arrival slots, like 23:00-00:00, 00:00-01:00."),
+        read_slots,
+        N_("Three one-hour slots from doors open"),
+        default_slots,
+    ),
+    Field(
+        "waves",
+        N_("Departure times, like 03:00, 06:00 @ Back door (after @: its meeting point)."),
+        read_waves,
+        N_("One departure at closing time"),
+        default_waves,
+    ),
+    Field(
+        "sizes",
+        N_("Group sizes: minimum, preferred range, maximum, like 2 3-4 5."),
+        read_sizes,
+        N_("Keep 2 / 3–4 / 5"),
+        default_sizes,
+    ),
+    Field(
+        "charter",
+        N_("The charter attendees agree to. Type it, or use the standard one."),
+        read_charter,
+        N_("Use the standard charter"),
+        default_charter,
+    ),
+]
+FIELD_BY_KEY = {field.key: field for field in FIELDS}
+
+
+# -- the conversation --------------------------------------------------------------------------
+
+
+async def on_new_event(update: Update, context: Context) -> str | int:
+    _ = tr(update, context).gettext
+    if not roles.is_admin(settings_of(context), update.effective_user.id):
+        await send(
+            update,
+            context,
+            _(
+                "Only the bot's administrators can create events. To help run an event, ask "
+                "its organizers for their organizer link."
+            ),
+        )
+        return ConversationHandler.END
+    context.user_data[DRAFT_KEY] = {"default_timezone": settings_of(context).DEFAULT_TIMEZONE}
+    return await ask(update, context, FIELDS[0].key)
+
+
+async def ask(update: Update, context: Context, key: str) -> str:
+    t = tr(update, context)
+    _ = t.gettext
+    context.user_data[STEP_KEY] = key
+    draft = context.user_data[DRAFT_KEY]
+    if key == REVIEW:
+        await send(
+            update,
+            context,
+            review_text(t, draft),
+            column(
+                [
+                    (_("✅ Create the event"), "ne:create"),
+                    (_("Start again"), "ne:restart"),
+                ]
+            ),
+        )
+        return key
+    field = FIELD_BY_KEY[key]
+    buttons = []
+    if field.default_label:
+        timezone = draft.get("timezone_hint") or draft.get("default_timezone")
+        buttons.append((_(field.default_label).format(timezone=timezone), f"ne:default:{key}"))
+    if key == "where":
+        buttons += [
+            (place_name, f"ne:where:{place_id}") for place_id, place_name in suggestion_names(draft)
+        ]
+    await send(update, context, _(field.question), column(buttons) if buttons else None)
+    return key
+
+
+def suggestion_names(draft: Draft) -> list[tuple[str, str]]:
+    names = []
+    for place_id in draft.get("where_suggestions", []):
+        found = venue_from_place_id(place_id)
+        if found is not None:
+            names.append((place_id, found.label))
+    return names
+
+
+def next_key(key: str) -> str:
+    index = [field.key for field in FIELDS].index(key)
+    return FIELDS[index + 1].key if index + 1 < len(FIELDS) else REVIEW
+
+
+async def on_text(update: Update, context: Context) -> str:
+    key = context.user_data.get(STEP_KEY, FIELDS[0].key)
+    draft = context.user_data[DRAFT_KEY]
+    try:
+        FIELD_BY_KEY[key].read(update.effective_message.text or "", draft)
+    except UserInputError as error:
+        await send(update, context, error.translate(tr(update, context).gettext))
+        return await ask(update, context, key)
+    return await ask(update, context, next_key(key))
+
+
+async def on_default(update: Update, context: Context) -> str:
+    key = update.callback_query.data.removeprefix("ne:default:")
+    field = FIELD_BY_KEY.get(key)
+    if key != context.user_data.get(STEP_KEY) or field is None or field.default is None:
+        return await stale(update, context)
+    field.default(context.user_data[DRAFT_KEY], tr(update, context))
+    await answer_query(update)
+    await close_buttons(update, pressed(update))
+    return await ask(update, context, next_key(key))
+
+
+async def on_location(update: Update, context: Context) -> str:
+    location = update.effective_message.location
+    draft = context.user_data[DRAFT_KEY]
+    set_venue_location(draft, VenueLocation(location.latitude, location.longitude, ""))
+    return await ask(update, context, next_key("where"))
+
+
+async def on_where_pick(update: Update, context: Context) -> str:
+    place_id = update.callback_query.data.removeprefix("ne:where:")
+    draft = context.user_data[DRAFT_KEY]
+    found = venue_from_place_id(place_id)
+    if found is None or place_id not in draft.get("where_suggestions", []):
+        return await stale(update, context)
+    set_venue_location(draft, found)
+    await answer_query(update)
+    await close_buttons(update, found.label)
+    return await ask(update, context, next_key("where"))
+
+
+async def on_create(update: Update, context: Context) -> int:
+    _ = tr(update, context).gettext
+    draft = context.user_data[DRAFT_KEY]
+    try:
+        event = await create_event(spec_from_draft(draft), update.effective_user.id)
+    except UserInputError as error:
+        await answer_query(update, error.translate(_), alert=True)
+        return await ask(update, context, REVIEW)
+    await answer_query(update)
+    await close_buttons(update)
+    context.user_data.pop(DRAFT_KEY, None)
+    context.user_data.pop(STEP_KEY, None)
+    overview = await organizer_overview(update.effective_user.id, context.bot.username)
+    links = next(item.links for item in overview if item.event.id == event.id)
+    await send(
+        update,
+        context,
+        _("Event created!") + "\n\n" + links_text(tr(update, context), event.name, links),
+    )
+    return ConversationHandler.END
+
+
+async def on_restart(update: Update, context: Context) -> str:
+    await answer_query(update)
+    await close_buttons(update)
+    context.user_data[DRAFT_KEY] = {"default_timezone": settings_of(context).DEFAULT_TIMEZONE}
+    return await ask(update, context, FIELDS[0].key)
+
+
+async def on_not_text(update: Update, context: Context) -> str:
+    _ = tr(update, context).gettext
+    message = update.effective_message
+    if message.text and message.text.startswith("/"):
+        text = _("You are creating an event. Finish it, or send /cancel to stop.")
+    elif context.user_data.get(STEP_KEY) == REVIEW:
+        text = _("Please answer with one of the buttons below.")
+    else:
+        text = _("I can only read text here.")
+    await send(update, context, text)
+    return await ask(update, context, context.user_data.get(STEP_KEY, FIELDS[0].key))
+
+
+async def stale(update: Update, context: Context) -> str:
+    await answer_query(update, tr(update, context).gettext("This button is no longer active."))
+    return await ask(update, context, context.user_data.get(STEP_KEY, FIELDS[0].key))
+
+
+def pressed(update: Update) -> str | None:
+    query = update.callback_query
+    for row in query.message.reply_markup.inline_keyboard if query.message.reply_markup else []:
+        for button in row:
+            if button.callback_data == query.data:
+                return button.text
+    return None
+
+
+def spec_from_draft(draft: Draft) -> EventSpec:
+    minimum, preferred_min, preferred_max, maximum = draft["sizes"]
+    return EventSpec(
+        name=draft["name"],
+        venue_name=draft["venue_name"],
+        venue_lat=draft["venue_lat"],
+        venue_lon=draft["venue_lon"],
+        timezone=draft["timezone"],
+        doors_open=_at(draft, "doors_open"),
+        closing=_at(draft, "closing"),
+        charter=draft["charter"],
+        meeting_points=draft["meeting_points"],
+        arrival_slots=[
+            (datetime.fromisoformat(a), datetime.fromisoformat(b), i)
+            for a, b, i in draft["arrival_slots"]
+        ],
+        departure_waves=[(datetime.fromisoformat(w), i) for w, i in draft["departure_waves"]],
+        min_group_size=minimum,
+        preferred_min_size=preferred_min,
+        preferred_max_size=preferred_max,
+        max_group_size=maximum,
+    )
+
+
+def review_text(t: Translator, draft: Draft) -> str:
+    _ = t.gettext
+    zone = draft["timezone"]
+    points = draft["meeting_points"]
+    slots = ", ".join(
+        f"{t.time(datetime.fromisoformat(a), zone)}–{t.time(datetime.fromisoformat(b), zone)}"
+        for a, b, _i in draft["arrival_slots"]
+    )
+    waves = ", ".join(
+        f"{t.time(datetime.fromisoformat(w), zone)} ({esc(points[i])})"
+        for w, i in draft["departure_waves"]
+    )
+    minimum, preferred_min, preferred_max, maximum = draft["sizes"]
+    lines = [
+        _("Please check the event:"),
+        "",
+        f"<b>{esc(draft['name'])}</b> — {esc(draft['venue_name'])}",
+        _("Doors open: {when}").format(when=t.datetime(_at(draft, "doors_open"), zone)),
+        _("Closing: {when}").format(when=t.datetime(_at(draft, "closing"), zone)),
+        _("Time zone: {zone}").format(zone=esc(zone)),
+        _("Meeting points: {points}").format(points=esc(", ".join(points))),
+        _("Arrival slots: {slots}").format(slots=slots),
+        _("Departures: {waves}").format(waves=waves),
+        _("Group sizes: {minimum} minimum, {low}–{high} preferred, {maximum} maximum").format(
+            minimum=minimum, low=preferred_min, high=preferred_max, maximum=maximum
+        ),
+        "",
+        _("Charter:"),
+        esc(draft["charter"]),
+    ]
+    return "\n".join(lines)
+
+
+def links_text(t: Translator, event_name: str, links: dict[InviteKind, str]) -> str:
+    _ = t.gettext
+    return "\n".join(
+        [
+            f"<b>{esc(event_name)}</b>",
+            _("Attendees: {link}").format(link=links[InviteKind.ATTENDEE]),
+            _("Volunteers: {link}").format(link=links[InviteKind.VOLUNTEER]),
+            _("Co-organizers: {link}").format(link=links[InviteKind.ORGANIZER]),
+        ]
+    )
+
+
+async def on_my_events(update: Update, context: Context) -> None:
+    t = tr(update, context)
+    _ = t.gettext
+    overviews = await organizer_overview(update.effective_user.id, context.bot.username)
+    volunteering = await roles.volunteer_events(update.effective_user.id)
+    if not overviews and not volunteering:
+        await send(update, context, _("You don't organize or volunteer at any event yet."))
+        return
+    blocks = []
+    for item in overviews:
+        counts = _(
+            "{confirmed} signed up, {drafts} signing up, {volunteers} volunteers, "
+            "{organizers} organizers"
+        ).format(
+            confirmed=item.confirmed,
+            drafts=item.drafts,
+            volunteers=item.volunteers,
+            organizers=item.organizers,
+        )
+        when = t.datetime(item.event.doors_open, item.event.timezone)
+        blocks.append(f"{links_text(t, item.event.name, item.links)}\n{when}\n{counts}")
+    for event in volunteering:
+        blocks.append(
+            _("Volunteer at <b>{event}</b>, {when}").format(
+                event=esc(event.name), when=t.datetime(event.doors_open, event.timezone)
+            )
+        )
+    await send(update, context, "\n\n".join(blocks))
+
+
+def new_event_conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:
+    text = PRIVATE & filters.TEXT & ~filters.COMMAND
+
+    def button(pattern: str, callback: Callable[..., Awaitable]) -> CallbackQueryHandler:
+        return CallbackQueryHandler(callback, pattern=re.compile(pattern))
+
+    states: dict[object, list[BaseHandler]] = {
+        field.key: [MessageHandler(text, on_text), button(r"^ne:default:[a-z]+$", on_default)]
+        for field in FIELDS
+    }
+    states["where"] += [
+        MessageHandler(PRIVATE & filters.LOCATION, on_location),
+        button(r"^ne:where:[a-z0-9-]{1,60}$", on_where_pick),
+    ]
+    states[REVIEW] = [button(r"^ne:create$", on_create), button(r"^ne:restart$", on_restart)]
+    return ConversationHandler(
+        name=CONVERSATION_NAME,
+        persistent=True,
+        entry_points=[CommandHandler("newevent", on_new_event, filters=PRIVATE)],
+        states=states,
+        fallbacks=[
+            *fallbacks,
+            CallbackQueryHandler(stale),
+            MessageHandler(PRIVATE, on_not_text),
+        ],
+    )
+
+
+def handlers() -> list[BaseHandler]:
+    return [CommandHandler("myevents", on_my_events, filters=PRIVATE)]

@@ -1,0 +1,172 @@
+"""Data rights: `/mydata` shows everything stored about her, `/forget` deletes it."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    filters,
+)
+
+from companion_bot.i18n import LANGUAGE_NAMES, N_, Translator
+from companion_bot.models import GroupKind
+from companion_bot.services import privacy
+from companion_bot.services.errors import UserInputError
+from companion_bot.services.groups import KIND_NAMES
+from companion_bot.signing import signed_pattern
+from handlers.callbacks import button, signed
+from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
+from handlers.signup import summary_text
+
+PRIVATE = filters.ChatType.PRIVATE
+
+ROLE_NAMES = {"organizer": N_("organizer"), "volunteer": N_("volunteer")}
+STATUS_NAMES = {
+    "draft": N_("not confirmed"),
+    "confirmed": N_("confirmed"),
+    "cancelled": N_("cancelled"),
+}
+
+
+async def on_my_data(update: Update, context: Context) -> int:
+    t = tr(update, context)
+    data = await privacy.personal_data(update.effective_user.id)
+    if data is None:
+        await send(update, context, t.gettext("I hold no data about you."))
+        return ConversationHandler.END
+    await send(update, context, my_data_text(t, data))
+    return ConversationHandler.END
+
+
+def my_data_text(t: Translator, data: privacy.PersonalData) -> str:
+    _ = t.gettext
+    person = data.person
+    lines = [
+        _("<b>What this bot keeps about you</b>"),
+        _("Telegram account number (to write to you; nobody else sees it): {id}").format(
+            id=person.telegram_id
+        ),
+        _("Language: {value}").format(value=LANGUAGE_NAMES.get(person.language or "", "—")),
+        _("Name your companions see: {value}").format(value=esc(person.display_name or "—")),
+    ]
+    for shown in data.registrations:
+        status = _(STATUS_NAMES[shown.registration.status])
+        lines += ["", _("Registration ({status}):").format(status=status), summary_text(t, shown)]
+    for role in data.roles:
+        lines.append(
+            _("Role at {event}: {role}").format(
+                event=esc(role.event.name), role=_(ROLE_NAMES[role.kind])
+            )
+        )
+    for membership in data.memberships:
+        lines.append(
+            _("{kind} at {event}, {time}").format(
+                kind=_(KIND_NAMES[GroupKind(membership.kind)]).capitalize(),
+                event=esc(membership.event_name),
+                time=t.datetime(membership.meet_at, membership.timezone),
+            )
+        )
+    if data.help_alerts:
+        lines.append(_("Help requests: {count}").format(count=len(data.help_alerts)))
+    if data.relayed_messages:
+        lines.append(
+            _("Messages relayed to your groups: {count}").format(count=data.relayed_messages)
+        )
+    if data.avoidances:
+        lines.append(
+            _("People you asked not to be grouped with: {count}").format(count=data.avoidances)
+        )
+    lines += ["", _("/forget deletes all of it.")]
+    return "\n".join(lines)
+
+
+async def on_forget(update: Update, context: Context) -> int:
+    _ = tr(update, context).gettext
+    await send(
+        update,
+        context,
+        _(
+            "Delete everything this bot keeps about you? Your registrations are cancelled, your "
+            "groups are only told that a member left, and this cannot be undone."
+        ),
+        column([(_("Yes, delete everything"), "fg:yes"), (_("No, keep it"), "fg:no")]),
+    )
+    return ConversationHandler.END
+
+
+async def on_forget_button(update: Update, context: Context) -> None:
+    _ = tr(update, context).gettext
+    await answer_query(update)
+    if update.callback_query.data == "fg:no":
+        await close_buttons(update, _("No, keep it"))
+        return
+    await close_buttons(update, _("Yes, delete everything"))
+    forgotten = await privacy.forget(update.effective_user.id)
+    if forgotten is not None:
+        await notify_member_left(context, forgotten.group_ids)
+    await send(update, context, _("Done: everything about you is deleted. Take care!"))
+    context.application.drop_user_data(update.effective_user.id)
+
+
+async def notify_member_left(context: Context, group_ids: list[int]) -> None:
+    """Her groups learn only that a member left (wired to the groups service)."""
+    from companion_bot.services import groups
+
+    for group_id in group_ids:
+        await groups.tell_member_left(group_id)
+
+
+async def on_companions(update: Update, context: Context) -> int:
+    _ = tr(update, context).gettext
+    found = await privacy.companions(update.effective_user.id)
+    if not found:
+        await send(update, context, _("You have not been in a group yet."))
+        return ConversationHandler.END
+    lines = [_("People you shared a group with. If you prefer not to be grouped with someone "
+               "again, tap her name: she is never told.")]  # fmt: skip
+    buttons = []
+    for companion in found:
+        if companion.avoided:
+            lines.append(_("🚫 {name} ({event}): never grouped with you again").format(
+                name=esc(companion.name), event=esc(companion.event_name)))  # fmt: skip
+        else:
+            label = _("Not again with {name} ({event})").format(
+                name=companion.name, event=companion.event_name
+            )
+            buttons.append((label, button(update, f"av:{companion.person_id}")))
+    await send(update, context, "\n".join(lines), column(buttons) if buttons else None)
+    return ConversationHandler.END
+
+
+@signed
+async def on_avoid_button(update: Update, context: Context, parts: list[str]) -> None:
+    _ = tr(update, context).gettext
+    try:
+        companion = await privacy.avoid(update.effective_user.id, int(parts[1]))
+    except UserInputError as error:
+        await answer_query(update, error.translate(_), alert=True)
+        return
+    await answer_query(update)
+    await close_buttons(update)
+    await send(update, context, _("Noted: you will not be grouped with {name} again. She is "
+                                  "not told.").format(name=esc(companion.name)))  # fmt: skip
+
+
+def shared_commands() -> list[BaseHandler]:
+    return [
+        CommandHandler("mydata", on_my_data, filters=PRIVATE),
+        CommandHandler("forget", on_forget, filters=PRIVATE),
+        CommandHandler("companions", on_companions, filters=PRIVATE),
+    ]
+
+
+def handlers() -> list[BaseHandler]:
+    return [
+        CallbackQueryHandler(on_forget_button, pattern=re.compile(r"^fg:(yes|no)$")),
+        CallbackQueryHandler(on_avoid_button, pattern=signed_pattern("av")),
+    ]

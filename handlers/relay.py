@@ -1,0 +1,158 @@
+"""Talking to her group through the bot: what a member writes (text, photo, location, live
+location…) reaches the others under her display name only. `/group` shows her group with
+mute and leave buttons; replying to a relayed message with `/report` reports it."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from companion_bot.i18n import N_
+from companion_bot.services import relay
+from companion_bot.services.errors import UserInputError
+from companion_bot.signing import signed_pattern
+from handlers.callbacks import button, signed
+from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
+
+PRIVATE = filters.ChatType.PRIVATE
+
+
+async def on_member_message(update: Update, context: Context) -> None:
+    """Registered after the journeys: only what no conversation took is relayed."""
+    _ = tr(update, context).gettext
+    message = update.effective_message
+    user_id = update.effective_user.id
+    membership = None
+    if message.reply_to_message is not None:
+        membership = await relay.group_of_reply(user_id, message.reply_to_message.message_id)
+    membership = membership or await relay.current_group(user_id)
+    if membership is None:
+        from handlers.general import on_stray_message
+
+        await on_stray_message(update, context)
+        return
+    if message.contact is not None:
+        await send(
+            update, context, _("For your safety, I don't pass on contacts or phone numbers.")
+        )
+        return
+    if message.text:
+        count = await relay.relay(membership, message.message_id, text=message.text)
+    elif message.location is not None and message.location.live_period:
+        location = message.location
+        count = await relay.relay(membership, message.message_id,
+                                  live_location=(location.latitude, location.longitude,
+                                                 location.live_period))  # fmt: skip
+    else:
+        count = await relay.relay(membership, message.message_id, copy=True,
+                                  caption=message.caption)  # fmt: skip
+    if count == 0:
+        await send(update, context, _("Nobody else in your group can receive messages right now."))
+
+
+async def on_live_location_moved(update: Update, context: Context) -> None:
+    message = update.edited_message
+    if message is None or message.location is None:
+        return
+    await relay.move_live_location(update.effective_user.id, message.message_id,
+                                   message.location.latitude, message.location.longitude)  # fmt: skip
+
+
+async def on_group(update: Update, context: Context) -> None:
+    t = tr(update, context)
+    _ = t.gettext
+    membership = await relay.current_group(update.effective_user.id)
+    if membership is None:
+        await send(update, context, _("You are not in a group right now."))
+        return
+    from companion_bot.services.groups import active_members
+
+    group = membership.group
+    names = [m.registration.person.display_name or "?" for m in await active_members(group)]
+    muted = membership.member.muted
+    text = "\n".join([
+        _("Your group for {event}: {names}.").format(event=esc(group.event.name),
+                                                      names=esc(", ".join(names))),
+        _("Meeting at {time}.").format(time=t.time(group.meet_at, group.event.timezone)),
+        _("Write here to talk to them. To report a message, reply to it with /report."),
+    ])  # fmt: skip
+    await send(update, context, text, column([
+        (_("🔔 Unmute the group") if muted else _("🔕 Mute the group"),
+         button(update, f"gr:{'unmute' if muted else 'mute'}:{group.id}")),
+        (_("🚪 Leave the group"), button(update, f"gr:leave:{group.id}")),
+    ]))  # fmt: skip
+
+
+@signed
+async def on_group_button(update: Update, context: Context, parts: list[str]) -> None:
+    _ = tr(update, context).gettext
+    action, group_id = parts[1], int(parts[2])
+    user_id = update.effective_user.id
+    try:
+        if action in ("mute", "unmute"):
+            await relay.set_muted(user_id, action == "mute")
+            note = (_("Muted: you no longer receive your group's messages. /group to unmute.")
+                    if action == "mute" else _("Unmuted: you receive your group's messages again."))  # fmt: skip
+        elif action == "leave":
+            await relay.leave_group(user_id, group_id)
+            note = _("You left the group. The others are only told that a member left.")
+        else:
+            raise UserInputError(N_("This button is no longer active."))
+    except UserInputError as error:
+        await answer_query(update, error.translate(_), alert=True)
+        return
+    await answer_query(update)
+    await close_buttons(update)
+    await send(update, context, note)
+
+
+async def on_report(update: Update, context: Context) -> None:
+    _ = tr(update, context).gettext
+    reply = update.effective_message.reply_to_message
+    try:
+        if reply is None:
+            raise UserInputError(
+                N_("To report a message, reply to it with /report (it must come from your group).")
+            )
+        await relay.report(update.effective_user.id, reply.message_id)
+    except UserInputError as error:
+        await send(update, context, error.translate(_))
+        return
+    await send(
+        update, context, _("Thank you. The organizers have the message and will look at it.")
+    )
+
+
+@signed
+async def on_remove_button(update: Update, context: Context, parts: list[str]) -> None:
+    _ = tr(update, context).gettext
+    scope, report_id = parts[1], int(parts[2])
+    try:
+        person = await relay.remove_reported(update.effective_user.id, report_id, scope)
+    except UserInputError as error:
+        await answer_query(update, error.translate(_), alert=True)
+        return
+    await answer_query(update)
+    await close_buttons(update)
+    await send(update, context, _("Done: {name} has been removed and told.").format(
+        name=esc(person.display_name)))  # fmt: skip
+
+
+def handlers() -> list[BaseHandler]:
+    return [
+        CommandHandler("group", on_group, filters=PRIVATE),
+        CommandHandler("report", on_report, filters=PRIVATE),
+        CallbackQueryHandler(on_group_button, pattern=signed_pattern("gr")),
+        CallbackQueryHandler(on_remove_button, pattern=signed_pattern("rm")),
+        MessageHandler(
+            PRIVATE & filters.UpdateType.EDITED_MESSAGE & filters.LOCATION, on_live_location_moved
+        ),  # fmt: skip
+    ]
+
+
+def relay_handler() -> BaseHandler:
+    """Just before the catch-all: messages no journey took go to her group."""
+    return MessageHandler(
+        PRIVATE & filters.UpdateType.MESSAGE & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
+        on_member_message,
+    )

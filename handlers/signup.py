@@ -1,0 +1,702 @@
+"""The attendee's sign-up: `/start <attendee code>` → language → charter → display name →
+arrival → destination → transport → departure → summary → confirm. `/me` reopens the summary.
+
+Each answer is stored at once by the registrations service; the conversation state is
+persisted, so a restart resumes at the same step. Input that does not fit the step gets a
+clear answer and the step's question again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+from telegram import Message, Update
+from telegram.error import BadRequest
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from companion_bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator, normalise_language
+from companion_bot.models import ArrivalKind, Registration, RegistrationStatus, Transport
+from companion_bot.services import people, registrations
+from companion_bot.services.errors import UserInputError
+from companion_bot.services.registrations import RegistrationView, Step
+from handlers.common import (
+    Context,
+    answer_query,
+    close_buttons,
+    column,
+    esc,
+    keyboard,
+    remember_language,
+    send,
+    tr,
+)
+
+CONVERSATION_NAME = "signup"
+EVENT_KEY = "signup_event"
+STEP_KEY = "signup_step"
+PROMPT_KEY = "signup_prompt"
+SUGGESTIONS_KEY = "signup_suggestions"
+
+TRANSPORT_LABELS = {
+    Transport.WALK: N_("🚶 On foot"),
+    Transport.TRANSIT: N_("🚇 Metro / RER / tram"),
+    Transport.NIGHT_BUS: N_("🚌 Night bus"),
+    Transport.TAXI: N_("🚕 Taxi / ride-hailing"),
+    Transport.BIKE: N_("🚲 Bike"),
+    Transport.CAR: N_("🚗 Car"),
+}
+EDITABLE = {
+    Step.LANGUAGE: N_("Language"),
+    Step.NAME: N_("Name"),
+    Step.ARRIVAL: N_("Arrival"),
+    Step.DESTINATION: N_("Destination"),
+    Step.TRANSPORT: N_("Transport"),
+    Step.WAVE: N_("Departure"),
+}
+
+# -- finding her registration ---------------------------------------------------------------
+
+
+async def current_registration(update: Update, context: Context) -> Registration | None:
+    event_id = context.user_data.get(EVENT_KEY)
+    if event_id is None:
+        return None
+    return await registrations.get_registration(update.effective_user.id, event_id)
+
+
+# -- the question of each step ---------------------------------------------------------------
+
+
+async def ask(update: Update, context: Context, step: Step) -> Step | int:
+    """Send the question of `step` and stay there; the conversation's state is the step."""
+    _ = tr(update, context).gettext
+    registration = await current_registration(update, context)
+    if registration is None:
+        await send(update, context, _("Your sign-up has expired. Open the event's link again."))
+        return ConversationHandler.END
+    context.user_data[STEP_KEY] = step.value
+    await retire_previous_prompt(update, context)
+    prompt = await ASK[step](update, context, tr(update, context), registration)
+    context.user_data[PROMPT_KEY] = prompt.message_id
+    return step.value
+
+
+async def retire_previous_prompt(update: Update, context: Context) -> None:
+    """A typed answer leaves the question's buttons behind: remove them, they are stale now."""
+    previous = context.user_data.pop(PROMPT_KEY, None)
+    tapped = update.callback_query.message if update.callback_query else None
+    if previous is None or (tapped is not None and tapped.message_id == previous):
+        return
+    with contextlib.suppress(BadRequest):
+        await context.bot.edit_message_reply_markup(
+            chat_id=update.effective_chat.id, message_id=previous, reply_markup=None
+        )
+
+
+async def ask_language(
+    update: Update, context: Context, t: Translator, reg: Registration
+) -> Message:
+    buttons = [
+        (
+            (f"✓ {LANGUAGE_NAMES[lang]}" if lang == t.language else LANGUAGE_NAMES[lang]),
+            f"su:lang:{lang}",
+        )
+        for lang in LANGUAGES
+    ]
+    return await send(
+        update,
+        context,
+        t.gettext("Which language do you prefer? You can change it later with /language."),
+        keyboard([buttons]),
+    )
+
+
+async def ask_charter(
+    update: Update, context: Context, t: Translator, reg: Registration
+) -> Message:
+    _ = t.gettext
+    await reg.fetch_related("event")
+    text = _("Welcome to <b>{event}</b>! Before we look for companions, please read the charter:")
+    return await send(
+        update,
+        context,
+        f"{text.format(event=esc(reg.event.name))}\n\n{esc(reg.event.charter)}",
+        column([(_("✅ I agree"), "su:charter:yes"), (_("I don't agree"), "su:charter:no")]),
+    )
+
+
+async def ask_name(update: Update, context: Context, t: Translator, reg: Registration) -> Message:
+    _ = t.gettext
+    await reg.fetch_related("person")
+    proposal = reg.person.display_name or update.effective_user.first_name
+    buttons = []
+    try:
+        proposal = people.clean_display_name(proposal)
+        buttons.append((_("Use “{name}”").format(name=proposal), "su:name:default"))
+    except UserInputError:
+        pass
+    return await send(
+        update,
+        context,
+        _(
+            "What name should your companions see? Type a first name or a nickname. "
+            "Never your @username or phone number: the bot keeps those private."
+        ),
+        column(buttons) if buttons else None,
+    )
+
+
+async def ask_arrival(
+    update: Update, context: Context, t: Translator, reg: Registration
+) -> Message:
+    _ = t.gettext
+    await reg.fetch_related("event")
+    slots, _waves = await registrations.event_choices(reg.event_id)
+    zone = reg.event.timezone
+    buttons = [
+        (f"{t.time(slot.starts_at, zone)} – {t.time(slot.ends_at, zone)}", f"su:arr:slot:{slot.id}")
+        for slot in slots
+    ]
+    buttons += [(_("I'm already there"), "su:arr:here"), (_("I'll come on my own"), "su:arr:own")]
+    text = _(
+        "When do you plan to arrive at {venue}? Pick a slot and we will match you with people "
+        "arriving at the same time, to go in together."
+    ).format(venue=esc(reg.event.venue_name))
+    return await send(update, context, text, column(buttons))
+
+
+async def ask_destination(
+    update: Update, context: Context, t: Translator, reg: Registration
+) -> Message:
+    _ = t.gettext
+    return await send(
+        update,
+        context,
+        _(
+            "Where are you heading after the event? Type a neighbourhood or a commune "
+            "(for example 11e, Montreuil, Ixelles), or share a location pin (📎 → Location). "
+            "Only the neighbourhood is kept, never the exact point."
+        ),
+        column([(_("No departure group for me"), "su:dest:none")]),
+    )
+
+
+async def ask_transport(
+    update: Update, context: Context, t: Translator, reg: Registration
+) -> Message:
+    _ = t.gettext
+    buttons = [(_(label), f"su:tr:{mode.value}") for mode, label in TRANSPORT_LABELS.items()]
+    return await send(
+        update,
+        context,
+        _("How will you travel home?"),
+        keyboard([buttons[i : i + 2] for i in range(0, len(buttons), 2)]),
+    )
+
+
+async def ask_wave(update: Update, context: Context, t: Translator, reg: Registration) -> Message:
+    _ = t.gettext
+    await reg.fetch_related("event")
+    _slots, waves = await registrations.event_choices(reg.event_id)
+    buttons = [(wave_label(t, wave, reg.event.timezone), f"su:wave:{wave.id}") for wave in waves]
+    return await send(update, context, _("Which departure time suits you?"), column(buttons))
+
+
+async def ask_summary(
+    update: Update, context: Context, t: Translator, reg: Registration
+) -> Message:
+    _ = t.gettext
+    shown = await registrations.view(reg)
+    confirmed = reg.status == RegistrationStatus.CONFIRMED
+    edits = [
+        (_("✏️ {what}").format(what=_(label)), f"su:edit:{step.value}")
+        for step, label in EDITABLE.items()
+        if step not in (Step.TRANSPORT, Step.WAVE) or reg.wants_departure_group
+    ]
+    rows = [[(_("✅ Done") if confirmed else _("✅ Confirm"), "su:sum:confirm")]]
+    rows += [edits[i : i + 2] for i in range(0, len(edits), 2)]
+    return await send(update, context, summary_text(t, shown), keyboard(rows))
+
+
+ASK = {
+    Step.LANGUAGE: ask_language,
+    Step.CHARTER: ask_charter,
+    Step.NAME: ask_name,
+    Step.ARRIVAL: ask_arrival,
+    Step.DESTINATION: ask_destination,
+    Step.TRANSPORT: ask_transport,
+    Step.WAVE: ask_wave,
+    Step.SUMMARY: ask_summary,
+}
+
+
+def wave_label(t: Translator, wave, timezone: str) -> str:
+    point = wave.meeting_point.name if wave.meeting_point else None
+    clock = t.time(wave.departs_at, timezone)
+    return f"{clock} — {point}" if point else clock
+
+
+def summary_text(t: Translator, shown: RegistrationView) -> str:
+    _ = t.gettext
+    reg, zone = shown.registration, shown.event.timezone
+    if reg.arrival_kind == ArrivalKind.SLOT and shown.arrival_slot:
+        arrival = _("{start} – {end}").format(
+            start=t.time(shown.arrival_slot.starts_at, zone),
+            end=t.time(shown.arrival_slot.ends_at, zone),
+        )
+        if shown.arrival_meeting_point:
+            arrival += f" ({esc(shown.arrival_meeting_point)})"
+    elif reg.arrival_kind == ArrivalKind.ALREADY_THERE:
+        arrival = _("already there")
+    else:
+        arrival = _("on my own")
+    if reg.wants_departure_group and shown.destination:
+        destination = esc(shown.destination.name)
+        transport = _(TRANSPORT_LABELS[reg.transport]) if reg.transport else "—"
+        departure = wave_label(t, shown.departure_wave, zone) if shown.departure_wave else "—"
+    else:
+        destination, transport, departure = _("no departure group"), "—", "—"
+    status = (
+        _("✅ You are signed up.")
+        if reg.status == RegistrationStatus.CONFIRMED
+        else _("Please check and confirm:")
+    )
+    lines = [
+        f"<b>{esc(shown.event.name)}</b> — {esc(shown.event.venue_name)}, "
+        f"{t.datetime(shown.event.doors_open, zone)}",
+        status,
+        "",
+        _("Language: {value}").format(value=LANGUAGE_NAMES[t.language]),
+        _("Name: {value}").format(value=esc(shown.display_name or "—")),
+        _("Arrival: {value}").format(value=arrival),
+        _("Heading to: {value}").format(value=destination),
+        _("Transport: {value}").format(value=transport),
+        _("Departure: {value}").format(value=departure),
+    ]
+    return "\n".join(lines)
+
+
+# -- moving on after an answer -------------------------------------------------------------
+
+
+async def advance(update: Update, context: Context, registration: Registration) -> Step | int:
+    return await ask(update, context, await registrations.step_after_answer(registration))
+
+
+async def refuse(update: Update, context: Context, error: UserInputError) -> Step | int:
+    """A choice the service rejected: say why, ask the step's question again."""
+    message = error.translate(tr(update, context).gettext)
+    if update.callback_query is not None:
+        await answer_query(update, message, alert=True)
+    else:
+        await send(update, context, message)
+    return await ask(update, context, Step(context.user_data.get(STEP_KEY, Step.SUMMARY)))
+
+
+async def registration_or_expire(update: Update, context: Context) -> Registration | None:
+    registration = await current_registration(update, context)
+    if registration is None or registration.status == RegistrationStatus.CANCELLED:
+        _ = tr(update, context).gettext
+        await answer_query(update)
+        await send(update, context, _("Your sign-up has expired. Open the event's link again."))
+        return None
+    return registration
+
+
+# -- entry: a registration to fill in ---------------------------------------------------------
+
+
+async def begin(update: Update, context: Context, registration: Registration) -> Step | int:
+    """Called by /start with an attendee code: language first, or the summary if done."""
+    context.user_data[EVENT_KEY] = registration.event_id
+    if registration.status == RegistrationStatus.CONFIRMED:
+        return await ask(update, context, Step.SUMMARY)
+    return await ask(update, context, Step.LANGUAGE)
+
+
+async def on_me(update: Update, context: Context) -> Step | int:
+    _ = tr(update, context).gettext
+    mine = await registrations.active_registrations(update.effective_user.id)
+    if not mine:
+        await send(
+            update,
+            context,
+            _("You are not signed up for any event. Open the link the organizers shared."),
+        )
+        return ConversationHandler.END
+    if len(mine) == 1:
+        context.user_data[EVENT_KEY] = mine[0].event_id
+        return await ask(update, context, Step.SUMMARY)
+    buttons = [(esc(reg.event.name), f"su:me:{reg.event_id}") for reg in mine]
+    await send(update, context, _("Which event?"), column(buttons))
+    return ConversationHandler.END
+
+
+async def on_me_pick(update: Update, context: Context) -> Step | int:
+    event_id = int(update.callback_query.data.rsplit(":", 1)[1])
+    registration = await registrations.get_registration(update.effective_user.id, event_id)
+    if registration is None or registration.status == RegistrationStatus.CANCELLED:
+        await answer_query(update, tr(update, context).gettext("This button is no longer active."))
+        return ConversationHandler.END
+    await answer_query(update)
+    await close_buttons(update)
+    context.user_data[EVENT_KEY] = event_id
+    return await ask(update, context, Step.SUMMARY)
+
+
+# -- answers -----------------------------------------------------------------------------------
+
+
+async def on_language(update: Update, context: Context) -> Step | int:
+    language = update.callback_query.data.rsplit(":", 1)[1]
+    return await choose_language(update, context, language)
+
+
+async def on_language_text(update: Update, context: Context) -> Step | int:
+    text = (update.effective_message.text or "").strip().casefold()
+    names = {name.casefold(): lang for lang, name in LANGUAGE_NAMES.items()}
+    names.update({"francais": "fr", "french": "fr", "anglais": "en"})
+    language = names.get(text) or normalise_language(text)
+    if language is None:
+        return await unexpected_input(update, context)
+    return await choose_language(update, context, language)
+
+
+async def choose_language(update: Update, context: Context, language: str) -> Step | int:
+    registration = await registration_or_expire(update, context)
+    if registration is None:
+        return ConversationHandler.END
+    await people.set_language(update.effective_user.id, language)
+    remember_language(context, language)
+    await answer_query(update)
+    await close_buttons(update, LANGUAGE_NAMES[language])
+    return await advance(update, context, registration)
+
+
+async def on_charter(update: Update, context: Context) -> Step | int:
+    registration = await registration_or_expire(update, context)
+    if registration is None:
+        return ConversationHandler.END
+    _ = tr(update, context).gettext
+    await answer_query(update)
+    if update.callback_query.data.endswith(":no"):
+        await close_buttons(update, _("I don't agree"))
+        await send(
+            update,
+            context,
+            _(
+                "Without agreeing to the charter we cannot introduce you to companions. "
+                "If you change your mind, open the event's link again."
+            ),
+        )
+        return ConversationHandler.END
+    await close_buttons(update, _("✅ I agree"))
+    await registrations.record_consent(registration)
+    return await advance(update, context, registration)
+
+
+async def on_default_name(update: Update, context: Context) -> Step | int:
+    registration = await registration_or_expire(update, context)
+    if registration is None:
+        return ConversationHandler.END
+    await registration.fetch_related("person")
+    name = registration.person.display_name or update.effective_user.first_name
+    return await save_name(update, context, registration, name)
+
+
+async def on_name_text(update: Update, context: Context) -> Step | int:
+    registration = await registration_or_expire(update, context)
+    if registration is None:
+        return ConversationHandler.END
+    return await save_name(update, context, registration, update.effective_message.text)
+
+
+async def save_name(
+    update: Update, context: Context, registration: Registration, name: str | None
+) -> Step | int:
+    try:
+        person = await people.set_display_name(update.effective_user.id, name)
+    except UserInputError as error:
+        return await refuse(update, context, error)
+    await answer_query(update)
+    await close_buttons(update, person.display_name)
+    return await advance(update, context, registration)
+
+
+async def on_name_not_text(update: Update, context: Context) -> Step | int:
+    _ = tr(update, context).gettext
+    await send(update, context, _("Please type your name as a text message."))
+    return await ask(update, context, Step.NAME)
+
+
+async def on_arrival(update: Update, context: Context) -> Step | int:
+    registration = await registration_or_expire(update, context)
+    if registration is None:
+        return ConversationHandler.END
+    choice = update.callback_query.data.removeprefix("su:arr:")
+    kind = {"here": ArrivalKind.ALREADY_THERE, "own": ArrivalKind.ON_MY_OWN}.get(
+        choice, ArrivalKind.SLOT
+    )
+    slot_id = int(choice.removeprefix("slot:")) if kind == ArrivalKind.SLOT else None
+    try:
+        await registrations.set_arrival(registration, kind, slot_id)
+    except UserInputError as error:
+        return await refuse(update, context, error)
+    await answer_query(update)
+    await close_buttons(update, pressed_label(update))
+    return await advance(update, context, registration)
+
+
+async def on_destination_text(update: Update, context: Context) -> Step | int:
+    registration = await registration_or_expire(update, context)
+    if registration is None:
+        return ConversationHandler.END
+    _ = tr(update, context).gettext
+    text = update.effective_message.text or ""
+    await registration.fetch_related("event")
+    found = registrations.find_destination(text, registration.event)
+    if found.match is not None:
+        await registrations.set_destination(registration, found.match.id)
+        await send(update, context, _("📍 {place}").format(place=esc(found.match.name)))
+        return await advance(update, context, registration)
+    if found.suggestions:
+        buttons = [(place.name, f"su:dest:place:{place.id}") for place in found.suggestions]
+        buttons += [
+            (_("None of these: I'll type it again"), "su:dest:retype"),
+            (_("No departure group for me"), "su:dest:none"),
+        ]
+        await send(
+            update,
+            context,
+            _("I'm not sure which place “{text}” is. Did you mean:").format(text=esc(text[:60])),
+            column(buttons),
+        )
+        return Step.DESTINATION.value
+    await send(
+        update,
+        context,
+        _(
+            "I don't know “{text}”. Try the name of a neighbourhood, an arrondissement "
+            "(like 11e) or a commune, or share a location pin."
+        ).format(text=esc(text[:60])),
+    )
+    return Step.DESTINATION.value
+
+
+async def on_destination_location(update: Update, context: Context) -> Step | int:
+    registration = await registration_or_expire(update, context)
+    if registration is None:
+        return ConversationHandler.END
+    _ = tr(update, context).gettext
+    location = update.effective_message.location
+    place = registrations.snap_location(location.latitude, location.longitude)
+    if place is None:
+        await send(
+            update,
+            context,
+            _(
+                "That pin is far from the neighbourhoods I know (Paris, Brussels and Mons areas). "
+                "Please type the name of your neighbourhood or commune."
+            ),
+        )
+        return Step.DESTINATION.value
+    await registrations.set_destination(registration, place.id)
+    await send(
+        update,
+        context,
+        _("📍 {place} (nearest neighbourhood; the exact point is not kept)").format(
+            place=esc(place.name)
+        ),
+    )
+    return await advance(update, context, registration)
+
+
+async def on_destination_pick(update: Update, context: Context) -> Step | int:
+    registration = await registration_or_expire(update, context)
+    if registration is None:
+        return ConversationHandler.END
+    _ = tr(update, context).gettext
+    choice = update.callback_query.data.removeprefix("su:dest:")
+    if choice == "retype":
+        await answer_query(update)
+        await close_buttons(update)
+        await send(update, context, _("OK, type your neighbourhood or commune again."))
+        return Step.DESTINATION.value
+    place_id = None if choice == "none" else choice.removeprefix("place:")
+    try:
+        await registrations.set_destination(registration, place_id)
+    except UserInputError as error:
+        return await refuse(update, context, error)
+    await answer_query(update)
+    await close_buttons(update, pressed_label(update))
+    return await advance(update, context, registration)
+
+
+async def on_transport(update: Update, context: Context) -> Step | int:
+    registration = await registration_or_expire(update, context)
+    if registration is None:
+        return ConversationHandler.END
+    try:
+        await registrations.set_transport(registration, update.callback_query.data.split(":")[-1])
+    except UserInputError as error:
+        return await refuse(update, context, error)
+    await answer_query(update)
+    await close_buttons(update, pressed_label(update))
+    return await advance(update, context, registration)
+
+
+async def on_wave(update: Update, context: Context) -> Step | int:
+    registration = await registration_or_expire(update, context)
+    if registration is None:
+        return ConversationHandler.END
+    try:
+        await registrations.set_departure_wave(
+            registration, int(update.callback_query.data.split(":")[-1])
+        )
+    except UserInputError as error:
+        return await refuse(update, context, error)
+    await answer_query(update)
+    await close_buttons(update, pressed_label(update))
+    return await advance(update, context, registration)
+
+
+async def on_edit(update: Update, context: Context) -> Step | int:
+    registration = await registration_or_expire(update, context)
+    if registration is None:
+        return ConversationHandler.END
+    step = Step(update.callback_query.data.removeprefix("su:edit:"))
+    await answer_query(update)
+    await close_buttons(update)
+    if step == Step.TRANSPORT and not registration.wants_departure_group:
+        step = Step.DESTINATION
+    return await ask(update, context, step)
+
+
+async def on_confirm(update: Update, context: Context) -> Step | int:
+    registration = await registration_or_expire(update, context)
+    if registration is None:
+        return ConversationHandler.END
+    _ = tr(update, context).gettext
+    try:
+        await registrations.confirm(registration)
+    except UserInputError as error:
+        await answer_query(update, error.translate(_), alert=True)
+        return await advance(update, context, registration)
+    await answer_query(update)
+    await close_buttons(update)
+    await registration.fetch_related("event")
+    await send(
+        update,
+        context,
+        _(
+            "You're signed up for <b>{event}</b>! We will introduce your companions before "
+            "the event, by display name only. /me shows or edits your answers, /leave cancels "
+            "your registration."
+        ).format(event=esc(registration.event.name)),
+    )
+    context.user_data.pop(STEP_KEY, None)
+    return ConversationHandler.END
+
+
+def pressed_label(update: Update) -> str | None:
+    """The label of the button she tapped, to echo her choice in the message."""
+    query = update.callback_query
+    message = query.message if query else None
+    if message is None or not message.is_accessible or message.reply_markup is None:
+        return None
+    for row in message.reply_markup.inline_keyboard:
+        for button in row:
+            if button.callback_data == query.data:
+                return button.text
+    return None
+
+
+# -- input that does not fit the step ---------------------------------------------------------
+
+
+async def unexpected_input(update: Update, context: Context) -> Step | int:
+    """Free text, a sticker, a photo, a command of another journey: explain, ask again."""
+    _ = tr(update, context).gettext
+    message = update.effective_message
+    step = Step(context.user_data.get(STEP_KEY, Step.SUMMARY))
+    if message is not None and message.text and message.text.startswith("/"):
+        text = _(
+            "You are in the middle of signing up. Finish it, or send /cancel to stop here "
+            "(your answers so far are kept)."
+        )
+    elif step in (Step.NAME, Step.DESTINATION) and (message is None or not message.text):
+        text = _("I can only read text here.")
+    else:
+        text = _("Please answer with one of the buttons below.")
+    await send(update, context, text)
+    return await ask(update, context, step)
+
+
+async def stale_button(update: Update, context: Context) -> Step | int:
+    """A button of an earlier question (or a forged one): say so, ask the current question."""
+    await answer_query(update, tr(update, context).gettext("This button is no longer active."))
+    step = context.user_data.get(STEP_KEY)
+    return await ask(update, context, Step(step)) if step else ConversationHandler.END
+
+
+def conversation(start_handler: BaseHandler, fallbacks: list[BaseHandler]) -> ConversationHandler:
+    """The sign-up conversation; `/start` dispatching and shared commands come from outside."""
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+    text = private & filters.TEXT & ~filters.COMMAND
+
+    def button(pattern: str, callback) -> CallbackQueryHandler:
+        return CallbackQueryHandler(callback, pattern=re.compile(pattern))
+
+    return ConversationHandler(
+        name=CONVERSATION_NAME,
+        persistent=True,
+        allow_reentry=True,
+        entry_points=[
+            start_handler,
+            CommandHandler("me", on_me, filters=private),
+            button(r"^su:me:\d+$", on_me_pick),
+        ],
+        states={
+            Step.LANGUAGE.value: [
+                button(r"^su:lang:(fr|en)$", on_language),
+                MessageHandler(text, on_language_text),
+            ],
+            Step.CHARTER.value: [button(r"^su:charter:(yes|no)$", on_charter)],
+            Step.NAME.value: [
+                button(r"^su:name:default$", on_default_name),
+                MessageHandler(text, on_name_text),
+                MessageHandler(private & ~filters.COMMAND, on_name_not_text),
+            ],
+            Step.ARRIVAL.value: [button(r"^su:arr:(slot:\d{1,9}|here|own)$", on_arrival)],
+            Step.DESTINATION.value: [
+                MessageHandler(text, on_destination_text),
+                MessageHandler(private & filters.LOCATION, on_destination_location),
+                button(r"^su:dest:(place:[a-z0-9-]{1,60}|none|retype)$", on_destination_pick),
+            ],
+            Step.TRANSPORT.value: [button(r"^su:tr:[a-z_]{1,16}$", on_transport)],
+            Step.WAVE.value: [button(r"^su:wave:\d{1,9}$", on_wave)],
+            Step.SUMMARY.value: [
+                button(r"^su:sum:confirm$", on_confirm),
+                button(r"^su:edit:[a-z]{1,16}$", on_edit_checked),
+            ],
+        },
+        fallbacks=[
+            *fallbacks,
+            CallbackQueryHandler(stale_button),
+            MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE, unexpected_input),
+        ],
+    )
+
+
+async def on_edit_checked(update: Update, context: Context) -> Step | int:
+    if update.callback_query.data.removeprefix("su:edit:") not in {s.value for s in EDITABLE}:
+        return await stale_button(update, context)
+    return await on_edit(update, context)

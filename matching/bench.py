@@ -1,0 +1,323 @@
+"""Benchmark: the engine against simple rules and the exact optimum.
+
+    python -m matching.bench                       # the default table
+    python -m matching.bench --json > bench.jsonl  # one JSON object per instance and method
+    python -m matching.bench --sizes 100 --seeds 1,2,3 --methods engine,exact
+
+Instances come from :mod:`matching.instances` (fixed seeds, Paris and Brussels). Each method runs
+in a fresh process (``spawn``), so ``peak_mb`` is that process's peak resident memory, Python
+and numpy included (``base_mb`` is the same process after imports and generating the instance,
+before solving); ``seconds`` is the wall-clock time of the solve alone. The machine may be
+shared: times are what they were at the moment of the run.
+
+Every method's groups are checked with :func:`matching.objective.validate` and costed with
+:func:`matching.objective.evaluate`; ``gap`` is (cost - optimum) / optimum where the optimum was
+proven. For the engine, ``--late-signups`` more attendees (another seed, same city) are then
+placed one by one with :func:`matching.incremental.place_late_signup` into its groups, and the
+p50/p95 time per placement is reported.
+
+The exact method needs ortools, k-means-constrained needs its package: ``pip install .[bench]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import resource
+import sys
+import time
+from dataclasses import replace
+from datetime import timedelta
+
+METHODS = (
+    "engine",
+    "same_neighbourhood",
+    "arrival_chunks",
+    "bearing_chunks",
+    "kmeans_constrained",
+    "exact",
+)
+DEFAULT_SIZES = (20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _run(method: str, city: str, n: int, seed: int, options: dict) -> dict:
+    """Solve one instance with one method; runs in a child process."""
+    from matching.baselines import apply_rule
+    from matching.engine import match
+    from matching.exact import solve_exact
+    from matching.instances import generate
+    from matching.objective import evaluate, validate
+
+    instance = generate(n, seed, city)
+    base_mb = _rss_mb()
+    record: dict = {
+        "city": city,
+        "n": n,
+        "seed": seed,
+        "method": method,
+        "status": "ok",
+        "places": instance.places_source,
+    }
+    started = time.perf_counter()
+    if method == "engine":
+        result = match(instance.event, instance.attendees, seed=0)
+        groups = result.groups
+    elif method == "exact":
+        exact = solve_exact(instance.event, instance.attendees, time_limit=options["exact_time"])
+        if exact is None:
+            return {**record, "status": "too_big", "seconds": time.perf_counter() - started}
+        groups = exact.groups
+        record["status"] = "optimal" if exact.optimal else "time_limit"
+        record["columns"] = exact.columns
+    else:
+        groups = apply_rule(method, instance.event, instance.attendees)
+    seconds = time.perf_counter() - started
+    peak_mb = _rss_mb()
+    report = evaluate(instance.event, instance.attendees, groups)
+    problems = validate(instance.event, instance.attendees, groups)
+    summary = report.as_dict()
+    record.update(
+        cost=report.total,
+        arrival_cost=report.arrival.cost,
+        departure_cost=report.departure.cost,
+        grouped_share=report.grouped_share,
+        seconds=seconds,
+        peak_mb=peak_mb,
+        base_mb=base_mb,
+        valid=not problems,
+        problems=problems[:5],
+        parts=summary["parts"],
+        arrival=summary["arrival"],
+        departure=summary["departure"],
+    )
+    if method == "engine" and options["late_signups"]:
+        record.update(_late_signups(instance, groups, options["late_signups"]))
+    return record
+
+
+def _late_signups(instance, groups, count: int) -> dict:
+    """Time placing ``count`` newcomers one by one into the engine's groups."""
+    from matching.incremental import place_late_signup
+    from matching.instances import generate
+
+    newcomers = [
+        replace(a, id=f"late-{a.id}", avoid=frozenset())
+        for a in generate(count, instance.seed + 10_000, instance.city).attendees
+    ]
+    attendees = {a.id: a for a in instance.attendees}
+    groups = list(groups)
+    index = {g.id: i for i, g in enumerate(groups)}
+    now = instance.event.arrival_slots[0].start - timedelta(hours=2)
+    timings, joined = [], 0
+    for newcomer in newcomers:
+        started = time.perf_counter()
+        placement = place_late_signup(instance.event, newcomer, groups, attendees, now)
+        timings.append((time.perf_counter() - started) * 1000.0)
+        attendees[newcomer.id] = newcomer
+        for grown in (placement.arrival_group, placement.departure_group):
+            if grown is not None:
+                groups[index[grown.id]] = grown
+                joined += 1
+    timings.sort()
+
+    def percentile(q: float) -> float:
+        return timings[min(len(timings) - 1, round(q * (len(timings) - 1)))]
+
+    return {
+        "late_signups": count,
+        "late_signup_p50_ms": percentile(0.50),
+        "late_signup_p95_ms": percentile(0.95),
+        "late_signup_max_ms": timings[-1],
+        "late_signup_joins": joined,
+    }
+
+
+def _child(method, city, n, seed, options, connection) -> None:
+    try:
+        connection.send(_run(method, city, n, seed, options))
+    except Exception as error:  # report, don't hang the parent
+        connection.send(
+            {
+                "city": city,
+                "n": n,
+                "seed": seed,
+                "method": method,
+                "status": f"error: {type(error).__name__}: {error}",
+            }
+        )
+    finally:
+        connection.close()
+
+
+def run_isolated(method: str, city: str, n: int, seed: int, options: dict) -> dict:
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(method, city, n, seed, options, sender))
+    process.start()
+    sender.close()
+    timeout = options["timeout"]
+    record = None
+    if receiver.poll(timeout):
+        try:
+            record = receiver.recv()
+        except EOFError:
+            record = None
+    if record is None:
+        status = "timeout" if process.is_alive() else "crashed"
+        record = {
+            "city": city,
+            "n": n,
+            "seed": seed,
+            "method": method,
+            "status": status,
+            "seconds": timeout if status == "timeout" else None,
+        }
+    if process.is_alive():
+        process.terminate()
+    process.join()
+    return record
+
+
+def _format(record: dict, optimum: float | None) -> str:
+    if "cost" not in record:
+        return f"  {record['method']:<19} {record['status']}"
+    gap = record.get("gap")
+    arrival, departure = record["arrival"], record["departure"]
+
+    def stat(block: dict, key: str, scale: float = 1.0) -> str:
+        return f"{block[key]['mean'] * scale:5.1f}/{block[key]['p95'] * scale:5.1f}"
+
+    def sizes(block: dict) -> str:
+        return ",".join(f"{k}:{v}" for k, v in block["size_histogram"].items() if k != "1")
+
+    late = ""
+    if "late_signup_p95_ms" in record:
+        late = (
+            f"  late sign-up p50/p95 {record['late_signup_p50_ms']:.1f}/"
+            f"{record['late_signup_p95_ms']:.1f} ms"
+        )
+    flag = "" if record.get("valid", True) else "  INVALID"
+    return (
+        f"  {record['method']:<19}{record['cost']:10.1f} "
+        f"{(f'{gap * 100:6.2f}%' if gap is not None else '     -'):>7} "
+        f"{record['grouped_share'] * 100:6.1f}% "
+        f"{arrival['alone'] + departure['alone']:5d} "
+        f"{stat(arrival, 'arrival_gap_min')} {stat(departure, 'detour', 100)} "
+        f"{stat(departure, 'solo_leg_km')} "
+        f"{record['seconds']:7.2f} {record['peak_mb']:6.0f}  "
+        f"arr[{sizes(arrival)}] dep[{sizes(departure)}]{late}{flag}"
+    )
+
+
+HEADER = (
+    "  method                   cost     gap grouped alone arr.gap min  detour %   solo km"
+    "        s peakMB  sizes\n"
+    "                                                       mean/p95   mean/p95  mean/p95"
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m matching.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)))
+    parser.add_argument("--seeds", default="1,2")
+    parser.add_argument("--cities", default="paris,bruxelles")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument(
+        "--exact-max-n",
+        type=int,
+        default=100,
+        help="run the exact optimum up to this many attendees",
+    )
+    parser.add_argument(
+        "--exact-time", type=float, default=300.0, help="time limit of the exact solver, seconds"
+    )
+    parser.add_argument(
+        "--kmeans-max-n",
+        type=int,
+        default=5000,
+        help="run k-means-constrained up to this many attendees (slow beyond)",
+    )
+    parser.add_argument(
+        "--late-signups",
+        type=int,
+        default=200,
+        help="late sign-ups to time after the engine (0: none)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=1800.0, help="give up on a method after this many seconds"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument(
+        "--json-out",
+        metavar="PATH",
+        help="also append the JSON lines to this file (with the table on stdout)",
+    )
+    args = parser.parse_args(argv)
+    methods = [m for m in args.methods.split(",") if m]
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        parser.error(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
+    options = {
+        "exact_time": args.exact_time,
+        "late_signups": args.late_signups,
+        "timeout": args.timeout,
+    }
+    # The exact optimum first, so that every other line can carry it.
+    order = sorted(methods, key=lambda m: m != "exact")
+    for n in (int(s) for s in args.sizes.split(",")):
+        for city in args.cities.split(","):
+            for seed in (int(s) for s in args.seeds.split(",")):
+                optimum = None
+                records = []
+                for method in order:
+                    if method == "exact" and n > args.exact_max_n:
+                        continue
+                    if method == "kmeans_constrained" and n > args.kmeans_max_n:
+                        record = {
+                            "city": city,
+                            "n": n,
+                            "seed": seed,
+                            "method": method,
+                            "status": f"skipped (n > --kmeans-max-n {args.kmeans_max_n})",
+                        }
+                    else:
+                        record = run_isolated(method, city, n, seed, options)
+                    if method == "exact" and record.get("status") == "optimal":
+                        optimum = record["cost"]
+                    record["optimum_cost"] = optimum
+                    record["gap"] = (
+                        (record["cost"] - optimum) / optimum
+                        if optimum and "cost" in record
+                        else None
+                    )
+                    records.append(record)
+                    line = json.dumps(record, sort_keys=True)
+                    if args.json:
+                        print(line, flush=True)
+                    if args.json_out:
+                        with open(args.json_out, "a", encoding="utf-8") as out:
+                            out.write(line + "\n")
+                if not args.json:
+                    places = next((r.get("places") for r in records if r.get("places")), "?")
+                    title = f"{city} n={n} seed={seed} (places: {places})"
+                    if optimum is not None:
+                        title += f"  optimum {optimum:.1f}"
+                    print(title)
+                    print(HEADER)
+                    for record in sorted(records, key=lambda r: METHODS.index(r["method"])):
+                        print(_format(record, optimum))
+                    print(flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

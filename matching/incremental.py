@@ -1,0 +1,345 @@
+"""Between rounds: late sign-ups, cancellations, and when to announce a group.
+
+All functions are pure: they take the current groups and ``now`` and return what changes; the
+bot stores the result and sends the messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import numpy as np
+
+from matching.geo import haversine_km
+from matching.model import (
+    OVERSIZE,
+    WANTS_VOLUNTEER,
+    Attendee,
+    Event,
+    Group,
+    GroupKind,
+    MatchingRules,
+    Point,
+    transport_class,
+)
+from matching.objective import drop_off_chain, group_cost, size_penalty
+
+#: A late sign-up's departure group is chosen among this many feasible groups whose nearest
+#: member lives closest to her (the cheapest group is, in practice, one of them).
+LATE_CANDIDATES = 24
+
+
+@dataclass(frozen=True, slots=True)
+class LatePlacement:
+    """Where a late sign-up goes. A group she joins is returned grown (same id).
+
+    For each kind she needs but did not join, she waits in the pool for the next round
+    (``waiting``): no open group fits her within the thresholds.
+    """
+
+    attendee_id: str
+    arrival_group: Group | None
+    departure_group: Group | None
+    waiting: frozenset[GroupKind]
+    arrival_added_cost: float | None = None
+    departure_added_cost: float | None = None
+
+
+def _avoids(newcomer: Attendee, group: Group, attendees: Mapping[str, Attendee]) -> bool:
+    if any(m in newcomer.avoid for m in group.members):
+        return True
+    return any(newcomer.id in attendees[m].avoid for m in group.members if m in attendees)
+
+
+def _grown(group: Group, newcomer: Attendee, members: tuple[str, ...], regular_max: int) -> Group:
+    flags = set(group.flags)
+    if WANTS_VOLUNTEER in newcomer.flags:
+        flags.add(WANTS_VOLUNTEER)
+    if len(members) > regular_max:
+        flags.add(OVERSIZE)
+    return replace(group, members=members, flags=frozenset(flags))
+
+
+def place_late_signup(
+    event: Event,
+    newcomer: Attendee,
+    groups: Sequence[Group],
+    attendees: Mapping[str, Attendee],
+    now: datetime,
+    rules: MatchingRules | None = None,
+) -> LatePlacement:
+    """Put one late sign-up in the cheapest open group that fits, or leave her in the pool.
+
+    A group is open if it meets at least ``rules.min_notice`` after ``now`` and is below the
+    maximum size. It fits if she can join without breaking a hard rule (arrival: the meeting
+    time is inside her window; departure: same wave and transport class, nobody's detour over
+    the cap; nobody avoided) and her joining adds at most ``rules.late_join_max_added_cost`` to
+    the group's cost (joining a pair usually lowers it). ``attendees`` maps ids to the members
+    of ``groups``. Cost: one pass over the groups plus a vectorised distance check; only the
+    :data:`LATE_CANDIDATES` feasible groups nearest to her destination are costed in full.
+    """
+    rules = rules or MatchingRules()
+    weights = rules.weights
+    deadline = now + rules.min_notice
+    waiting = set()
+    arrival_group = departure_group = None
+    arrival_cost = departure_cost = None
+    window = newcomer.arrival
+    arrival_max = event.max_size(None)
+    size_delta = [
+        size_penalty(k + 1, event.sizes, arrival_max, weights)
+        - size_penalty(k, event.sizes, arrival_max, weights)
+        for k in range(arrival_max)
+    ]
+    wave_id, class_name = newcomer.departure_wave, transport_class(newcomer.transport)
+    departure_max = event.max_size(class_name)
+    earliest = max(window.start, deadline) if window else None
+    arrival_options, departure_candidates = [], []
+    # One pass over the groups: this is the part that grows with the size of the event.
+    for group in groups:
+        if group.kind is GroupKind.ARRIVAL:
+            if (
+                window is not None
+                and len(group.members) < arrival_max
+                and earliest <= group.meeting_time <= window.end
+            ):
+                gap = abs((group.meeting_time - window.preferred_time).total_seconds()) / 60.0
+                added = weights.arrival_gap * gap + size_delta[len(group.members)]
+                if added <= rules.late_join_max_added_cost:
+                    arrival_options.append((added, group.id, group))
+        elif (
+            group.wave_id == wave_id
+            and wave_id is not None
+            and group.transport_class == class_name
+            and len(group.members) < departure_max
+            and group.meeting_time >= deadline
+        ):
+            departure_candidates.append(group)
+
+    if window is not None:
+        arrival_options.sort(key=lambda option: option[:2])
+        best = next(
+            (
+                o
+                for o in arrival_options
+                if newcomer.id not in o[2].members and not _avoids(newcomer, o[2], attendees)
+            ),
+            None,
+        )
+        if best is None:
+            waiting.add(GroupKind.ARRIVAL)
+        else:
+            arrival_cost, _, group = best
+            members = [attendees[m] for m in group.members] + [newcomer]
+            members.sort(
+                key=lambda a: (a.arrival.preferred_time if a.arrival else group.meeting_time, a.id)
+            )
+            arrival_group = _grown(group, newcomer, tuple(a.id for a in members), arrival_max)
+
+    if wave_id is not None:
+        candidates = [g for g in departure_candidates if newcomer.id not in g.members]
+        found = (
+            _best_departure(event, newcomer, candidates, attendees, rules) if candidates else None
+        )
+        if found is None:
+            waiting.add(GroupKind.DEPARTURE)
+        else:
+            departure_cost, departure_group = found
+
+    return LatePlacement(
+        newcomer.id,
+        arrival_group,
+        departure_group,
+        frozenset(waiting),
+        arrival_cost,
+        departure_cost,
+    )
+
+
+def _best_departure(
+    event: Event,
+    newcomer: Attendee,
+    candidates: list[Group],
+    attendees: Mapping[str, Attendee],
+    rules: MatchingRules,
+) -> tuple[float, Group] | None:
+    """The cheapest open departure group of her wave and class that fits (see above)."""
+    weights = rules.weights
+    regular_max = event.max_size(transport_class(newcomer.transport))
+
+    def size_delta(size: int) -> float:
+        return size_penalty(size + 1, event.sizes, regular_max, weights) - size_penalty(
+            size, event.sizes, regular_max, weights
+        )
+
+    venue = event.venue
+    if newcomer.destination is None:
+        # She peels off at the venue: her joining changes nobody's trip, only the group's size.
+        ranked = sorted(candidates, key=lambda g: (size_delta(g.size), g.id))
+        for group in ranked:
+            added = size_delta(group.size)
+            if added > rules.late_join_max_added_cost:
+                return None
+            if not _avoids(newcomer, group, attendees):
+                return added, _ordered_departure(event, group, newcomer, attendees)
+        return None
+
+    # Vectorised pre-check: in any feasible chain, for members p before q,
+    # direct(p) + distance(p, q) <= (1 + cap) * direct(q) (the chain passes through p).
+    owners, lats, lons = [], [], []
+    for index, group in enumerate(candidates):
+        for m in group.members:
+            point = attendees[m].destination or venue
+            owners.append(index)
+            lats.append(point.lat)
+            lons.append(point.lon)
+    lats_a, lons_a = np.array(lats), np.array(lons)
+    home = newcomer.destination
+    her_direct = float(haversine_km(venue.lat, venue.lon, home.lat, home.lon))
+    direct = haversine_km(venue.lat, venue.lon, lats_a, lons_a)
+    between = haversine_km(home.lat, home.lon, lats_a, lons_a)
+    stretch = 1.0 + rules.max_detour + 1e-9
+    ok = np.where(
+        direct <= her_direct,
+        direct + between <= stretch * her_direct,
+        her_direct + between <= stretch * direct,
+    )
+    starts = np.flatnonzero(np.r_[True, np.diff(np.array(owners)) != 0])
+    blocked = np.logical_or.reduceat(~ok, starts)
+    nearest = np.minimum.reduceat(between, starts)
+    possible = np.flatnonzero(~blocked)
+    # Only the groups whose nearest member lives closest to her are costed in full.
+    ranked = possible[np.lexsort((possible, nearest[possible]))][:LATE_CANDIDATES]
+    best = None
+    for index in ranked.tolist():
+        group = candidates[index]
+        if _avoids(newcomer, group, attendees):
+            continue
+        destinations: list[Point | None] = [attendees[m].destination for m in group.members]
+        chain = drop_off_chain(venue, [*destinations, home])
+        if max(chain.detours) > rules.max_detour + 1e-9:
+            continue
+        after = (
+            size_penalty(group.size + 1, event.sizes, regular_max, weights)
+            + weights.detour * sum(chain.detours)
+            + weights.solo_leg * chain.solo_leg_km
+        )
+        added = after - group_cost(event, group, attendees, rules)
+        if added <= rules.late_join_max_added_cost and (best is None or added < best[0]):
+            best = (added, group.id, group)
+    if best is None:
+        return None
+    return best[0], _ordered_departure(event, best[2], newcomer, attendees)
+
+
+def _ordered_departure(
+    event: Event, group: Group, newcomer: Attendee, attendees: Mapping[str, Attendee]
+) -> Group:
+    members = [attendees[m] for m in group.members] + [newcomer]
+    chain = drop_off_chain(event.venue, [m.destination for m in members])
+    ordered = tuple(members[i].id for i in chain.order)
+    return _grown(group, newcomer, ordered, event.max_size(group.transport_class))
+
+
+@dataclass(frozen=True, slots=True)
+class LeftAlone:
+    """Someone whose group fell apart: she is back in the pool and must be told."""
+
+    attendee_id: str
+    kind: GroupKind
+    former_group_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """The groups after someone cancels.
+
+    ``changed`` groups lost her and go on (tell their members); ``dissolved`` groups fell below
+    the minimum size (as they were before); ``left_alone`` lists who is back in the pool. The
+    bot may try :func:`place_late_signup` for each of them straight away.
+    """
+
+    groups: tuple[Group, ...]
+    changed: tuple[Group, ...]
+    dissolved: tuple[Group, ...]
+    left_alone: tuple[LeftAlone, ...]
+
+
+def cancel(event: Event, attendee_id: str, groups: Sequence[Group]) -> Cancellation:
+    """Take ``attendee_id`` out of every group she is in (announced or not)."""
+    kept, changed, dissolved, left_alone = [], [], [], []
+    for group in groups:
+        if attendee_id not in group.members:
+            kept.append(group)
+            continue
+        members = tuple(m for m in group.members if m != attendee_id)
+        if len(members) < event.sizes.minimum:
+            dissolved.append(group)
+            left_alone.extend(LeftAlone(m, group.kind, group.id) for m in members)
+            continue
+        flags = group.flags
+        class_name = group.transport_class if group.kind is GroupKind.DEPARTURE else None
+        if len(members) <= event.max_size(class_name):
+            flags = flags - {OVERSIZE}
+        smaller = replace(group, members=members, flags=flags)
+        kept.append(smaller)
+        changed.append(smaller)
+    return Cancellation(tuple(kept), tuple(changed), tuple(dissolved), tuple(left_alone))
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncementDecision:
+    """Whether to announce a group now, and the deadline it must be announced by."""
+
+    announce: bool
+    deadline: datetime
+    reason: str  # "deadline", "already_good", "wait" or "already_announced"
+
+
+def announcement_anchor(group: Group, event: Event) -> datetime:
+    """What the deadline hangs on: the arrival slot the meeting falls in, or the wave."""
+    if group.kind is GroupKind.ARRIVAL:
+        for slot in event.arrival_slots:
+            if slot.start <= group.meeting_time < slot.end:
+                return slot.start
+        return group.meeting_time
+    wave = event.wave(group.wave_id) if group.wave_id else None
+    return wave.time if wave else group.meeting_time
+
+
+def decide_announcement(
+    group: Group,
+    event: Event,
+    attendees: Mapping[str, Attendee],
+    now: datetime,
+    rules: MatchingRules | None = None,
+) -> AnnouncementDecision:
+    """Announce a group at its deadline, or earlier if it is already good.
+
+    Waiting for more sign-ups gives better groups, so a group is announced at the latest
+    ``announce_lead_*`` before its anchor (see :func:`announcement_anchor`). A group that is
+    already good (its size within the preferred range and its cost per member at most
+    ``rules.good_cost_per_member``) is announced from ``announce_good_lead`` before the anchor,
+    so people know early. Once announced, a group is locked: it keeps its members.
+    """
+    rules = rules or MatchingRules()
+    anchor = announcement_anchor(group, event)
+    lead = (
+        rules.announce_lead_arrival
+        if group.kind is GroupKind.ARRIVAL
+        else rules.announce_lead_departure
+    )
+    deadline = anchor - lead
+    if group.locked:
+        return AnnouncementDecision(False, deadline, "already_announced")
+    if now >= deadline:
+        return AnnouncementDecision(True, deadline, "deadline")
+    sizes = event.sizes
+    if now >= anchor - rules.announce_good_lead and (
+        sizes.preferred_min <= group.size <= sizes.preferred_max
+        and group_cost(event, group, attendees, rules) <= rules.good_cost_per_member * group.size
+    ):
+        return AnnouncementDecision(True, deadline, "already_good")
+    return AnnouncementDecision(False, deadline, "wait")

@@ -1,0 +1,118 @@
+"""The command line, run as a newcomer would: a separate process, settings from the env."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from companion_bot.emulator import BotApiEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None):
+    environment = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "companion_bot", *args],
+        capture_output=True, text=True, env=environment, cwd=cwd or ROOT, timeout=120,
+    )  # fmt: skip
+
+
+SETTINGS = {
+    "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "DATABASE_URL", "COMPANION_ADMINS",
+    "DEFAULT_LANGUAGE", "DEFAULT_TIMEZONE", "TELEGRAM_RATE_LIMIT",
+}  # fmt: skip
+
+
+def test_run_without_a_token_says_what_is_missing_in_one_line(tmp_path):
+    result = run_cli("run", cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "TELEGRAM_BOT_TOKEN" in lines[0] and "BotFather" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TELEGRAM_BOT_TOKEN", "123:short"),
+        ("COMPANION_ADMINS", "12,abc"),
+        ("DEFAULT_TIMEZONE", "Paris"),
+        ("DEFAULT_LANGUAGE", "de"),
+        ("DATABASE_URL", "mysql://x"),
+        ("TELEGRAM_API_URL", "not a url"),
+    ],
+)
+def test_a_malformed_setting_is_named_in_one_line(tmp_path, name, value):
+    result = run_cli("run", env={name: value}, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and name in lines[0], result.stderr
+    if name == "TELEGRAM_BOT_TOKEN":
+        assert value not in result.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["run"], ["migrate"], ["event"], ["event", "create"]])
+def test_help_everywhere(args):
+    result = run_cli(*args, "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: companion-bot")
+
+
+def test_settings_from_a_dotenv_file(tmp_path):
+    (tmp_path / ".env").write_text("DEFAULT_TIMEZONE=Nowhere/Land\n")
+    result = run_cli("migrate", cwd=tmp_path)
+    assert result.returncode == 2 and "DEFAULT_TIMEZONE" in result.stderr
+
+
+def test_migrate_then_event_create_prints_three_links(tmp_path):
+    env = {"DATABASE_URL": f"sqlite://{tmp_path / 'bot.sqlite3'}"}
+    result = run_cli("migrate", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    result = run_cli(
+        "event", "create", "--name", "Nuit test", "--venue", "La Station",
+        "--venue-place", "Paris 11e", "--doors-open", "2099-12-05 23:00", "--closing", "06:00",
+        "--departure", "03:00", "--departure", "06:00@Back door",
+        "--meeting-point", "Entrance", "--meeting-point", "Back door",
+        "--bot-username", "compagnonnes_bot", "--creator", "42",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    links = [line for line in result.stdout.splitlines() if "https://t.me/" in line]
+    assert len(links) == 3
+    assert all("https://t.me/compagnonnes_bot?start=" in line for line in links)
+
+
+def test_event_create_explains_bad_values(tmp_path):
+    env = {"DATABASE_URL": f"sqlite://{tmp_path / 'bot.sqlite3'}", "DEFAULT_LANGUAGE": "en"}
+    result = run_cli(
+        "event", "create", "--name", "N", "--venue", "V", "--venue-place", "Paris 11e",
+        "--doors-open", "2099-12-05 23:00", "--closing", "27:00", "--bot-username", "b",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "27:00" in result.stderr and "is not a time I can read" in result.stderr
+
+
+async def test_event_create_asks_telegram_for_the_bot_username(tmp_path):
+    async with BotApiEmulator(bot_username="night_helper_bot") as emulator:
+        env = {
+            "DATABASE_URL": f"sqlite://{tmp_path / 'bot.sqlite3'}",
+            "TELEGRAM_BOT_TOKEN": emulator.token,
+            "TELEGRAM_API_URL": emulator.url,
+        }
+        import asyncio
+
+        result = await asyncio.to_thread(
+            run_cli, "event", "create", "--name", "N", "--venue", "V", "--venue-place",
+            "Ixelles", "--doors-open", "2099-12-05 23:00", "--closing", "05:00",
+            env=env, cwd=tmp_path,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "https://t.me/night_helper_bot?start=" in result.stdout
+    assert emulator.token not in result.stdout + result.stderr
