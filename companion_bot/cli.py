@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from companion_bot import signing
 from companion_bot.i18n import translator
+from companion_bot.services.retention import DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS
 from companion_bot.settings import Settings, SettingsError, load_settings
 
 
@@ -116,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--charter-file", type=Path, help="text file with the charter (default: the standard one)"
     )
+    create.add_argument(
+        "--retention-days",
+        type=int,
+        default=DEFAULT_RETENTION_DAYS,
+        metavar="DAYS",
+        help="delete attendees' personal data this many days after closing, keeping anonymous "
+        f"statistics (1 to {MAX_RETENTION_DAYS}; default: {DEFAULT_RETENTION_DAYS})",
+    )
     create.add_argument("--language", choices=["fr", "en"], help="language of the default texts")
     create.add_argument(
         "--creator", type=int, metavar="TELEGRAM_ID", help="make this Telegram user an organizer"
@@ -209,7 +219,10 @@ async def _create_event(args: argparse.Namespace, settings: Settings, language: 
         else _(events.DEFAULT_CHARTER),
         now=now,
     )
+    spec.retention_days = args.retention_days
+    events.check_spec(spec)
     username = args.bot_username or await _bot_username(settings)
+    signing.configure(settings.callback_secret)  # someone avoided may come back as --creator
     await start_database(settings)
     try:
         event = await events.create_event(spec, args.creator)
@@ -229,14 +242,38 @@ async def _bot_username(settings: Settings) -> str:
         return bot.username
 
 
+def telegram_error_line(error: Exception, settings: Settings) -> str:
+    """One line saying what Telegram answered at start-up, never with the token in it."""
+    from telegram.error import InvalidToken, NetworkError
+
+    from companion_bot.logging_setup import RedactTokens
+
+    if isinstance(error, InvalidToken):
+        return (
+            "Telegram rejected the bot token (TELEGRAM_BOT_TOKEN): check it with @BotFather, "
+            "or ask it for a new one"
+        )
+    token = settings.TELEGRAM_BOT_TOKEN.get_secret_value() if settings.TELEGRAM_BOT_TOKEN else ""
+    detail = RedactTokens([token]).redact(str(error)).replace("\n", " ")
+    if isinstance(error, NetworkError):
+        return f"cannot reach the Telegram Bot API at {settings.TELEGRAM_API_URL}: {detail}"
+    return f"Telegram refused to start the bot: {detail}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from telegram.error import TelegramError
+
     args = build_parser().parse_args(argv)
+    settings = None
     try:
         settings = load_settings()
         return args.handler(args, settings)
     except SettingsError as error:
         print(f"companion-bot: {error}", file=sys.stderr)
         return 2
+    except TelegramError as error:
+        print(f"companion-bot: {telegram_error_line(error, settings)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

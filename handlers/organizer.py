@@ -1,5 +1,7 @@
 """Organizers: `/newevent` (bot admins) asks for the same fields as `companion-bot event create`,
-step by step; `/myevents` lists her events with their links and sign-up counts."""
+step by step (each with a default to accept where there is a sensible one, like how many days
+personal data is kept after closing); `/myevents` lists her events with their links and sign-up
+counts."""
 
 from __future__ import annotations
 
@@ -40,6 +42,11 @@ from companion_bot.services.events import (
     parse_group_sizes,
     parse_meeting_points,
     venue_from_place_id,
+)
+from companion_bot.services.retention import (
+    DEFAULT_RETENTION_DAYS,
+    MAX_RETENTION_DAYS,
+    parse_retention_days,
 )
 from companion_bot.services.times import parse_local_datetime
 from handlers.common import (
@@ -188,6 +195,14 @@ def default_charter(draft: Draft, t: Translator) -> None:
     draft["charter"] = t.gettext(DEFAULT_CHARTER)
 
 
+def read_retention(text: str, draft: Draft) -> None:
+    draft["retention_days"] = parse_retention_days(text)
+
+
+def default_retention(draft: Draft, t: Translator) -> None:
+    draft["retention_days"] = DEFAULT_RETENTION_DAYS
+
+
 FIELDS = [
     Field("name", N_("Let's create an event. What is its name?"), read_name),
     Field("venue", N_("What is the venue called?"), read_venue),
@@ -247,6 +262,17 @@ FIELDS = [
         N_("Use the standard charter"),
         default_charter,
     ),
+    Field(
+        "retention",
+        N_(
+            "How many days after closing should attendees' personal data be deleted? "
+            "Anonymous statistics stay. Type a number of days (1 to {max_days}), or keep the "
+            "proposed one."
+        ),
+        read_retention,
+        N_("Keep {days} days"),
+        default_retention,
+    ),
 ]
 FIELD_BY_KEY = {field.key: field for field in FIELDS}
 
@@ -292,12 +318,14 @@ async def ask(update: Update, context: Context, key: str) -> str:
     buttons = []
     if field.default_label:
         timezone = draft.get("timezone_hint") or draft.get("default_timezone")
-        buttons.append((_(field.default_label).format(timezone=timezone), f"ne:default:{key}"))
+        label = _(field.default_label).format(timezone=timezone, days=DEFAULT_RETENTION_DAYS)
+        buttons.append((label, f"ne:default:{key}"))
     if key == "where":
         buttons += [
             (place_name, f"ne:where:{place_id}") for place_id, place_name in suggestion_names(draft)
         ]
-    await send(update, context, _(field.question), column(buttons) if buttons else None)
+    question = _(field.question).format(max_days=MAX_RETENTION_DAYS)
+    await send(update, context, question, column(buttons) if buttons else None)
     return key
 
 
@@ -433,6 +461,7 @@ def spec_from_draft(draft: Draft) -> EventSpec:
         preferred_min_size=preferred_min,
         preferred_max_size=preferred_max,
         max_group_size=maximum,
+        retention_days=draft.get("retention_days", DEFAULT_RETENTION_DAYS),
     )
 
 
@@ -462,6 +491,11 @@ def review_text(t: Translator, draft: Draft) -> str:
         _("Group sizes: {minimum} minimum, {low}–{high} preferred, {maximum} maximum").format(
             minimum=minimum, low=preferred_min, high=preferred_max, maximum=maximum
         ),
+        t.ngettext(
+            "Personal data deleted {days} day after closing",
+            "Personal data deleted {days} days after closing",
+            draft.get("retention_days", DEFAULT_RETENTION_DAYS),
+        ).format(days=draft.get("retention_days", DEFAULT_RETENTION_DAYS)),
         "",
         _("Charter:"),
         esc(draft["charter"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,8 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None):
 
 SETTINGS = {
     "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "DATABASE_URL", "COMPANION_ADMINS",
-    "DEFAULT_LANGUAGE", "DEFAULT_TIMEZONE", "TELEGRAM_RATE_LIMIT",
+    "DEFAULT_LANGUAGE", "DEFAULT_TIMEZONE", "TELEGRAM_RATE_LIMIT", "WEB_PORT", "WEB_HOST",
+    "CALLBACK_SECRET", "WEBHOOK_URL", "PUBLIC_URL",
 }  # fmt: skip
 
 
@@ -116,3 +118,51 @@ async def test_event_create_asks_telegram_for_the_bot_username(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "https://t.me/night_helper_bot?start=" in result.stdout
     assert emulator.token not in result.stdout + result.stderr
+
+
+REJECTED_TOKEN = "7123456789:AAThisTokenIsNotKnownToTheServer_xyz"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run"],
+        ["event", "create", "--name", "N", "--venue", "V", "--venue-place", "Ixelles",
+         "--doors-open", "2099-12-05 23:00", "--closing", "05:00"],
+    ],
+    ids=["run", "event-create"],
+)  # fmt: skip
+async def test_a_rejected_token_is_one_line_without_the_token(tmp_path, args):
+    """Telegram answers 401 to a token it does not know (the emulator does the same)."""
+    import asyncio
+
+    async with BotApiEmulator() as emulator:
+        env = {
+            "DATABASE_URL": f"sqlite://{tmp_path / 'bot.sqlite3'}",
+            "TELEGRAM_BOT_TOKEN": REJECTED_TOKEN,
+            "TELEGRAM_API_URL": emulator.url,
+            "WEB_PORT": "0",
+        }
+        result = await asyncio.to_thread(run_cli, *args, env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    output = result.stdout + result.stderr
+    assert REJECTED_TOKEN not in output and REJECTED_TOKEN.split(":")[1] not in output
+    assert "Traceback" not in output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("companion-bot: Telegram rejected the bot token (TELEGRAM_BOT_TOKEN)")
+
+
+def test_event_create_keeps_personal_data_as_long_as_asked(tmp_path):
+    env = {"DATABASE_URL": f"sqlite://{tmp_path / 'bot.sqlite3'}", "DEFAULT_LANGUAGE": "en"}
+    common = ["event", "create", "--name", "N", "--venue", "V", "--venue-place", "Paris 11e",
+              "--doors-open", "2099-12-05 23:00", "--closing", "06:00",
+              "--bot-username", "compagnonnes_bot"]  # fmt: skip
+    result = run_cli(*common, "--retention-days", "400", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "between 1 and 90 days after closing" in result.stderr
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    result = run_cli(*common, "--retention-days", "3", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    database = sqlite3.connect(tmp_path / "bot.sqlite3")
+    assert database.execute("SELECT retention_days FROM event").fetchall() == [(3,)]
+    database.close()

@@ -20,7 +20,6 @@ from companion_bot.models import (
     DepartureWave,
     Event,
     MeetingPoint,
-    Person,
     Registration,
     RegistrationStatus,
     Role,
@@ -28,6 +27,8 @@ from companion_bot.models import (
 )
 from companion_bot.services import lifecycle
 from companion_bot.services.errors import UserInputError
+from companion_bot.services.people import ensure_person
+from companion_bot.services.retention import DEFAULT_RETENTION_DAYS, check_retention_days
 from companion_bot.services.times import (
     next_occurrence,
     parse_clock,
@@ -80,6 +81,8 @@ class EventSpec:
     preferred_min_size: int = 3
     preferred_max_size: int = 4
     max_group_size: int = 5
+    # Personal data is purged this many days after closing.
+    retention_days: int = DEFAULT_RETENTION_DAYS
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,7 @@ def check_spec(spec: EventSpec) -> None:
         spec.max_group_size,
     )
     parse_group_sizes(" ".join(str(s) for s in sizes))
+    check_retention_days(spec.retention_days)
 
 
 # -- storing and finding events --------------------------------------------------------------
@@ -245,7 +249,7 @@ async def create_event(spec: EventSpec, creator_telegram_id: int | None = None) 
     async with in_transaction():
         creator = None
         if creator_telegram_id is not None:
-            creator, _ = await Person.get_or_create(telegram_id=creator_telegram_id)
+            creator = await ensure_person(creator_telegram_id)
         event = await Event.create(
             name=spec.name,
             venue_name=spec.venue_name,
@@ -259,6 +263,7 @@ async def create_event(spec: EventSpec, creator_telegram_id: int | None = None) 
             preferred_min_size=spec.preferred_min_size,
             preferred_max_size=spec.preferred_max_size,
             max_group_size=spec.max_group_size,
+            retention_days=spec.retention_days,
             attendee_code=_new_code(),
             volunteer_code=_new_code(),
             organizer_code=_new_code(),

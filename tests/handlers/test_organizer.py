@@ -44,6 +44,8 @@ async def test_admin_creates_an_event_step_by_step(harness: BotHarness) -> None:
     await harness.say(alex, "02:00, 05:00 @ Bar")
     await harness.tap(alex, "Keep 2 / 3–4 / 5")
     reply = await harness.tap(alex, "Use the standard charter")
+    assert "How many days after closing should attendees' personal data be deleted?" in reply.text
+    reply = await harness.tap(alex, "Keep 7 days")
     assert "Please check the event:" in reply.text
     for line in (
         "Nuit du Kilowatt — Le Kilowatt",
@@ -52,6 +54,7 @@ async def test_admin_creates_an_event_step_by_step(harness: BotHarness) -> None:
         "Arrival slots: 22:00–23:00, 23:00–00:00, 00:00–01:00",
         "Departures: 02:00 (Entrance), 05:00 (Bar)",
         "Group sizes: 2 minimum, 3–4 preferred, 5 maximum",
+        "Personal data deleted 7 days after closing",
         "I treat my companions with respect",
     ):
         assert line in reply.text, reply.text
@@ -67,6 +70,7 @@ async def test_admin_creates_an_event_step_by_step(harness: BotHarness) -> None:
     assert abs(event.venue_lat - 50.83) < 0.05 and abs(event.venue_lon - 4.37) < 0.05
     assert event.doors_open.astimezone(BRUSSELS).hour == 22
     assert event.closing - event.doors_open == timedelta(hours=7)
+    assert event.retention_days == 7
     waves = await DepartureWave.filter(event=event).prefetch_related("meeting_point")
     assert [(w.departs_at.astimezone(BRUSSELS).hour, w.meeting_point.name) for w in waves] == [
         (2, "Entrance"),
@@ -123,11 +127,21 @@ async def test_new_event_bad_input_is_explained_and_asked_again(harness: BotHarn
     assert "Les tailles de groupe" in texts_after(alex, before)[0]
     await harness.say(alex, "3 3-4 6")
     await harness.say(alex, "Respect, bienveillance, et on rentre ensemble.")
+    for impossible, explanation in (
+        ("une semaine", "Écris un nombre de jours, comme 7."),
+        ("365", "Garde les données personnelles entre 1 et 90 jours après la fermeture."),
+    ):
+        before = len(alex.messages())
+        await harness.say(alex, impossible)
+        assert texts_after(alex, before)[0] == explanation
+    reply = await harness.say(alex, "2 jours")
+    assert "Données personnelles effacées 2 jours après la fermeture" in reply.text
     reply = await harness.tap(alex, data("ne:create"))
     assert "Événement créé !" in reply.text
     event = await Event.get(name="Nuit test")
     assert (event.min_group_size, event.preferred_max_size, event.max_group_size) == (3, 4, 6)
     assert event.charter == "Respect, bienveillance, et on rentre ensemble."
+    assert event.retention_days == 2
     assert event.venue_lat == 48.8649
 
 
