@@ -80,7 +80,15 @@ def build_application(settings: Settings, *, webhook: bool = False) -> Applicati
 def register_tasks() -> None:
     """What the scheduler runs and what the outbox does after sending, by name: the rows
     that name them survive restarts, the functions are bound again at each start."""
-    from companion_bot.services import broadcasts, closing, groups, help, lifecycle, relay
+    from companion_bot.services import (
+        broadcasts,
+        closing,
+        groups,
+        help,
+        lifecycle,
+        locations,
+        relay,
+    )
 
     scheduler.register(groups.ROUND_TASK, groups.on_round_task)
     scheduler.register(closing.WAVE_REMINDER_TASK, closing.on_wave_reminder)
@@ -91,6 +99,7 @@ def register_tasks() -> None:
     scheduler.register(lifecycle.FOLLOWUP_TASK, lifecycle.on_followup)
     scheduler.register(lifecycle.PURGE_TASK, lifecycle.on_purge)
     outbox.register_after_send(relay.RELAY_PURPOSE, relay.remember_copy)
+    outbox.register_after_send(locations.PURPOSE, locations.blank)
 
 
 async def publish_commands(application: Application) -> None:

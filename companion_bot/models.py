@@ -474,9 +474,13 @@ class Avoidance(Model):
     person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="avoids", on_delete=fields.CASCADE
     )
-    avoided: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
-        "models.Person", related_name="avoided_by", on_delete=fields.CASCADE
+    # Emptied when the avoided person is deleted (forget, purge); `avoided_key` stays, so the
+    # wish is honoured again if she comes back (see services/privacy.py).
+    avoided: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="avoided_by", null=True, on_delete=fields.SET_NULL
     )
+    # Keyed hash (HMAC with the bot's secret) of the avoided person's Telegram id.
+    avoided_key = fields.CharField(max_length=64, null=True, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

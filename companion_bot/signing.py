@@ -2,6 +2,9 @@
 HMAC bound to the person it was sent to, so its data cannot be forged, nor replayed by
 someone else. Buttons are made by handlers and by services (reminders queued in the outbox),
 so the key is configured once at start-up.
+
+The same key makes `person_key`, a keyed hash of a Telegram id: it lets a "don't group me
+with her again" wish outlive the deletion of the person it names, without keeping her id.
 """
 
 from __future__ import annotations
@@ -48,6 +51,17 @@ def verify(user_id: int, signed: str | None, secret: bytes | None = None) -> str
     data, _, mac = signed.rpartition(SEPARATOR)
     expected = _mac(_key(secret), user_id, data)
     return data if hmac.compare_digest(mac.encode(), expected.encode()) else None
+
+
+def is_configured() -> bool:
+    return _secret is not None
+
+
+def person_key(telegram_id: int, secret: bytes | None = None) -> str:
+    """A keyed hash (HMAC-SHA256, hex) of a Telegram id: the same person gives the same key
+    while the secret stays the same; without the secret it cannot be traced back to her."""
+    message = f"person|{int(telegram_id)}".encode()
+    return hmac.new(_key(secret), message, hashlib.sha256).hexdigest()
 
 
 def signed_pattern(prefix: str) -> re.Pattern[str]:

@@ -14,13 +14,25 @@ from telegram.ext import (
 )
 
 from companion_bot.i18n import LANGUAGE_NAMES, N_, Translator
-from companion_bot.models import GroupKind
+from companion_bot.models import FollowupAnswer, GroupKind, HelpAlert, HelpLevel
 from companion_bot.services import privacy
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.groups import KIND_NAMES
+from companion_bot.services.help import LEVEL_NAMES
+from companion_bot.services.lifecycle import HOME_ANSWERS, MET_ANSWERS
 from companion_bot.signing import signed_pattern
+from companion_bot.telegram_text import split_lines
 from handlers.callbacks import button, signed
-from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
+from handlers.common import (
+    Context,
+    answer_query,
+    close_buttons,
+    column,
+    esc,
+    send,
+    settings_of,
+    tr,
+)
 from handlers.signup import summary_text
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -39,11 +51,14 @@ async def on_my_data(update: Update, context: Context) -> int:
     if data is None:
         await send(update, context, t.gettext("I hold no data about you."))
         return ConversationHandler.END
-    await send(update, context, my_data_text(t, data))
+    zone = settings_of(context).DEFAULT_TIMEZONE
+    for text in split_lines(my_data_text(t, data, zone)):
+        await send(update, context, text)
     return ConversationHandler.END
 
 
-def my_data_text(t: Translator, data: privacy.PersonalData) -> str:
+def my_data_text(t: Translator, data: privacy.PersonalData, zone: str) -> str:
+    """Everything `personal_data` found, in her language; `zone` for dates with no event."""
     _ = t.gettext
     person = data.person
     lines = [
@@ -71,18 +86,55 @@ def my_data_text(t: Translator, data: privacy.PersonalData) -> str:
                 time=t.datetime(membership.meet_at, membership.timezone),
             )
         )
-    if data.help_alerts:
-        lines.append(_("Help requests: {count}").format(count=len(data.help_alerts)))
+    lines += help_alert_lines(t, data.help_alerts)
+    for report in data.reports_made:
+        lines.append(_("You reported a message from {name} at {event}, {time}: “{excerpt}”").format(
+            name=esc(report.reported.display_name if report.reported else "?"),
+            event=esc(report.event.name), time=t.datetime(report.created_at, report.event.timezone),
+            excerpt=esc(report.excerpt)))  # fmt: skip
+    for answer in data.followups:
+        lines.append(followup_line(t, answer))
     if data.relayed_messages:
         lines.append(
             _("Messages relayed to your groups: {count}").format(count=data.relayed_messages)
         )
-    if data.avoidances:
-        lines.append(
-            _("People you asked not to be grouped with: {count}").format(count=data.avoidances)
-        )
+    if data.messages_waiting or data.messages_kept:
+        lines.append(_(
+            "Messages to you: {waiting} waiting to be sent, {kept} sent and kept until the "
+            "event's data is deleted"
+        ).format(waiting=data.messages_waiting, kept=data.messages_kept))  # fmt: skip
+    for avoided in data.avoidances:
+        name = esc(avoided.name) if avoided.name else _("someone whose data is deleted since")
+        lines.append(_("You asked not to be grouped again with {name} ({date})").format(
+            name=name, date=t.date(avoided.created_at, zone)))  # fmt: skip
     lines += ["", _("/forget deletes all of it.")]
     return "\n".join(lines)
+
+
+def help_alert_lines(t: Translator, alerts: list[HelpAlert]) -> list[str]:
+    _ = t.gettext
+    lines = []
+    for alert in alerts:
+        lines.append(_("Help request at {event}, {time}: {level}").format(
+            event=esc(alert.event.name), time=t.datetime(alert.created_at, alert.event.timezone),
+            level=_(LEVEL_NAMES[HelpLevel(alert.level)])))  # fmt: skip
+        if alert.text:
+            lines.append(_("Your words: “{text}”").format(text=esc(alert.text)))
+        if alert.latitude is not None:
+            lines.append(_("Your location, kept while the request is open: {lat:.5f}, {lon:.5f}")
+                         .format(lat=alert.latitude, lon=alert.longitude))  # fmt: skip
+    return lines
+
+
+def followup_line(t: Translator, answer: FollowupAnswer) -> str:
+    _ = t.gettext
+    met = MET_ANSWERS.get(answer.group_met or "")
+    home = HOME_ANSWERS.get(answer.home_safe or "")
+    line = _("Your answers the morning after {event}: group met: {met}; home safe: {home}").format(
+        event=esc(answer.event.name), met=_(met) if met else "—", home=_(home) if home else "—")
+    if answer.report:
+        line += "\n" + _("What you told the organizers: “{text}”").format(text=esc(answer.report))
+    return line
 
 
 async def on_forget(update: Update, context: Context) -> int:

@@ -1,6 +1,7 @@
 """Talking to her group through the bot: what a member writes (text, photo, location, live
 location…) reaches the others under her display name only. `/group` shows her group with
-mute and leave buttons; replying to a relayed message with `/report` reports it."""
+mute and leave buttons; replying to a relayed message with `/report` reports it. Organizers
+remove someone from her group or the event from a report's buttons, or with `/remove <name>`."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from companion_bot.i18n import N_
+from companion_bot.models import GroupKind
 from companion_bot.services import relay
 from companion_bot.services.errors import UserInputError
+from companion_bot.services.groups import KIND_NAMES
 from companion_bot.signing import signed_pattern
 from handlers.callbacks import button, signed
 from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
@@ -37,17 +40,22 @@ async def on_member_message(update: Update, context: Context) -> None:
         )
         return
     if message.text:
-        count = await relay.relay(membership, message.message_id, text=message.text)
+        relayed = await relay.relay(membership, message.message_id, text=message.text)
     elif message.location is not None and message.location.live_period:
         location = message.location
-        count = await relay.relay(membership, message.message_id,
-                                  live_location=(location.latitude, location.longitude,
-                                                 location.live_period))  # fmt: skip
+        relayed = await relay.relay(membership, message.message_id,
+                                    live_location=(location.latitude, location.longitude,
+                                                   location.live_period))  # fmt: skip
     else:
-        count = await relay.relay(membership, message.message_id, copy=True,
-                                  caption=message.caption)  # fmt: skip
-    if count == 0:
+        relayed = await relay.relay(membership, message.message_id, copy=True,
+                                    caption=message.caption)  # fmt: skip
+    if relayed.recipients == 0:
         await send(update, context, _("Nobody else in your group can receive messages right now."))
+    elif relayed.parts > 1:
+        await send(update, context, _(
+            "Your message was too long for one Telegram message: your group gets it in {count} "
+            "parts."
+        ).format(count=relayed.parts))  # fmt: skip
 
 
 async def on_live_location_moved(update: Update, context: Context) -> None:
@@ -90,7 +98,7 @@ async def on_group_button(update: Update, context: Context, parts: list[str]) ->
     user_id = update.effective_user.id
     try:
         if action in ("mute", "unmute"):
-            await relay.set_muted(user_id, action == "mute")
+            await relay.set_muted(user_id, group_id, action == "mute")
             note = (_("Muted: you no longer receive your group's messages. /group to unmute.")
                     if action == "mute" else _("Unmuted: you receive your group's messages again."))  # fmt: skip
         elif action == "leave":
@@ -123,19 +131,61 @@ async def on_report(update: Update, context: Context) -> None:
     )
 
 
+async def on_remove(update: Update, context: Context) -> None:
+    """`/remove <display name>`: an organizer removes someone from her group or the event."""
+    t = tr(update, context)
+    _ = t.gettext
+    name = " ".join(context.args or [])
+    if not name:
+        await send(update, context, _(
+            "Write the name the person shows in her group, like: /remove Ada"
+        ))  # fmt: skip
+        return
+    try:
+        found = await relay.removal_candidates(update.effective_user.id, name)
+    except UserInputError as error:
+        await send(update, context, error.translate(_))
+        return
+    if not found:
+        await send(update, context, _("Nobody is signed up as “{name}” at your events.").format(
+            name=esc(name[:40])))  # fmt: skip
+        return
+    for item in found:
+        registration = item.registration
+        zone = registration.event.timezone
+        groups = ", ".join(
+            _("{kind} at {time}").format(
+                kind=_(KIND_NAMES[GroupKind(group.kind)]), time=t.time(group.meet_at, zone)
+            )
+            for group in item.groups
+        )
+        buttons = [(_(relay.REMOVE_FROM_EVENT), button(update, f"rr:event:{registration.id}"))]
+        if item.groups:
+            buttons.insert(0, (_(relay.REMOVE_FROM_GROUP),
+                               button(update, f"rr:group:{registration.id}")))  # fmt: skip
+        await send(update, context, _("<b>{name}</b> at {event}: {groups}").format(
+            name=esc(registration.person.display_name), event=esc(registration.event.name),
+            groups=esc(groups) if groups else _("not in a group"),
+        ), column(buttons))  # fmt: skip
+
+
 @signed
 async def on_remove_button(update: Update, context: Context, parts: list[str]) -> None:
+    """`rm:<scope>:<report>` from a report, `rr:<scope>:<registration>` from /remove."""
     _ = tr(update, context).gettext
-    scope, report_id = parts[1], int(parts[2])
+    scope, target = parts[1], int(parts[2])
+    remove = relay.remove_reported if parts[0] == "rm" else relay.remove_registration
     try:
-        person = await relay.remove_reported(update.effective_user.id, report_id, scope)
+        person = await remove(update.effective_user.id, target, scope)
     except UserInputError as error:
         await answer_query(update, error.translate(_), alert=True)
         return
     await answer_query(update)
     await close_buttons(update)
-    await send(update, context, _("Done: {name} has been removed and told.").format(
-        name=esc(person.display_name)))  # fmt: skip
+    text = _("Done: {name} has been removed and told.").format(name=esc(person.display_name))
+    if scope == "group":
+        text += "\n" + _("She stays signed up and goes back into the matching for another group.")
+    await send(update, context, text)
 
 
 def handlers() -> list[BaseHandler]:
@@ -143,7 +193,9 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("group", on_group, filters=PRIVATE),
         CommandHandler("report", on_report, filters=PRIVATE),
         CallbackQueryHandler(on_group_button, pattern=signed_pattern("gr")),
+        CommandHandler("remove", on_remove, filters=PRIVATE),
         CallbackQueryHandler(on_remove_button, pattern=signed_pattern("rm")),
+        CallbackQueryHandler(on_remove_button, pattern=signed_pattern("rr")),
         MessageHandler(
             PRIVATE & filters.UpdateType.EDITED_MESSAGE & filters.LOCATION, on_live_location_moved
         ),  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
@@ -127,6 +127,9 @@ async def load_input(event_id: int) -> MatchingInput:
     attendees = [
         to_attendee(r, avoid.get(r.person_id, set()), person_to_registration) for r in registrations
     ]
+    apart = await removed_apart(event)
+    attendees = [replace(a, avoid=a.avoid | apart[a.id]) if a.id in apart else a
+                 for a in attendees]  # fmt: skip
     groups = await CompanionGroup.filter(event=event, status__in=LOCKED_STATUSES)
     locked, stored = [], {}
     for group in groups:
@@ -154,6 +157,22 @@ async def avoidances_between(person_ids: list[int]) -> dict[int, set[int]]:
         avoid.setdefault(person_id, set()).add(avoided_id)
         avoid.setdefault(avoided_id, set()).add(person_id)
     return avoid
+
+
+async def removed_apart(event: Event) -> dict[str, set[str]]:
+    """Someone an organizer took out of a group is never put back with its members."""
+    removed = await GroupMember.filter(
+        group__event=event, status=MemberStatus.REMOVED
+    ).values_list("group_id", "registration_id")
+    apart: dict[str, set[str]] = {}
+    for group_id, registration_id in removed:
+        others = await GroupMember.filter(group_id=group_id).exclude(
+            registration_id=registration_id
+        ).values_list("registration_id", flat=True)
+        for other in others:
+            apart.setdefault(str(registration_id), set()).add(str(other))
+            apart.setdefault(str(other), set()).add(str(registration_id))
+    return apart
 
 
 def to_attendee(
@@ -443,9 +462,13 @@ async def remove_registration(registration_id: int, now: datetime | None = None)
 
 
 async def leave_groups(
-    registration_id: int, kind: GroupKind | None, now: datetime | None = None
+    registration_id: int,
+    kind: GroupKind | None,
+    now: datetime | None = None,
+    status: MemberStatus = MemberStatus.LEFT,
 ) -> None:
-    """Take her out of her groups (of one kind, or all), then re-match soon."""
+    """Take her out of her groups (of one kind, or all), then re-match soon. REMOVED (by an
+    organizer): she stays in the pool, never again with those members (`load_input`)."""
     now = now or _now()
     memberships = GroupMember.filter(registration_id=registration_id, status=MemberStatus.ACTIVE)
     if kind is not None:
@@ -453,7 +476,7 @@ async def leave_groups(
     event_ids = set()
     async with in_transaction():
         for membership in await memberships.prefetch_related("group__event"):
-            membership.status = MemberStatus.LEFT
+            membership.status = status
             membership.left_at = now
             await membership.save(update_fields=["status", "left_at"])
             await after_member_left(membership.group, now)

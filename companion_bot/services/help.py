@@ -7,6 +7,7 @@ Her location at the venue, if she shares it, is kept only while the alert is ope
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,7 +27,7 @@ from companion_bot.models import (
     RegistrationStatus,
     RoleKind,
 )
-from companion_bot.services import outbox, scheduler
+from companion_bot.services import locations, outbox, scheduler
 from companion_bot.services.closing import may_act, on_duty_team
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import language_of, signed_markup
@@ -169,7 +170,8 @@ async def send_alert(alert: HelpAlert, recipient: Person, *, escalation: bool) -
             method="sendLocation",
             payload={"latitude": alert.latitude, "longitude": alert.longitude},
             priority=ALERT_PRIORITY,
-            dedupe_key=f"help:{alert.id}:{recipient.id}:location:{alert.latitude}",
+            dedupe_key=f"help:{alert.id}:{recipient.id}:location:{'esc' if escalation else 'vol'}",
+            purpose=locations.PURPOSE,  # the point is blanked once sent
         )
 
 
@@ -201,6 +203,7 @@ async def add_detail(
                     name=escape(alert.person.display_name), text=escape(text)
                 ),
                 priority=ALERT_PRIORITY,
+                dedupe_key=f"help:{alert.id}:detail:{secrets.token_hex(6)}",  # /forget finds it
             )
         if location:
             await outbox.enqueue(
@@ -208,6 +211,8 @@ async def add_detail(
                 method="sendLocation",
                 payload={"latitude": location[0], "longitude": location[1]},
                 priority=ALERT_PRIORITY,
+                dedupe_key=f"help:{alert.id}:detail:{secrets.token_hex(6)}",
+                purpose=locations.PURPOSE,
             )
     return alert
 

@@ -13,6 +13,7 @@ from tortoise.transactions import in_transaction
 from companion_bot import clock
 from companion_bot.i18n import N_, escape
 from companion_bot.models import (
+    Avoidance,
     Broadcast,
     CompanionGroup,
     Event,
@@ -27,7 +28,7 @@ from companion_bot.models import (
     Role,
     RoleKind,
 )
-from companion_bot.services import closing, outbox, scheduler
+from companion_bot.services import closing, locations, outbox, privacy, scheduler
 from companion_bot.services.messaging import language_of, signed_markup
 
 FOLLOWUP_TASK = "morning_followup"
@@ -75,6 +76,7 @@ HOME_ANSWERS = {"yes": N_("Yes, all good"), "no": N_("Not really")}
 
 
 async def on_followup(payload: dict, now: datetime) -> None:
+    await locations.blank_finished()  # the night is over: no point is kept any longer
     event = await Event.get_or_none(id=payload["event_id"])
     if event is None or event.purged_at is not None:
         return
@@ -182,19 +184,19 @@ async def purge_event(event_id: int, now: datetime | None = None) -> Event | Non
 
 
 async def delete_if_unused(person_id: int) -> None:
-    """Someone with nothing left here is forgotten, unless she asked to avoid someone: that
-    wish must outlive the event."""
-    from companion_bot.models import Avoidance
-
+    """Someone with nothing left here is forgotten (with her conversation state), unless she
+    asked to avoid someone: that wish must outlive the event. Being avoided keeps nothing:
+    the wish holds through a keyed hash of her id (see `privacy.delete_person`)."""
     if (
         await Registration.exists(person_id=person_id)
         or await Role.exists(person_id=person_id)
         or await Avoidance.exists(person_id=person_id)
-        or await Avoidance.exists(avoided_id=person_id)
         or await Event.exists(created_by_id=person_id)
     ):
         return
-    await Person.filter(id=person_id).delete()
+    person = await Person.get_or_none(id=person_id)
+    if person is not None:
+        await privacy.delete_person(person)
 
 
 async def on_purge(payload: dict, now: datetime) -> None:

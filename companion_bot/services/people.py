@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from companion_bot import clock
-from companion_bot.i18n import LANGUAGES, N_
-from companion_bot.models import Person
+from companion_bot import clock, signing
+from companion_bot.i18n import LANGUAGES, N_, translator
+from companion_bot.models import Avoidance, Person
 from companion_bot.services.errors import UserInputError
 
 DISPLAY_NAME_MAX = 32
 _HANDLE = re.compile(r"@\w{3,}")
 _LINK = re.compile(r"(https?://|www\.|t\.me/|\w\.(com|fr|be|org|net|me)\b)", re.IGNORECASE)
 _MANY_DIGITS = re.compile(r"(\d[\s.\-]?){6,}")
+# Shown for a volunteer or organizer whose Telegram first name cannot be used as a name.
+TEAM_NAME = N_("Team")
 
 
 async def get_person(telegram_id: int) -> Person | None:
@@ -22,8 +24,11 @@ async def get_person(telegram_id: int) -> Person | None:
 
 async def ensure_person(telegram_id: int, language: str | None = None) -> Person:
     """Her row, created if new; `language` (the one she is spoken to in) is kept if she has
-    none yet, so messages queued for her later use it too."""
-    person, _ = await Person.get_or_create(telegram_id=telegram_id)
+    none yet, so messages queued for her later use it too. Someone coming back after her
+    data was deleted is again avoided by whoever asked not to be grouped with her."""
+    person, created = await Person.get_or_create(telegram_id=telegram_id)
+    if created:
+        await relink_avoidances(person)
     if person.language is None and language in LANGUAGES:
         person.language = language
         await person.save(update_fields=["language", "updated_at"])
@@ -82,7 +87,7 @@ async def ensure_display_name(telegram_id: int, first_name: str | None) -> Perso
     try:
         person.display_name = clean_display_name(first_name)
     except UserInputError:
-        person.display_name = "Team"
+        person.display_name = translator(person.language or "fr").gettext(TEAM_NAME)
     await person.save(update_fields=["display_name", "updated_at"])
     return person
 
@@ -92,3 +97,12 @@ async def mark_blocked(telegram_id: int) -> None:
     await Person.filter(telegram_id=telegram_id, blocked_bot_at=None).update(
         blocked_bot_at=clock.now()
     )
+
+
+async def relink_avoidances(person: Person) -> int:
+    """Wishes not to be grouped with her that outlived her deletion apply to her again."""
+    if not signing.is_configured() or not await Avoidance.exists(avoided_id=None):
+        return 0
+    return await Avoidance.filter(
+        avoided_id=None, avoided_key=signing.person_key(person.telegram_id)
+    ).update(avoided_id=person.id)

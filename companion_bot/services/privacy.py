@@ -1,31 +1,42 @@
 """Data rights: what we hold about a person (/mydata), and forgetting her (/forget).
 
-Forgetting deletes her person row and everything that cascades from it (registrations,
-roles, group memberships, relayed messages, avoidances, conversation state); help alerts and
-follow-up answers stay as anonymous counts. Each event she was part of keeps a counter so
+Forgetting stops the live location she shares, deletes the messages queued or kept for her
+and those carrying her words to others (relayed copies, her help alerts, reports of her
+messages), then her person row and everything that cascades from it (registrations, roles,
+group memberships, relayed-message records, her avoidances, conversation state). Help alerts
+and follow-up answers stay as anonymous counts; a wish of someone else not to be grouped with
+her keeps only a keyed hash of her Telegram id. Each event she was part of keeps a counter so
 its statistics still add up.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
+from companion_bot import signing
 from companion_bot.models import (
     Avoidance,
     ConversationState,
     Event,
+    FollowupAnswer,
     GroupMember,
     HelpAlert,
     MemberStatus,
+    MessageReport,
+    OutboxMessage,
+    OutboxStatus,
     Person,
     RelayedMessage,
     Role,
     UserData,
 )
-from companion_bot.services import registrations
+from companion_bot.services import outbox, registrations, relay
 from companion_bot.services.registrations import RegistrationView
+
+WAITING = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 
 
 @dataclass(frozen=True)
@@ -38,14 +49,24 @@ class Membership:
 
 
 @dataclass(frozen=True)
+class AvoidanceShown:
+    name: str | None  # None: that person's data was deleted since
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class PersonalData:
     person: Person
     registrations: list[RegistrationView]
     roles: list[Role]
     memberships: list[Membership]
     help_alerts: list[HelpAlert]
+    reports_made: list[MessageReport]
+    followups: list[FollowupAnswer]
     relayed_messages: int
-    avoidances: int
+    messages_waiting: int
+    messages_kept: int
+    avoidances: list[AvoidanceShown]
 
 
 async def personal_data(telegram_id: int) -> PersonalData | None:
@@ -68,14 +89,33 @@ async def personal_data(telegram_id: int) -> PersonalData | None:
         )
         for member in members
     ]
+    avoidances = await Avoidance.filter(person=person).prefetch_related("avoided").order_by("id")
+    to_her = OutboxMessage.filter(chat_id=telegram_id)
     return PersonalData(
         person=person,
         registrations=views,
         roles=list(roles),
         memberships=memberships,
-        help_alerts=list(await HelpAlert.filter(person=person).order_by("created_at")),
+        help_alerts=list(
+            await HelpAlert.filter(person=person).prefetch_related("event").order_by("created_at")
+        ),
+        reports_made=list(
+            await MessageReport.filter(reporter=person)
+            .prefetch_related("event", "reported")
+            .order_by("created_at")
+        ),
+        followups=list(
+            await FollowupAnswer.filter(contact=person)
+            .prefetch_related("event")
+            .order_by("created_at")
+        ),
         relayed_messages=await RelayedMessage.filter(sender=person).count(),
-        avoidances=await Avoidance.filter(person=person).count(),
+        messages_waiting=await to_her.filter(status__in=WAITING).count(),
+        messages_kept=await to_her.exclude(status__in=WAITING).count(),
+        avoidances=[
+            AvoidanceShown(a.avoided.display_name if a.avoided else None, a.created_at)
+            for a in avoidances
+        ],
     )
 
 
@@ -101,11 +141,46 @@ async def forget(telegram_id: int) -> Forgotten | None:
             statistics["forgotten_registrations"] = statistics.get("forgotten_registrations", 0) + 1
             event.statistics = statistics
             await event.save(update_fields=["statistics"])
+        # First, while her relayed copies are still known: her live location stops moving.
+        await relay.stop_live_locations(telegram_id)
+        await forget_messages(person)
         await HelpAlert.filter(person=person).update(person_id=None, text=None, latitude=None,
                                                      longitude=None)  # fmt: skip
-        await person.delete()
-        await forget_conversations(telegram_id)
+        await MessageReport.filter(reported=person).update(excerpt="")
+        await FollowupAnswer.filter(contact=person).update(report=None)
+        await delete_person(person)
     return Forgotten(group_ids=sorted(set(group_ids)))
+
+
+async def forget_messages(person: Person) -> None:
+    """The outbox rows about her: messages to her (waiting or kept), and those carrying her
+    name and words to others (her relayed messages, her help alerts, reports of her
+    messages), whether sent yet or not."""
+    telegram_id = person.telegram_id
+    # A broadcast's delivery counts stay right: its kept rows lose their recipient and text.
+    await OutboxMessage.filter(
+        chat_id=telegram_id, broadcast_id__not_isnull=True, status__in=outbox.FINISHED
+    ).update(chat_id=0, payload={})
+    await OutboxMessage.filter(chat_id=telegram_id).delete()
+    alerts = await HelpAlert.filter(person=person).values_list("id", flat=True)
+    reports = await MessageReport.filter(reported=person).values_list("id", flat=True)
+    prefixes = [relay.relay_key_prefix(person.id)]
+    prefixes += [f"help:{alert_id}:" for alert_id in alerts]
+    prefixes += [f"{relay.REPORT_KEY}:{report_id}:" for report_id in reports]
+    for prefix in prefixes:
+        await OutboxMessage.filter(dedupe_key__startswith=prefix).delete()
+
+
+async def delete_person(person: Person) -> None:
+    """Her row goes, with what cascades from it and her conversation state. Someone's wish
+    not to be grouped with her keeps a keyed hash of her id, so it holds if she comes back
+    (`people.relink_avoidances`)."""
+    if await Avoidance.exists(avoided=person, avoided_key=None):  # made before keys existed
+        await Avoidance.filter(avoided=person, avoided_key=None).update(
+            avoided_key=signing.person_key(person.telegram_id)
+        )
+    await person.delete()
+    await forget_conversations(person.telegram_id)
 
 
 async def forget_conversations(telegram_id: int) -> None:
@@ -160,5 +235,9 @@ async def avoid(telegram_id: int, person_id: int) -> Companion:
     if match is None:
         raise UserInputError(N_("This button is no longer active."))
     person = await Person.get(telegram_id=telegram_id)
-    await Avoidance.get_or_create(person=person, avoided_id=person_id)
+    avoided = await Person.get(id=person_id)
+    await Avoidance.get_or_create(
+        person=person, avoided=avoided,
+        defaults={"avoided_key": signing.person_key(avoided.telegram_id)},
+    )  # fmt: skip
     return match

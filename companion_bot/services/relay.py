@@ -9,6 +9,9 @@ location copies are forgotten when sharing stops (no history kept).
 
 from __future__ import annotations
 
+import html
+import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,6 +21,7 @@ from companion_bot import clock
 from companion_bot.i18n import N_, escape
 from companion_bot.models import (
     CompanionGroup,
+    Event,
     GroupKind,
     GroupMember,
     GroupStatus,
@@ -25,15 +29,20 @@ from companion_bot.models import (
     MessageReport,
     OutboxMessage,
     Person,
+    Registration,
+    RegistrationStatus,
     RelayedMessage,
     Role,
     RoleKind,
 )
-from companion_bot.services import groups, outbox
+from companion_bot.services import groups, locations, outbox
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import language_of, signed_markup
+from companion_bot.telegram_text import CAPTION_LIMIT, TEXT_LIMIT, split_text, telegram_length
 
 RELAY_PURPOSE = "relay"
+REPORT_KEY = "report"
+GONE = N_("This button is no longer active.")
 LIVE_PERIOD_MAX = 8 * 3600
 # A group's chat stays open from a while before it meets until the morning after.
 OPEN_BEFORE = timedelta(hours=12)
@@ -99,6 +108,27 @@ async def recipients(membership: Membership) -> list[Person]:
     ]
 
 
+def relay_key_prefix(sender_id: int) -> str:
+    """Every outbox row carrying her words (or her live location) to others starts so."""
+    return f"relay:{sender_id}:"
+
+
+@dataclass(frozen=True)
+class Relayed:
+    recipients: int  # how many members will receive it
+    parts: int  # more than 1: it was too long for one Telegram message
+
+
+def split_for_relay(name: str, body: str, first_limit: int = TEXT_LIMIT) -> list[str]:
+    """Her words in pieces that each fit in one message once "name: " is put before them."""
+    prefix = telegram_length(f"{name}: ")
+    return split_text(body, TEXT_LIMIT - prefix, first_limit - prefix)
+
+
+def part_key(key: str, index: int) -> str:
+    return key if index == 0 else f"{key}:{index}"
+
+
 async def relay(
     membership: Membership,
     message_id: int,
@@ -107,21 +137,25 @@ async def relay(
     copy: bool = False,
     caption: str | None = None,
     live_location: tuple[float, float, int] | None = None,
-) -> int:
-    """Queue her message for each other member; returns how many will receive it."""
+) -> Relayed:
+    """Queue her message for each other member. Text too long for one message once her
+    name is put before it (a caption: 1024 characters) goes in several parts."""
     sender = membership.person
-    name = escape(sender.display_name or "?")
+    raw_name = sender.display_name or "?"
+    name = escape(raw_name)
     others = await recipients(membership)
+    if text is not None:
+        parts = split_for_relay(raw_name, text)
+    elif caption is not None:
+        parts = split_for_relay(raw_name, caption, CAPTION_LIMIT)
+    else:
+        parts = []
     for person in others:
         reference = {"group": membership.group.id, "sender": sender.id,
                      "sender_message_id": message_id, "recipient": person.id}  # fmt: skip
-        key = f"relay:{sender.id}:{message_id}:{person.id}"
-        if text is not None:
-            await outbox.enqueue(
-                person.telegram_id, f"<b>{name}</b>: {escape(text)}", dedupe_key=key,
-                purpose=RELAY_PURPOSE, reference=reference | {"kind": "text"},
-            )  # fmt: skip
-        elif live_location is not None:
+        key = f"{relay_key_prefix(sender.id)}{message_id}:{person.id}"
+        texts = list(enumerate(parts))
+        if live_location is not None:
             lat, lon, period = live_location
             await outbox.enqueue(
                 person.telegram_id,
@@ -138,8 +172,9 @@ async def relay(
             )  # fmt: skip
         elif copy:
             payload = {"from_chat_id": sender.telegram_id, "message_id": message_id}
-            if caption is not None:
-                payload |= {"caption": f"<b>{name}</b>: {escape(caption)}", "parse_mode": "HTML"}
+            if parts:
+                payload |= {"caption": f"<b>{name}</b>: {escape(parts[0])}", "parse_mode": "HTML"}
+                texts = texts[1:]  # the rest follows as text
             else:
                 await outbox.enqueue(person.telegram_id, f"<b>{name}</b>:",
                                      dedupe_key=key + ":name")  # fmt: skip
@@ -147,7 +182,13 @@ async def relay(
                 person.telegram_id, method="copyMessage", payload=payload, dedupe_key=key,
                 purpose=RELAY_PURPOSE, reference=reference | {"kind": "copy"},
             )  # fmt: skip
-    return len(others)
+        for index, piece in texts:
+            await outbox.enqueue(
+                person.telegram_id, f"<b>{name}</b>: {escape(piece)}",
+                dedupe_key=part_key(key, index), purpose=RELAY_PURPOSE,
+                reference=reference | {"kind": "text"},
+            )  # fmt: skip
+    return Relayed(len(others), max(len(parts), 1))
 
 
 async def remember_copy(row: OutboxMessage, message: Message | None) -> None:
@@ -156,6 +197,12 @@ async def remember_copy(row: OutboxMessage, message: Message | None) -> None:
     message_id = getattr(message, "message_id", None) if message is not None else None
     if message_id is None:
         message_id = row.telegram_message_id
+    if not await OutboxMessage.exists(id=row.id):
+        # Forgotten (/forget) while it was being sent: nothing is recorded, nothing moves.
+        if reference.get("kind") == "live" and message_id is not None:
+            await stop_copy(row.chat_id, message_id)
+        return
+    await locations.blank(row)
     if not await CompanionGroup.exists(id=reference.get("group")):
         return
     await RelayedMessage.create(
@@ -173,37 +220,47 @@ async def move_live_location(telegram_id: int, message_id: int, lat: float, lon:
         sender__telegram_id=telegram_id, sender_message_id=message_id, kind="live"
     ).prefetch_related("recipient")
     for copy in copies:
+        # A key of her own (forgetting her finds it); the point is blanked once sent.
+        key = f"{relay_key_prefix(copy.sender_id)}{message_id}:{copy.recipient_id}:"
         await outbox.enqueue(
             copy.recipient.telegram_id, method="editMessageLiveLocation",
             payload={"message_id": copy.recipient_message_id, "latitude": lat, "longitude": lon},
+            dedupe_key=key + secrets.token_hex(6), purpose=locations.PURPOSE,
         )  # fmt: skip
     return len(copies)
 
 
+async def stop_copy(chat_id: int, message_id: int) -> None:
+    await outbox.enqueue(chat_id, method="stopMessageLiveLocation",
+                         payload={"message_id": message_id})  # fmt: skip
+
+
 async def stop_live_locations(telegram_id: int) -> int:
-    """Stop every live location she shares through the bot and forget the copies."""
+    """Stop every live location she shares through the bot and forget the copies (and any
+    point of hers that could not be sent)."""
     copies = await RelayedMessage.filter(
         sender__telegram_id=telegram_id, kind="live"
     ).prefetch_related("recipient")
     for copy in copies:
-        await outbox.enqueue(
-            copy.recipient.telegram_id, method="stopMessageLiveLocation",
-            payload={"message_id": copy.recipient_message_id},
-        )  # fmt: skip
+        await stop_copy(copy.recipient.telegram_id, copy.recipient_message_id)
     await RelayedMessage.filter(id__in=[c.id for c in copies]).delete()
+    await locations.blank_finished()
     return len(copies)
 
 
 # -- muting, leaving, reporting ------------------------------------------------------------------
 
 
-async def set_muted(telegram_id: int, muted: bool) -> Membership:
-    membership = await current_group(telegram_id)
-    if membership is None:
-        raise UserInputError(N_("You are not in a group right now."))
-    membership.member.muted = muted
-    await membership.member.save(update_fields=["muted"])
-    return membership
+async def set_muted(telegram_id: int, group_id: int, muted: bool) -> GroupMember:
+    """Mute (or unmute) the group the button names; only one she is a member of."""
+    member = await GroupMember.get_or_none(
+        group_id=group_id, registration__person__telegram_id=telegram_id, status=MemberStatus.ACTIVE
+    )
+    if member is None:
+        raise UserInputError(GONE)
+    member.muted = muted
+    await member.save(update_fields=["muted"])
+    return member
 
 
 async def leave_group(telegram_id: int, group_id: int) -> CompanionGroup:
@@ -212,7 +269,7 @@ async def leave_group(telegram_id: int, group_id: int) -> CompanionGroup:
         group_id=group_id, registration__person__telegram_id=telegram_id, status=MemberStatus.ACTIVE
     ).prefetch_related("group", "registration")
     if member is None:
-        raise UserInputError(N_("This button is no longer active."))
+        raise UserInputError(GONE)
     await without_groups(member.registration, [GroupKind(member.group.kind)])
     return member.group
 
@@ -235,6 +292,21 @@ REMOVE_FROM_GROUP = N_("Remove her from the group")
 REMOVE_FROM_EVENT = N_("Remove her from the event")
 
 
+EXCERPT_SHOWN = 500  # characters of the reported message in the organizers' alert
+EXCERPT_KEPT = 1000
+_NAME_PREFIX = re.compile(r"^<b>[^<]*</b>:\s?")
+
+
+def relayed_words(payload: dict) -> str:
+    """What she wrote, as plain text, from a relayed copy ("<b>name</b>: escaped words")."""
+    shown = payload.get("text") or payload.get("caption") or ""
+    return html.unescape(_NAME_PREFIX.sub("", shown))
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 async def report(telegram_id: int, reply_to_message_id: int) -> MessageReport:
     """She reports a relayed message: organizers see it with the sender's display name."""
     copy = await RelayedMessage.get_or_none(
@@ -247,10 +319,11 @@ async def report(telegram_id: int, reply_to_message_id: int) -> MessageReport:
     sent = await OutboxMessage.filter(
         purpose=RELAY_PURPOSE, telegram_message_id=reply_to_message_id, chat_id=telegram_id
     ).first()
-    excerpt = (sent.payload.get("text") or sent.payload.get("caption") or "") if sent else ""
+    # Cut the plain text, escape when showing it: never half an HTML entity.
+    excerpt = relayed_words(sent.payload)[:EXCERPT_KEPT] if sent else ""
     event = copy.group.event
     entry = await MessageReport.create(
-        event=event, reporter=copy.recipient, reported=copy.sender, excerpt=excerpt[:1000] or "—"
+        event=event, reporter=copy.recipient, reported=copy.sender, excerpt=excerpt or "—"
     )
     organizers = await Role.filter(event=event, kind=RoleKind.ORGANIZER).prefetch_related("person")
     for role in organizers:
@@ -260,48 +333,131 @@ async def report(telegram_id: int, reply_to_message_id: int) -> MessageReport:
             t.gettext(REPORT_TO_ORGANIZERS).format(
                 event=escape(event.name),
                 name=escape(copy.sender.display_name if copy.sender else "?"),
-                excerpt=excerpt[:500],  # already escaped when it was relayed
+                excerpt=escape(shorten(entry.excerpt, EXCERPT_SHOWN)),
             ),
             reply_markup=signed_markup(role.person, [
                 [(t.gettext(REMOVE_FROM_GROUP), f"rm:group:{entry.id}")],
                 [(t.gettext(REMOVE_FROM_EVENT), f"rm:event:{entry.id}")],
             ]),
             priority=10,
-            dedupe_key=f"report:{entry.id}:{role.person_id}",
+            dedupe_key=f"{REPORT_KEY}:{entry.id}:{role.person_id}",
         )  # fmt: skip
     return entry
 
 
+# -- organizers remove someone: after a report, or by her display name --------------------------
+
 REMOVED_FROM_GROUP = N_("An organizer removed you from your group at {event}.")
 REMOVED_FROM_EVENT = N_("An organizer removed you from {event}. Your registration is cancelled.")
+STILL_SIGNED_UP = N_("You are still signed up: we are looking for another group for you.")
+TEAM_TOLD_REMOVED = N_(
+    "👤 An organizer took {name} out of her group at {event}. She is back in the matching "
+    "for another group; if none fits, /waves lists her among those without a group."
+)
+SCOPES = ("group", "event")
 
 
-async def remove_reported(telegram_id: int, report_id: int, scope: str) -> Person | None:
+async def must_organize(telegram_id: int, event_id: int) -> None:
+    if not await Role.exists(
+        event_id=event_id, person__telegram_id=telegram_id, kind=RoleKind.ORGANIZER
+    ):
+        raise UserInputError(N_("Only this event's organizers can do this."))
+
+
+async def remove_reported(telegram_id: int, report_id: int, scope: str) -> Person:
     """An organizer acts on a report: the person leaves the group, or the event; she is told."""
     entry = await MessageReport.get_or_none(id=report_id).prefetch_related("event", "reported")
-    if entry is None or entry.reported is None:
-        raise UserInputError(N_("This button is no longer active."))
-    event = entry.event
-    if not await Role.exists(event=event, person__telegram_id=telegram_id, kind=RoleKind.ORGANIZER):
-        raise UserInputError(N_("Only this event's organizers can do this."))
-    from companion_bot.models import Registration, RegistrationStatus
-
-    registration = await Registration.get_or_none(event=event, person=entry.reported)
+    if entry is None or entry.reported is None or scope not in SCOPES:
+        raise UserInputError(GONE)
+    await must_organize(telegram_id, entry.event_id)
+    registration = await Registration.get_or_none(
+        event_id=entry.event_id, person=entry.reported, status=RegistrationStatus.CONFIRMED
+    ).prefetch_related("event", "person")
     if registration is None:
-        raise UserInputError(N_("This button is no longer active."))
-    person = entry.reported
-    t = language_of(person)
+        raise UserInputError(GONE)
+    person = await remove(telegram_id, registration, scope)
+    entry.handled_at = _now()
+    await entry.save(update_fields=["handled_at"])
+    return person
+
+
+async def remove_registration(telegram_id: int, registration_id: int, scope: str) -> Person:
+    """An organizer removes someone she found by name (`removal_candidates`)."""
+    registration = await Registration.get_or_none(
+        id=registration_id, status=RegistrationStatus.CONFIRMED
+    ).prefetch_related("event", "person")
+    if registration is None or scope not in SCOPES:
+        raise UserInputError(GONE)
+    await must_organize(telegram_id, registration.event_id)
+    return await remove(telegram_id, registration, scope)
+
+
+async def remove(organizer_telegram_id: int, registration: Registration, scope: str) -> Person:
+    """Out of the event (registration cancelled), or out of her groups only: then she stays
+    in the matching for another group (never one with the people she was taken from) and the
+    team on duty is told, so nobody leaves alone. She is told either way."""
+    person, event = registration.person, registration.event
     if scope == "event":
         registration.status = RegistrationStatus.CANCELLED
         registration.cancelled_at = _now()
         await registration.save(update_fields=["status", "cancelled_at"])
         await groups.remove_registration(registration.id)
-        message = REMOVED_FROM_EVENT
+        messages = [REMOVED_FROM_EVENT]
     else:
-        await without_groups(registration, [GroupKind.ARRIVAL, GroupKind.DEPARTURE])
-        message = REMOVED_FROM_GROUP
-    entry.handled_at = _now()
-    await entry.save(update_fields=["handled_at"])
-    await outbox.enqueue(person.telegram_id, t.gettext(message).format(event=escape(event.name)),
-                         dedupe_key=f"removed:{entry.id}:{scope}")  # fmt: skip
+        if not await GroupMember.exists(registration=registration, status=MemberStatus.ACTIVE):
+            raise UserInputError(N_("She is not in a group right now."))
+        await groups.leave_groups(registration.id, None, status=MemberStatus.REMOVED)
+        await tell_team_removed(organizer_telegram_id, event, person)
+        messages = [REMOVED_FROM_GROUP, STILL_SIGNED_UP]
+    t = language_of(person)
+    await outbox.enqueue(
+        person.telegram_id,
+        "\n".join(t.gettext(message) for message in messages).format(event=escape(event.name)),
+    )  # a second tap finds her out already: no need for a dedupe key
     return person
+
+
+async def tell_team_removed(organizer_telegram_id: int, event: Event, person: Person) -> None:
+    from companion_bot.services.closing import on_duty_team
+
+    for member in await on_duty_team(event.id):
+        if member.telegram_id == organizer_telegram_id:
+            continue
+        t = language_of(member)
+        await outbox.enqueue(
+            member.telegram_id,
+            t.gettext(TEAM_TOLD_REMOVED).format(
+                name=escape(person.display_name or "?"), event=escape(event.name)
+            ),
+            priority=10,
+        )
+
+
+@dataclass(frozen=True)
+class Removable:
+    """Someone an organizer may remove, with what tells her apart from a namesake."""
+
+    registration: Registration
+    groups: list[CompanionGroup]
+
+
+async def removal_candidates(telegram_id: int, name: str) -> list[Removable]:
+    """Who signed up under this display name at the events she organizes (not purged)."""
+    event_ids = await Role.filter(
+        person__telegram_id=telegram_id, kind=RoleKind.ORGANIZER, event__purged_at=None
+    ).values_list("event_id", flat=True)
+    if not event_ids:
+        raise UserInputError(N_("Only this event's organizers can do this."))
+    wanted = " ".join(name.split()).casefold()
+    registrations = await Registration.filter(
+        event_id__in=list(event_ids), status=RegistrationStatus.CONFIRMED
+    ).prefetch_related("person", "event")
+    found = []
+    for registration in registrations:
+        if (registration.person.display_name or "").casefold() != wanted:
+            continue
+        members = await GroupMember.filter(
+            registration=registration, status=MemberStatus.ACTIVE
+        ).prefetch_related("group").order_by("group__meet_at")
+        found.append(Removable(registration, [member.group for member in members]))
+    return found

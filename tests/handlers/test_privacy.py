@@ -4,20 +4,32 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from companion_bot import clock
 from companion_bot.models import (
     Avoidance,
     CompanionGroup,
     ConversationState,
     Event,
+    FollowupAnswer,
     GroupMember,
+    HelpAlert,
+    MessageReport,
+    OutboxMessage,
     Person,
     Registration,
+    RelayedMessage,
     UserData,
 )
-from companion_bot.services import groups
+from companion_bot.services import groups, lifecycle, outbox, relay
 from companion_bot.services.events import create_event
 from tests.handlers.test_groups import ALL_ANNOUNCED
-from tests.handlers.test_relay import a_group_of_three, received
+from tests.handlers.test_relay import (
+    a_group_of_three,
+    ask_for_help,
+    received,
+    report_message,
+    volunteer_on_duty,
+)
 from tests.support import BotHarness, event_spec, sign_up
 
 
@@ -58,6 +70,50 @@ async def test_forget_deletes_her_and_tells_her_groups_only_that_a_member_left(
     assert "I hold no data about you." in reply.text
 
 
+async def test_forget_leaves_no_message_of_hers_nor_her_words(harness: BotHarness, event):
+    orga = harness.user(first_name="Orga", language_code="en")
+    await harness.say(orga, f"/start {event.organizer_code}")
+    vic = await volunteer_on_duty(harness, event)
+    ada, bea, _cleo = await a_group_of_three(harness, event)
+    ada_id = (await Person.get(telegram_id=ada.id)).id
+    bea_id = (await Person.get(telegram_id=bea.id)).id
+    await harness.say(ada, "green jacket secret")
+    await ada.send_location(48.86, 2.40, live_period=3600)
+    await harness.drain()
+    await report_message(harness, bea, "green jacket secret")
+    await lifecycle.record_followup(ada.id, event.id, "yes", "no", "my private words", True)
+    await ask_for_help(harness, ada, "near the bar, red door")
+    await ada.send_location(48.8601, 2.3801)  # where she is, for the volunteers
+    await harness.drain()
+    # Not sent yet: a message for her, and her words on their way to Bea.
+    later = clock.now() + timedelta(hours=1)
+    await outbox.enqueue(ada.id, "for you later", not_before=later)
+    await outbox.enqueue(bea.id, "<b>Ada</b>: queued words", not_before=later,
+                         dedupe_key=f"{relay.relay_key_prefix(ada_id)}99999:{bea_id}")  # fmt: skip
+    live = [m for m in bea.messages() if m.location and m.location.get("live_period")]
+    assert live and not live[-1].live_location_stopped
+    assert any("near the bar" in t for t in received(vic))
+
+    await harness.say(ada, "/forget")
+    await harness.tap(ada, "Yes, delete everything")
+    assert not await OutboxMessage.filter(chat_id=ada.id).exists()
+    rows = await OutboxMessage.all()
+    stored = " ".join(str(row.payload) for row in rows)
+    for words in ("green jacket", "near the bar", "queued words", "for you later", "48.86"):
+        assert words not in stored, words
+    assert not [r for r in rows if (r.dedupe_key or "").startswith(f"relay:{ada_id}:")]
+    assert not [r for r in rows if r.chat_id in (vic.id, orga.id) and "Ada" in str(r.payload)]
+    report = await MessageReport.get(event=event)
+    assert (report.reported_id, report.excerpt) == (None, "")
+    answer = await FollowupAnswer.get(event=event)
+    assert (answer.contact_id, answer.report, answer.home_safe) == (None, None, "no")
+    alert = await HelpAlert.get(event=event)
+    assert (alert.person_id, alert.text, alert.latitude) == (None, None, None)
+    assert not await RelayedMessage.filter(sender_id=ada_id).exists()
+    await harness.drain()
+    assert live[-1].live_location_stopped  # her live location stopped first
+
+
 async def test_forget_can_be_declined(harness: BotHarness, event):
     ada = harness.user(first_name="Ada", language_code="en")
     await sign_up(harness, ada, event.attendee_code)
@@ -79,7 +135,23 @@ async def test_event_data_is_purged_after_the_retention_period(harness: BotHarne
     assert not await CompanionGroup.filter(event=event).exists()
     for person in people:
         assert not await Person.exists(telegram_id=person.id)
+        # Her conversation state and scratch data go with her.
+        assert not await UserData.exists(telegram_id=person.id)
+        assert not await ConversationState.filter(key=f"[{person.id},{person.id}]").exists()
     assert await Person.exists(telegram_id=orga.id)  # organizers keep their event
+    assert await UserData.exists(telegram_id=orga.id)
+
+
+async def test_retention_period_is_the_event_setting(harness: BotHarness, event):
+    short = await create_event(event_spec(event.doors_open + timedelta(days=2), name="Courte",
+                                          retention_days=1))  # fmt: skip
+    ada = harness.user(first_name="Ada", language_code="en")
+    await sign_up(harness, ada, short.attendee_code)
+    await harness.travel_to(short.closing + timedelta(hours=23))
+    assert (await Event.get(id=short.id)).purged_at is None
+    await harness.travel_to(short.closing + timedelta(days=1, minutes=1))
+    assert (await Event.get(id=short.id)).purged_at is not None
+    assert not await Person.exists(telegram_id=ada.id)
 
 
 async def test_not_grouped_again_with_someone_she_avoids(harness: BotHarness, event):
@@ -123,3 +195,68 @@ async def test_others_ids_never_reach_an_attendee(harness: BotHarness, event):
                 assert f"{other.first_name.lower()}_tg" not in flat
     memberships = await GroupMember.filter(registration__person__telegram_id=ada.id)
     assert memberships
+
+
+async def test_not_again_with_her_even_after_she_deleted_her_data(harness: BotHarness, event):
+    ada, bea, cleo = await a_group_of_three(harness, event)
+    await harness.say(ada, "/companions")
+    await harness.tap(ada, lambda b: b.text.startswith("Not again with Bea"))
+    await harness.say(bea, "/forget")
+    await harness.tap(bea, "Yes, delete everything")
+    assert not await Person.exists(telegram_id=bea.id)
+    wish = await Avoidance.get(person__telegram_id=ada.id)
+    assert wish.avoided_id is None and wish.avoided_key
+    assert str(bea.id) not in wish.avoided_key  # a keyed hash, not her id
+
+    later = await create_event(event_spec(event.doors_open + timedelta(days=7),
+                                          name="Nuit suivante"))  # fmt: skip
+    for person in (ada, bea, cleo):
+        await sign_up(harness, person, later.attendee_code, destination="Montreuil")
+    back = await Person.get(telegram_id=bea.id)
+    assert (await Avoidance.get(id=wish.id)).avoided_id == back.id
+    await groups.run_round(later.id, ALL_ANNOUNCED(later))
+    grouped = await GroupMember.filter(group__event=later).values_list(
+        "group_id", "registration__person__telegram_id"
+    )
+    together = {}
+    for group_id, telegram_id in grouped:
+        together.setdefault(group_id, set()).add(telegram_id)
+    assert together and not any({ada.id, bea.id} <= members for members in together.values())
+
+
+async def test_my_data_lists_alerts_reports_answers_messages_and_wishes(
+    harness: BotHarness, event
+):
+    await volunteer_on_duty(harness, event)
+    ada, bea, _cleo = await a_group_of_three(harness, event)
+    await harness.say(ada, "rude words")
+    await harness.drain()
+    await report_message(harness, bea, "rude words")
+    await harness.say(bea, "/companions")
+    await harness.tap(bea, lambda b: b.text.startswith("Not again with Cleo"))
+    await lifecycle.record_followup(bea.id, event.id, "yes", "no", "the bus never came", True)
+    await outbox.enqueue(bea.id, "later", not_before=clock.now() + timedelta(hours=1))
+    await ask_for_help(harness, bea, "someone follows me")
+
+    reply = await harness.say(bea, "/mydata")
+    text = "\n".join(m.text for m in bea.messages()[-3:] if m.text)
+    assert reply.text and "/forget deletes all of it." in text
+    for line in (
+        "Help request at Nuit Compagnonnes",
+        "😟 I feel uncomfortable",
+        "Your words: “someone follows me”",
+        "You reported a message from Ada at Nuit Compagnonnes",
+        "“rude words”",
+        "Your answers the morning after Nuit Compagnonnes: group met: Yes; home safe: Not really",
+        "What you told the organizers: “the bus never came”",
+        "Messages to you: 1 waiting to be sent",
+        "You asked not to be grouped again with Cleo",
+    ):
+        assert line in text, line
+    assert str(ada.id) not in text
+
+    await harness.say(bea, "/language")
+    await harness.tap(bea, lambda b: b.callback_data.endswith(":fr"))
+    await harness.say(bea, "/mydata")
+    text = "\n".join(m.text for m in bea.messages()[-3:] if m.text)
+    assert "Tu as demandé à ne plus être dans un groupe avec Cleo" in text, text

@@ -21,3 +21,14 @@ def test_names_kept_tidy(text, expected):
 def test_names_that_are_empty_too_long_or_reveal_contact_details(text):
     with pytest.raises(UserInputError):
         clean_display_name(text)
+
+
+@pytest.mark.parametrize(("language", "expected"), [("fr", "Équipe"), ("en", "Team")])
+async def test_a_team_member_without_a_usable_first_name_gets_a_translated_one(
+    db, language, expected
+):
+    from companion_bot.services.people import ensure_display_name, ensure_person
+
+    await ensure_person(4242, language)
+    person = await ensure_display_name(4242, "@night_owl")
+    assert person.display_name == expected

@@ -1,0 +1,47 @@
+"""Coordinates in queued messages: where she is when she asks for help, and the live
+location she shares with her group. The outbox keeps sent messages until the event's purge;
+their coordinates are not kept that long: they are blanked once the message is sent, and
+those that could not be sent are blanked when she stops sharing and the morning after.
+
+Queue location messages with `purpose=PURPOSE` (relayed live locations use the relay's
+purpose and call `blank` from its after-send hook).
+"""
+
+from __future__ import annotations
+
+from telegram import Message
+
+from companion_bot.models import OutboxMessage, OutboxStatus
+
+PURPOSE = "location"
+METHODS = ("sendLocation", "editMessageLiveLocation", "sendVenue")
+COORDINATES = ("latitude", "longitude", "horizontal_accuracy", "heading")
+NOT_SENT = (OutboxStatus.FAILED, OutboxStatus.BLOCKED, OutboxStatus.CANCELLED)
+
+
+def without_coordinates(payload: dict | None) -> dict:
+    return {key: value for key, value in (payload or {}).items() if key not in COORDINATES}
+
+
+async def blank(row: OutboxMessage, message: Message | None = None) -> None:
+    """After-send hook: the point reached Telegram, the outbox needs it no more. The row's
+    purpose is cleared too: it has done its job, and the sweep skips the row."""
+    if row.method not in METHODS:
+        return
+    await OutboxMessage.filter(id=row.id).update(
+        payload=without_coordinates(row.payload), purpose=None
+    )
+
+
+async def blank_finished() -> int:
+    """Blank the coordinates of location messages that will never be sent."""
+    from companion_bot.services.relay import RELAY_PURPOSE
+
+    rows = await OutboxMessage.filter(
+        method__in=METHODS,
+        status__in=NOT_SENT,
+        purpose__in=[PURPOSE, RELAY_PURPOSE],
+    )
+    for row in rows:
+        await blank(row)
+    return len(rows)
