@@ -2,7 +2,8 @@
 
 Each person has a token bucket: a burst of `capacity` updates, refilled at `per_second`.
 Past it, her updates are dropped before any journey sees them; she is told once, politely,
-in her language. Nothing she had answered is lost: her conversation simply waits.
+in her language, and a dropped button tap is answered so it does not spin. Nothing she had
+answered is lost: her conversation simply waits. Asking for help is never dropped.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from dataclasses import dataclass, field
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, TypeHandler
 
-from handlers.common import Context, send, tr
+from companion_bot.i18n import N_, translations_of
+from handlers.common import Context, answer_query, in_private_chat, send, tr
+from handlers.help import HELP_BUTTON
 
 FLOOD_GROUP = -10  # runs before every journey (group 0)
 
@@ -59,6 +62,23 @@ class FloodGuard:
             del self.buckets[person_id]
 
 
+SLOW_DOWN = N_("You are sending a lot of messages at once. Give me a few seconds, then go on.")
+# Help is never dropped: /help, the "I need help" button, and the buttons of an alert.
+HELP_COMMAND = "/help"
+HELP_BUTTON_PREFIXES = ("hp:", "vh:")
+
+
+def asks_for_help(update: Update) -> bool:
+    query = update.callback_query
+    if query is not None:
+        return (query.data or "").startswith(HELP_BUTTON_PREFIXES)
+    message = update.message
+    if message is None or message.text is None:
+        return False
+    first = message.text.split(maxsplit=1)[0] if message.text.strip() else ""
+    return first.split("@", 1)[0] == HELP_COMMAND or message.text in translations_of(HELP_BUTTON)
+
+
 async def guard(update: Update, context: Context) -> None:
     user = update.effective_user
     if user is None:
@@ -67,15 +87,14 @@ async def guard(update: Update, context: Context) -> None:
     allowed, warn_now = flood.allow(user.id)
     if len(flood.buckets) > 10_000:
         flood.forget_idle()
-    if allowed:
+    if allowed or asks_for_help(update):
         return
-    if warn_now and update.effective_chat is not None and update.effective_chat.type == "private":
-        _ = tr(update, context).gettext
-        await send(
-            update,
-            context,
-            _("You are sending a lot of messages at once. Give me a few seconds, then go on."),
-        )
+    _ = tr(update, context).gettext
+    if update.callback_query is not None:
+        # A tap left unanswered keeps the button spinning: answer it, say why.
+        await answer_query(update, _(SLOW_DOWN))
+    elif warn_now and in_private_chat(update):
+        await send(update, context, _(SLOW_DOWN))
     raise ApplicationHandlerStop
 
 
