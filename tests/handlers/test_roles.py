@@ -7,11 +7,20 @@ from datetime import timedelta
 
 import pytest
 
-from companion_bot.models import CompanionGroup, GroupKind, GroupStatus, Registration
+from companion_bot.models import (
+    CompanionGroup,
+    GroupKind,
+    GroupMember,
+    GroupStatus,
+    HelpAlert,
+    MessageReport,
+    Registration,
+    Role,
+)
 from companion_bot.services.events import create_event
 from companion_bot.signing import sign
 from tests.handlers.test_groups import ALL_ANNOUNCED
-from tests.handlers.test_relay import a_group_of_three
+from tests.handlers.test_relay import a_group_of_three, ask_for_help, report_message
 from tests.support import BotHarness, event_spec
 
 ORGANIZERS_ONLY = "Only this event's organizers can do this."
@@ -116,12 +125,62 @@ async def test_help_alerts_are_claimed_only_by_the_team(harness: BotHarness, eve
 
 
 async def test_report_removal_is_for_organizers_only(harness: BotHarness, event):
-    ada, bea, _cleo = await a_group_of_three(harness, event)
-    await harness.say(bea, "/help")
-    await bea.tap_data(bea.last_message().message_id, sign(bea.id, "rm:event:1"))
+    orga = harness.user(first_name="Orga", language_code="en")
+    await harness.say(orga, f"/start {event.organizer_code}")
+    volunteer, (ada, bea, cleo), _group = await team_and_group(harness, event)
+    await harness.say(ada, "rude message")
+    await harness.drain()
+    await report_message(harness, bea, "rude message")
+    report = await MessageReport.get(event=event)
+    # An attendee (even the one who reported) and a volunteer: signed for themselves, the
+    # button names a real report, and the role check refuses them.
+    for person in (bea, cleo, volunteer):
+        await harness.say(person, "/help")
+        for scope in ("event", "group"):
+            await person.tap_data(person.last_message().message_id,
+                                  sign(person.id, f"rm:{scope}:{report.id}"))  # fmt: skip
+            await harness.settle()
+            assert person.callback_answers()[-1].text == ORGANIZERS_ONLY, (person, scope)
+    await harness.drain()
+    registration = await Registration.get(person__telegram_id=ada.id)
+    assert registration.status == "confirmed" and registration.wants_departure_group
+    assert await GroupMember.filter(registration=registration, status="active").count() == 2
+    assert (await MessageReport.get(id=report.id)).handled_at is None
+    assert not any("removed you" in (m.text or "") for m in ada.messages())
+
+
+async def test_a_duty_button_naming_another_event_is_refused(harness: BotHarness, event):
+    volunteer = harness.user(first_name="Vic", language_code="en")
+    await harness.say(volunteer, f"/start {event.volunteer_code}")
+    elsewhere = await create_event(event_spec(event.doors_open + timedelta(days=3),
+                                              name="Autre nuit"))  # fmt: skip
+    await harness.say(volunteer, "/duty")
+    card = volunteer.last_message().message_id
+    await volunteer.tap_data(card, sign(volunteer.id, f"du:{elsewhere.id}:1"))
     await harness.settle()
-    assert bea.callback_answers()[-1].text in (GONE, ORGANIZERS_ONLY)
-    assert await Registration.filter(person__telegram_id=ada.id, status="confirmed").exists()
+    assert TEAM_ONLY in [volunteer.callback_answers()[-1].text, volunteer.last_text()]
+    assert not await Role.filter(event=elsewhere).exists()
+    assert not await Role.filter(on_duty=True).exists()
+
+
+async def test_an_outsider_cannot_close_a_help_alert(harness: BotHarness, event):
+    volunteer, (ada, _bea, _cleo), _group = await team_and_group(harness, event)
+    await harness.say(volunteer, "/duty")
+    await harness.tap(volunteer, lambda b: b.text.startswith("Go on duty"))
+    await ask_for_help(harness, ada, "please come")
+    alert = await HelpAlert.get(person__telegram_id=ada.id)
+    elsewhere = await create_event(event_spec(event.doors_open + timedelta(days=3),
+                                              name="Autre nuit"))  # fmt: skip
+    outsider = harness.user(first_name="Out", language_code="en")
+    await harness.say(outsider, f"/start {elsewhere.volunteer_code}")
+    await harness.say(outsider, "/help")
+    for action in ("close", "claim"):
+        await outsider.tap_data(outsider.last_message().message_id,
+                                sign(outsider.id, f"vh:{action}:{alert.id}"))  # fmt: skip
+        await harness.settle()
+        assert outsider.callback_answers()[-1].text == TEAM_ONLY, action
+    refreshed = await HelpAlert.get(id=alert.id)
+    assert (refreshed.status, refreshed.closed_at, refreshed.claimed_by_id) == ("open", None, None)
 
 
 async def test_forged_signature_is_refused(harness: BotHarness, event):
