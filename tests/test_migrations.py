@@ -71,3 +71,35 @@ async def test_models_match_the_migrations(db: str) -> None:
     detector = MigrationAutodetector(require_context().apps, apps_config)
     changes = await detector.changes()
     assert [writer.operations for writer in changes] == []
+
+
+async def test_an_avoidance_outlives_the_person_it_names(empty_database_url: str) -> None:
+    """0004: on both engines, deleting the avoided person keeps the wish (ON DELETE SET NULL,
+    which tortoise's AlterField does not change on PostgreSQL) and (person, avoided) stays
+    unique (which its SQLite table rebuild drops)."""
+    from tortoise.exceptions import IntegrityError
+
+    from companion_bot.models import Avoidance
+
+    await apply_migrations(empty_database_url, target=f"{APP_LABEL}.0003_closing_time_and_privacy")
+    await open_database(empty_database_url)
+    await get_connection("default").execute_script(
+        "INSERT INTO person (telegram_id, created_at, updated_at) VALUES"
+        " (11, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), (22, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);"
+        "INSERT INTO avoidance (person_id, avoided_id, created_at) VALUES (1, 2, CURRENT_TIMESTAMP);"
+    )
+    await Tortoise.close_connections()
+
+    await apply_migrations(empty_database_url)
+
+    await open_database(empty_database_url)
+    try:
+        await Avoidance.create(person_id=1, avoided_id=2)
+        raise AssertionError("a second identical avoidance was accepted")
+    except IntegrityError:
+        pass
+    await Avoidance.filter(id=1).update(avoided_key="k" * 64)
+    await get_connection("default").execute_script("DELETE FROM person WHERE telegram_id = 22")
+    wish = await Avoidance.get(id=1)
+    assert (wish.person_id, wish.avoided_id, wish.avoided_key) == (1, None, "k" * 64)
+    await Tortoise.close_connections()
