@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from telegram import KeyboardButton, ReplyKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -16,25 +16,21 @@ from telegram.ext import (
     filters,
 )
 
-from companion_bot.i18n import N_, Translator, translations_of
+from companion_bot.i18n import translations_of
 from companion_bot.models import HelpLevel
 from companion_bot.services import help as alerts
 from companion_bot.services.errors import UserInputError
+from companion_bot.services.messaging import HELP_BUTTON, help_keyboard
 from companion_bot.signing import signed_pattern
 from handlers.callbacks import button, signed
 from handlers.common import Context, answer_query, close_buttons, column, send, tr
 from handlers.start import welcome_text
 
 HELP_GROUP = -5  # after the flood guard, before every journey
-HELP_BUTTON = N_("🆘 I need help")
+AFTER_GROUP = 5  # after the journeys: sees what they did
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-
-
-def help_keyboard(t: Translator) -> ReplyKeyboardMarkup:
-    """Stays under her keyboard all night: one tap away from help."""
-    return ReplyKeyboardMarkup(
-        [[KeyboardButton(t.gettext(HELP_BUTTON))]], resize_keyboard=True, is_persistent=True
-    )
+SIGNUP_CONFIRMED = re.compile(r"^su:sum:confirm$")  # the sign-up's last button
+KEYBOARD_SHOWN = "help_keyboard"  # user_data: events she was given the button for
 
 
 async def on_help(update: Update, context: Context) -> None:
@@ -97,17 +93,23 @@ async def on_her_button(update: Update, context: Context, parts: list[str]) -> N
             sent = await alerts.confirm(user_id, alert_id)
             await answer_query(update)
             await close_buttons(update, _("🆘 Yes, alert them"))
-            text = (
-                tr(update, context)
-                .ngettext(
-                    "Alert sent to {count} volunteer on duty.",
-                    "Alert sent to {count} volunteers on duty.",
-                    sent.volunteers,
+            if sent.volunteers:
+                text = (
+                    tr(update, context)
+                    .ngettext(
+                        "Alert sent to {count} volunteer on duty.",
+                        "Alert sent to {count} volunteers on duty.",
+                        sent.volunteers,
+                    )
+                    .format(count=sent.volunteers)
                 )
-                .format(count=sent.volunteers)
-                if sent.volunteers
-                else _("No volunteer is on duty right now: the organizers are alerted.")
-            )
+            elif sent.organizers:
+                text = _("No volunteer is on duty right now: the organizers are alerted.")
+            else:
+                text = _(
+                    "Nobody from the team can be reached through the bot right now: go to the "
+                    "bar or the entrance, or call 112 if you are in danger."
+                )
             text += "\n" + _(
                 "If you can, write what is happening or share your location (📎 → Location): "
                 "I pass it on. If you are in danger, call 112."
@@ -160,6 +162,19 @@ async def on_volunteer_button(update: Update, context: Context, parts: list[str]
     raise ApplicationHandlerStop
 
 
+async def on_signed_up(update: Update, context: Context) -> None:
+    """After her sign-up is confirmed (by the sign-up journey, in an earlier group): the
+    "I need help" button under her keyboard, once per event."""
+    events = await alerts.upcoming_event_ids(update.effective_user.id)
+    shown = set(context.user_data.get(KEYBOARD_SHOWN, []))
+    if set(events) <= shown:
+        return
+    context.user_data[KEYBOARD_SHOWN] = sorted(shown | set(events))
+    t = tr(update, context)
+    await send(update, context, t.gettext(alerts.KEYBOARD_NOTE).format(
+        button=t.gettext(HELP_BUTTON)), help_keyboard(t))  # fmt: skip
+
+
 async def on_detail(update: Update, context: Context) -> None:
     """While her alert is open, her words and location go to whoever handles it."""
     message = update.effective_message
@@ -187,3 +202,8 @@ def early_handlers() -> list[BaseHandler]:
         CallbackQueryHandler(on_volunteer_button, pattern=signed_pattern("vh")),
         MessageHandler(PRIVATE & (filters.TEXT | filters.LOCATION), on_detail),
     ]
+
+
+def late_handlers() -> list[BaseHandler]:
+    """Registered in AFTER_GROUP: they run once the journeys have handled the update."""
+    return [CallbackQueryHandler(on_signed_up, pattern=SIGNUP_CONFIRMED)]
