@@ -29,17 +29,22 @@ def local(moment: datetime) -> str:
     return moment.astimezone(PARIS).strftime("%H:%M")
 
 
-async def test_moving_a_wave_tells_only_its_people(harness: BotHarness, event):
-    orga = harness.user(first_name="Orga", language_code="en")
-    await harness.say(orga, f"/start {event.organizer_code}")
-    ada, bea, _cleo = await a_group_of_three(harness, event)  # all on the 03:00 wave
-    late = harness.user(first_name="Dee", language_code="en")
+async def a_late_leaver(harness: BotHarness, event, name: str = "Dee"):
+    """Signed up, then moved herself to the 06:00 departure from her summary."""
+    late = harness.user(first_name=name, language_code="en")
     await sign_up(harness, late, event.attendee_code, destination="Montreuil")
-    # Dee moves herself to the 06:00 departure from her summary.
     await harness.say(late, "/me")
     await harness.tap(late, data("su:edit:wave"))
     await harness.tap(late, lambda b: b.text.startswith("06:00"))
     await harness.tap(late, data("su:sum:confirm"))
+    return late
+
+
+async def test_moving_a_wave_tells_only_its_people(harness: BotHarness, event):
+    orga = harness.user(first_name="Orga", language_code="en")
+    await harness.say(orga, f"/start {event.organizer_code}")
+    ada, bea, _cleo = await a_group_of_three(harness, event)  # all on the 03:00 wave
+    late = await a_late_leaver(harness, event)
 
     reply = await harness.say(orga, "/departures")
     assert "Departures of Nuit Compagnonnes" in reply.text
@@ -219,6 +224,63 @@ async def test_morning_follow_up_is_anonymous_unless_asked(harness: BotHarness, 
     assert summary["group_met"] == {"yes": 1, "partly": 1}
     assert summary["reports"] == ["Someone followed us to the metro"]
     assert summary["contact"] == ["Bea"]
+
+
+async def test_asking_to_be_contacted_reaches_the_organizers_who_answer_through_the_bot(
+    harness: BotHarness, event
+):
+    orga = harness.user(first_name="Orga", language_code="en", username="orga_tg")
+    await harness.say(orga, f"/start {event.organizer_code}")
+    volunteer = harness.user(first_name="Vic", language_code="en")
+    await harness.say(volunteer, f"/start {event.volunteer_code}")
+    ada, bea, _cleo = await a_group_of_three(harness, event)
+    await harness.travel_to(followup_time(event) + timedelta(minutes=1))
+
+    # Anonymous answers stay statistics: nobody is told.
+    await harness.tap(ada, "No")
+    await harness.tap(ada, "Not really")
+    await harness.say(ada, "The metro was closed")
+    await harness.tap(ada, "No, stay anonymous")
+    await harness.drain()
+    assert not any("Morning-after follow-up" in t for t in received(orga))
+
+    await harness.tap(bea, "Partly")
+    await harness.tap(bea, "Not really")
+    await harness.say(bea, "Someone followed us to the metro")
+    await harness.tap(bea, "I'd like to be contacted")
+    await harness.drain()
+    request = next(m for m in orga.messages() if "Morning-after follow-up" in (m.text or ""))
+    assert request.text == (
+        "📝 Morning-after follow-up of Nuit Compagnonnes: Bea would like to be contacted.\n"
+        "Did her group meet: Partly. Did she get home well: Not really.\n"
+        "Her words: “Someone followed us to the metro”"
+    )
+    assert str(bea.id) not in str(request.data) and "bea_tg" not in str(request.data)
+    assert not any("Morning-after follow-up" in t for t in received(volunteer))
+
+    # The organizer writes to her through the bot; she answers the same way.
+    reply = await harness.tap(orga, "💬 Reply through the bot", message=request)
+    assert reply.text.startswith("Write your message to Bea.")
+    reply = await harness.say(orga, "Hi Bea, can we call you this afternoon?")
+    assert reply.text == "Sent to Bea."
+    await harness.drain()
+    to_her = bea.last_message()
+    assert to_her.text == (
+        "💬 Orga, from the organizers of Nuit Compagnonnes:\n\n"
+        "Hi Bea, can we call you this afternoon?"
+    )
+    assert "orga_tg" not in str(to_her.data) and str(orga.id) not in str(to_her.data)
+    await harness.tap(bea, "↩️ Answer", message=to_her)
+    reply = await harness.say(bea, "Yes, after 3pm")
+    assert reply.text == "Sent to Orga."
+    await harness.drain()
+    assert "💬 Bea answers (follow-up of Nuit Compagnonnes):\n\nYes, after 3pm" in received(orga)
+
+    # Her thread is the organizers' only: a volunteer's forged button is refused.
+    answer = await FollowupAnswer.get(contact__telegram_id=bea.id)
+    await volunteer.tap_data(request.message_id, sign(volunteer.id, f"fc:{answer.id}"))
+    await harness.settle()
+    assert volunteer.callback_answers()[-1].text == "Only this event's organizers can do this."
 
 
 async def test_volunteers_see_who_is_without_a_group(harness: BotHarness, event):
