@@ -49,6 +49,4 @@ def register_handlers(application: Application) -> None:
             *general.global_handlers(),
         ]
     )
-    # After the journeys: the "I need help" button once her sign-up is confirmed.
-    application.add_handlers(help.late_handlers(), group=help.AFTER_GROUP)
     application.add_error_handler(on_error)

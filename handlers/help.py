@@ -20,17 +20,14 @@ from companion_bot.i18n import translations_of
 from companion_bot.models import HelpLevel
 from companion_bot.services import help as alerts
 from companion_bot.services.errors import UserInputError
-from companion_bot.services.messaging import HELP_BUTTON, help_keyboard
+from companion_bot.services.messaging import HELP_BUTTON
 from companion_bot.signing import signed_pattern
 from handlers.callbacks import button, signed
 from handlers.common import Context, answer_query, close_buttons, column, send, tr
 from handlers.start import welcome_text
 
 HELP_GROUP = -5  # after the flood guard, before every journey
-AFTER_GROUP = 5  # after the journeys: sees what they did
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-SIGNUP_CONFIRMED = re.compile(r"^su:sum:confirm$")  # the sign-up's last button
-KEYBOARD_SHOWN = "help_keyboard"  # user_data: events she was given the button for
 
 
 async def on_help(update: Update, context: Context) -> None:
@@ -162,19 +159,6 @@ async def on_volunteer_button(update: Update, context: Context, parts: list[str]
     raise ApplicationHandlerStop
 
 
-async def on_signed_up(update: Update, context: Context) -> None:
-    """After her sign-up is confirmed (by the sign-up journey, in an earlier group): the
-    "I need help" button under her keyboard, once per event."""
-    events = await alerts.upcoming_event_ids(update.effective_user.id)
-    shown = set(context.user_data.get(KEYBOARD_SHOWN, []))
-    if set(events) <= shown:
-        return
-    context.user_data[KEYBOARD_SHOWN] = sorted(shown | set(events))
-    t = tr(update, context)
-    await send(update, context, t.gettext(alerts.KEYBOARD_NOTE).format(
-        button=t.gettext(HELP_BUTTON)), help_keyboard(t))  # fmt: skip
-
-
 async def on_detail(update: Update, context: Context) -> None:
     """While her alert is open, her words and location go to whoever handles it."""
     message = update.effective_message
@@ -203,7 +187,3 @@ def early_handlers() -> list[BaseHandler]:
         MessageHandler(PRIVATE & (filters.TEXT | filters.LOCATION), on_detail),
     ]
 
-
-def late_handlers() -> list[BaseHandler]:
-    """Registered in AFTER_GROUP: they run once the journeys have handled the update."""
-    return [CallbackQueryHandler(on_signed_up, pattern=SIGNUP_CONFIRMED)]

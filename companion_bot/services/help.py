@@ -88,24 +88,6 @@ async def live_event_of(telegram_id: int, now: datetime | None = None) -> Event 
     return registration.event if registration else None
 
 
-KEYBOARD_NOTE = N_(
-    "During the event, the “{button}” button at the bottom of this chat reaches the "
-    "volunteers on duty, whatever you are doing here."
-)
-
-
-async def upcoming_event_ids(telegram_id: int, now: datetime | None = None) -> list[int]:
-    """The events not over yet she is signed up for (she gets the "I need help" button)."""
-    now = now or _now()
-    return list(
-        await Registration.filter(
-            person__telegram_id=telegram_id,
-            status=RegistrationStatus.CONFIRMED,
-            event__closing__gte=now - LIVE_AFTER,
-        ).values_list("event_id", flat=True)
-    )
-
-
 async def open_alert_of(telegram_id: int) -> HelpAlert | None:
     return (
         await HelpAlert.filter(person__telegram_id=telegram_id, status__in=OPEN_STATUSES)

@@ -8,6 +8,7 @@ import asyncio
 from datetime import timedelta
 
 from companion_bot import clock
+from companion_bot.i18n import translator
 from companion_bot.models import (
     HelpAlert,
     HelpStatus,
@@ -20,7 +21,7 @@ from companion_bot.services import help as alerts
 from companion_bot.services import scheduler
 from companion_bot.workers import get_workers
 from tests.handlers.test_relay import received
-from tests.support import BotHarness, data, sign_up, texts_after
+from tests.support import BotHarness, sign_up
 
 HELP = "🆘 I need help"
 YES = "🆘 Yes, alert them"
@@ -65,15 +66,9 @@ async def test_the_help_button_stays_under_her_keyboard_and_starts_the_flow(
     ada = harness.user(first_name="Ada", language_code="en")
     await sign_up(harness, ada, event.attendee_code)
     assert ada.reply_keyboard() == [[HELP]]
-    note = next(m for m in ada.messages() if "button at the bottom" in (m.text or ""))
-    assert f"the “{HELP}” button at the bottom of this chat reaches the volunteers" in note.text
-    assert note.client_markup["is_persistent"] is True
-
-    # Confirming again after an edit does not repeat it.
-    before = len(ada.messages())
-    await harness.say(ada, "/me")
-    await harness.tap(ada, data("su:sum:confirm"))
-    assert not any("bottom of this chat" in text for text in texts_after(ada, before))
+    signed_up = next(m for m in ada.messages() if "You're signed up" in (m.text or ""))
+    assert signed_up.client_markup["keyboard"] == [[{"text": HELP}]]
+    assert signed_up.client_markup["is_persistent"] is True
 
     # An hour before the doors open, the night begins: the button comes with a word.
     await harness.travel_to(event.doors_open - timedelta(minutes=30))
@@ -95,6 +90,14 @@ async def test_the_help_button_stays_under_her_keyboard_and_starts_the_flow(
     assert "Alert sent to 1 volunteer on duty." in reply.text
     await harness.drain()
     assert "🆘 😟 I feel uncomfortable — Ada needs help at Nuit Compagnonnes." in received(vol)
+
+    # In French, the button speaks French and works the same.
+    bea = harness.user(first_name="Bea", language_code="fr")
+    await sign_up(harness, bea, event.attendee_code, language="fr")
+    french = translator("fr").gettext
+    assert bea.reply_keyboard() == [[french(HELP)]] != [[HELP]]
+    reply = await harness.say(bea, french(HELP))
+    assert reply.text == french("What is happening? The volunteers on duty will come to you.")
 
 
 async def test_confirming_is_all_or_nothing_and_a_second_tap_completes_it(
