@@ -223,7 +223,7 @@ async def grouped_count(event_id: int, kind: GroupKind, wave_id: int | None) -> 
 WAVE_MOVED = N_("🕒 Change: your departure now leaves at <b>{time}</b> from <b>{point}</b>.")
 WAVE_REMOVED = N_(
     "🕒 Change: the {old} departure is cancelled. You now leave at <b>{time}</b> from "
-    "<b>{point}</b>, with your group."
+    "<b>{point}</b> (with your group, if you have one)."
 )
 # A departure may leave this long after closing (the last ones out, tidying up).
 DEPARTURE_MARGIN = timedelta(hours=3)

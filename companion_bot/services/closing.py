@@ -98,8 +98,8 @@ NIGHT_START = N_(
 async def on_night_start(payload: dict, now: datetime) -> None:
     """Her event's night begins: the "I need help" button comes back under her keyboard."""
     event = await Event.get_or_none(id=payload["event_id"])
-    if event is None or event.purged_at is not None:
-        return
+    if event is None or event.purged_at is not None or event.closing <= now:
+        return  # gone, or over (its timeline scheduled again after the night)
     for registration in await Registration.filter(
         event=event, status=RegistrationStatus.CONFIRMED
     ).prefetch_related("person"):

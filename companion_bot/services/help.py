@@ -272,7 +272,7 @@ async def add_detail(
 @dataclass(frozen=True)
 class Claim:
     alert: HelpAlert
-    first: bool
+    first: bool  # she has it (won the claim, or pressed her winning claim again)
     claimed_by: str  # who has it ("?" when it was closed before anyone claimed it)
 
 
@@ -304,7 +304,9 @@ async def claim(volunteer_telegram_id: int, alert_id: int, now: datetime | None 
     if alert.status == HelpStatus.CLOSED and alert.claimed_by is None:
         raise UserInputError(N_("This alert is already closed."))
     name = alert.claimed_by.display_name if alert.claimed_by else None
-    return Claim(alert, bool(updated), name or "?")
+    # Her own claim pressed again (a double tap, a lost answer) is still hers.
+    mine = bool(updated) or alert.claimed_by_id == volunteer.id
+    return Claim(alert, mine, name or "?")
 
 
 async def update_alert_messages(

@@ -128,8 +128,8 @@ async def test_removing_a_departure_moves_its_groups_to_the_nearest(harness: Bot
     await harness.drain()
     for person in (ada, bea, cleo):
         assert (
-            "🕒 Change: the 03:00 departure is cancelled. You now leave at 06:00 from Back door, "
-            "with your group." in received(person)
+            "🕒 Change: the 03:00 departure is cancelled. You now leave at 06:00 from Back door "
+            "(with your group, if you have one)." in received(person)
         )
     assert not await DepartureWave.exists(id=first.id)
     group = await CompanionGroup.get(id=group.id).prefetch_related("meeting_point")

@@ -140,6 +140,7 @@ async def test_two_volunteers_claim_at_once_one_wins_and_both_see_who(harness: B
     await asks_for_help(harness, ada)
     await harness.drain()
     copies = {volunteer.id: alert_copy(volunteer) for volunteer in team}
+    buttons = {v.id: copies[v.id].inline_buttons()[0].callback_data for v in team}
     await asyncio.gather(
         *(v.tap("🙋 I'm on it", message=copies[v.id]) for v in team[:2])
     )  # fmt: skip
@@ -150,8 +151,13 @@ async def test_two_volunteers_claim_at_once_one_wins_and_both_see_who(harness: B
     assert winner in ("Vol0", "Vol1")
     for volunteer in team[:2]:
         if volunteer.first_name == winner:
-            assert any(t.startswith("Thank you. She knows you are coming") for t in
-                       received(volunteer))  # fmt: skip
+            thanks = [t for t in received(volunteer) if t.startswith("Thank you. She knows")]
+            assert len(thanks) == 1
+            # Pressing her claim again (her answer lost) still says she has it.
+            await volunteer.tap_data(copies[volunteer.id].message_id, buttons[volunteer.id])
+            await harness.drain()
+            assert volunteer.last_text().startswith("Thank you. She knows you are coming")
+            assert volunteer.callback_answers()[-1].text is None  # not "Already taken by"
         else:
             answers = [answer.text or "" for answer in volunteer.callback_answers()]
             assert f"Already taken by {winner}." in answers
