@@ -19,7 +19,7 @@ from companion_bot.i18n import LANGUAGES, N_, load_all, translator
 from companion_bot.logging_setup import configure_logging
 from companion_bot.metrics import update_metrics
 from companion_bot.persistence import DatabasePersistence, PerUserUpdateProcessor
-from companion_bot.services import outbox, scheduler
+from companion_bot.services import messaging, outbox, scheduler
 from companion_bot.services.board import WEB_ADDRESS_KEY
 from companion_bot.settings import Settings, SettingsError
 from companion_bot.workers import SharedRateLimiter, start_workers, stop_workers
@@ -43,6 +43,7 @@ def build_application(settings: Settings, *, webhook: bool = False) -> Applicati
     """The bot; with `webhook`, it has no Updater: updates come from the web server's
     webhook route (companion_bot/web/webhook.py) instead of long polling."""
     signing.configure(settings.callback_secret)
+    messaging.configure(settings.DEFAULT_LANGUAGE)
     processor = PerUserUpdateProcessor(max_concurrent_updates=64)
     builder = (
         ApplicationBuilder()
@@ -94,12 +95,15 @@ def register_tasks() -> None:
     scheduler.register(closing.WAVE_REMINDER_TASK, closing.on_wave_reminder)
     scheduler.register(closing.HOME_REMINDER_TASK, closing.on_home_reminder)
     scheduler.register(closing.NO_NEWS_TASK, closing.on_no_news)
+    scheduler.register(closing.NIGHT_START_TASK, closing.on_night_start)
     scheduler.register(help.ESCALATION_TASK, help.on_escalation)
+    scheduler.register(help.CLAIM_REMINDER_TASK, help.on_claim_reminder)
     scheduler.register(broadcasts.REPORT_TASK, broadcasts.on_report_task)
     scheduler.register(lifecycle.FOLLOWUP_TASK, lifecycle.on_followup)
     scheduler.register(lifecycle.PURGE_TASK, lifecycle.on_purge)
     outbox.register_after_send(relay.RELAY_PURPOSE, relay.remember_copy)
     outbox.register_after_send(locations.PURPOSE, locations.blank)
+    outbox.register_after_send(help.ALERT_PURPOSE, help.on_copy_sent)
 
 
 async def publish_commands(application: Application) -> None:

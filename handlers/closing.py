@@ -34,7 +34,8 @@ async def on_attendee_button(update: Update, context: Context, parts: list[str])
             await closing.at_meeting_point(user_id, registration_id)
             note = _("Great: your group and the volunteers can see you are at the meeting point.")
         elif action == "later":
-            wave = await closing.leave_later(user_id, registration_id)
+            from_wave = int(parts[3]) if len(parts) > 3 else None
+            wave = await closing.leave_later(user_id, registration_id, from_wave_id=from_wave)
             await wave.fetch_related("event")
             note = _("OK: you now leave with the {time} departure. We will introduce your new "
                      "group.").format(time=tr(update, context).time(wave.departs_at,

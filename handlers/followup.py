@@ -1,5 +1,6 @@
 """The morning-after follow-up: did your group meet, did you get home well, anything to
-report. Anonymous unless she asks to be contacted."""
+report. Anonymous unless she asks to be contacted; then organizers and she write to each
+other through the bot ("💬 Reply through the bot", "↩️ Answer")."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from telegram.ext import (
     filters,
 )
 
-from companion_bot.services import lifecycle
+from companion_bot.services import followups, lifecycle
+from companion_bot.services.errors import UserInputError
 from companion_bot.signing import signed_pattern
 from handlers.callbacks import button, signed
-from handlers.common import Context, answer_query, close_buttons, column, send, tr
+from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
 
-HOME, REPORT = "followup_home", "followup_report"
+HOME, REPORT, CONTACT = "followup_home", "followup_report", "followup_contact"
 ANSWERS = "followup"
+THREAD = "followup_thread"
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
 
@@ -88,6 +91,42 @@ async def on_done(update: Update, context: Context, parts: list[str]) -> int:
     return ConversationHandler.END
 
 
+@signed
+async def on_contact(update: Update, context: Context, parts: list[str]) -> str | int:
+    """`fc:<answer>`: an organizer writes to her; `fc:<answer>:<organizer>`: she answers."""
+    _ = tr(update, context).gettext
+    answer_id, organizer_id = int(parts[1]), (int(parts[2]) if len(parts) > 2 else None)
+    try:
+        found = await followups.thread(update.effective_user.id, answer_id, organizer_id)
+    except UserInputError as error:
+        await answer_query(update, error.translate(_), alert=True)
+        return ConversationHandler.END
+    context.user_data[THREAD] = [answer_id, organizer_id]
+    await answer_query(update)
+    await send(update, context, _(
+        "Write your message to {name}. It goes through the bot: your Telegram account is not "
+        "shown. /cancel to stop."
+    ).format(name=esc(found.recipient.display_name or "?")))  # fmt: skip
+    return CONTACT
+
+
+async def on_contact_text(update: Update, context: Context) -> str | int:
+    _ = tr(update, context).gettext
+    answer_id, organizer_id = context.user_data.get(THREAD) or (None, None)
+    if answer_id is None:
+        return ConversationHandler.END
+    try:
+        found = await followups.write(update.effective_user.id, answer_id, organizer_id,
+                                      update.effective_message.text)  # fmt: skip
+    except UserInputError as error:
+        await send(update, context, error.translate(_))
+        return CONTACT
+    context.user_data.pop(THREAD, None)
+    await send(update, context, _("Sent to {name}.").format(
+        name=esc(found.recipient.display_name or "?")))  # fmt: skip
+    return ConversationHandler.END
+
+
 async def on_unexpected(update: Update, context: Context) -> None:
     _ = tr(update, context).gettext
     await send(update, context, _("Please answer with one of the buttons below, or /cancel."))
@@ -97,13 +136,17 @@ def conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:
     return ConversationHandler(
         name="followup",
         persistent=True,
-        entry_points=[CallbackQueryHandler(on_met, pattern=signed_pattern("fu"))],
+        entry_points=[
+            CallbackQueryHandler(on_met, pattern=signed_pattern("fu")),
+            CallbackQueryHandler(on_contact, pattern=signed_pattern("fc")),
+        ],
         states={
             HOME: [CallbackQueryHandler(on_home, pattern=signed_pattern("fu"))],
             REPORT: [
                 CallbackQueryHandler(on_done, pattern=signed_pattern("fu")),
                 MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, on_report_text),
             ],
+            CONTACT: [MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, on_contact_text)],
         },
         fallbacks=[*fallbacks, MessageHandler(PRIVATE, on_unexpected)],
     )

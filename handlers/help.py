@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from telegram import KeyboardButton, ReplyKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -16,25 +16,18 @@ from telegram.ext import (
     filters,
 )
 
-from companion_bot.i18n import N_, Translator, translations_of
+from companion_bot.i18n import translations_of
 from companion_bot.models import HelpLevel
 from companion_bot.services import help as alerts
 from companion_bot.services.errors import UserInputError
+from companion_bot.services.messaging import HELP_BUTTON
 from companion_bot.signing import signed_pattern
 from handlers.callbacks import button, signed
 from handlers.common import Context, answer_query, close_buttons, column, send, tr
 from handlers.start import welcome_text
 
 HELP_GROUP = -5  # after the flood guard, before every journey
-HELP_BUTTON = N_("🆘 I need help")
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-
-
-def help_keyboard(t: Translator) -> ReplyKeyboardMarkup:
-    """Stays under her keyboard all night: one tap away from help."""
-    return ReplyKeyboardMarkup(
-        [[KeyboardButton(t.gettext(HELP_BUTTON))]], resize_keyboard=True, is_persistent=True
-    )
 
 
 async def on_help(update: Update, context: Context) -> None:
@@ -97,17 +90,23 @@ async def on_her_button(update: Update, context: Context, parts: list[str]) -> N
             sent = await alerts.confirm(user_id, alert_id)
             await answer_query(update)
             await close_buttons(update, _("🆘 Yes, alert them"))
-            text = (
-                tr(update, context)
-                .ngettext(
-                    "Alert sent to {count} volunteer on duty.",
-                    "Alert sent to {count} volunteers on duty.",
-                    sent.volunteers,
+            if sent.volunteers:
+                text = (
+                    tr(update, context)
+                    .ngettext(
+                        "Alert sent to {count} volunteer on duty.",
+                        "Alert sent to {count} volunteers on duty.",
+                        sent.volunteers,
+                    )
+                    .format(count=sent.volunteers)
                 )
-                .format(count=sent.volunteers)
-                if sent.volunteers
-                else _("No volunteer is on duty right now: the organizers are alerted.")
-            )
+            elif sent.organizers:
+                text = _("No volunteer is on duty right now: the organizers are alerted.")
+            else:
+                text = _(
+                    "Nobody from the team can be reached through the bot right now: go to the "
+                    "bar or the entrance, or call 112 if you are in danger."
+                )
             text += "\n" + _(
                 "If you can, write what is happening or share your location (📎 → Location): "
                 "I pass it on. If you are in danger, call 112."
@@ -187,3 +186,4 @@ def early_handlers() -> list[BaseHandler]:
         CallbackQueryHandler(on_volunteer_button, pattern=signed_pattern("vh")),
         MessageHandler(PRIVATE & (filters.TEXT | filters.LOCATION), on_detail),
     ]
+

@@ -1,6 +1,7 @@
 """Organizers during the night: `/broadcast` (audience → text → preview → send, then a
-delivery report), `/dashboard`, `/departures` (move or add departure waves) and `/match`
-(run a matching round by hand). Every step checks the organizer role for that event."""
+delivery report), `/dashboard`, `/departures` (move, add or remove departure waves),
+`/settings` (the closing-time delays) and `/match` (run a matching round by hand). Every step
+checks the organizer role for that event."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from handlers.common import (
     close_buttons,
     column,
     esc,
+    keyboard,
     send,
     settings_of,
     tr,
@@ -37,8 +39,8 @@ from handlers.common import (
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 TEXT = PRIVATE & filters.TEXT & ~filters.COMMAND
 DRAFT = "night_draft"
-AUDIENCE, WRITING, PREVIEW, WAVE_TIME, WAVE_POINT, NEW_WAVE = (
-    "audience", "writing", "preview", "wave_time", "wave_point", "new_wave",
+AUDIENCE, WRITING, PREVIEW, WAVE_TIME, WAVE_POINT, NEW_WAVE, WAVE_REMOVE = (
+    "audience", "writing", "preview", "wave_time", "wave_point", "new_wave", "wave_remove",
 )  # fmt: skip
 MAX_TEXT = 3500
 
@@ -116,6 +118,8 @@ async def on_event_pick(update: Update, context: Context, parts: list[str]) -> i
         await show_dashboard(update, context, event_id)
     elif action == "mt":
         await run_match(update, context, event_id)
+    elif action == "st":
+        await show_settings(update, context, event_id)
     return ConversationHandler.END
 
 
@@ -219,10 +223,16 @@ def pressed(update: Update) -> str | None:
 # -- /dashboard and /match ----------------------------------------------------------------------
 
 
-async def on_dashboard(update: Update, context: Context) -> None:
-    event_id = await pick_event(update, context, "db")
+async def for_event(update: Update, context: Context, action: str, show) -> None:
+    """`show(update, context, event_id)` for her event; when she has several, she picks one
+    first (its button comes back to `on_event_pick` with `action`)."""
+    event_id = await pick_event(update, context, action)
     if isinstance(event_id, int) and event_id != ConversationHandler.END:
-        await show_dashboard(update, context, event_id)
+        await show(update, context, event_id)
+
+
+async def on_dashboard(update: Update, context: Context) -> None:
+    await for_event(update, context, "db", show_dashboard)
 
 
 async def show_dashboard(update: Update, context: Context, event_id: int) -> None:
@@ -267,9 +277,7 @@ def dashboard_text(t: Translator, board: broadcasts.Dashboard) -> str:
 
 
 async def on_match(update: Update, context: Context) -> None:
-    event_id = await pick_event(update, context, "mt")
-    if isinstance(event_id, int) and event_id != ConversationHandler.END:
-        await run_match(update, context, event_id)
+    await for_event(update, context, "mt", run_match)
 
 
 async def run_match(update: Update, context: Context, event_id: int) -> None:
@@ -314,10 +322,12 @@ async def show_waves(update: Update, context: Context, event_id: int) -> int | s
     buttons = []
     for wave in await DepartureWave.filter(event=event).prefetch_related("meeting_point"):
         point = wave.meeting_point.name if wave.meeting_point else ""
-        label = _("Change {time} — {point}").format(
-            time=t.time(wave.departs_at, event.timezone), point=point
+        time = t.time(wave.departs_at, event.timezone)
+        buttons.append((_("Change {time} — {point}").format(time=time, point=point),
+                        button(update, f"dp:wave:{wave.id}")))  # fmt: skip
+        buttons.append(
+            (_("🗑 Remove {time}").format(time=time), button(update, f"dp:del:{wave.id}"))
         )
-        buttons.append((label, button(update, f"dp:wave:{wave.id}")))
     buttons.append((_("➕ Add a departure"), button(update, f"dp:add:{event_id}")))
     await send(update, context, _("Departures of {event}:").format(event=esc(event.name)),
                column(buttons))  # fmt: skip
@@ -326,13 +336,24 @@ async def show_waves(update: Update, context: Context, event_id: int) -> int | s
 
 @signed
 async def on_wave_pick(update: Update, context: Context, parts: list[str]) -> str:
-    _ = tr(update, context).gettext
-    if parts[1] not in ("add", "wave"):
+    t = tr(update, context)
+    _ = t.gettext
+    if parts[1] not in ("add", "wave", "del"):
         await answer_query(update, _("This button is no longer active."))
         return WAVE_TIME
     await answer_query(update)
     await close_buttons(update, pressed(update))
     draft = context.user_data.setdefault(DRAFT, {})
+    if parts[1] == "del":
+        draft["wave"] = int(parts[2])
+        await send(update, context, _(
+            "Remove this departure? Its groups and people move to the nearest other departure "
+            "and are told."
+        ), column([
+            (_("🗑 Yes, remove it"), button(update, f"dp:delyes:{parts[2]}")),
+            (_("Keep it"), button(update, "dp:delno:0")),
+        ]))  # fmt: skip
+        return WAVE_REMOVE
     if parts[1] == "add":
         draft["wave"] = None
         await send(update, context, _("Time of the new departure? Like 04:30."))
@@ -343,23 +364,23 @@ async def on_wave_pick(update: Update, context: Context, parts: list[str]) -> st
 
 
 async def on_wave_time(update: Update, context: Context) -> int | str:
-    t = tr(update, context)
-    _ = t.gettext
+    _ = tr(update, context).gettext
     draft = context.user_data.get(DRAFT, {})
     try:
         event = await broadcasts.require_organizer(update.effective_user.id, draft["event"])
         departs_at = next_occurrence(parse_clock(update.effective_message.text or ""),
                                      event.doors_open, event.timezone)  # fmt: skip
-        if draft.get("wave") is None:
-            await broadcasts.add_wave(update.effective_user.id, event.id, departs_at)
-            await send(update, context, _("Departure added at {time}.").format(
-                time=t.time(departs_at, event.timezone)))  # fmt: skip
-            return ConversationHandler.END
+        broadcasts.check_departure_time(event, departs_at)
     except UserInputError as error:
         await send(update, context, error.translate(_))
         return NEW_WAVE
+    except KeyError:
+        await send(update, context, _("This button is no longer active."))
+        return ConversationHandler.END
     draft["time"] = departs_at.isoformat()
     points = await MeetingPoint.filter(event=event)
+    if not points:
+        return await save_wave(update, context, None)
     await send(update, context, _("From which meeting point?"), column(
         [(point.name, button(update, f"dp:point:{point.id}")) for point in points]
     ))  # fmt: skip
@@ -368,30 +389,122 @@ async def on_wave_time(update: Update, context: Context) -> int | str:
 
 @signed
 async def on_wave_point(update: Update, context: Context, parts: list[str]) -> int | str:
-    from datetime import datetime
-
-    t = tr(update, context)
-    _ = t.gettext
+    _ = tr(update, context).gettext
     if parts[1] != "point":
         await answer_query(update, _("This button is no longer active."))
         return WAVE_POINT
     await answer_query(update)
     await close_buttons(update, pressed(update))
+    return await save_wave(update, context, int(parts[2]))
+
+
+async def save_wave(update: Update, context: Context, point_id: int | None) -> int:
+    """The new or changed departure, at the time she typed, from `point_id`."""
+    from datetime import datetime
+
+    t = tr(update, context)
+    _ = t.gettext
     draft = context.user_data.pop(DRAFT, {})
+    user_id = update.effective_user.id
     try:
-        wave = await broadcasts.change_wave(
-            update.effective_user.id, draft["wave"], datetime.fromisoformat(draft["time"]),
-            int(parts[2]),
-        )  # fmt: skip
-    except (UserInputError, KeyError) as error:
-        if isinstance(error, UserInputError):
-            return await refuse(update, context, error)
+        departs_at = datetime.fromisoformat(draft["time"])
+        if draft.get("wave") is None:
+            wave = await broadcasts.add_wave(user_id, draft["event"], departs_at, point_id)
+            done = _("Departure added at {time}.")
+        else:
+            wave = await broadcasts.change_wave(user_id, draft["wave"], departs_at, point_id)
+            done = _("Done: the departure now leaves at {time}; its people are told.")
+    except UserInputError as error:
+        return await refuse(update, context, error)
+    except KeyError:
         await send(update, context, _("This button is no longer active."))
         return ConversationHandler.END
     await wave.fetch_related("event")
-    await send(update, context, _("Done: the departure now leaves at {time}; its people are told.")
-               .format(time=t.time(wave.departs_at, wave.event.timezone)))  # fmt: skip
+    await send(update, context, done.format(time=t.time(wave.departs_at, wave.event.timezone)))
     return ConversationHandler.END
+
+
+@signed
+async def on_wave_remove(update: Update, context: Context, parts: list[str]) -> int | str:
+    t = tr(update, context)
+    _ = t.gettext
+    if parts[1] not in ("delyes", "delno"):
+        await answer_query(update, _("This button is no longer active."))
+        return WAVE_REMOVE
+    await answer_query(update)
+    await close_buttons(update, pressed(update))
+    context.user_data.pop(DRAFT, None)
+    if parts[1] == "delno":
+        await send(update, context, _("Nothing was changed."))
+        return ConversationHandler.END
+    try:
+        removal = await broadcasts.remove_wave(update.effective_user.id, int(parts[2]))
+    except UserInputError as error:
+        return await refuse(update, context, error)
+    wave = removal.moved_to
+    await wave.fetch_related("event")
+    await send(update, context, t.ngettext(
+        "Departure removed: its {count} person now leaves at {time} and is told.",
+        "Departure removed: its {count} people now leave at {time} and are told.",
+        removal.people,
+    ).format(count=removal.people, time=t.time(wave.departs_at, wave.event.timezone)))  # fmt: skip
+    return ConversationHandler.END
+
+
+# -- /settings: the event's closing-time delays ---------------------------------------------------
+
+
+async def on_settings(update: Update, context: Context) -> None:
+    await for_event(update, context, "st", show_settings)
+
+
+async def show_settings(update: Update, context: Context, event_id: int) -> None:
+    _ = tr(update, context).gettext
+    try:
+        event = await broadcasts.require_organizer(update.effective_user.id, event_id)
+    except UserInputError as error:
+        await refuse(update, context, error)
+        return
+    lines = [_("Delays of {event}:").format(event=esc(event.name))]
+    buttons = []
+    for code, setting in broadcasts.EVENT_SETTINGS.items():
+        value = getattr(event, setting.field)
+        lines.append(_("• {setting}: {minutes} min").format(setting=_(setting.label),
+                                                            minutes=value))  # fmt: skip
+        buttons.append((_("Change: {setting}").format(setting=_(setting.label)),
+                        button(update, f"st:{event.id}:{code}")))  # fmt: skip
+    await send(update, context, "\n".join(lines), column(buttons))
+
+
+@signed
+async def on_settings_button(update: Update, context: Context, parts: list[str]) -> None:
+    """`st:<event>:<setting>` offers its values; `st:<event>:<setting>:<minutes>` saves."""
+    _ = tr(update, context).gettext
+    setting = broadcasts.EVENT_SETTINGS.get(parts[2]) if len(parts) > 2 else None
+    if setting is None or len(parts) > 4:
+        await answer_query(update, _("This button is no longer active."))
+        return
+    event_id = int(parts[1])
+    if len(parts) == 3:
+        await answer_query(update)
+        await close_buttons(update, _(setting.label))
+        await send(update, context, _("{setting}: how many minutes?").format(
+            setting=_(setting.label)), keyboard([[
+                (str(minutes), button(update, f"st:{event_id}:{parts[2]}:{minutes}"))
+                for minutes in setting.choices
+            ]]))  # fmt: skip
+        return
+    try:
+        await broadcasts.change_setting(update.effective_user.id, event_id, parts[2],
+                                        int(parts[3]))  # fmt: skip
+    except UserInputError as error:
+        await refuse(update, context, error)
+        return
+    await answer_query(update)
+    await close_buttons(update, parts[3])
+    await send(update, context, _(
+        "Done: {setting}: {minutes} min. Reminders and alerts still to come follow it."
+    ).format(setting=_(setting.label), minutes=parts[3]))  # fmt: skip
 
 
 async def on_unexpected(update: Update, context: Context) -> None:
@@ -419,6 +532,7 @@ def conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:
             WAVE_TIME: [CallbackQueryHandler(on_wave_pick, pattern=signed_pattern("dp"))],
             NEW_WAVE: [MessageHandler(TEXT, on_wave_time)],
             WAVE_POINT: [CallbackQueryHandler(on_wave_point, pattern=signed_pattern("dp"))],
+            WAVE_REMOVE: [CallbackQueryHandler(on_wave_remove, pattern=signed_pattern("dp"))],
         },
         fallbacks=[
             *fallbacks,
@@ -432,4 +546,6 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("dashboard", on_dashboard, filters=PRIVATE),
         CommandHandler("match", on_match, filters=PRIVATE),
+        CommandHandler("settings", on_settings, filters=PRIVATE),
+        CallbackQueryHandler(on_settings_button, pattern=signed_pattern("st")),
     ]

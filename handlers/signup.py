@@ -26,6 +26,7 @@ from companion_bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator, normal
 from companion_bot.models import ArrivalKind, Registration, RegistrationStatus, Transport
 from companion_bot.services import people, registrations
 from companion_bot.services.errors import UserInputError
+from companion_bot.services.messaging import help_keyboard
 from companion_bot.services.registrations import RegistrationView, Step
 from handlers.common import (
     Context,
@@ -601,6 +602,8 @@ async def on_confirm(update: Update, context: Context) -> Step | int:
             "the event, by display name only. /me shows or edits your answers, /leave cancels "
             "your registration."
         ).format(event=esc(registration.event.name)),
+        # From now on, "🆘 I need help" stays under her keyboard (handlers/help.py).
+        help_keyboard(tr(update, context)),
     )
     context.user_data.pop(STEP_KEY, None)
     return ConversationHandler.END

@@ -1,16 +1,18 @@
 """Organizers' broadcasts (all attendees, one wave, volunteers, organizers), the delivery
-report that follows, the dashboard counts, and changing departure waves."""
+report that follows, the dashboard counts, changing departure waves and the event's
+closing-time delays."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
 from companion_bot import clock
-from companion_bot.i18n import N_, escape, translator
+from companion_bot.i18n import N_, escape
 from companion_bot.models import (
     Broadcast,
     CompanionGroup,
@@ -27,12 +29,12 @@ from companion_bot.models import (
     Role,
     RoleKind,
 )
-from companion_bot.services import closing, outbox, scheduler
+from companion_bot.services import closing, groups, outbox, scheduler
 from companion_bot.services.errors import UserInputError
+from companion_bot.services.messaging import language_of
 
 REPORT_TASK = "broadcast_report"
 REPORT_POLL = timedelta(seconds=5)
-BROADCAST_MAX = 3000
 
 
 class Audience(StrEnum):
@@ -99,7 +101,7 @@ async def send_broadcast(
         await outbox.enqueue_many(
             outbox.Outgoing(
                 chat_id=person.telegram_id,
-                text=translator(person.language or "fr").gettext(BROADCAST_HEADER).format(
+                text=language_of(person).gettext(BROADCAST_HEADER).format(
                     event=escape(event.name)
                 ) + "\n\n" + escape(text),
                 broadcast_id=broadcast.id,
@@ -135,7 +137,7 @@ async def on_report_task(payload: dict, now: datetime) -> None:
     broadcast.completed_at = now
     await broadcast.save(update_fields=["completed_at"])
     if broadcast.author is not None:
-        t = translator(broadcast.author.language or "fr")
+        t = language_of(broadcast.author)
         await outbox.enqueue(
             broadcast.author.telegram_id,
             report_text(t, broadcast.recipients, report.sent, report.blocked, report.failed),
@@ -219,6 +221,52 @@ async def grouped_count(event_id: int, kind: GroupKind, wave_id: int | None) -> 
 
 
 WAVE_MOVED = N_("🕒 Change: your departure now leaves at <b>{time}</b> from <b>{point}</b>.")
+WAVE_REMOVED = N_(
+    "🕒 Change: the {old} departure is cancelled. You now leave at <b>{time}</b> from "
+    "<b>{point}</b> (with your group, if you have one)."
+)
+# A departure may leave this long after closing (the last ones out, tidying up).
+DEPARTURE_MARGIN = timedelta(hours=3)
+
+
+def local_clock(moment: datetime, timezone: str) -> str:
+    """HH:MM on the event's clocks (as Translator.time shows it in every language)."""
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
+
+
+def check_departure_time(event: Event, departs_at: datetime) -> None:
+    """A departure leaves after the doors open and at most DEPARTURE_MARGIN after closing.
+
+    Typed clock times are read as their first occurrence after the doors open, so "22:00"
+    for doors at 23:00 becomes 22:00 the next day: whichever of the two readings is nearer
+    the night says whether it is too early or too late."""
+    latest = event.closing + DEPARTURE_MARGIN
+    if event.doors_open < departs_at <= latest:
+        return
+    zone = event.timezone
+    shown = {
+        "time": local_clock(departs_at, zone),
+        "doors": local_clock(event.doors_open, zone),
+        "closing": local_clock(event.closing, zone),
+    }
+    day_before = departs_at - timedelta(days=1)
+    if departs_at <= event.doors_open or (
+        day_before < event.doors_open and event.doors_open - day_before < departs_at - latest
+    ):
+        raise UserInputError(
+            N_("The departure at {time} would be before the doors open ({doors})."), **shown
+        )
+    raise UserInputError(N_("The departure at {time} comes long after closing."), **shown)
+
+
+async def meeting_point_of(event: Event, meeting_point_id: int | None) -> MeetingPoint | None:
+    """The event's meeting point of that id, refused if it is another event's."""
+    if meeting_point_id is None:
+        return None
+    point = await MeetingPoint.get_or_none(id=meeting_point_id, event=event)
+    if point is None:
+        raise UserInputError(N_("This button is no longer active."))
+    return point
 
 
 async def change_wave(
@@ -229,45 +277,150 @@ async def change_wave(
     if wave is None:
         raise UserInputError(N_("This button is no longer active."))
     event = await require_organizer(telegram_id, wave.event_id)
-    if meeting_point_id is not None and not await MeetingPoint.exists(id=meeting_point_id,
-                                                                       event=event):  # fmt: skip
-        raise UserInputError(N_("This button is no longer active."))
-    if not (event.doors_open < departs_at <= event.closing + timedelta(hours=6)):
-        raise UserInputError(N_("The departure at {time} comes long after closing."),
-                             time=departs_at.strftime("%H:%M"))  # fmt: skip
+    point = await meeting_point_of(event, meeting_point_id)
+    check_departure_time(event, departs_at)
     if await DepartureWave.filter(event=event, departs_at=departs_at).exclude(id=wave_id).exists():
         raise UserInputError(N_("Two departures are at the same time."))
     async with in_transaction():
         wave.departs_at = departs_at
-        if meeting_point_id is not None:
-            wave.meeting_point_id = meeting_point_id
+        if point is not None:
+            wave.meeting_point = point
         await wave.save(update_fields=["departs_at", "meeting_point_id"])
         await CompanionGroup.filter(departure_wave=wave, kind=GroupKind.DEPARTURE).update(
             meet_at=departs_at, meeting_point_id=wave.meeting_point_id
         )
         await wave.fetch_related("meeting_point")
-        point = wave.meeting_point.name if wave.meeting_point else event.venue_name
         stamp = f"{departs_at.isoformat()}:{wave.meeting_point_id}"
-        for registration in await Registration.filter(
-            departure_wave=wave, status=RegistrationStatus.CONFIRMED, wants_departure_group=True
-        ).prefetch_related("person"):
-            t = translator(registration.person.language or "fr")
-            await outbox.enqueue(
-                registration.person.telegram_id,
-                t.gettext(WAVE_MOVED).format(time=t.time(departs_at, event.timezone),
-                                             point=escape(point)),
-                priority=closing.URGENT,
-                dedupe_key=f"wavemoved:{wave.id}:{registration.id}:{stamp}",
-            )  # fmt: skip
+        await tell_wave(wave, event, "wavemoved", stamp, WAVE_MOVED)
         await closing.schedule_wave_reminder(event, wave)
     return wave
 
 
-async def add_wave(telegram_id: int, event_id: int, departs_at: datetime) -> DepartureWave:
+async def tell_wave(
+    wave: DepartureWave,
+    event: Event,
+    key: str,
+    stamp: str,
+    message: str,
+    only: list[int] | None = None,
+    old: str = "",
+) -> int:
+    """Everyone leaving with `wave` (or those of them in `only`, registration ids) hears
+    where and when it now leaves; returns how many."""
+    point = wave.meeting_point.name if wave.meeting_point else event.venue_name
+    query = Registration.filter(
+        departure_wave=wave, status=RegistrationStatus.CONFIRMED, wants_departure_group=True
+    )
+    if only is not None:
+        query = query.filter(id__in=only)
+    registrations = await query.prefetch_related("person")
+    for registration in registrations:
+        t = language_of(registration.person)
+        await outbox.enqueue(
+            registration.person.telegram_id,
+            t.gettext(message).format(time=t.time(wave.departs_at, event.timezone),
+                                      point=escape(point), old=old),
+            priority=closing.URGENT,
+            dedupe_key=f"{key}:{wave.id}:{registration.id}:{stamp}",
+        )  # fmt: skip
+    return len(registrations)
+
+
+async def add_wave(
+    telegram_id: int, event_id: int, departs_at: datetime, meeting_point_id: int | None = None
+) -> DepartureWave:
+    """A new departure, from the chosen meeting point (else the event's first one)."""
     event = await require_organizer(telegram_id, event_id)
+    point = await meeting_point_of(event, meeting_point_id)
+    check_departure_time(event, departs_at)
     if await DepartureWave.filter(event=event, departs_at=departs_at).exists():
         raise UserInputError(N_("Two departures are at the same time."))
-    first_point = await MeetingPoint.filter(event=event).order_by("position", "id").first()
-    wave = await DepartureWave.create(event=event, departs_at=departs_at, meeting_point=first_point)
-    await closing.schedule_wave_reminder(event, wave)
+    if point is None:
+        point = await MeetingPoint.filter(event=event).order_by("position", "id").first()
+    async with in_transaction():
+        wave = await DepartureWave.create(event=event, departs_at=departs_at, meeting_point=point)
+        await closing.schedule_wave_reminder(event, wave)
     return wave
+
+
+@dataclass(frozen=True)
+class Removal:
+    moved_to: DepartureWave
+    people: int  # told they now leave with `moved_to`
+
+
+async def remove_wave(telegram_id: int, wave_id: int, now: datetime | None = None) -> Removal:
+    """Remove a departure not gone yet: its groups and people move to the nearest other
+    departure (the later one on a tie) and are told."""
+    now = now or _now()
+    wave = await DepartureWave.get_or_none(id=wave_id).prefetch_related("event")
+    if wave is None:
+        raise UserInputError(N_("This button is no longer active."))
+    event = await require_organizer(telegram_id, wave.event_id)
+    if wave.departs_at <= now or await CompanionGroup.exists(
+        departure_wave=wave, status=GroupStatus.LEFT
+    ):
+        raise UserInputError(N_("This departure has already left."))
+    others = (
+        await DepartureWave.filter(event=event)
+        .exclude(id=wave.id)
+        .prefetch_related("meeting_point")
+    )
+    if not others:
+        raise UserInputError(N_("An event needs at least one departure: change this one instead."))
+    target = min(
+        others, key=lambda w: (abs(w.departs_at - wave.departs_at), w.departs_at < wave.departs_at)
+    )
+    async with in_transaction():
+        await CompanionGroup.filter(departure_wave=wave, kind=GroupKind.DEPARTURE).update(
+            departure_wave_id=target.id,
+            meet_at=target.departs_at,
+            meeting_point_id=target.meeting_point_id,
+        )
+        moved = list(await Registration.filter(departure_wave=wave).values_list("id", flat=True))
+        await Registration.filter(id__in=moved).update(departure_wave_id=target.id)
+        old = local_clock(wave.departs_at, event.timezone)
+        told = await tell_wave(target, event, "waveremoved", str(wave.id), WAVE_REMOVED,
+                               only=moved, old=old)  # fmt: skip
+        await scheduler.cancel_prefix(f"wave:{wave.id}:")
+        for prefix in (f"reminder:{wave.id}:", f"wavecard:{wave.id}:", f"wavealone:{wave.id}:"):
+            await outbox.cancel(prefix)
+        await wave.delete()
+        await groups.schedule_round(event.id, now + timedelta(minutes=1))
+    return Removal(target, told)
+
+
+# -- the event's closing-time delays ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    field: str  # the Event column
+    label: str
+    choices: tuple[int, ...]  # minutes
+
+
+EVENT_SETTINGS = {
+    "r": Setting("reminder_minutes", N_("Reminder before a departure"), (5, 10, 15, 20, 30, 45)),
+    "c": Setting(
+        "checkin_delay_minutes", N_("“Are you home?” after leaving"), (30, 45, 60, 90, 120, 180)
+    ),
+    "e": Setting(
+        "escalation_delay_minutes",
+        N_("Alert to the team when still no news after that"),
+        (10, 15, 20, 30, 45, 60),
+    ),
+}
+
+
+async def change_setting(telegram_id: int, event_id: int, code: str, minutes: int) -> Event:
+    """An organizer changes one delay; reminders and alerts still waiting follow it."""
+    event = await require_organizer(telegram_id, event_id)
+    setting = EVENT_SETTINGS.get(code)
+    if setting is None or minutes not in setting.choices:
+        raise UserInputError(N_("This button is no longer active."))
+    async with in_transaction():
+        setattr(event, setting.field, minutes)
+        await event.save(update_fields=[setting.field])
+        await closing.reschedule_pending(event)
+    return event

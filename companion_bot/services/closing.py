@@ -33,13 +33,16 @@ from companion_bot.models import (
 )
 from companion_bot.services import groups, outbox, relay, scheduler
 from companion_bot.services.errors import UserInputError
-from companion_bot.services.messaging import language_of, signed_markup
+from companion_bot.services.messaging import HELP_BUTTON, help_keyboard, language_of, signed_markup
 
 logger = logging.getLogger(__name__)
 
 WAVE_REMINDER_TASK = "wave_reminder"
 HOME_REMINDER_TASK = "home_reminder"
 NO_NEWS_TASK = "no_news_alert"
+NIGHT_START_TASK = "night_start"
+# Her event's night is on from then: she gets the "I need help" button again, with a word.
+NIGHT_START_BEFORE = timedelta(hours=1)
 # Alerts about people jump the queue of a broadcast.
 URGENT = 10
 
@@ -59,6 +62,9 @@ async def schedule_timeline(event_id: int, now: datetime | None = None) -> None:
     event = await Event.get(id=event_id)
     for wave in await DepartureWave.filter(event=event):
         await schedule_wave_reminder(event, wave)
+    await scheduler.schedule(NIGHT_START_TASK, event.doors_open - NIGHT_START_BEFORE,
+                             {"event_id": event.id},
+                             dedupe_key=f"event:{event.id}:night")  # fmt: skip
     await groups.schedule_round(event.id, now + timedelta(minutes=1))
 
 
@@ -66,6 +72,46 @@ async def schedule_wave_reminder(event: Event, wave: DepartureWave) -> None:
     due = wave.departs_at - timedelta(minutes=event.reminder_minutes)
     await scheduler.schedule(WAVE_REMINDER_TASK, due, {"wave_id": wave.id},
                              dedupe_key=f"wave:{wave.id}:reminder")  # fmt: skip
+
+
+async def reschedule_pending(event: Event) -> None:
+    """After the event's delays changed: the reminders and alerts still waiting move to the
+    new times (those already sent stay sent)."""
+    for wave in await DepartureWave.filter(event=event):
+        due = wave.departs_at - timedelta(minutes=event.reminder_minutes)
+        await scheduler.move(f"wave:{wave.id}:reminder", due)
+    gone = await Registration.filter(
+        event=event, left_at__not_isnull=True, home_at=None, status=RegistrationStatus.CONFIRMED
+    )
+    for registration in gone:
+        reminder, alert = check_in_times(event, registration.left_at)
+        await scheduler.move(f"home:{registration.id}:reminder", reminder)
+        await scheduler.move(f"home:{registration.id}:alert", alert)
+
+
+NIGHT_START = N_(
+    "🌙 <b>{event}</b> is tonight. If anything goes wrong, tap “{button}” at the bottom of "
+    "this chat: the volunteers on duty will come to you."
+)
+
+
+async def on_night_start(payload: dict, now: datetime) -> None:
+    """Her event's night begins: the "I need help" button comes back under her keyboard."""
+    event = await Event.get_or_none(id=payload["event_id"])
+    if event is None or event.purged_at is not None or event.closing <= now:
+        return  # gone, or over (its timeline scheduled again after the night)
+    for registration in await Registration.filter(
+        event=event, status=RegistrationStatus.CONFIRMED
+    ).prefetch_related("person"):
+        person = registration.person
+        t = language_of(person)
+        await outbox.enqueue(
+            person.telegram_id,
+            t.gettext(NIGHT_START).format(event=escape(event.name),
+                                          button=t.gettext(HELP_BUTTON)),
+            reply_markup=help_keyboard(t),
+            dedupe_key=f"night:{event.id}:{person.id}",
+        )  # fmt: skip
 
 
 # -- the wave reminder --------------------------------------------------------------------------
@@ -114,7 +160,7 @@ async def on_wave_reminder(payload: dict, now: datetime) -> None:
         )
         rows = [
             [(t.gettext(AT_POINT), f"cl:at:{registration.id}")],
-            [(t.gettext(LEAVING_LATER), f"cl:later:{registration.id}")],
+            [(t.gettext(LEAVING_LATER), f"cl:later:{registration.id}:{wave.id}")],
             [(t.gettext(ALREADY_LEFT), f"cl:gone:{registration.id}")],
         ]
         await outbox.enqueue(
@@ -362,11 +408,21 @@ async def tell_group(registration: Registration, message: str, key: str) -> None
     )
 
 
-async def leave_later(telegram_id: int, registration_id: int, now: datetime | None = None):
-    """Move her to the next wave; her current group is told. Returns the new wave."""
+async def leave_later(
+    telegram_id: int,
+    registration_id: int,
+    now: datetime | None = None,
+    from_wave_id: int | None = None,
+) -> DepartureWave:
+    """Move her to the next wave; her current group is told. Returns the new wave.
+
+    `from_wave_id` is the wave her button was for: pressed again once she has moved (her
+    answer was lost, a double tap), it answers with her wave instead of moving her on."""
     now = now or _now()
     registration = await own_registration(telegram_id, registration_id)
     current = registration.departure_wave
+    if from_wave_id is not None and current is not None and current.id != from_wave_id:
+        return current
     later = (
         await DepartureWave.filter(
             event_id=registration.event_id, departs_at__gt=current.departs_at
@@ -381,15 +437,16 @@ async def leave_later(telegram_id: int, registration_id: int, now: datetime | No
         raise UserInputError(
             N_("There is no later departure. Leave with your group, or ask a volunteer.")
         )
-    await tell_group(registration, LATER_TO_GROUP, f"later:{current.id}")
-    await groups.leave_groups(registration.id, GroupKind.DEPARTURE, now)
-    registration.departure_wave = later
-    registration.at_meeting_point_at = None
-    registration.missing_flagged_at = None
-    await registration.save(
-        update_fields=["departure_wave_id", "at_meeting_point_at", "missing_flagged_at"]
-    )
-    await groups.place_signup(registration.id, now)
+    async with in_transaction():
+        await tell_group(registration, LATER_TO_GROUP, f"later:{current.id}")
+        await groups.leave_groups(registration.id, GroupKind.DEPARTURE, now)
+        registration.departure_wave = later
+        registration.at_meeting_point_at = None
+        registration.missing_flagged_at = None
+        await registration.save(
+            update_fields=["departure_wave_id", "at_meeting_point_at", "missing_flagged_at"]
+        )
+        await groups.place_signup(registration.id, now)
     return later
 
 
@@ -397,10 +454,11 @@ async def already_left(telegram_id: int, registration_id: int, now: datetime | N
     now = now or _now()
     registration = await own_registration(telegram_id, registration_id)
     if registration.left_at is None:
-        registration.left_at = now
-        await registration.save(update_fields=["left_at"])
-        await tell_group(registration, GONE_TO_GROUP, "gone")
-        await schedule_check_in(registration, now)
+        async with in_transaction():
+            registration.left_at = now
+            await registration.save(update_fields=["left_at"])
+            await tell_group(registration, GONE_TO_GROUP, "gone")
+            await schedule_check_in(registration, now)
     return registration
 
 
@@ -418,10 +476,14 @@ async def home(telegram_id: int, registration_id: int, now: datetime | None = No
     return registration
 
 
-async def schedule_check_in(registration: Registration, left_at: datetime) -> None:
-    event = registration.event
+def check_in_times(event: Event, left_at: datetime) -> tuple[datetime, datetime]:
+    """When she is asked whether she is home, and when the team is alerted."""
     reminder = left_at + timedelta(minutes=event.checkin_delay_minutes)
-    alert = reminder + timedelta(minutes=event.escalation_delay_minutes)
+    return reminder, reminder + timedelta(minutes=event.escalation_delay_minutes)
+
+
+async def schedule_check_in(registration: Registration, left_at: datetime) -> None:
+    reminder, alert = check_in_times(registration.event, left_at)
     payload = {"registration_id": registration.id}
     await scheduler.schedule(HOME_REMINDER_TASK, reminder, payload,
                              dedupe_key=f"home:{registration.id}:reminder")  # fmt: skip
@@ -513,37 +575,46 @@ async def may_act(telegram_id: int, event_id: int) -> Person:
 async def confirm_group_left(
     telegram_id: int, group_id: int, now: datetime | None = None
 ) -> Confirmation:
-    """Idempotent: two volunteers pressing at once make one confirmation."""
+    """Idempotent: two volunteers pressing at once make one confirmation. The group's new
+    status, its members' departure, their messages and check-ins are written together: after
+    a failure nothing is half-done and pressing again completes it."""
     now = now or _now()
     group = await CompanionGroup.get_or_none(id=group_id, kind=GroupKind.DEPARTURE)
     if group is None:
         raise UserInputError(N_("This button is no longer active."))
     volunteer = await may_act(telegram_id, group.event_id)
-    updated = await CompanionGroup.filter(id=group_id, status=GroupStatus.ANNOUNCED).update(
-        status=GroupStatus.LEFT, left_at=now, left_confirmed_by_id=volunteer.id
-    )
-    await group.refresh_from_db()
-    await group.fetch_related("left_confirmed_by", "event", "meeting_point")
-    if updated:
-        for member in await groups.active_members(group):
-            registration = member.registration
-            if registration.left_at is not None:
-                continue
-            registration.left_at = now
-            await registration.save(update_fields=["left_at"])
-            registration.event = group.event
-            person = registration.person
-            t = language_of(person)
-            await outbox.enqueue(
-                person.telegram_id,
-                t.gettext(SAFE_TRIP),
-                reply_markup=signed_markup(person, [[(t.gettext(HOME), f"cl:home:{registration.id}")]]),
-                priority=URGENT,
-                dedupe_key=f"safetrip:{group.id}:{registration.id}",
-            )  # fmt: skip
-            await schedule_check_in(registration, now)
+    async with in_transaction():
+        updated = await CompanionGroup.filter(id=group_id, status=GroupStatus.ANNOUNCED).update(
+            status=GroupStatus.LEFT, left_at=now, left_confirmed_by_id=volunteer.id
+        )
+        await group.refresh_from_db()
+        await group.fetch_related("left_confirmed_by", "event", "meeting_point")
+        if updated:
+            for member in await groups.active_members(group):
+                await group_member_left(group, member.registration, now)
     who = group.left_confirmed_by.display_name if group.left_confirmed_by else "?"
     return Confirmation(group, bool(updated), who or "?")
+
+
+async def group_member_left(
+    group: CompanionGroup, registration: Registration, now: datetime
+) -> None:
+    """She left with her group: "have a safe trip", with her "I'm home" button."""
+    if registration.left_at is not None:
+        return
+    registration.left_at = now
+    await registration.save(update_fields=["left_at"])
+    registration.event = group.event
+    person = registration.person
+    t = language_of(person)
+    await outbox.enqueue(
+        person.telegram_id,
+        t.gettext(SAFE_TRIP),
+        reply_markup=signed_markup(person, [[(t.gettext(HOME), f"cl:home:{registration.id}")]]),
+        priority=URGENT,
+        dedupe_key=f"safetrip:{group.id}:{registration.id}",
+    )
+    await schedule_check_in(registration, now)
 
 
 WHERE_ARE_YOU = N_(
@@ -601,11 +672,12 @@ async def flag_missing(
 async def without_me(telegram_id: int, registration_id: int, now: datetime | None = None):
     """She stays on: her group leaves without her (told so); no departure group for her."""
     registration = await own_registration(telegram_id, registration_id)
-    await tell_group(registration, WITHOUT_HER_TO_GROUP, "alone")
-    registration.wants_departure_group = False
-    registration.missing_flagged_at = None
-    await registration.save(update_fields=["wants_departure_group", "missing_flagged_at"])
-    await groups.leave_groups(registration.id, GroupKind.DEPARTURE, now or _now())
+    async with in_transaction():
+        await tell_group(registration, WITHOUT_HER_TO_GROUP, "alone")
+        registration.wants_departure_group = False
+        registration.missing_flagged_at = None
+        await registration.save(update_fields=["wants_departure_group", "missing_flagged_at"])
+        await groups.leave_groups(registration.id, GroupKind.DEPARTURE, now or _now())
     return registration
 
 

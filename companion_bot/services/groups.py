@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 import matching
 from companion_bot import clock
 from companion_bot.gazetteer import Gazetteer
-from companion_bot.i18n import N_, escape, translator
+from companion_bot.i18n import N_, escape
 from companion_bot.models import (
     ArrivalKind,
     ArrivalSlot,
@@ -36,6 +36,7 @@ from companion_bot.models import (
     Unplaced,
 )
 from companion_bot.services import outbox, scheduler
+from companion_bot.services.messaging import language_of
 
 logger = logging.getLogger(__name__)
 
@@ -326,7 +327,7 @@ async def add_member(group: CompanionGroup, registration_id: int, now: datetime)
         if member.registration_id == registration_id:
             continue
         person = member.registration.person
-        _ = translator(person.language or "fr").gettext
+        _ = language_of(person).gettext
         await outbox.enqueue(
             person.telegram_id,
             _(NEWCOMER).format(
@@ -355,7 +356,7 @@ async def introduce(group: CompanionGroup, now: datetime, only: int | None = Non
         if only is not None and member.registration_id != only:
             continue
         person = member.registration.person
-        t = translator(person.language or "fr")
+        t = language_of(person)
         others = [m.registration.person.display_name or "?" for m in members if m is not member]
         text = t.gettext(INTRODUCTION[GroupKind(group.kind)]).format(
             event=escape(group.event.name),
@@ -494,7 +495,7 @@ async def after_member_left(group: CompanionGroup, now: datetime) -> None:
     dissolved = len(remaining) < event.min_group_size
     for member in remaining:
         person = member.registration.person
-        _ = translator(person.language or "fr").gettext
+        _ = language_of(person).gettext
         message = GROUP_DISSOLVED if dissolved else MEMBER_LEFT
         await outbox.enqueue(
             person.telegram_id,

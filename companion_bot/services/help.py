@@ -1,6 +1,14 @@
 """Help alerts: an attendee asks for help at one of three levels (as festival safety teams
 use them); the on-duty volunteers get the alert and the first "I'm on it" wins; unclaimed
-alerts go to the organizers after a short delay; she is kept informed until it is closed.
+alerts go to the organizers after a short delay (at once when no volunteer is on duty); she
+is kept informed until it is closed.
+
+Each step is one transaction: the alert's new status, the messages it queues and the timers
+it sets are written together or not at all, so a step that failed half-way is simply done
+again (dedupe keys make a retry safe). Every copy of an alert sent to the team has a dedupe
+key `help:<alert>:vol:<person>` (volunteers) or `help:<alert>:esc:<person>` (organizers): once
+claimed or closed, the copies not sent yet are cancelled by that prefix and the sent ones are
+edited to say who has it.
 
 Her location at the venue, if she shares it, is kept only while the alert is open.
 """
@@ -33,6 +41,7 @@ from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import language_of, signed_markup
 
 ESCALATION_TASK = "help_escalation"
+CLAIM_REMINDER_TASK = "help_claim_reminder"
 ALERT_PRIORITY = 20  # before any reminder or broadcast
 ALERT_PURPOSE = "help_alert"
 # An event is "live" for help from a while before doors open until the morning after.
@@ -43,16 +52,24 @@ ESCALATE_AFTER = {
     HelpLevel.HARASSED: timedelta(minutes=2),
     HelpLevel.DANGER: timedelta(minutes=1),
 }
+# Whoever claimed an alert is asked to close it if it is still open after this long.
+CLAIM_REMINDER_AFTER = timedelta(minutes=20)
 LEVEL_NAMES = {
     HelpLevel.UNCOMFORTABLE: N_("😟 I feel uncomfortable"),
     HelpLevel.HARASSED: N_("⚠️ I'm being harassed"),
     HelpLevel.DANGER: N_("🚨 I'm in danger"),
 }
 OPEN_STATUSES = (HelpStatus.OPEN, HelpStatus.CLAIMED)
+VOLUNTEER_COPY, ORGANIZER_COPY = "vol", "esc"
 
 
 def _now() -> datetime:
     return clock.now()
+
+
+def key(alert_id: int, *parts: object) -> str:
+    """The dedupe key of something about this alert: `help:<id>:<parts>`."""
+    return ":".join(["help", str(alert_id), *map(str, parts)])
 
 
 async def live_event_of(telegram_id: int, now: datetime | None = None) -> Event | None:
@@ -102,7 +119,8 @@ async def draft(telegram_id: int, level: str, now: datetime | None = None) -> He
 @dataclass(frozen=True)
 class Sent:
     alert: HelpAlert
-    volunteers: int
+    volunteers: int  # on-duty volunteers alerted
+    organizers: int  # organizers alerted at once, because no volunteer was on duty
 
 
 ALERT_TEXT = N_("🆘 <b>{level}</b> — {name} needs help at {event}.")
@@ -111,20 +129,45 @@ ON_IT = N_("🙋 I'm on it")
 CLOSE = N_("✅ Close the alert")
 TAKEN_BY = N_("Taken by {name} at {time}.")
 CLOSED_BY = N_("Closed by {name} at {time}.")
+NOT_CLAIMED_YET = N_("⏰ Not claimed yet by a volunteer:")
+NOBODY_ON_DUTY = N_("📵 No volunteer is on duty:")
+ESCALATED_FOR_HER = N_(
+    "⏰ No volunteer has answered yet: the organizers are alerted too. If you are in danger, "
+    "call 112."
+)
 
 
 async def confirm(telegram_id: int, alert_id: int, now: datetime | None = None) -> Sent:
+    """Her confirming tap: the alert opens and goes out, and its escalation is set, together.
+
+    A second tap (or a retry after a failure) answers with what was sent."""
     now = now or _now()
-    alert = await own_alert(telegram_id, alert_id, (HelpStatus.DRAFT,))
-    alert.status = HelpStatus.OPEN
-    await alert.save(update_fields=["status"])
-    volunteers = [p for p in await on_duty_team(alert.event_id, kinds=(RoleKind.VOLUNTEER,))]
-    for volunteer in volunteers:
-        await send_alert(alert, volunteer, escalation=False)
-    delay = ESCALATE_AFTER[HelpLevel(alert.level)] if volunteers else timedelta(0)
-    await scheduler.schedule(ESCALATION_TASK, now + delay, {"alert_id": alert.id},
-                             dedupe_key=f"help:{alert.id}:escalation")  # fmt: skip
-    return Sent(alert, len(volunteers))
+    alert = await own_alert(telegram_id, alert_id, (HelpStatus.DRAFT, *OPEN_STATUSES))
+    async with in_transaction():
+        opened = await HelpAlert.filter(id=alert.id, status=HelpStatus.DRAFT).update(
+            status=HelpStatus.OPEN
+        )
+        if opened:
+            alert.status = HelpStatus.OPEN
+            volunteers = await on_duty_team(alert.event_id, kinds=(RoleKind.VOLUNTEER,))
+            for volunteer in volunteers:
+                await send_alert(alert, volunteer, VOLUNTEER_COPY)
+            if volunteers:
+                delay = ESCALATE_AFTER[HelpLevel(alert.level)]
+                await scheduler.schedule(ESCALATION_TASK, now + delay, {"alert_id": alert.id},
+                                         dedupe_key=key(alert.id, "escalation"))  # fmt: skip
+            else:
+                await escalate(alert, now, NOBODY_ON_DUTY)
+    volunteers = await copies_sent(alert.id, VOLUNTEER_COPY)
+    organizers = 0 if volunteers else await copies_sent(alert.id, ORGANIZER_COPY)
+    return Sent(alert, volunteers, organizers)
+
+
+async def copies_sent(alert_id: int, kind: str) -> int:
+    """How many people got (or are getting) this alert as volunteers or as organizers."""
+    return await OutboxMessage.filter(
+        dedupe_key__startswith=key(alert_id, kind, ""), purpose=ALERT_PURPOSE
+    ).count()
 
 
 async def own_alert(telegram_id: int, alert_id: int, statuses) -> HelpAlert:
@@ -149,18 +192,19 @@ def alert_text(t, alert: HelpAlert) -> str:
     return "\n".join(lines)
 
 
-async def send_alert(alert: HelpAlert, recipient: Person, *, escalation: bool) -> None:
+async def send_alert(alert: HelpAlert, recipient: Person, kind: str, note: str | None = None):
+    """Queue her alert, with "I'm on it", to one person of the team (and where she is)."""
     t = language_of(recipient)
     text = alert_text(t, alert)
-    if escalation:
-        text = t.gettext(N_("⏰ Not claimed yet by a volunteer:")) + "\n" + text
+    if note:
+        text = t.gettext(note) + "\n" + text
     markup = signed_markup(recipient, [[(t.gettext(ON_IT), f"vh:claim:{alert.id}")]])
     await outbox.enqueue(
         recipient.telegram_id,
         text,
         reply_markup=markup,
         priority=ALERT_PRIORITY,
-        dedupe_key=f"help:{alert.id}:{recipient.id}:{'esc' if escalation else 'vol'}",
+        dedupe_key=key(alert.id, kind, recipient.id),
         purpose=ALERT_PURPOSE,
         reference={"alert_id": alert.id},
     )
@@ -170,9 +214,19 @@ async def send_alert(alert: HelpAlert, recipient: Person, *, escalation: bool) -
             method="sendLocation",
             payload={"latitude": alert.latitude, "longitude": alert.longitude},
             priority=ALERT_PRIORITY,
-            dedupe_key=f"help:{alert.id}:{recipient.id}:location:{'esc' if escalation else 'vol'}",
+            dedupe_key=key(alert.id, kind, recipient.id, "loc"),
             purpose=locations.PURPOSE,  # the point is blanked once sent
         )
+
+
+async def escalate(alert: HelpAlert, now: datetime, note: str) -> int:
+    """The organizers get the alert; returns how many."""
+    organizers = await on_duty_team(alert.event_id, kinds=(RoleKind.ORGANIZER,))
+    alert.escalated_at = now
+    await HelpAlert.filter(id=alert.id).update(escalated_at=now)
+    for organizer in organizers:
+        await send_alert(alert, organizer, ORGANIZER_COPY, note)
+    return len(organizers)
 
 
 async def add_detail(
@@ -180,120 +234,152 @@ async def add_detail(
     text: str | None = None,
     location: tuple[float, float] | None = None,
 ) -> HelpAlert | None:
-    """What she writes or shares while her alert is open goes to whoever handles it."""
+    """What she writes or shares while her alert is open goes to whoever handles it: the
+    one who claimed it, else the volunteers on duty (and the organizers once alerted)."""
     alert = await open_alert_of(telegram_id)
     if alert is None:
         return None
-    if text:
-        alert.text = (f"{alert.text}\n{text}" if alert.text else text)[-2000:]
-    if location:
-        alert.latitude, alert.longitude = location
-    await alert.save(update_fields=["text", "latitude", "longitude"])
-    recipients = (
-        [alert.claimed_by]
-        if alert.claimed_by
-        else await on_duty_team(alert.event_id, kinds=(RoleKind.VOLUNTEER,))
-    )
-    for recipient in recipients:
-        t = language_of(recipient)
+    if alert.claimed_by:
+        recipients = [alert.claimed_by]
+    elif alert.escalated_at:
+        recipients = await on_duty_team(alert.event_id)
+    else:
+        recipients = await on_duty_team(alert.event_id, kinds=(RoleKind.VOLUNTEER,))
+    async with in_transaction():
         if text:
-            await outbox.enqueue(
-                recipient.telegram_id,
-                t.gettext(N_("🆘 {name} adds: “{text}”")).format(
-                    name=escape(alert.person.display_name), text=escape(text)
-                ),
-                priority=ALERT_PRIORITY,
-                dedupe_key=f"help:{alert.id}:detail:{secrets.token_hex(6)}",  # /forget finds it
-            )
+            alert.text = (f"{alert.text}\n{text}" if alert.text else text)[-2000:]
         if location:
-            await outbox.enqueue(
-                recipient.telegram_id,
-                method="sendLocation",
-                payload={"latitude": location[0], "longitude": location[1]},
-                priority=ALERT_PRIORITY,
-                dedupe_key=f"help:{alert.id}:detail:{secrets.token_hex(6)}",
-                purpose=locations.PURPOSE,
-            )
+            alert.latitude, alert.longitude = location
+        await alert.save(update_fields=["text", "latitude", "longitude"])
+        for recipient in recipients:
+            t = language_of(recipient)
+            if text:
+                await outbox.enqueue(
+                    recipient.telegram_id,
+                    t.gettext(N_("🆘 {name} adds: “{text}”")).format(
+                        name=escape(alert.person.display_name), text=escape(text)
+                    ),
+                    priority=ALERT_PRIORITY,
+                    dedupe_key=key(alert.id, "detail", secrets.token_hex(6)),  # /forget finds it
+                )
+            if location:
+                await outbox.enqueue(
+                    recipient.telegram_id,
+                    method="sendLocation",
+                    payload={"latitude": location[0], "longitude": location[1]},
+                    priority=ALERT_PRIORITY,
+                    dedupe_key=key(alert.id, "detail", secrets.token_hex(6)),
+                    purpose=locations.PURPOSE,
+                )
     return alert
 
 
 @dataclass(frozen=True)
 class Claim:
     alert: HelpAlert
-    first: bool
-    claimed_by: str
+    first: bool  # she has it (won the claim, or pressed her winning claim again)
+    claimed_by: str  # who has it ("?" when it was closed before anyone claimed it)
 
 
 CLAIMED_FOR_HER = N_("🙋 {name}, a volunteer, is on the way to you. Stay where you are if you can.")
 
 
 async def claim(volunteer_telegram_id: int, alert_id: int, now: datetime | None = None) -> Claim:
-    """The first claim wins; later ones learn who has it."""
+    """The first claim wins; later ones learn who has it. Copies not sent yet are cancelled
+    and the sent ones say who took it."""
     now = now or _now()
     alert = await HelpAlert.get_or_none(id=alert_id)
     if alert is None:
         raise UserInputError(N_("This button is no longer active."))
     volunteer = await may_act(volunteer_telegram_id, alert.event_id)
-    updated = await HelpAlert.filter(id=alert_id, status=HelpStatus.OPEN).update(
-        status=HelpStatus.CLAIMED, claimed_by_id=volunteer.id, claimed_at=now
-    )
-    await alert.refresh_from_db()
-    await alert.fetch_related("claimed_by", "person", "event")
-    if updated:
-        await scheduler.cancel(f"help:{alert.id}:escalation")
-        if alert.person is not None:
-            t = language_of(alert.person)
-            await outbox.enqueue(
-                alert.person.telegram_id,
-                t.gettext(CLAIMED_FOR_HER).format(name=escape(volunteer.display_name or "?")),
-                priority=ALERT_PRIORITY,
-                dedupe_key=f"help:{alert.id}:claimed",
-            )
-        await update_alert_messages(alert, TAKEN_BY, alert.claimed_at, except_person=volunteer)
-    name = alert.claimed_by.display_name if alert.claimed_by else "?"
-    return Claim(alert, bool(updated), name or "?")
+    async with in_transaction():
+        updated = await HelpAlert.filter(id=alert_id, status=HelpStatus.OPEN).update(
+            status=HelpStatus.CLAIMED, claimed_by_id=volunteer.id, claimed_at=now
+        )
+        await alert.refresh_from_db()
+        await alert.fetch_related("claimed_by", "person", "event")
+        if updated:
+            await scheduler.cancel(key(alert.id, "escalation"))
+            await scheduler.schedule(CLAIM_REMINDER_TASK, now + CLAIM_REMINDER_AFTER,
+                                     {"alert_id": alert.id},
+                                     dedupe_key=key(alert.id, "reminder"))  # fmt: skip
+            await tell(alert.person, alert, "claimed", CLAIMED_FOR_HER,
+                       name=escape(volunteer.display_name or "?"))  # fmt: skip
+            await update_alert_messages(alert, except_person=volunteer)
+    if alert.status == HelpStatus.CLOSED and alert.claimed_by is None:
+        raise UserInputError(N_("This alert is already closed."))
+    name = alert.claimed_by.display_name if alert.claimed_by else None
+    # Her own claim pressed again (a double tap, a lost answer) is still hers.
+    mine = bool(updated) or alert.claimed_by_id == volunteer.id
+    return Claim(alert, mine, name or "?")
 
 
 async def update_alert_messages(
-    alert: HelpAlert, note: str, moment: datetime | None, except_person: Person | None = None
+    alert: HelpAlert, except_person: Person | None = None, closer: Person | None = None
 ) -> None:
-    """Every copy of the alert shows who took it (or closed it), without its button."""
+    """Copies not sent yet are cancelled; every sent copy shows who took it (or closed it),
+    without its button."""
+    for kind in (VOLUNTEER_COPY, ORGANIZER_COPY):
+        await outbox.cancel(key(alert.id, kind, ""))
     copies = await OutboxMessage.filter(
-        purpose=ALERT_PURPOSE, status=OutboxStatus.SENT, telegram_message_id__not_isnull=True
+        dedupe_key__startswith=key(alert.id, ""),
+        purpose=ALERT_PURPOSE,
+        status=OutboxStatus.SENT,
+        telegram_message_id__not_isnull=True,
     )
     for copy in copies:
-        if (copy.reference or {}).get("alert_id") != alert.id:
-            continue
-        if except_person is not None and copy.chat_id == except_person.telegram_id:
-            continue
-        recipient = await Person.get_or_none(telegram_id=copy.chat_id)
-        if recipient is None:
-            continue
-        t = language_of(recipient)
-        name = alert.claimed_by.display_name if alert.claimed_by else "?"
-        text = (
-            alert_text(t, alert)
-            + "\n\n"
-            + t.gettext(note).format(
-                name=escape(name or "?"), time=t.time(moment or _now(), alert.event.timezone)
-            )
+        if except_person is None or copy.chat_id != except_person.telegram_id:
+            await edit_copy(alert, copy, closer)
+
+
+async def edit_copy(alert: HelpAlert, copy: OutboxMessage, closer: Person | None = None) -> None:
+    """One sent copy of a claimed or closed alert: the alert, then who has it, no button."""
+    recipient = await Person.get_or_none(telegram_id=copy.chat_id)
+    if recipient is None:
+        return
+    t = language_of(recipient)
+    if alert.status == HelpStatus.CLOSED:
+        note, moment, who = CLOSED_BY, alert.closed_at, closer or alert.claimed_by
+    else:
+        note, moment, who = TAKEN_BY, alert.claimed_at, alert.claimed_by
+    text = (
+        alert_text(t, alert)
+        + "\n\n"
+        + t.gettext(note).format(
+            name=escape((who.display_name if who else None) or "?"),
+            time=t.time(moment or _now(), alert.event.timezone),
         )
-        await outbox.enqueue(
-            copy.chat_id,
-            method="editMessageText",
-            payload={"message_id": copy.telegram_message_id, "text": text, "parse_mode": "HTML"},
-            priority=ALERT_PRIORITY,
-            dedupe_key=f"help:{alert.id}:edit:{copy.id}:{note[:8]}:{alert.status}",
-        )
+    )
+    await outbox.enqueue(
+        copy.chat_id,
+        method="editMessageText",
+        payload={"message_id": copy.telegram_message_id, "text": text, "parse_mode": "HTML"},
+        priority=ALERT_PRIORITY,
+        dedupe_key=key(alert.id, "edit", copy.id, alert.status),
+    )
+
+
+async def on_copy_sent(row: OutboxMessage, message) -> None:
+    """After-send hook: a copy that went out while the alert was being claimed or closed
+    gets the same edit as the others."""
+    alert_id = (row.reference or {}).get("alert_id")
+    alert = await HelpAlert.get_or_none(id=alert_id, status__in=(HelpStatus.CLAIMED,
+                                                                  HelpStatus.CLOSED))  # fmt: skip
+    if alert is None or row.telegram_message_id is None:
+        return
+    await alert.fetch_related("person", "event", "claimed_by")
+    await edit_copy(alert, row)
 
 
 CLOSED_FOR_HER = N_(
     "✅ Your help request is closed. Take care of yourself; /help if you need us again."
 )
+CLOSED_BY_HER = N_("✅ {name} closed her help request herself.")
 
 
 async def close(telegram_id: int, alert_id: int, now: datetime | None = None) -> HelpAlert:
-    """Closed by whoever claimed it (or an organizer, or herself): her location is forgotten."""
+    """Closed by whoever claimed it (or an organizer, or herself): her location is forgotten,
+    its timers stop, everyone who got it is told."""
     now = now or _now()
     alert = await HelpAlert.get_or_none(id=alert_id, status__in=OPEN_STATUSES).prefetch_related(
         "person", "event", "claimed_by"
@@ -301,21 +387,22 @@ async def close(telegram_id: int, alert_id: int, now: datetime | None = None) ->
     if alert is None:
         raise UserInputError(N_("This button is no longer active."))
     is_her = alert.person is not None and alert.person.telegram_id == telegram_id
-    if not is_her:
-        await may_act(telegram_id, alert.event_id)
+    closer = alert.person if is_her else await may_act(telegram_id, alert.event_id)
     async with in_transaction():
-        alert.status = HelpStatus.CLOSED
-        alert.closed_at = now
+        closed = await HelpAlert.filter(id=alert.id, status__in=OPEN_STATUSES).update(
+            status=HelpStatus.CLOSED, closed_at=now, latitude=None, longitude=None
+        )
+        if not closed:
+            raise UserInputError(N_("This alert is already closed."))
+        alert.status, alert.closed_at = HelpStatus.CLOSED, now
         alert.latitude = alert.longitude = None
-        await alert.save(update_fields=["status", "closed_at", "latitude", "longitude"])
-        await scheduler.cancel(f"help:{alert.id}:escalation")
-        if alert.person is not None and not is_her:
-            t = language_of(alert.person)
-            await outbox.enqueue(alert.person.telegram_id, t.gettext(CLOSED_FOR_HER),
-                                 priority=ALERT_PRIORITY, dedupe_key=f"help:{alert.id}:closed")  # fmt: skip
-    closer = await Person.get(telegram_id=telegram_id)
-    alert.claimed_by = alert.claimed_by or closer
-    await update_alert_messages(alert, CLOSED_BY, now)
+        await scheduler.cancel_prefix(key(alert.id, ""))
+        if is_her:
+            await tell(alert.claimed_by, alert, "closedbyher", CLOSED_BY_HER,
+                       name=escape(alert.person.display_name))  # fmt: skip
+        else:
+            await tell(alert.person, alert, "closed", CLOSED_FOR_HER)
+        await update_alert_messages(alert, closer=closer)
     return alert
 
 
@@ -327,11 +414,43 @@ async def cancel(telegram_id: int, alert_id: int) -> HelpAlert:
 
 
 async def on_escalation(payload: dict, now: datetime) -> None:
+    """Not claimed in time: the organizers get it, and she knows they do."""
     alert = await HelpAlert.get_or_none(id=payload["alert_id"], status=HelpStatus.OPEN)
     if alert is None:
         return
     await alert.fetch_related("person", "event")
-    alert.escalated_at = now
-    await alert.save(update_fields=["escalated_at"])
-    for organizer in await on_duty_team(alert.event_id, kinds=(RoleKind.ORGANIZER,)):
-        await send_alert(alert, organizer, escalation=True)
+    async with in_transaction():
+        await escalate(alert, now, NOT_CLAIMED_YET)
+        await tell(alert.person, alert, "escalated", ESCALATED_FOR_HER)
+
+
+STILL_OPEN = N_("🆘 Is {name} safe now? Her alert is still open: close it once she is.")
+
+
+async def on_claim_reminder(payload: dict, now: datetime) -> None:
+    """Claimed a while ago and still open: whoever has it is asked to close it."""
+    alert = await HelpAlert.get_or_none(id=payload["alert_id"], status=HelpStatus.CLAIMED)
+    if alert is None:
+        return
+    await alert.fetch_related("person", "claimed_by")
+    if alert.claimed_by is None:
+        return
+    close_button = (language_of(alert.claimed_by).gettext(CLOSE), f"vh:close:{alert.id}")
+    await tell(alert.claimed_by, alert, "stillopen", STILL_OPEN,
+               markup=signed_markup(alert.claimed_by, [[close_button]]),
+               name=escape(alert.person.display_name if alert.person else "?"))  # fmt: skip
+
+
+async def tell(
+    person: Person | None, alert: HelpAlert, what: str, message: str, markup=None, **values
+) -> None:
+    """One message about the alert (once: `what` names it) to her or to someone of the team."""
+    if person is None:
+        return
+    await outbox.enqueue(
+        person.telegram_id,
+        language_of(person).gettext(message).format(**values),
+        reply_markup=markup,
+        priority=ALERT_PRIORITY,
+        dedupe_key=key(alert.id, what),
+    )

@@ -104,16 +104,23 @@ async def record_followup(
     report: str | None,
     contact: bool,
 ) -> FollowupAnswer:
-    """Stored without her identity unless she asked to be contacted."""
+    """Stored without her identity unless she asked to be contacted: then the organizers
+    are told, by her display name, and can write to her through the bot."""
+    from companion_bot.services import followups  # it builds on this module
+
     event = await Event.get(id=event_id)
     person = await Person.get(telegram_id=telegram_id) if contact else None
-    return await FollowupAnswer.create(
-        event=event,
-        group_met=group_met if group_met in MET_ANSWERS else None,
-        home_safe=home_safe if home_safe in HOME_ANSWERS else None,
-        report=(report or "").strip()[:2000] or None,
-        contact=person,
-    )
+    async with in_transaction():
+        answer = await FollowupAnswer.create(
+            event=event,
+            group_met=group_met if group_met in MET_ANSWERS else None,
+            home_safe=home_safe if home_safe in HOME_ANSWERS else None,
+            report=(report or "").strip()[:2000] or None,
+            contact=person,
+        )
+        if person is not None:
+            await followups.tell_organizers(answer)
+    return answer
 
 
 async def followup_summary(event_id: int) -> dict:

@@ -1,16 +1,35 @@
-"""What every notification needs: the recipient's language and buttons signed for her."""
+"""What every notification needs: the recipient's language, buttons signed for her, and the
+"🆘 I need help" keyboard that stays under an attendee's chat during her event."""
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
-from companion_bot.i18n import Translator, translator
+from companion_bot.i18n import LANGUAGES, N_, Translator, translator
 from companion_bot.models import Person
 from companion_bot.signing import sign
 
+HELP_BUTTON = N_("🆘 I need help")
+
+# The bot's DEFAULT_LANGUAGE setting, for people who never chose a language; set at start-up
+# (build_application), like the signing key.
+_default_language = LANGUAGES[0]
+
+
+def configure(default_language: str) -> None:
+    global _default_language
+    if default_language not in LANGUAGES:
+        raise ValueError(f"unsupported language {default_language!r}")
+    _default_language = default_language
+
+
+def default_language() -> str:
+    return _default_language
+
 
 def language_of(person: Person) -> Translator:
-    return translator(person.language or "fr")
+    """Her saved language, else the bot's default."""
+    return translator(person.language or _default_language)
 
 
 def signed_markup(person: Person, rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
@@ -22,3 +41,11 @@ def signed_markup(person: Person, rows: list[list[tuple[str, str]]]) -> InlineKe
             for row in rows
         ]
     )  # fmt: skip
+
+
+def help_keyboard(t: Translator) -> ReplyKeyboardMarkup:
+    """Stays under her keyboard all night: one tap away from help (handlers/help.py answers
+    the button's text in every language)."""
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(t.gettext(HELP_BUTTON))]], resize_keyboard=True, is_persistent=True
+    )

@@ -99,6 +99,19 @@ async def pending(dedupe_key: str) -> ScheduledTask | None:
     return await ScheduledTask.get_or_none(dedupe_key=dedupe_key, status=TaskStatus.PENDING)
 
 
+async def move(dedupe_key: str, due_at: datetime) -> bool:
+    """Move the waiting task of this key to `due_at`; returns False, changing nothing, when
+    none is waiting (unlike `schedule`, a task that already ran is not armed again)."""
+    if due_at.tzinfo is None:
+        raise ValueError("due_at must be an aware datetime (UTC)")
+    changed = await ScheduledTask.filter(dedupe_key=dedupe_key, status=TaskStatus.PENDING).update(
+        due_at=due_at
+    )
+    if changed:
+        _notify()
+    return bool(changed)
+
+
 async def cancel(dedupe_key: str) -> bool:
     """Cancel the waiting task of this key; returns False if none was waiting."""
     changed = await ScheduledTask.filter(dedupe_key=dedupe_key, status=TaskStatus.PENDING).update(
