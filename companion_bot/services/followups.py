@@ -6,6 +6,7 @@ through the bot, and she can answer the same way. Anonymous answers stay statist
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from companion_bot.i18n import N_, escape
@@ -51,7 +52,7 @@ async def tell_organizers(answer: FollowupAnswer) -> int:
             "\n".join(lines),
             reply_markup=signed_markup(organizer,
                                        [[(t.gettext(REPLY_TO_HER), f"fc:{answer.id}")]]),
-            dedupe_key=f"followup:{answer.id}:contact:{organizer.id}",
+            dedupe_key=f"{thread_key_prefix(answer.id)}contact:{organizer.id}",
         )  # fmt: skip
     return len(organizers)
 
@@ -112,5 +113,12 @@ async def write(telegram_id: int, answer_id: int, organizer_id: int | None, text
             text=escape(text),
         ),
         reply_markup=signed_markup(found.recipient, [[(t.gettext(button), data)]]),
+        # Keyed by the answer, so that /forget finds the thread (`privacy.forget_messages`).
+        dedupe_key=f"{thread_key_prefix(answer_id)}{secrets.token_hex(6)}",
     )
     return found
+
+
+def thread_key_prefix(answer_id: int) -> str:
+    """What the dedupe keys of messages about one follow-up answer start with."""
+    return f"followup-answer:{answer_id}:"

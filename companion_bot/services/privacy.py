@@ -155,7 +155,7 @@ async def forget(telegram_id: int) -> Forgotten | None:
 async def forget_messages(person: Person) -> None:
     """The outbox rows about her: messages to her (waiting or kept), and those carrying her
     name and words to others (her relayed messages, her help alerts, reports of her
-    messages), whether sent yet or not."""
+    messages, her follow-up answers she asked to be contacted about), whether sent yet or not."""
     telegram_id = person.telegram_id
     # A broadcast's delivery counts stay right: its kept rows lose their recipient and text.
     await OutboxMessage.filter(
@@ -167,6 +167,10 @@ async def forget_messages(person: Person) -> None:
     prefixes = [relay.relay_key_prefix(person.id)]
     prefixes += [f"help:{alert_id}:" for alert_id in alerts]
     prefixes += [f"{relay.REPORT_KEY}:{report_id}:" for report_id in reports]
+    from companion_bot.services import followups  # it imports lifecycle, which imports us
+
+    answers = await FollowupAnswer.filter(contact=person).values_list("id", flat=True)
+    prefixes += [followups.thread_key_prefix(answer_id) for answer_id in answers]
     for prefix in prefixes:
         await OutboxMessage.filter(dedupe_key__startswith=prefix).delete()
 
