@@ -18,6 +18,10 @@ given input and seed (the seed only orders the local search; nothing depends on 
    those members). This finds the chains of moves through three to five groups that pairwise
    re-partitions cannot see; then steps 2 and 3 run again.
 
+Steps 2 and 4 share a work budget proportional to the sub-problem's size (units of work are
+counted, never a clock, so the same input still gives the same groups): realistic instances
+converge well within it; instances with thousands of distinct destinations stop there.
+
 Costs come from :mod:`matching.objective` and are memoised by the *types* of the members
 (their destination, or their arrival window), which repeat a lot: attendees give neighbourhoods,
 not addresses. Locked groups keep their members and may only grow.
