@@ -82,9 +82,9 @@ GROUP_DISSOLVED = N_(
     "will tell you as soon as we find them."
 )
 MOVED_OUT = N_(
-    "With your new answers, your {kind} for {event} no longer suits you, so you are no longer "
-    "in it (its members are only told that a member left). We are looking for companions who "
-    "suit your new answers and will introduce them as soon as we find them."
+    "Your {kind} for {event} no longer matches your answers, so you are no longer in it (its "
+    "members are only told that a member left). We are looking for companions who match them "
+    "and will introduce them as soon as we find them."
 )
 KIND_NAMES = {GroupKind.ARRIVAL: N_("arrival group"), GroupKind.DEPARTURE: N_("departure group")}
 

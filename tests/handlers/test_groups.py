@@ -157,7 +157,7 @@ async def test_changing_transport_after_being_grouped_moves_her_out_of_her_depar
 
     assert leaver.id not in await members_of(departure)
     assert (await membership(leaver, GroupKind.ARRIVAL)).group.id == arrival.id  # untouched
-    assert any("no longer suits you" in t for t in told_since(leaver, before[leaver.id]))
+    assert any("no longer matches your answers" in t for t in told_since(leaver, before[leaver.id]))
     for other in others:
         notices = told_since(other, before[other.id])
         assert notices == ["A member left your departure group for Nuit Compagnonnes."], notices

@@ -223,7 +223,7 @@ async def test_a_round_takes_out_a_member_whose_answers_changed_without_confirmi
         )
         assert len(set(modes)) == 1, modes
     texts = await OutboxMessage.filter(chat_id=700_000).values_list("payload", flat=True)
-    assert any("ne te convient plus" in p["text"] for p in texts)  # in her language
+    assert any("ne correspond plus à tes réponses" in p["text"] for p in texts)  # in her language
 
 
 async def test_leaving_an_oversize_group_clears_the_flag(db):
