@@ -404,10 +404,13 @@ async def write_round(data: MatchingInput, result: matching.Matching, now: datet
     taken = await Taken.load(event_id)
     counts = dict.fromkeys(("announced", "forming", "grown", "skipped", "unplaced"), 0)
     by_id = data.by_id
+    fed = {g.id: set(g.members) for g in data.locked}
     await CompanionGroup.filter(event_id=event_id, status=GroupStatus.FORMING).delete()
     for engine_group in result.groups:
         kind = GroupKind(engine_group.kind.value)
         if engine_group.id in data.groups:
+            if set(engine_group.members) <= fed[engine_group.id]:
+                continue  # an announced group the round did not grow: nothing to write
             group = data.groups[engine_group.id]
             if group.id not in taken.locked_groups:
                 counts["skipped"] += 1  # dissolved meanwhile
