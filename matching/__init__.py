@@ -21,6 +21,10 @@ API
     Takes her out of her groups; a group that falls below the minimum is dissolved and whoever
     is left alone is listed (``left_alone``) so that the bot tells her and puts her back in the
     pool (or tries ``place_late_signup`` for her at once).
+``misfits(event, group, attendees_by_id, rules=None) -> tuple[str, ...]``
+    Members of an announced group whose answers changed so that they no longer fit it (another
+    wave, transport class, arrival window, or a destination beyond the detour cap): the bot
+    takes them out with ``cancel`` and places them again.
 ``decide_announcement(group, event, attendees_by_id, now, rules=None) -> AnnouncementDecision``
     Announce at the deadline tied to the group's arrival slot or departure wave, earlier when
     the group is already good. Announced groups are passed back to ``match`` as locked.
@@ -83,6 +87,7 @@ from matching.incremental import (
     announcement_anchor,
     cancel,
     decide_announcement,
+    misfits,
     place_late_signup,
 )
 from matching.model import (
@@ -144,6 +149,7 @@ __all__ = [
     "evaluate",
     "group_cost",
     "match",
+    "misfits",
     "place_late_signup",
     "transport_class",
     "validate",

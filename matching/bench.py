@@ -12,9 +12,10 @@ shared: times are what they were at the moment of the run.
 
 Every method's groups are checked with :func:`matching.objective.validate` and costed with
 :func:`matching.objective.evaluate`; ``gap`` is (cost - optimum) / optimum where the optimum was
-proven. For the engine, ``--late-signups`` more attendees (another seed, same city) are then
-placed one by one with :func:`matching.incremental.place_late_signup` into its groups, and the
-p50/p95 time per placement is reported.
+proven (0 when both are 0; see :func:`gap`). For the engine, ``--late-signups`` more attendees
+(another seed, same city) are then placed one by one with
+:func:`matching.incremental.place_late_signup` into its groups, and the p50/p95 time per
+placement is reported.
 
 The exact method needs ortools, k-means-constrained needs its package: ``pip install .[bench]``.
 """
@@ -39,6 +40,7 @@ METHODS = (
     "exact",
 )
 DEFAULT_SIZES = (20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+_ZERO_COST = 1e-9  # costs below this are 0 (sums of floats)
 
 
 def _rss_mb() -> float:
@@ -183,10 +185,29 @@ def run_isolated(method: str, city: str, n: int, seed: int, options: dict) -> di
     return record
 
 
+def gap(cost: float | None, optimum: float | None) -> float | None:
+    """(cost - optimum) / optimum; 0 when both are 0 (everyone grouped at no cost at all).
+
+    ``None`` when either is unknown, or when the optimum is 0 and the cost is not (the relative
+    gap is infinite; JSON has no infinity, and the table shows the absolute difference).
+    """
+    if cost is None or optimum is None:
+        return None
+    if optimum > _ZERO_COST:
+        return (cost - optimum) / optimum
+    return 0.0 if cost - optimum <= _ZERO_COST else None
+
+
 def _format(record: dict, optimum: float | None) -> str:
     if "cost" not in record:
         return f"  {record['method']:<19} {record['status']}"
-    gap = record.get("gap")
+    relative = record.get("gap")
+    if relative is not None:
+        shown_gap = f"{relative * 100:6.2f}%"
+    elif optimum is not None:  # an optimum of 0: the absolute difference
+        shown_gap = f"+{record['cost'] - optimum:.1f}"
+    else:
+        shown_gap = "-"
     arrival, departure = record["arrival"], record["departure"]
 
     def stat(block: dict, key: str, scale: float = 1.0) -> str:
@@ -204,7 +225,7 @@ def _format(record: dict, optimum: float | None) -> str:
     flag = "" if record.get("valid", True) else "  INVALID"
     return (
         f"  {record['method']:<19}{record['cost']:10.1f} "
-        f"{(f'{gap * 100:6.2f}%' if gap is not None else '     -'):>7} "
+        f"{shown_gap:>7} "
         f"{record['grouped_share'] * 100:6.1f}% "
         f"{arrival['alone'] + departure['alone']:5d} "
         f"{stat(arrival, 'arrival_gap_min')} {stat(departure, 'detour', 100)} "
@@ -294,11 +315,7 @@ def main(argv: list[str] | None = None) -> int:
                     if method == "exact" and record.get("status") == "optimal":
                         optimum = record["cost"]
                     record["optimum_cost"] = optimum
-                    record["gap"] = (
-                        (record["cost"] - optimum) / optimum
-                        if optimum and "cost" in record
-                        else None
-                    )
+                    record["gap"] = gap(record.get("cost"), optimum)
                     records.append(record)
                     line = json.dumps(record, sort_keys=True)
                     if args.json:

@@ -18,6 +18,10 @@ given input and seed (the seed only orders the local search; nothing depends on 
    those members). This finds the chains of moves through three to five groups that pairwise
    re-partitions cannot see; then steps 2 and 3 run again.
 
+Steps 2 and 4 share a work budget proportional to the sub-problem's size (units of work are
+counted, never a clock, so the same input still gives the same groups): realistic instances
+converge well within it; instances with thousands of distinct destinations stop there.
+
 Costs come from :mod:`matching.objective` and are memoised by the *types* of the members
 (their destination, or their arrival window), which repeat a lot: attendees give neighbourhoods,
 not addresses. Locked groups keep their members and may only grow.
@@ -64,6 +68,16 @@ _MAX_REPARTITION = 10  # members of two groups re-partitioned exhaustively
 _NEIGHBOURS = 6  # nearby groups examined for each group
 _REGION_SIZE = 10  # members of a region re-solved exactly
 _LAZY_TABLE_ABOVE = 1500  # distinct destinations beyond which distances are computed on demand
+# Work budget of a sub-problem, in units of work (a split of two groups examined, a candidate
+# group or a state of the exact region solver): a floor, plus so much per member. Counting
+# work instead of reading a clock keeps the engine deterministic; realistic instances (people
+# give neighbourhoods, which repeat) converge well within it, and it caps the pathological
+# ones (thousands of distinct destinations), whose time would otherwise grow faster than n.
+_WORK_FLOOR = 50_000
+_WORK_PER_MEMBER = 400
+# Share of the budget the first local search may use, then the exact regions; the final local
+# search and the rescues use what is left (the rescues always run: nobody alone comes first).
+_IMPROVE_SHARE, _REFINE_SHARE = 0.5, 0.85
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,19 +142,24 @@ class _Distances:
         self.table = distance_table(lats, lons).tolist() if len(lats) <= _LAZY_TABLE_ABOVE else None
         self.radians = [(math.radians(a), math.radians(b)) for a, b in zip(lats, lons, strict=True)]
         self.cosines = [math.cos(lat) for lat, _ in self.radians]
-        self.cache: dict[tuple[int, int], float] = {}
+        self.count = len(self.radians)
+        # Keyed by ``low * count + high``: an int hashes faster than a pair in the hot loop.
+        self.cache: dict[int, float] = {}
 
     def __call__(self, a: int, b: int) -> float:
         if self.table is not None:
             return self.table[a][b]
-        key = (a, b) if a < b else (b, a)
-        found = self.cache.get(key)
-        if found is None:
-            (lat1, lon1), (lat2, lon2) = self.radians[a], self.radians[b]
-            sin_dlat, sin_dlon = math.sin((lat2 - lat1) / 2.0), math.sin((lon2 - lon1) / 2.0)
-            h = sin_dlat * sin_dlat + self.cosines[a] * self.cosines[b] * sin_dlon * sin_dlon
-            found = 2.0 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(h, 1.0)))
-            self.cache[key] = found
+        low, high = (a, b) if a < b else (b, a)
+        found = self.cache.get(low * self.count + high)
+        return self.compute(low, high) if found is None else found
+
+    def compute(self, low: int, high: int) -> float:
+        """Haversine between two distinct destinations (``low <= high``), then cached."""
+        (lat1, lon1), (lat2, lon2) = self.radians[low], self.radians[high]
+        sin_dlat, sin_dlon = math.sin((lat2 - lat1) / 2.0), math.sin((lon2 - lon1) / 2.0)
+        h = sin_dlat * sin_dlat + self.cosines[low] * self.cosines[high] * sin_dlon * sin_dlon
+        found = 2.0 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(h, 1.0)))
+        self.cache[low * self.count + high] = found
         return found
 
 
@@ -178,8 +197,10 @@ def _departure_problem(
     size_costs = _size_costs(event, rules, class_name)
 
     table = distances.table
+    cached, compute, count = distances.cache.get, distances.compute, distances.count
 
     def group_cost(group_types: tuple[int, ...], anchor: float | None) -> float:
+        # ``group_types`` is sorted: the drop-off order, and ``previous <= current`` below.
         size = len(group_types)
         if size == 1:
             return weights.alone
@@ -188,7 +209,12 @@ def _departure_problem(
         for j in range(1, size):
             current = group_types[j]
             previous = group_types[j - 1]
-            leg = table[previous][current] if table is not None else distances(previous, current)
+            if table is not None:
+                leg = table[previous][current]
+            else:
+                leg = cached(previous * count + current)
+                if leg is None:
+                    leg = compute(previous, current)
             travelled += leg
             straight = direct_list[current]
             if straight > 1e-6:
@@ -392,6 +418,8 @@ class _Solver:
         self.centroids = _Centroids(problem.features)
         self.next_id = 0
         self.examined: set[frozenset] = set()  # regions already solved exactly, unchanged since
+        self.work = 0  # units of work done so far (see _WORK_FLOOR)
+        self.budget = _WORK_FLOOR + _WORK_PER_MEMBER * len(problem.attendees)
 
     # -- costs ---------------------------------------------------------------------------------
 
@@ -467,7 +495,8 @@ class _Solver:
 
     # -- 2. improve: best re-partition of pairs of nearby groups -------------------------------
 
-    def improve(self, max_passes: int = 50) -> None:
+    def improve(self, until: float, max_passes: int = 50) -> None:
+        """Pairwise re-partitions until nothing improves, or the work reaches ``until``."""
         dirty = set(self.groups)
         for _ in range(max_passes):
             pairs = set()
@@ -479,6 +508,8 @@ class _Solver:
             self.rng.shuffle(ordered)
             dirty = set()
             for a, b in ordered:
+                if self.work >= until:
+                    return
                 if a in self.groups and b in self.groups and self._repartition(a, b):
                     dirty.update((a, b))
             dirty &= set(self.groups)
@@ -503,7 +534,9 @@ class _Solver:
         cost_types = self.cost_types
         anchor_a, anchor_b = first.anchor, second.anchor
         best, best_split = current - _IMPROVEMENT, None
-        for part_a, part_b in _splits(len(members), limit, pinned):
+        splits = _splits(len(members), limit, pinned)
+        self.work += len(splits)
+        for part_a, part_b in splits:
             if not pinned:
                 group_a = {members[i] for i in part_a}
                 if not first.required <= group_a or second.required & group_a:
@@ -557,13 +590,13 @@ class _Solver:
 
     # -- 4. refine: solve small regions exactly ------------------------------------------------
 
-    def refine(self, max_passes: int, region_size: int) -> None:
+    def refine(self, max_passes: int, region_size: int, until: float) -> None:
         """Large-neighbourhood search: re-solve each region of nearby groups to optimality.
 
         A region is a group with a cost and its nearest unlocked groups, up to ``region_size``
         members; its members are re-partitioned optimally over every feasible group among them
         (dynamic programming over subsets). This finds the chains of moves between three to five
-        groups that pairwise re-partitions cannot see.
+        groups that pairwise re-partitions cannot see. Stops when the work reaches ``until``.
         """
         for _ in range(max_passes):
             seeds = sorted(
@@ -574,6 +607,8 @@ class _Solver:
             self.rng.shuffle(seeds)
             improved = False
             for seed_group in seeds:
+                if self.work >= until:
+                    return
                 if seed_group in self.groups and self._solve_region(seed_group, region_size):
                     improved = True
             if not improved:
@@ -646,6 +681,7 @@ class _Solver:
 
         full = (1 << count) - 1
         value = solve(full)
+        self.work += sum(map(len, by_lowest)) + len(best)
         parts, mask = [], full
         while mask:
             column = best[mask][1]
@@ -655,10 +691,10 @@ class _Solver:
 
     def solve(self) -> list[_Group]:
         self.construct()
-        self.improve()
+        self.improve(until=_IMPROVE_SHARE * self.budget)
         self.rescue()
-        self.refine(max_passes=4, region_size=_REGION_SIZE)
-        self.improve()
+        self.refine(max_passes=4, region_size=_REGION_SIZE, until=_REFINE_SHARE * self.budget)
+        self.improve(until=self.budget)
         self.rescue()
         return [self.groups[g] for g in sorted(self.groups)]
 

@@ -95,23 +95,33 @@ def place_late_signup(
     ]
     wave_id, class_name = newcomer.departure_wave, transport_class(newcomer.transport)
     departure_max = event.max_size(class_name)
-    earliest = max(window.start, deadline) if window else None
     arrival_options, departure_candidates = [], []
-    # One pass over the groups: this is the part that grows with the size of the event.
+    arrival, departure = GroupKind.ARRIVAL, GroupKind.DEPARTURE
+    if window is not None:
+        earliest, latest = max(window.start, deadline), window.end
+        preferred = window.preferred_time
+        gap_weight, limit = weights.arrival_gap, rules.late_join_max_added_cost
+    # One pass over the groups: this is the part that grows with the size of the event, so
+    # the cheapest tests come first and nothing is computed twice.
     for group in groups:
-        if group.kind is GroupKind.ARRIVAL:
-            if (
-                window is not None
-                and len(group.members) < arrival_max
-                and earliest <= group.meeting_time <= window.end
-            ):
-                gap = abs((group.meeting_time - window.preferred_time).total_seconds()) / 60.0
-                added = weights.arrival_gap * gap + size_delta[len(group.members)]
-                if added <= rules.late_join_max_added_cost:
-                    arrival_options.append((added, group.id, group))
+        kind = group.kind
+        if kind is arrival:
+            if window is None:
+                continue
+            meeting = group.meeting_time
+            if meeting < earliest or meeting > latest:
+                continue
+            size = len(group.members)
+            if size >= arrival_max:
+                continue
+            added = gap_weight * abs((meeting - preferred).total_seconds()) / 60.0
+            added += size_delta[size]
+            if added <= limit:
+                arrival_options.append((added, group.id, group))
         elif (
-            group.wave_id == wave_id
+            kind is departure
             and wave_id is not None
+            and group.wave_id == wave_id
             and group.transport_class == class_name
             and len(group.members) < departure_max
             and group.meeting_time >= deadline
@@ -119,15 +129,24 @@ def place_late_signup(
             departure_candidates.append(group)
 
     if window is not None:
-        arrival_options.sort(key=lambda option: option[:2])
-        best = next(
-            (
-                o
-                for o in arrival_options
-                if newcomer.id not in o[2].members and not _avoids(newcomer, o[2], attendees)
-            ),
-            None,
-        )
+        best = None
+        if arrival_options:
+            # Usually the cheapest option fits: sort only when it does not.
+            cheapest = min(arrival_options, key=lambda option: option[:2])
+            options = (
+                [cheapest]
+                if newcomer.id not in cheapest[2].members
+                and not _avoids(newcomer, cheapest[2], attendees)
+                else sorted(arrival_options, key=lambda option: option[:2])
+            )
+            best = next(
+                (
+                    o
+                    for o in options
+                    if newcomer.id not in o[2].members and not _avoids(newcomer, o[2], attendees)
+                ),
+                None,
+            )
         if best is None:
             waiting.add(GroupKind.ARRIVAL)
         else:
@@ -188,14 +207,10 @@ def _best_departure(
 
     # Vectorised pre-check: in any feasible chain, for members p before q,
     # direct(p) + distance(p, q) <= (1 + cap) * direct(q) (the chain passes through p).
-    owners, lats, lons = [], [], []
-    for index, group in enumerate(candidates):
-        for m in group.members:
-            point = attendees[m].destination or venue
-            owners.append(index)
-            lats.append(point.lat)
-            lons.append(point.lon)
-    lats_a, lons_a = np.array(lats), np.array(lons)
+    points = [attendees[m].destination or venue for group in candidates for m in group.members]
+    owners = [index for index, group in enumerate(candidates) for _ in group.members]
+    lats_a = np.fromiter((p.lat for p in points), float, len(points))
+    lons_a = np.fromiter((p.lon for p in points), float, len(points))
     home = newcomer.destination
     her_direct = float(haversine_km(venue.lat, venue.lon, home.lat, home.lon))
     direct = haversine_km(venue.lat, venue.lon, lats_a, lons_a)
@@ -241,6 +256,48 @@ def _ordered_departure(
     chain = drop_off_chain(event.venue, [m.destination for m in members])
     ordered = tuple(members[i].id for i in chain.order)
     return _grown(group, newcomer, ordered, event.max_size(group.transport_class))
+
+
+def misfits(
+    event: Event,
+    group: Group,
+    attendees: Mapping[str, Attendee],
+    rules: MatchingRules | None = None,
+) -> tuple[str, ...]:
+    """Members of an announced group whose answers no longer fit it (changed after it formed).
+
+    She fits an arrival group if she still wants one and its meeting time is inside her window;
+    a departure group if she still leaves with its wave, in its transport class, and the
+    drop-off chain of the members who fit, her included, keeps everyone's detour within
+    ``rules.max_detour``. Members are examined in the order given, so the first ones are the
+    reference: pass them least recently changed first. The group's transport class is
+    ``group.transport_class``, or else that of the first member who still wants the group.
+    The bot takes the misfits out with :func:`cancel`, tells them, and places them again.
+    """
+    rules = rules or MatchingRules()
+    out: list[str] = []
+    if group.kind is GroupKind.ARRIVAL:
+        for member in group.members:
+            window = attendees[member].arrival
+            if window is None or not window.start <= group.meeting_time <= window.end:
+                out.append(member)
+        return tuple(out)
+    class_name = group.transport_class
+    kept: list[Point | None] = []
+    for member in group.members:
+        attendee = attendees[member]
+        if attendee.departure_wave is None or attendee.departure_wave != group.wave_id:
+            out.append(member)
+            continue
+        mode = transport_class(attendee.transport)
+        if class_name is None:
+            class_name = mode
+        chain = drop_off_chain(event.venue, [*kept, attendee.destination])
+        if mode != class_name or max(chain.detours) > rules.max_detour + 1e-9:
+            out.append(member)
+            continue
+        kept.append(attendee.destination)
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,15 +4,28 @@ The matching engine (`matching/`) decides; this module feeds it from the databas
 what it decided and queues the messages in the outbox, in one transaction, so a crash never
 leaves a group announced to half its members. Groups already announced are passed back to
 the engine as locked: they keep their members and may only grow.
+
+Answers can change after a group is announced (/me: another transport, departure wave,
+neighbourhood or arrival slot). A member who no longer fits her group (`matching.misfits`)
+leaves it: she is told, the others hear only that a member left, and she is placed again.
+Whoever leaves a group, for whatever reason, leaves it through `take_out`, which lets
+`matching.cancel` decide what becomes of the group.
+
+Concurrency: one round or placement at a time per event in a process (`event_lock`), and
+across processes (PostgreSQL) every transaction that changes an event's groups first locks the
+event's row (`lock_event_row`). A round computes outside its write transaction, so before it
+writes it checks again who is still signed up and not grouped meanwhile (`Taken`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, replace
+import weakref
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 import matching
@@ -44,6 +57,10 @@ ROUND_TASK = "matching_round"
 # A sign-up or a cancellation asks for a round soon (several in a row make one round).
 ROUND_AFTER_SIGNUP = timedelta(minutes=2)
 LOCKED_STATUSES = (GroupStatus.ANNOUNCED, GroupStatus.LEFT)
+# Groups whose members are checked against their answers: a group that has left is history.
+CHECKED_STATUSES = (GroupStatus.FORMING, GroupStatus.ANNOUNCED)
+# Stands for a member whose data is gone (/forget) when her group learns she left.
+FORGOTTEN = "forgotten"
 
 INTRODUCTION = {
     GroupKind.ARRIVAL: N_(
@@ -65,7 +82,20 @@ GROUP_DISSOLVED = N_(
     "Your {kind} for {event} is too small now. We are looking for new companions for you and "
     "will tell you as soon as we find them."
 )
+MOVED_OUT = N_(
+    "Your {kind} for {event} no longer matches your answers, so you are no longer in it (its "
+    "members are only told that a member left). We are looking for companions who match them "
+    "and will introduce them as soon as we find them."
+)
 KIND_NAMES = {GroupKind.ARRIVAL: N_("arrival group"), GroupKind.DEPARTURE: N_("departure group")}
+
+
+@dataclass(frozen=True)
+class Leaving:
+    """A member whose answers no longer fit her group: she leaves it when the caller writes."""
+
+    group_id: int
+    registration_id: int
 
 
 @dataclass
@@ -78,6 +108,12 @@ class MatchingInput:
     locked: list[matching.Group]
     registrations: dict[str, Registration]
     groups: dict[str, CompanionGroup]
+    # Members who no longer fit their group: left out of `locked`, taken out on writing.
+    leaving: list[Leaving] = field(default_factory=list)
+    # Where groups meet: per arrival slot and departure wave, and the event's first point.
+    slot_points: dict[int, int | None] = field(default_factory=dict)
+    wave_points: dict[int, int | None] = field(default_factory=dict)
+    first_point: int | None = None
 
     @property
     def by_id(self) -> dict[str, matching.Attendee]:
@@ -97,21 +133,35 @@ def _now() -> datetime:
     return clock.now()
 
 
+# -- one writer at a time per event ------------------------------------------------------------
+
+_EVENT_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def event_lock(event_id: int) -> asyncio.Lock:
+    """In this process, one round or placement at a time per event (an asyncio lock belongs
+    to its event loop, hence one set of locks per loop)."""
+    locks = _EVENT_LOCKS.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(event_id, asyncio.Lock())
+
+
+async def lock_event_row(event_id: int) -> None:
+    """Inside a transaction: whoever changes this event's groups waits for the others to
+    commit, whichever process they run in (PostgreSQL: SELECT … FOR UPDATE on the event's
+    row, held until the end of the transaction). SQLite runs one transaction at a time anyway,
+    and tortoise leaves the clause out there."""
+    await Event.select_for_update().filter(id=event_id).only("id").first()
+
+
 # -- from the database to the engine ---------------------------------------------------------
 
 
-async def load_input(event_id: int) -> MatchingInput:
-    event = await Event.get(id=event_id)
-    slots = await ArrivalSlot.filter(event=event)
-    waves = await DepartureWave.filter(event=event)
-    points = await MeetingPoint.filter(event=event)
-    venue = matching.Point(event.venue_lat, event.venue_lon)
-    engine_event = matching.Event(
-        venue=venue,
-        # Meeting points have no coordinates of their own: they are at the venue.
-        meeting_points=tuple(matching.MeetingPoint(str(p.id), p.name, venue) for p in points),
-        arrival_slots=tuple(matching.ArrivalSlot(str(s.id), s.starts_at, s.ends_at) for s in slots),
-        departure_waves=tuple(matching.DepartureWave(str(w.id), w.departs_at) for w in waves),
+def sizes_event(event: Event) -> matching.Event:
+    """The event as `matching.cancel` and `matching.place_late_signup` need it."""
+    return matching.Event(
+        venue=matching.Point(event.venue_lat, event.venue_lon),
         sizes=matching.GroupSizes(
             event.min_group_size,
             event.preferred_min_size,
@@ -119,40 +169,65 @@ async def load_input(event_id: int) -> MatchingInput:
             event.max_group_size,
         ),
     )
+
+
+async def load_input(event_id: int) -> MatchingInput:
+    """Everything a round needs, in a constant number of queries whatever the event's size."""
+    event = await Event.get(id=event_id)
+    slots = {slot.id: slot for slot in await ArrivalSlot.filter(event_id=event_id)}
+    waves = await DepartureWave.filter(event_id=event_id)
+    points = await MeetingPoint.filter(event_id=event_id)
+    base = sizes_event(event)
+    venue = base.venue
+    engine_event = replace(
+        base,
+        # Meeting points have no coordinates of their own: they are at the venue.
+        meeting_points=tuple(matching.MeetingPoint(str(p.id), p.name, venue) for p in points),
+        arrival_slots=tuple(
+            matching.ArrivalSlot(str(s.id), s.starts_at, s.ends_at) for s in slots.values()
+        ),
+        departure_waves=tuple(matching.DepartureWave(str(w.id), w.departs_at) for w in waves),
+    )
     registrations = await Registration.filter(
-        event=event, status=RegistrationStatus.CONFIRMED
-    ).prefetch_related("arrival_slot", "person")
+        event_id=event_id, status=RegistrationStatus.CONFIRMED
+    ).order_by("id")
     by_registration = {str(r.id): r for r in registrations}
-    avoid = await avoidances_between([r.person_id for r in registrations])
-    person_to_registration = {r.person_id: str(r.id) for r in registrations}
-    attendees = [
-        to_attendee(r, avoid.get(r.person_id, set()), person_to_registration) for r in registrations
-    ]
-    apart = await removed_apart(event)
+    avoid = await avoidances_in_event(event_id)
+    attendees = attendees_of(registrations, slots, avoid)
+    apart = await removed_apart(event_id)
     attendees = [replace(a, avoid=a.avoid | apart[a.id]) if a.id in apart else a
                  for a in attendees]  # fmt: skip
-    groups = await CompanionGroup.filter(event=event, status__in=LOCKED_STATUSES)
-    locked, stored = [], {}
-    for group in groups:
-        members = await GroupMember.filter(
-            group=group,
-            status=MemberStatus.ACTIVE,
-            registration_id__in=[r.id for r in registrations],
-        ).order_by("position", "id")
-        if not members:
-            continue
-        engine_group = to_engine_group(group, [str(m.registration_id) for m in members],
-                                       by_registration)  # fmt: skip
-        locked.append(engine_group)
-        stored[engine_group.id] = group
-    return MatchingInput(event, engine_event, attendees, locked, by_registration, stored)
+    groups = await CompanionGroup.filter(event_id=event_id, status__in=LOCKED_STATUSES)
+    members = await GroupMember.filter(
+        group__event_id=event_id, group__status__in=LOCKED_STATUSES, status=MemberStatus.ACTIVE
+    ).values_list("group_id", "registration_id", "position", "id")
+    by_group = members_by_group(members, by_registration)
+    locked, stored, leaving = groups_for_engine(
+        base, groups, by_group, by_registration, {a.id: a for a in attendees}
+    )
+    return MatchingInput(
+        event,
+        engine_event,
+        attendees,
+        locked,
+        by_registration,
+        stored,
+        leaving,
+        slot_points={s.id: s.meeting_point_id for s in slots.values()},
+        wave_points={w.id: w.meeting_point_id for w in waves},
+        first_point=min(points, key=lambda p: (p.position, p.id)).id if points else None,
+    )
 
 
-async def avoidances_between(person_ids: list[int]) -> dict[int, set[int]]:
-    """Who each person must not be grouped with, among these people (both directions)."""
-    pairs = await Avoidance.filter(person_id__in=person_ids, avoided_id__in=person_ids).values_list(
+async def avoidances_in_event(event_id: int) -> dict[int, set[int]]:
+    """Who must not be grouped with whom among this event's people (both directions)."""
+    pairs = await Avoidance.filter(person__registrations__event_id=event_id).values_list(
         "person_id", "avoided_id"
     )
+    return symmetric(pairs)
+
+
+def symmetric(pairs) -> dict[int, set[int]]:
     avoid: dict[int, set[int]] = {}
     for person_id, avoided_id in pairs:
         avoid.setdefault(person_id, set()).add(avoided_id)
@@ -160,26 +235,45 @@ async def avoidances_between(person_ids: list[int]) -> dict[int, set[int]]:
     return avoid
 
 
-async def removed_apart(event: Event) -> dict[str, set[str]]:
+async def removed_apart(event_id: int) -> dict[str, set[str]]:
     """Someone an organizer took out of a group is never put back with its members."""
     removed = await GroupMember.filter(
-        group__event=event, status=MemberStatus.REMOVED
+        group__event_id=event_id, status=MemberStatus.REMOVED
     ).values_list("group_id", "registration_id")
+    if not removed:
+        return {}
+    by_group: dict[int, list[int]] = {}
+    for group_id, registration_id in await GroupMember.filter(
+        group_id__in={group_id for group_id, _ in removed}
+    ).values_list("group_id", "registration_id"):
+        by_group.setdefault(group_id, []).append(registration_id)
     apart: dict[str, set[str]] = {}
     for group_id, registration_id in removed:
-        others = await GroupMember.filter(group_id=group_id).exclude(
-            registration_id=registration_id
-        ).values_list("registration_id", flat=True)
-        for other in others:
-            apart.setdefault(str(registration_id), set()).add(str(other))
-            apart.setdefault(str(other), set()).add(str(registration_id))
+        for other in by_group[group_id]:
+            if other != registration_id:
+                apart.setdefault(str(registration_id), set()).add(str(other))
+                apart.setdefault(str(other), set()).add(str(registration_id))
     return apart
 
 
+def attendees_of(
+    registrations: list[Registration],
+    slots: dict[int, ArrivalSlot],
+    avoid: dict[int, set[int]],
+) -> list[matching.Attendee]:
+    registration_of = {r.person_id: str(r.id) for r in registrations}
+    return [
+        to_attendee(r, slots.get(r.arrival_slot_id), avoid.get(r.person_id, set()), registration_of)
+        for r in registrations
+    ]
+
+
 def to_attendee(
-    registration: Registration, avoided_people: set[int], registration_of: dict[int, str]
+    registration: Registration,
+    slot: ArrivalSlot | None,
+    avoided_people: set[int],
+    registration_of: dict[int, str],
 ) -> matching.Attendee:
-    slot = registration.arrival_slot
     arrival = (
         matching.ArrivalWindow(slot.starts_at, slot.ends_at)
         if registration.arrival_kind == ArrivalKind.SLOT and slot is not None
@@ -202,15 +296,58 @@ def to_attendee(
     )
 
 
-def to_engine_group(
-    group: CompanionGroup, members: list[str], registrations: dict[str, Registration]
-) -> matching.Group:
-    kind = matching.GroupKind(group.kind)
-    transport_class = None
-    if kind is matching.GroupKind.DEPARTURE:
-        transport_class = matching.transport_class(
-            matching.Transport(registrations[members[0]].transport or "transit")
+def members_by_group(rows, registrations: dict[str, Registration]) -> dict[int, list[str]]:
+    """Active members per group, in position order, among the registrations given."""
+    by_group: dict[int, list[tuple[int, int, str]]] = {}
+    for group_id, registration_id, position, row_id in rows:
+        if str(registration_id) in registrations:
+            by_group.setdefault(group_id, []).append((position, row_id, str(registration_id)))
+    return {g: [m for *_, m in sorted(rows)] for g, rows in by_group.items()}
+
+
+def groups_for_engine(
+    event: matching.Event,
+    groups: list[CompanionGroup],
+    members: dict[int, list[str]],
+    registrations: dict[str, Registration],
+    attendees: dict[str, matching.Attendee],
+) -> tuple[list[matching.Group], dict[str, CompanionGroup], list[Leaving]]:
+    """Groups as the engine must see them: without the members who no longer fit.
+
+    Each misfit leaves through `matching.cancel`, as she will when the caller writes, so a
+    group she leaves too small is not passed on and its other members are back in the pool.
+    """
+    engine_groups, stored, leaving = [], {}, []
+    for group in sorted(groups, key=lambda g: g.id):
+        ids = members.get(group.id)
+        if not ids:
+            continue
+        # The members least recently changed come first: they are the group's reference.
+        reference = sorted(ids, key=lambda m: (registrations[m].updated_at, int(m)))
+        engine_group = to_engine_group(group, tuple(reference), None)
+        out = (
+            matching.misfits(event, engine_group, attendees)
+            if group.status in CHECKED_STATUSES
+            else ()
         )
+        fitting = [m for m in reference if m not in out]
+        transport_class = None
+        if engine_group.kind is matching.GroupKind.DEPARTURE:
+            first = attendees[fitting[0] if fitting else reference[0]]
+            transport_class = matching.transport_class(first.transport)
+        current = [replace(engine_group, members=tuple(ids), transport_class=transport_class)]
+        for misfit in out:
+            current = list(matching.cancel(event, misfit, current).groups)
+            leaving.append(Leaving(group.id, int(misfit)))
+        for kept in current:
+            engine_groups.append(kept)
+            stored[kept.id] = group
+    return engine_groups, stored, leaving
+
+
+def to_engine_group(
+    group: CompanionGroup, members: tuple[str, ...], transport_class: str | None
+) -> matching.Group:
     flags = set()
     if group.oversize:
         flags.add(matching.OVERSIZE)
@@ -218,8 +355,8 @@ def to_engine_group(
         flags.add(matching.WANTS_VOLUNTEER)
     return matching.Group(
         id=f"db-{group.id}",
-        kind=kind,
-        members=tuple(members),
+        kind=matching.GroupKind(group.kind),
+        members=members,
         meeting_time=group.meet_at,
         meeting_point_id=str(group.meeting_point_id) if group.meeting_point_id else None,
         wave_id=str(group.departure_wave_id) if group.departure_wave_id else None,
@@ -232,32 +369,96 @@ def to_engine_group(
 # -- a round -----------------------------------------------------------------------------------
 
 
+@dataclass
+class Taken:
+    """Who is signed up and who is in which kind of announced group, read inside the write
+    transaction: a round computed on older data writes only what still holds."""
+
+    confirmed: set[int]
+    grouped: set[tuple[int, GroupKind]]
+    locked_groups: set[int]
+
+    @classmethod
+    async def load(cls, event_id: int) -> Taken:
+        confirmed = await Registration.filter(
+            event_id=event_id, status=RegistrationStatus.CONFIRMED
+        ).values_list("id", flat=True)
+        rows = await GroupMember.filter(
+            group__event_id=event_id, group__status__in=LOCKED_STATUSES, status=MemberStatus.ACTIVE
+        ).values_list("registration_id", "group__kind", "group_id")
+        return cls(
+            set(confirmed),
+            {(registration_id, GroupKind(kind)) for registration_id, kind, _ in rows},
+            {group_id for *_, group_id in rows},
+        )
+
+    def free(self, registration_id: int, kind: GroupKind) -> bool:
+        return registration_id in self.confirmed and (registration_id, kind) not in self.grouped
+
+    def take(self, registration_ids, kind: GroupKind) -> None:
+        self.grouped.update((r, kind) for r in registration_ids)
+
+
 async def run_round(event_id: int, now: datetime | None = None) -> RoundResult:
     """Match everyone in the pool, store the groups, announce those that are due."""
     now = now or _now()
-    data = await load_input(event_id)
-    # The engine is pure and CPU-bound: keep the bot responsive while it works.
-    result = await asyncio.to_thread(
-        matching.match, data.engine_event, data.attendees, data.locked, None, 0, now
+    async with event_lock(event_id):
+        data = await load_input(event_id)
+        # The engine is pure and CPU-bound: keep the bot responsive while it works.
+        result = await asyncio.to_thread(
+            matching.match, data.engine_event, data.attendees, data.locked, None, 0, now
+        )
+        async with in_transaction():
+            await lock_event_row(event_id)
+            counts = await write_round(data, result, now)
+        await schedule_next_round(data, result, now)
+        if counts["skipped"]:
+            # Someone changed while the engine worked: the groups that no longer hold wait
+            # for a round soon.
+            await schedule_round(event_id, now + ROUND_AFTER_SIGNUP)
+    return RoundResult(
+        counts["announced"], counts["forming"], counts["grown"], counts["unplaced"], result.report
     )
+
+
+async def write_round(data: MatchingInput, result: matching.Matching, now: datetime) -> dict:
+    """Store a round's decisions, writing only what still holds (see `Taken`)."""
+    event_id = data.event.id
+    for leaving in data.leaving:
+        await take_out(leaving.group_id, str(leaving.registration_id), now, moved=True)
+    taken = await Taken.load(event_id)
+    counts = dict.fromkeys(("announced", "forming", "grown", "skipped", "unplaced"), 0)
     by_id = data.by_id
-    announced = forming = grown = 0
-    async with in_transaction():
-        await CompanionGroup.filter(event_id=event_id, status=GroupStatus.FORMING).delete()
-        for engine_group in result.groups:
-            if engine_group.id in data.groups:
-                grown += await grow_locked(data, engine_group, now)
+    fed = {g.id: set(g.members) for g in data.locked}
+    await CompanionGroup.filter(event_id=event_id, status=GroupStatus.FORMING).delete()
+    for engine_group in result.groups:
+        kind = GroupKind(engine_group.kind.value)
+        if engine_group.id in data.groups:
+            if set(engine_group.members) <= fed[engine_group.id]:
+                continue  # an announced group the round did not grow: nothing to write
+            group = data.groups[engine_group.id]
+            if group.id not in taken.locked_groups:
+                counts["skipped"] += 1  # dissolved meanwhile
                 continue
-            decision = matching.decide_announcement(engine_group, data.engine_event, by_id, now)
-            group = await store_group(data, engine_group, announce=decision.announce, now=now)
-            if decision.announce:
-                announced += 1
-                await introduce(group, now)
-            else:
-                forming += 1
-        await record_unplaced(data, result.unplaced, now)
-    await schedule_next_round(data, result, now)
-    return RoundResult(announced, forming, grown, len(result.unplaced), result.report)
+            counts["grown"] += await grow(group, engine_group, taken, now)
+            continue
+        if not all(taken.free(int(m), kind) for m in engine_group.members):
+            counts["skipped"] += 1
+            continue
+        decision = matching.decide_announcement(engine_group, data.engine_event, by_id, now)
+        group = await store_group(data, engine_group, announce=decision.announce, now=now)
+        if decision.announce:
+            counts["announced"] += 1
+            taken.take([int(m) for m in engine_group.members], kind)
+            await introduce(group, now)
+        else:
+            counts["forming"] += 1
+    unplaced = [
+        u for u in result.unplaced if taken.free(int(u.attendee_id), GroupKind(u.kind.value))
+    ]
+    await record_unplaced(data, tuple(unplaced), now)
+    counts["unplaced"] = len(unplaced)
+    return counts
 
 
 async def store_group(
@@ -272,7 +473,7 @@ async def store_group(
         status=GroupStatus.ANNOUNCED if announce else GroupStatus.FORMING,
         arrival_slot_id=slot,
         departure_wave_id=wave_id,
-        meeting_point_id=await meeting_point_for(data.event.id, slot, wave_id),
+        meeting_point_id=meeting_point_for(data, slot, wave_id),
         meet_at=engine_group.meeting_time,
         oversize=matching.OVERSIZE in engine_group.flags,
         wants_volunteer=matching.WANTS_VOLUNTEER in engine_group.flags,
@@ -295,32 +496,66 @@ def slot_at(data: MatchingInput, moment: datetime) -> int | None:
     return int(slots[0].id) if slots else None
 
 
-async def meeting_point_for(event_id: int, slot_id: int | None, wave_id: int | None) -> int | None:
-    if slot_id is not None:
-        slot = await ArrivalSlot.get_or_none(id=slot_id)
-        if slot and slot.meeting_point_id:
-            return slot.meeting_point_id
-    if wave_id is not None:
-        wave = await DepartureWave.get_or_none(id=wave_id)
-        if wave and wave.meeting_point_id:
-            return wave.meeting_point_id
-    first = await MeetingPoint.filter(event_id=event_id).order_by("position", "id").first()
-    return first.id if first else None
+def meeting_point_for(data: MatchingInput, slot_id: int | None, wave_id: int | None) -> int | None:
+    """The slot's or the wave's meeting point, else the event's first one."""
+    if slot_id is not None and data.slot_points.get(slot_id):
+        return data.slot_points[slot_id]
+    if wave_id is not None and data.wave_points.get(wave_id):
+        return data.wave_points[wave_id]
+    return data.first_point
 
 
-async def grow_locked(data: MatchingInput, engine_group: matching.Group, now: datetime) -> int:
-    """An announced group that the round made bigger: welcome the newcomers."""
-    group = data.groups[engine_group.id]
-    known = set(await GroupMember.filter(group=group).values_list("registration_id", flat=True))
-    newcomers = [int(m) for m in engine_group.members if int(m) not in known]
-    for member in newcomers:
-        await add_member(group, member, now)
+async def grow(
+    group: CompanionGroup, engine_group: matching.Group, taken: Taken | None, now: datetime
+) -> int:
+    """An announced group the engine made bigger: welcome the newcomers (those still free
+    when `taken` is given), and keep the members in the engine's order (drop-off order)."""
+    kind = GroupKind(group.kind)
+    rows = {m.registration_id: m for m in await GroupMember.filter(group=group)}
+    active = {r for r, m in rows.items() if m.status == MemberStatus.ACTIVE}
+    newcomers = [
+        int(m)
+        for m in engine_group.members
+        if int(m) not in active and (taken is None or taken.free(int(m), kind))
+    ]
+    if not newcomers:
+        return 0
+    order = [int(m) for m in engine_group.members if int(m) in active or int(m) in newcomers]
+    for position, registration_id in enumerate(order):
+        row = rows.get(registration_id)
+        if row is not None and row.status == MemberStatus.ACTIVE and row.position != position:
+            row.position = position
+            await row.save(update_fields=["position"])
+    if taken is not None:
+        taken.take(newcomers, kind)
+    if group.oversize != (matching.OVERSIZE in engine_group.flags):
+        group.oversize = matching.OVERSIZE in engine_group.flags
+        await group.save(update_fields=["oversize", "updated_at"])
+    for registration_id in newcomers:
+        await add_member(group, registration_id, order.index(registration_id), rows, now)
     return len(newcomers)
 
 
-async def add_member(group: CompanionGroup, registration_id: int, now: datetime) -> None:
-    position = await GroupMember.filter(group=group).count()
-    await GroupMember.create(group=group, registration_id=registration_id, position=position)
+async def add_member(
+    group: CompanionGroup,
+    registration_id: int,
+    position: int,
+    rows: dict[int, GroupMember],
+    now: datetime,
+) -> None:
+    """She joins an announced group (again, if she had left it): the others learn her display
+    name, and she gets her introduction."""
+    former = rows.get(registration_id)
+    if former is None:
+        rows[registration_id] = await GroupMember.create(
+            group=group, registration_id=registration_id, position=position
+        )
+        again = ""
+    else:
+        former.status, former.left_at, former.introduced_at = MemberStatus.ACTIVE, None, None
+        former.position = position
+        await former.save(update_fields=["status", "left_at", "introduced_at", "position"])
+        again = f":{now.isoformat()}"
     await group.fetch_related("event")
     newcomer = await Registration.get(id=registration_id).prefetch_related("person")
     for member in await active_members(group):
@@ -335,9 +570,9 @@ async def add_member(group: CompanionGroup, registration_id: int, now: datetime)
                 kind=_(KIND_NAMES[GroupKind(group.kind)]),
                 event=escape(group.event.name),
             ),
-            dedupe_key=f"joined:{group.id}:{registration_id}:{member.registration_id}",
+            dedupe_key=f"joined:{group.id}:{registration_id}:{member.registration_id}{again}",
         )
-    await introduce(group, now, only=registration_id)
+    await introduce(group, now, only=registration_id, again=again)
 
 
 async def active_members(group: CompanionGroup) -> list[GroupMember]:
@@ -348,7 +583,9 @@ async def active_members(group: CompanionGroup) -> list[GroupMember]:
     )
 
 
-async def introduce(group: CompanionGroup, now: datetime, only: int | None = None) -> None:
+async def introduce(
+    group: CompanionGroup, now: datetime, only: int | None = None, again: str = ""
+) -> None:
     """Each member learns the others' display names (nothing else), the place and the time."""
     await group.fetch_related("event", "meeting_point")
     members = await active_members(group)
@@ -367,7 +604,9 @@ async def introduce(group: CompanionGroup, now: datetime, only: int | None = Non
             time=t.time(group.meet_at, group.event.timezone),
         )
         await outbox.enqueue(
-            person.telegram_id, text, dedupe_key=f"intro:{group.id}:{member.registration_id}"
+            person.telegram_id,
+            text,
+            dedupe_key=f"intro:{group.id}:{member.registration_id}{again}",
         )
         member.introduced_at = now
         await member.save(update_fields=["introduced_at"])
@@ -436,24 +675,126 @@ async def on_round_task(payload: dict, now: datetime) -> None:
 # -- between rounds ----------------------------------------------------------------------------
 
 
+@dataclass
+class Placement:
+    """What placing one person needs: her, the groups she is in, the announced groups she
+    could join, and their members."""
+
+    event: matching.Event
+    attendee: matching.Attendee
+    attendees: dict[str, matching.Attendee]
+    groups: list[matching.Group]
+    stored: dict[str, CompanionGroup]
+    leaving: list[Leaving]
+
+
 async def place_signup(registration_id: int, now: datetime | None = None) -> None:
-    """A confirmed sign-up: join an announced group that fits, or wait for the next round."""
+    """A confirmed sign-up, new or edited: out of the groups her answers no longer fit, then
+    into an announced group that fits for each kind she needs, or the next round."""
     now = now or _now()
-    registration = await Registration.get(id=registration_id)
-    data = await load_input(registration.event_id)
-    newcomer = data.by_id.get(str(registration_id))
-    if newcomer is None:
+    event_id = await event_of(registration_id)
+    if event_id is None:
         return
-    in_groups = {m for g in data.locked for m in g.members}
-    if str(registration_id) not in in_groups and data.locked:
-        placement = matching.place_late_signup(
-            data.engine_event, newcomer, data.locked, data.by_id, now
+    async with event_lock(event_id), in_transaction():
+        await lock_event_row(event_id)
+        placement = await load_placement(event_id, registration_id, now)
+        if placement is not None:
+            await place(placement, now)
+    await schedule_round(event_id, now + ROUND_AFTER_SIGNUP)
+
+
+async def event_of(registration_id: int) -> int | None:
+    found = await Registration.filter(id=registration_id).values_list("event_id", flat=True)
+    return found[0] if found else None
+
+
+async def load_placement(event_id: int, registration_id: int, now: datetime) -> Placement | None:
+    """Only what placing her needs, in a constant number of queries: her groups, and the
+    announced groups still open that her answers could fit, with their members."""
+    registration = await Registration.get_or_none(
+        id=registration_id, status=RegistrationStatus.CONFIRMED
+    )
+    if registration is None:
+        return None
+    event = await Event.get(id=event_id)
+    slots = {slot.id: slot for slot in await ArrivalSlot.filter(event_id=event_id)}
+    mine = await GroupMember.filter(
+        registration_id=registration_id,
+        status=MemberStatus.ACTIVE,
+        group__status__in=(*CHECKED_STATUSES, GroupStatus.LEFT),
+    ).values_list("group_id", flat=True)
+    wanted = Q(id__in=list(mine)) if mine else Q(id=-1)
+    deadline = now + matching.MatchingRules().min_notice
+    slot = slots.get(registration.arrival_slot_id)
+    if registration.arrival_kind == ArrivalKind.SLOT and slot is not None:
+        wanted |= Q(
+            kind=GroupKind.ARRIVAL,
+            status=GroupStatus.ANNOUNCED,
+            meet_at__gte=max(slot.starts_at, deadline),
+            meet_at__lte=slot.ends_at,
         )
-        async with in_transaction():
-            for engine_group in (placement.arrival_group, placement.departure_group):
-                if engine_group is not None:
-                    await add_member(data.groups[engine_group.id], registration_id, now)
-    await schedule_round(registration.event_id, now + ROUND_AFTER_SIGNUP)
+    if registration.wants_departure_group and registration.departure_wave_id:
+        wanted |= Q(
+            kind=GroupKind.DEPARTURE,
+            status=GroupStatus.ANNOUNCED,
+            departure_wave_id=registration.departure_wave_id,
+            meet_at__gte=deadline,
+        )
+    groups = await CompanionGroup.filter(Q(event_id=event_id) & wanted)
+    rows = (
+        await GroupMember.filter(
+            group_id__in=[g.id for g in groups], status=MemberStatus.ACTIVE
+        ).select_related("registration")
+        if groups
+        else []
+    )
+    registrations = {str(registration.id): registration}
+    registrations.update(
+        (str(row.registration_id), row.registration)
+        for row in rows
+        if row.registration.status == RegistrationStatus.CONFIRMED
+    )
+    pairs = await Avoidance.filter(
+        Q(person_id=registration.person_id) | Q(avoided_id=registration.person_id)
+    ).values_list("person_id", "avoided_id")
+    people = list(registrations.values())
+    attendees = {a.id: a for a in attendees_of(people, slots, symmetric(pairs))}
+    base = sizes_event(event)
+    members = members_by_group(
+        [(row.group_id, row.registration_id, row.position, row.id) for row in rows], registrations
+    )
+    engine_groups, stored, leaving = groups_for_engine(
+        base, groups, members, registrations, attendees
+    )
+    return Placement(
+        base, attendees[str(registration_id)], attendees, engine_groups, stored, leaving
+    )
+
+
+async def place(placement: Placement, now: datetime) -> None:
+    """Inside the event's write transaction: misfits out, then her placement."""
+    for leaving in placement.leaving:
+        await take_out(leaving.group_id, str(leaving.registration_id), now, moved=True)
+    her = placement.attendee
+    kinds = {g.kind for g in placement.groups if her.id in g.members}
+    newcomer = replace(
+        her,
+        arrival=None if matching.GroupKind.ARRIVAL in kinds else her.arrival,
+        departure_wave=None if matching.GroupKind.DEPARTURE in kinds else her.departure_wave,
+    )
+    if newcomer.arrival is None and newcomer.departure_wave is None:
+        return
+    open_groups = [
+        g for g in placement.groups if placement.stored[g.id].status == GroupStatus.ANNOUNCED
+    ]
+    if not open_groups:
+        return
+    found = matching.place_late_signup(
+        placement.event, newcomer, open_groups, placement.attendees, now
+    )
+    for engine_group in (found.arrival_group, found.departure_group):
+        if engine_group is not None:
+            await grow(placement.stored[engine_group.id], engine_group, None, now)
 
 
 async def remove_registration(registration_id: int, now: datetime | None = None) -> None:
@@ -471,50 +812,94 @@ async def leave_groups(
     """Take her out of her groups (of one kind, or all), then re-match soon. REMOVED (by an
     organizer): she stays in the pool, never again with those members (`load_input`)."""
     now = now or _now()
+    event_id = await event_of(registration_id)
+    if event_id is None:
+        return
     memberships = GroupMember.filter(registration_id=registration_id, status=MemberStatus.ACTIVE)
     if kind is not None:
         memberships = memberships.filter(group__kind=kind)
-    event_ids = set()
     async with in_transaction():
-        for membership in await memberships.prefetch_related("group__event"):
-            membership.status = status
-            membership.left_at = now
-            await membership.save(update_fields=["status", "left_at"])
-            await after_member_left(membership.group, now)
-            event_ids.add(membership.group.event_id)
-    for event_id in event_ids:
+        await lock_event_row(event_id)
+        group_ids = await memberships.order_by("group_id").values_list("group_id", flat=True)
+        for group_id in group_ids:
+            await take_out(group_id, str(registration_id), now, status=status)
+    if group_ids:
         await schedule_round(event_id, now + ROUND_AFTER_SIGNUP)
 
 
-async def after_member_left(group: CompanionGroup, now: datetime) -> None:
+async def take_out(
+    group_id: int,
+    leaver: str,
+    now: datetime,
+    *,
+    moved: bool = False,
+    status: MemberStatus = MemberStatus.LEFT,
+) -> None:
+    """She leaves the group (her membership ends, if she still has one). `matching.cancel`
+    decides what becomes of it: the others hear only that a member left, and the size flag
+    follows; or the group is too small now, is dissolved, and whoever remains is back in the
+    pool and told. `moved`: her new answers no longer fit the group, and she is told so.
+    Call inside the event's write transaction."""
+    group = await CompanionGroup.get(id=group_id).prefetch_related("event")
+    if group.status == GroupStatus.DISSOLVED:
+        return
+    members = await active_members(group)
+    leaving = next((m for m in members if str(m.registration_id) == leaver), None)
+    others = [m for m in members if m is not leaving]
+    if leaving is not None:
+        leaving.status, leaving.left_at = status, now
+        await leaving.save(update_fields=["status", "left_at"])
     if group.status == GroupStatus.FORMING:
         return  # nobody was told about this group yet; the next round redoes it
     event = group.event
-    remaining = await active_members(group)
     kind = GroupKind(group.kind)
-    dissolved = len(remaining) < event.min_group_size
-    for member in remaining:
-        person = member.registration.person
-        _ = language_of(person).gettext
-        message = GROUP_DISSOLVED if dissolved else MEMBER_LEFT
-        await outbox.enqueue(
-            person.telegram_id,
-            _(message).format(kind=_(KIND_NAMES[kind]), event=escape(event.name)),
-            dedupe_key=f"left:{group.id}:{len(remaining)}:{member.registration_id}",
-        )
-        if dissolved:
-            member.status = MemberStatus.LEFT
-            member.left_at = now
-            await member.save(update_fields=["status", "left_at"])
-    if dissolved:
+    stamp = now.isoformat()
+    if moved and leaving is not None:
+        await tell(leaving, MOVED_OUT, kind, event, f"moved:{group.id}:{leaver}:{stamp}")
+    # The others, least recently changed first, set the group's transport class.
+    reference = sorted(others, key=lambda m: (m.registration.updated_at, m.registration_id))
+    transport_class = None
+    if reference and kind == GroupKind.DEPARTURE:
+        mode = matching.Transport(reference[0].registration.transport or "transit")
+        transport_class = matching.transport_class(mode)
+    before = to_engine_group(
+        group, (*(str(m.registration_id) for m in others), leaver), transport_class
+    )
+    outcome = matching.cancel(sizes_event(event), leaver, [before])
+    if outcome.dissolved:
+        alone = {x.attendee_id for x in outcome.left_alone}
+        for member in others:
+            if str(member.registration_id) in alone:
+                await tell(member, GROUP_DISSOLVED, kind, event, f"dissolved:{group.id}:{stamp}")
+                member.status, member.left_at = MemberStatus.LEFT, now
+                await member.save(update_fields=["status", "left_at"])
         group.status = GroupStatus.DISSOLVED
         await group.save(update_fields=["status", "updated_at"])
+        return
+    for member in others:
+        await tell(member, MEMBER_LEFT, kind, event, f"left:{group.id}:{leaver}:{stamp}")
+    oversize = matching.OVERSIZE in outcome.changed[0].flags
+    if group.oversize != oversize:
+        group.oversize = oversize
+        await group.save(update_fields=["oversize", "updated_at"])
+
+
+async def tell(member: GroupMember, message: str, kind: GroupKind, event: Event, key: str) -> None:
+    person = member.registration.person
+    _ = language_of(person).gettext
+    await outbox.enqueue(
+        person.telegram_id,
+        _(message).format(kind=_(KIND_NAMES[kind]), event=escape(event.name)),
+        dedupe_key=f"{key}:{member.registration_id}",
+    )
 
 
 async def tell_member_left(group_id: int) -> None:
     """After /forget: her membership is gone with her data; the group hears only that."""
-    group = await CompanionGroup.get_or_none(id=group_id).prefetch_related("event")
+    group = await CompanionGroup.get_or_none(id=group_id)
     if group is not None:
+        now = _now()
         async with in_transaction():
-            await after_member_left(group, _now())
-        await schedule_round(group.event_id, _now() + ROUND_AFTER_SIGNUP)
+            await lock_event_row(group.event_id)
+            await take_out(group.id, FORGOTTEN, now)
+        await schedule_round(group.event_id, now + ROUND_AFTER_SIGNUP)

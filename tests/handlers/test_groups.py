@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from companion_bot import clock
 from companion_bot.models import (
+    ArrivalSlot,
     CompanionGroup,
+    DepartureWave,
     GroupKind,
     GroupMember,
     GroupStatus,
@@ -14,6 +17,7 @@ from companion_bot.models import (
     Registration,
     Unplaced,
 )
+from companion_bot.services.groups import ROUND_AFTER_SIGNUP
 from tests.support import BotHarness, data, sign_up
 
 
@@ -25,11 +29,11 @@ def ALL_ANNOUNCED(event):
 PLACES = ["Montreuil", "Bagnolet", "Vincennes", "Les Lilas", "Romainville", "Saint-Mandé"]
 
 
-async def sign_up_people(harness: BotHarness, event, count: int, **kwargs):
+async def sign_up_people(harness: BotHarness, event, count: int, places=PLACES, **kwargs):
     people = []
     for i in range(count):
         person = harness.user(first_name=f"Amie{i}", language_code="en")
-        await sign_up(harness, person, event.attendee_code, destination=PLACES[i % len(PLACES)],
+        await sign_up(harness, person, event.attendee_code, destination=places[i % len(places)],
                       **kwargs)  # fmt: skip
         people.append(person)
     return people
@@ -99,3 +103,187 @@ async def test_organizer_runs_a_round_by_hand(harness: BotHarness, event):
     assert reply.text.startswith("Matching round done:")
     assert "% grouped" in reply.text
     assert await CompanionGroup.filter(event=event).exists()
+
+
+# -- answers edited in /me after being grouped -------------------------------------------------
+
+
+async def edit_in_me(harness: BotHarness, person, step: str, answer) -> None:
+    """/me, the edit button of `step`, `answer(person)` gives the new answer, then Done."""
+    await harness.say(person, "/me")
+    await harness.tap(person, data(f"su:edit:{step}"))
+    await answer(person)
+    reply = await harness.tap(person, data("su:sum:confirm"))
+    assert "You're signed up" in reply.text
+    await harness.drain()
+
+
+async def membership(person, kind: GroupKind) -> GroupMember | None:
+    """Her live membership of this kind, if any."""
+    return await GroupMember.get_or_none(
+        registration__person__telegram_id=person.id,
+        group__kind=kind,
+        group__status=GroupStatus.ANNOUNCED,
+        status=MemberStatus.ACTIVE,
+    ).prefetch_related("group")
+
+
+async def members_of(group) -> list[int]:
+    return await GroupMember.filter(group=group, status=MemberStatus.ACTIVE).values_list(
+        "registration__person__telegram_id", flat=True
+    )
+
+
+def told_since(person, before: int) -> list[str]:
+    return texts_of(person)[before:]
+
+
+async def test_changing_transport_after_being_grouped_moves_her_out_of_her_departure_group(
+    harness: BotHarness, event
+):
+    people = await sign_up_people(harness, event, 4, places=["Montreuil"])
+    await harness.travel_to(ALL_ANNOUNCED(event))
+    leaver = people[0]
+    departure = (await membership(leaver, GroupKind.DEPARTURE)).group
+    arrival = (await membership(leaver, GroupKind.ARRIVAL)).group
+    others = [p for p in people if p.id in await members_of(departure) and p is not leaver]
+    assert others
+    before = {p.id: len(texts_of(p)) for p in people}
+
+    async def taxi(person) -> None:
+        await harness.tap(person, data("su:tr:taxi"))
+
+    await edit_in_me(harness, leaver, "transport", taxi)
+
+    assert leaver.id not in await members_of(departure)
+    assert (await membership(leaver, GroupKind.ARRIVAL)).group.id == arrival.id  # untouched
+    assert any("no longer matches your answers" in t for t in told_since(leaver, before[leaver.id]))
+    for other in others:
+        notices = told_since(other, before[other.id])
+        assert notices == ["A member left your departure group for Nuit Compagnonnes."], notices
+    # No departure group mixes taxi with transit, now or after the next round.
+    await harness.travel_to(clock.now() + ROUND_AFTER_SIGNUP + timedelta(minutes=1))
+    for group in await CompanionGroup.filter(event=event, kind=GroupKind.DEPARTURE):
+        modes = await GroupMember.filter(group=group, status=MemberStatus.ACTIVE).values_list(
+            "registration__transport", flat=True
+        )
+        assert len(set(modes)) <= 1, modes
+    # The only taxi: back in the pool, and the volunteers see why she is alone.
+    unplaced = await Unplaced.get(
+        registration__person__telegram_id=leaver.id, kind=GroupKind.DEPARTURE, resolved_at=None
+    )
+    assert unplaced.reason == "no_compatible_companion"
+
+
+async def test_changing_departure_wave_moves_her_to_a_group_of_her_new_wave(
+    harness: BotHarness, event
+):
+    waves = await DepartureWave.filter(event=event).order_by("departs_at")
+    people = []
+    for i in range(6):
+        person = harness.user(first_name=f"Amie{i}", language_code="en")
+        await sign_up(harness, person, event.attendee_code, destination="Montreuil")
+        people.append(person)
+        if i >= 3:  # the second half leaves with the last departure
+            await edit_in_me(
+                harness,
+                person,
+                "wave",
+                lambda p: harness.tap(p, data(f"su:wave:{waves[1].id}")),
+            )
+    # Past the announcement deadline of the last departure too.
+    await harness.travel_to(event.doors_open + timedelta(hours=1, minutes=1))
+    mover = people[0]
+    first = (await membership(mover, GroupKind.DEPARTURE)).group
+    later = (await membership(people[3], GroupKind.DEPARTURE)).group
+    assert first.departure_wave_id == waves[0].id and later.departure_wave_id == waves[1].id
+    before = {p.id: len(texts_of(p)) for p in people}
+
+    await edit_in_me(
+        harness, mover, "wave", lambda p: harness.tap(p, data(f"su:wave:{waves[1].id}"))
+    )
+
+    assert mover.id not in await members_of(first)
+    assert (await membership(mover, GroupKind.DEPARTURE)).group.id == later.id
+    assert any(t.startswith("🌙 Your departure group") for t in told_since(mover, before[mover.id]))
+    for person in people[1:3]:
+        assert "A member left your departure group" in " ".join(
+            told_since(person, before[person.id])
+        )
+    for person in people[3:]:
+        assert any(
+            "Amie0 joins your departure group" in t for t in told_since(person, before[person.id])
+        )
+
+
+async def test_changing_arrival_slot_moves_her_to_a_group_of_her_new_slot(
+    harness: BotHarness, event
+):
+    slots = await ArrivalSlot.filter(event=event).order_by("starts_at")
+    people = await sign_up_people(harness, event, 6)
+    for person in people[3:]:
+        await edit_in_me(
+            harness, person, "arrival", lambda p: harness.tap(p, data(f"su:arr:slot:{slots[1].id}"))
+        )
+    await harness.travel_to(ALL_ANNOUNCED(event))
+    mover = people[0]
+    first = (await membership(mover, GroupKind.ARRIVAL)).group
+    later = (await membership(people[3], GroupKind.ARRIVAL)).group
+    assert first.id != later.id
+    departure = (await membership(mover, GroupKind.DEPARTURE)).group
+    before = {p.id: len(texts_of(p)) for p in people}
+
+    await edit_in_me(
+        harness, mover, "arrival", lambda p: harness.tap(p, data(f"su:arr:slot:{slots[1].id}"))
+    )
+
+    assert mover.id not in await members_of(first)
+    assert (await membership(mover, GroupKind.ARRIVAL)).group.id == later.id
+    assert (await membership(mover, GroupKind.DEPARTURE)).group.id == departure.id
+    for person in people[1:3]:
+        assert "A member left your arrival group" in " ".join(told_since(person, before[person.id]))
+
+
+async def test_a_new_neighbourhood_moves_her_only_when_the_group_no_longer_heads_her_way(
+    harness: BotHarness, event
+):
+    people = await sign_up_people(harness, event, 3, places=["Montreuil", "Bagnolet", "Montreuil"])
+    await harness.travel_to(ALL_ANNOUNCED(event))
+    ada = people[0]
+    assert len(await members_of((await membership(ada, GroupKind.DEPARTURE)).group)) == 3
+    departure = (await membership(ada, GroupKind.DEPARTURE)).group
+    before = {p.id: len(texts_of(p)) for p in people}
+
+    # Next door (Bagnolet instead of Montreuil): she still fits, nobody hears anything.
+    await edit_in_me(harness, ada, "destination", lambda p: harness.say(p, "Bagnolet"))
+    assert ada.id in await members_of(departure)
+    for person in people[1:]:
+        assert not any("left your" in t for t in told_since(person, before[person.id]))
+
+    # The other side of Paris: far beyond the detour cap, she leaves the group.
+    await edit_in_me(
+        harness, ada, "destination", lambda p: harness.say(p, "Saint-Germain-des-Prés")
+    )
+    assert ada.id not in await members_of(departure)
+    assert (await membership(ada, GroupKind.ARRIVAL)) is not None
+    for person in people[1:]:
+        assert "A member left your departure group" in " ".join(
+            told_since(person, before[person.id])
+        )
+
+
+async def test_leaving_a_pair_by_editing_sends_the_other_back_to_the_pool(
+    harness: BotHarness, event
+):
+    ada, bea = await sign_up_people(harness, event, 2, places=["Montreuil"])
+    await harness.travel_to(ALL_ANNOUNCED(event))
+    departure = (await membership(ada, GroupKind.DEPARTURE)).group
+    before = len(texts_of(bea))
+
+    await edit_in_me(harness, ada, "transport", lambda p: harness.tap(p, data("su:tr:bike")))
+
+    await departure.refresh_from_db()
+    assert departure.status == GroupStatus.DISSOLVED
+    assert await membership(bea, GroupKind.DEPARTURE) is None
+    assert any("is too small now" in t for t in told_since(bea, before))
+    assert (await membership(bea, GroupKind.ARRIVAL)) is not None  # the arrival pair stays

@@ -87,27 +87,29 @@ sizes_strategy = st.sampled_from(
 
 
 @st.composite
-def attendees_strategy(draw, max_size: int = 18, waves: int = 2):
+def attendee_strategy(draw, ident: str, waves: int = 2, modes=tuple(Transport)):
+    """One attendee's answers: any mix of arrival window, destination, transport and wave."""
+    arrival = None
+    if draw(st.booleans()) or draw(st.booleans()):
+        start = 5 * draw(st.integers(0, 30))
+        arrival = window(start, start + 5 * draw(st.integers(3, 18)))
+    home = draw(st.one_of(st.none(), st.sampled_from(PLACES)))
+    mode = draw(st.sampled_from(list(modes)))
+    wave = draw(st.one_of(st.none(), st.sampled_from([f"w{w}" for w in range(waves)])))
+    return person(
+        ident,
+        arrival=arrival,
+        home=home,
+        mode=mode,
+        wave=wave,
+        flags={"wants_volunteer"} if draw(st.booleans()) else (),
+    )
+
+
+@st.composite
+def attendees_strategy(draw, max_size: int = 18, waves: int = 2, modes=tuple(Transport)):
     count = draw(st.integers(0, max_size))
-    people = []
-    for i in range(count):
-        arrival = None
-        if draw(st.booleans()) or draw(st.booleans()):
-            start = 5 * draw(st.integers(0, 30))
-            arrival = window(start, start + 5 * draw(st.integers(3, 18)))
-        home = draw(st.one_of(st.none(), st.sampled_from(PLACES)))
-        mode = draw(st.sampled_from(list(Transport)))
-        wave = draw(st.one_of(st.none(), st.sampled_from([f"w{w}" for w in range(waves)])))
-        people.append(
-            person(
-                f"a{i:02d}",
-                arrival=arrival,
-                home=home,
-                mode=mode,
-                wave=wave,
-                flags={"wants_volunteer"} if draw(st.booleans()) else (),
-            )
-        )
+    people = [draw(attendee_strategy(f"a{i:02d}", waves, modes)) for i in range(count)]
     if count >= 2:
         for _ in range(draw(st.integers(0, 2))):
             a, b = draw(st.integers(0, count - 1)), draw(st.integers(0, count - 1))
@@ -124,3 +126,29 @@ def attendees_strategy(draw, max_size: int = 18, waves: int = 2):
                     p.avoid | {people[b].id},
                 )
     return people
+
+
+@st.composite
+def crowded_strategy(draw, max_size: int = 14):
+    """People who share groups often: two neighbourhoods, two arrival windows, one wave, so
+    that some groups grow over the maximum to keep someone from being alone."""
+    count = draw(st.integers(2, max_size))
+    people = []
+    for i in range(count):
+        people.append(
+            person(
+                f"c{i:02d}",
+                arrival=draw(st.sampled_from([None, window(0, 60), window(30, 90)])),
+                home=draw(st.sampled_from([PLACES[0], PLACES[1], None])),
+                mode=draw(st.sampled_from([Transport.TRANSIT, Transport.WALK, Transport.TAXI])),
+                wave=draw(st.sampled_from(["w0", "w0", None])),
+            )
+        )
+    return people
+
+
+#: Sizes for crowded groups; with a minimum equal to the maximum, leftovers are rescued into
+#: groups over the maximum.
+crowded_sizes_strategy = st.sampled_from(
+    [GroupSizes(), GroupSizes(3, 3, 3, 3), GroupSizes(2, 3, 3, 3)]
+)

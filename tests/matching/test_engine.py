@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import replace
 
+import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,10 +20,13 @@ from matching import (
     GroupSizes,
     Transport,
     UnplacedReason,
+    engine,
     match,
     transport_class,
     validate,
 )
+from matching.geo import distance_table
+from matching.instances import generate
 from tests.matching.builders import (
     attendees_strategy,
     make_event,
@@ -243,3 +251,104 @@ def test_the_example_in_the_package_docstring_runs_and_says_the_truth():
         ("dina", UnplacedReason.NO_COMPATIBLE_COMPANION)
     ]
     assert round(result.report.total, 2) == 106.86
+
+
+# -- determinism, distances on demand, the work budget ------------------------------------------
+
+DETERMINISM_SCRIPT = """
+from dataclasses import replace
+from datetime import timedelta
+from matching import match, place_late_signup
+from matching.instances import generate
+
+instance = generate(80, 7, "bruxelles")
+result = match(instance.event, instance.attendees, seed=3)
+for group in result.groups:
+    print(group.id, group.members, group.meeting_time.isoformat(), group.meeting_point_id,
+          sorted(group.flags))
+print(result.unplaced, repr(result.report.total))
+late = replace(generate(1, 99, "bruxelles").attendees[0], id="late", avoid=frozenset())
+now = instance.event.arrival_slots[0].start - timedelta(hours=2)
+by_id = {a.id: a for a in instance.attendees}
+print(place_late_signup(instance.event, late, result.groups, by_id, now))
+"""
+
+
+def test_same_groups_in_processes_with_different_hash_seeds():
+    """Nothing depends on set or dict order that changes from one process to the next."""
+    outputs = []
+    for hash_seed in ("0", "12345"):
+        environment = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run(
+            [sys.executable, "-c", DETERMINISM_SCRIPT],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        outputs.append(done.stdout)
+    assert outputs[0].count("\n") > 10
+    assert outputs[0] == outputs[1]
+
+
+def _scattered(count: int, seed: int) -> list:
+    """People heading to `count` distinct points (exact positions, not neighbourhoods)."""
+    rng = np.random.default_rng(seed)
+    return [
+        person(f"p{i:04d}", home=north(rng.uniform(-8, 8), rng.uniform(-8, 8)))
+        for i in range(count)
+    ]
+
+
+def test_distances_on_demand_beyond_1500_destinations_equal_the_table():
+    rng = np.random.default_rng(5)
+    lats, lons = 48.86 + rng.uniform(-0.1, 0.1, 1600), 2.35 + rng.uniform(-0.15, 0.15, 1600)
+    on_demand = engine._Distances(lats, lons)
+    assert on_demand.table is None  # above the threshold: computed on demand
+    table = distance_table(lats, lons)
+    for a, b in rng.integers(0, 1600, size=(300, 2)).tolist():
+        assert on_demand(a, b) == pytest.approx(table[a, b], abs=1e-9)
+        assert on_demand(b, a) == on_demand(a, b)
+
+
+def test_the_engine_groups_1600_distinct_destinations_with_distances_on_demand():
+    event = make_event()
+    people = _scattered(1600, 11)
+    result = match(event, people)
+    assert validate(event, people, result.groups) == []
+    assert result.report.departure.grouped_share > 0.98
+
+
+def test_distances_on_demand_give_the_same_groups_as_the_table(monkeypatch):
+    event = make_event()
+    people = _scattered(150, 3)
+    with_table = match(event, people)
+    monkeypatch.setattr(engine, "_LAZY_TABLE_ABOVE", 0)
+    on_demand = match(event, people)
+    assert on_demand.groups == with_table.groups
+    assert on_demand.report.total == pytest.approx(with_table.report.total)
+
+
+def test_the_work_budget_stops_the_search_deterministically_and_keeps_every_rule(monkeypatch):
+    instance = generate(300, 4, "paris")
+    solvers = []
+    solve = engine._Solver.solve
+
+    def spy(self):
+        solvers.append(self)
+        return solve(self)
+
+    monkeypatch.setattr(engine._Solver, "solve", spy)
+    full = match(instance.event, instance.attendees)
+    assert all(s.work < s.budget for s in solvers)  # realistic instances converge within it
+    monkeypatch.setattr(engine, "_WORK_FLOOR", 0)
+    monkeypatch.setattr(engine, "_WORK_PER_MEMBER", 20)
+    solvers.clear()
+    capped = match(instance.event, instance.attendees)
+    assert any(s.work >= s.budget for s in solvers)  # the budget did stop the search
+    # It stops between steps: at most one pairwise split or one exact region over it.
+    assert all(s.work <= s.budget + 20_000 for s in solvers)
+    assert match(instance.event, instance.attendees).groups == capped.groups
+    assert validate(instance.event, instance.attendees, capped.groups) == []
+    assert capped.report.arrival.alone + capped.report.departure.alone == len(capped.unplaced)
+    assert capped.report.total >= full.report.total - 1e-6

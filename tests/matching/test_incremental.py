@@ -5,19 +5,37 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
 from matching import (
     OVERSIZE,
     Group,
     GroupKind,
     GroupSizes,
+    MatchingRules,
     Transport,
     cancel,
     decide_announcement,
     match,
+    misfits,
     place_late_signup,
+    transport_class,
     validate,
 )
-from tests.matching.builders import DOORS, make_event, north, person, window
+from tests.matching.builders import (
+    DOORS,
+    PLACES,
+    attendee_strategy,
+    attendees_strategy,
+    crowded_sizes_strategy,
+    crowded_strategy,
+    make_event,
+    north,
+    person,
+    sizes_strategy,
+    window,
+)
 
 BEFORE = DOORS - timedelta(hours=6)
 
@@ -206,3 +224,130 @@ def test_a_locked_arrival_group_keeps_its_meeting_time_and_takes_whoever_can_mak
     assert group.meeting_time == meeting
     assert set(group.members) == {"a", "b", "c"}
     assert [u.attendee_id for u in result.unplaced] == ["e"]  # arrives after the meeting
+
+
+# -- properties ------------------------------------------------------------------------------
+
+FAST = settings(max_examples=40, deadline=None)
+
+
+def _announced(event, people):
+    """A round's groups, all announced (locked), as the bot passes them back."""
+    return [replace(g, locked=True) for g in match(event, people).groups]
+
+
+@FAST
+@given(
+    attendees_strategy(max_size=14),
+    attendee_strategy("late"),
+    sizes_strategy,
+    st.integers(0, 8 * 60),
+    st.lists(st.integers(0, 13), max_size=2),
+)
+def test_a_late_signup_keeps_every_rule_and_only_grows_the_groups_she_joins(
+    people, newcomer, sizes, minutes_before, avoided
+):
+    event = make_event(sizes)
+    newcomer = replace(newcomer, avoid=frozenset(people[i].id for i in avoided if i < len(people)))
+    groups = _announced(event, people)
+    by_id = {p.id: p for p in people}
+    now = DOORS + timedelta(hours=4) - timedelta(minutes=minutes_before)
+    placement = place_late_signup(event, newcomer, groups, by_id, now)
+
+    updated = {g.id: g for g in groups}
+    for grown, kind in (
+        (placement.arrival_group, GroupKind.ARRIVAL),
+        (placement.departure_group, GroupKind.DEPARTURE),
+    ):
+        if grown is None:
+            continue
+        before = updated[grown.id]
+        # Locked groups keep their members, time, place, wave and class: they only grow.
+        assert grown.kind is kind and grown.locked
+        assert set(grown.members) == set(before.members) | {newcomer.id}
+        assert grown.size == before.size + 1
+        assert (grown.meeting_time, grown.meeting_point_id, grown.wave_id) == (
+            before.meeting_time,
+            before.meeting_point_id,
+            before.wave_id,
+        )
+        assert grown.transport_class == before.transport_class
+        assert grown.meeting_time >= now + MatchingRules().min_notice
+        if kind is GroupKind.DEPARTURE:
+            assert transport_class(newcomer.transport) == grown.transport_class
+            assert newcomer.departure_wave == grown.wave_id
+        updated[grown.id] = grown
+    assert validate(event, [*people, newcomer], list(updated.values())) == []
+    # Every kind she needs: joined, or waiting in the pool; nothing for a kind she does not.
+    for grown, kind, needed in (
+        (placement.arrival_group, GroupKind.ARRIVAL, newcomer.arrival is not None),
+        (placement.departure_group, GroupKind.DEPARTURE, newcomer.departure_wave is not None),
+    ):
+        assert (grown is not None) + (kind in placement.waiting) == needed
+
+
+@FAST
+@given(crowded_strategy(), crowded_sizes_strategy, st.data())
+def test_a_cancellation_keeps_every_rule_and_touches_only_her_groups(people, sizes, data):
+    event = make_event(sizes)
+    groups = _announced(event, people)
+    assume(groups)
+    leaver = data.draw(st.sampled_from(sorted({m for g in groups for m in g.members})))
+    result = cancel(event, leaver, groups)
+
+    assert all(leaver not in g.members for g in result.groups)
+    for group in groups:
+        if leaver not in group.members:
+            assert group in result.groups  # untouched, the very same group
+    before = {g.id: g for g in groups}
+    for group in result.changed:
+        original = before[group.id]
+        assert set(group.members) == set(original.members) - {leaver}
+        assert group.size >= event.sizes.minimum
+        assert replace(group, members=original.members, flags=original.flags) == original
+        class_name = group.transport_class if group.kind is GroupKind.DEPARTURE else None
+        assert (OVERSIZE in group.flags) == (group.size > event.max_size(class_name))
+    for group in result.dissolved:
+        assert group.size - 1 < event.sizes.minimum and leaver in group.members
+    alone = sorted((m, g.kind, g.id) for g in result.dissolved for m in g.members if m != leaver)
+    assert sorted((x.attendee_id, x.kind, x.former_group_id) for x in result.left_alone) == alone
+    assert {g.id for g in result.groups} == set(before) - {g.id for g in result.dissolved}
+    # Sizes, waves, transport classes, detours, windows: validate() checks them all.
+    assert validate(event, people, result.groups) == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(crowded_strategy(), crowded_sizes_strategy, st.data())
+def test_misfits_are_the_members_whose_new_answers_break_a_rule_of_their_group(people, sizes, data):
+    event = make_event(sizes)
+    groups = _announced(event, people)
+    assume(groups)
+    group = data.draw(st.sampled_from(groups))
+    by_id = {p.id: p for p in people}
+    assert misfits(event, group, by_id) == ()  # as formed, everyone fits
+
+    # She edits one answer, as in /me.
+    who = data.draw(st.sampled_from(group.members))
+    answer, value = data.draw(
+        st.one_of(
+            st.tuples(st.just("destination"), st.sampled_from([*PLACES, None])),
+            st.tuples(st.just("transport"), st.sampled_from(list(Transport))),
+            st.tuples(st.just("departure_wave"), st.sampled_from(["w0", "w1", None])),
+            st.tuples(
+                st.just("arrival"),
+                st.one_of(st.none(), st.builds(window, st.just(0), st.sampled_from([20, 45]))),
+            ),
+        )
+    )
+    changed = {**by_id, who: replace(by_id[who], **{answer: value})}
+    # She changed last: the others are the reference.
+    reference = replace(group, members=(*(m for m in group.members if m != who), who))
+    out = misfits(event, reference, changed)
+    assert set(out) <= {who}
+    kept = [m for m in reference.members if m not in out]
+    problems = validate(
+        event, list(changed.values()), [replace(group, members=tuple(kept), flags=group.flags)]
+    )
+    # Without the misfits (or with her, if she still fits) the group keeps every rule, its
+    # size aside (whether it is now too small is for cancel() to say).
+    assert [p for p in problems if " members (limit " not in p] == []
