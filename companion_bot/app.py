@@ -96,6 +96,7 @@ def register_tasks() -> None:
     scheduler.register(closing.HOME_REMINDER_TASK, closing.on_home_reminder)
     scheduler.register(closing.NO_NEWS_TASK, closing.on_no_news)
     scheduler.register(closing.NIGHT_START_TASK, closing.on_night_start)
+    scheduler.register(closing.ARRIVAL_ALONE_TASK, closing.on_arrival_alone)
     scheduler.register(help.ESCALATION_TASK, help.on_escalation)
     scheduler.register(help.CLAIM_REMINDER_TASK, help.on_claim_reminder)
     scheduler.register(broadcasts.REPORT_TASK, broadcasts.on_report_task)

@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 from companion_bot import clock
 from companion_bot.i18n import N_, Translator, escape
 from companion_bot.models import (
+    ArrivalSlot,
     CompanionGroup,
     DepartureWave,
     Event,
@@ -30,6 +31,7 @@ from companion_bot.models import (
     RegistrationStatus,
     Role,
     RoleKind,
+    Unplaced,
 )
 from companion_bot.services import groups, outbox, relay, scheduler
 from companion_bot.services.errors import UserInputError
@@ -41,6 +43,10 @@ WAVE_REMINDER_TASK = "wave_reminder"
 HOME_REMINDER_TASK = "home_reminder"
 NO_NEWS_TASK = "no_news_alert"
 NIGHT_START_TASK = "night_start"
+ARRIVAL_ALONE_TASK = "arrival_alone"
+# Those arriving without a group hear it, and the volunteers get their names, this long before
+# their arrival slot: after the slot's groups are announced, in time to be at the door.
+ARRIVAL_ALONE_BEFORE = timedelta(minutes=20)
 # Her event's night is on from then: she gets the "I need help" button again, with a word.
 NIGHT_START_BEFORE = timedelta(hours=1)
 # Alerts about people jump the queue of a broadcast.
@@ -62,6 +68,10 @@ async def schedule_timeline(event_id: int, now: datetime | None = None) -> None:
     event = await Event.get(id=event_id)
     for wave in await DepartureWave.filter(event=event):
         await schedule_wave_reminder(event, wave)
+    for slot in await ArrivalSlot.filter(event=event):
+        await scheduler.schedule(ARRIVAL_ALONE_TASK, slot.starts_at - ARRIVAL_ALONE_BEFORE,
+                                 {"slot_id": slot.id},
+                                 dedupe_key=f"slot:{slot.id}:alone")  # fmt: skip
     await scheduler.schedule(NIGHT_START_TASK, event.doors_open - NIGHT_START_BEFORE,
                              {"event_id": event.id},
                              dedupe_key=f"event:{event.id}:night")  # fmt: skip
@@ -112,6 +122,72 @@ async def on_night_start(payload: dict, now: datetime) -> None:
             reply_markup=help_keyboard(t),
             dedupe_key=f"night:{event.id}:{person.id}",
         )  # fmt: skip
+
+
+# -- arriving without a group ----------------------------------------------------------------
+
+ARRIVING_ALONE = N_(
+    "🚪 We have not found an arrival group for you between {start} and {end}. The volunteers "
+    "know: tell them you are here at <b>{point}</b> and one of them will welcome you."
+)
+ARRIVING_ALONE_HEADER = N_(
+    "👋 Arriving without a group between {start} and {end} — please welcome them at {point}:"
+)
+
+
+async def alone_at_arrival(slot: ArrivalSlot) -> list[tuple[Registration, str]]:
+    """Those the matching could not place in an arrival group of this slot, with the reason."""
+    rows = await Unplaced.filter(
+        kind=GroupKind.ARRIVAL,
+        resolved_at=None,
+        registration__arrival_slot_id=slot.id,
+        registration__status=RegistrationStatus.CONFIRMED,
+    ).select_related("registration__person")
+    return [(row.registration, row.reason) for row in rows]
+
+
+async def on_arrival_alone(payload: dict, now: datetime) -> None:
+    """Before an arrival slot: whoever has no arrival group is told a volunteer will welcome
+    her, and the on-duty volunteers get the names (nobody is left alone)."""
+    slot = await ArrivalSlot.get_or_none(id=payload["slot_id"]).prefetch_related(
+        "event", "meeting_point"
+    )
+    if slot is None or slot.event.purged_at is not None or slot.ends_at <= now:
+        return
+    alone = await alone_at_arrival(slot)
+    if not alone:
+        return
+    event = slot.event
+    point = slot.meeting_point.name if slot.meeting_point else event.venue_name
+    stamp = slot.starts_at.isoformat()
+    for registration, _reason in alone:
+        person = registration.person
+        t = language_of(person)
+        await outbox.enqueue(
+            person.telegram_id,
+            t.gettext(ARRIVING_ALONE).format(
+                start=t.time(slot.starts_at, event.timezone),
+                end=t.time(slot.ends_at, event.timezone),
+                point=escape(point),
+            ),
+            dedupe_key=f"arrivalalone:{slot.id}:{registration.id}:{stamp}",
+        )
+    for volunteer in await on_duty_team(event.id, kinds=(RoleKind.VOLUNTEER,)):
+        await outbox.enqueue(
+            volunteer.telegram_id,
+            arrival_alone_text(language_of(volunteer), slot, point, alone),
+            priority=URGENT,
+            dedupe_key=f"arrivalalone:{slot.id}:v{volunteer.id}:{stamp}",
+        )
+
+
+def arrival_alone_text(t: Translator, slot: ArrivalSlot, point: str, alone) -> str:
+    zone = slot.event.timezone
+    header = t.gettext(ARRIVING_ALONE_HEADER).format(
+        start=t.time(slot.starts_at, zone), end=t.time(slot.ends_at, zone), point=escape(point)
+    )
+    return "\n".join([header, *alone_lines(t, [(r.person.display_name or "?", why)
+                                                for r, why in alone])])  # fmt: skip
 
 
 # -- the wave reminder --------------------------------------------------------------------------
@@ -339,11 +415,17 @@ async def alone_in_wave(wave: DepartureWave) -> list[tuple[str, str]]:
 
 
 def alone_text(t: Translator, wave: DepartureWave, timezone: str, alone) -> str:
-    lines = [t.gettext(ALONE_HEADER).format(time=t.time(wave.departs_at, timezone))]
+    header = t.gettext(ALONE_HEADER).format(time=t.time(wave.departs_at, timezone))
+    return "\n".join([header, *alone_lines(t, alone)])
+
+
+def alone_lines(t: Translator, alone: list[tuple[str, str]]) -> list[str]:
+    """One line per person without a group: her display name and why, in t's language."""
+    lines = []
     for name, reason in alone:
         why = UNPLACED_REASONS.get(reason)
         lines.append(f"• {escape(name)} — {t.gettext(why) if why else escape(reason)}")
-    return "\n".join(lines)
+    return lines
 
 
 async def on_duty_team(
@@ -744,7 +826,7 @@ async def upcoming_wave_cards(
 
 
 async def upcoming_alone(telegram_id: int, now: datetime | None = None) -> list[str]:
-    """For /waves: who is without a group in her events' coming departures, as texts."""
+    """For /waves: who is without a group in her events' coming arrivals and departures."""
     now = now or _now()
     roles = await Role.filter(
         person__telegram_id=telegram_id,
@@ -755,6 +837,18 @@ async def upcoming_alone(telegram_id: int, now: datetime | None = None) -> list[
         return []
     t = language_of(roles[0].person)
     texts = []
+    slots = (
+        await ArrivalSlot.filter(
+            event_id__in=[role.event_id for role in roles], ends_at__gte=now
+        )
+        .order_by("starts_at")
+        .select_related("event", "meeting_point")
+    )
+    for slot in slots:
+        alone = await alone_at_arrival(slot)
+        if alone:
+            point = slot.meeting_point.name if slot.meeting_point else slot.event.venue_name
+            texts.append(arrival_alone_text(t, slot, point, alone))
     waves = (
         await DepartureWave.filter(
             event_id__in=[role.event_id for role in roles], departs_at__gte=now - timedelta(hours=2)

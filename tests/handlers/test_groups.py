@@ -287,3 +287,33 @@ async def test_leaving_a_pair_by_editing_sends_the_other_back_to_the_pool(
     assert await membership(bea, GroupKind.DEPARTURE) is None
     assert any("is too small now" in t for t in told_since(bea, before))
     assert (await membership(bea, GroupKind.ARRIVAL)) is not None  # the arrival pair stays
+
+
+async def test_whoever_arrives_without_a_group_is_told_and_the_volunteers_welcome_her(
+    harness: BotHarness, event
+):
+    from tests.handlers.test_relay import volunteer_on_duty
+
+    vic = await volunteer_on_duty(harness, event)
+    ada = harness.user(first_name="Ada", language_code="en")
+    await sign_up(harness, ada, event.attendee_code)  # alone in the first arrival slot
+    vic_before = len(texts_of(vic))
+    await harness.travel_to(event.doors_open - timedelta(minutes=19))
+
+    unplaced = await Unplaced.get(registration__person__telegram_id=ada.id,
+                                  kind=GroupKind.ARRIVAL, resolved_at=None)  # fmt: skip
+    assert unplaced.reason
+    told = [t for t in texts_of(ada) if "not found an arrival group" in t]
+    assert told == [
+        "🚪 We have not found an arrival group for you between 23:00 and 00:00. The volunteers "
+        "know: tell them you are here at Main entrance and one of them will welcome you."
+    ], told
+    cards = [t for t in texts_of(vic)[vic_before:] if t.startswith("👋 Arriving without a group")]
+    assert len(cards) == 1, texts_of(vic)[vic_before:]
+    assert "between 23:00 and 00:00" in cards[0] and "• Ada — " in cards[0]
+    assert str(ada.id) not in cards[0]
+    # Asked again later, /waves lists her too; the attendee herself may not ask.
+    await harness.say(vic, "/waves")
+    assert any("• Ada — " in t and "Arriving without a group" in t for t in texts_of(vic)[-3:])
+    await harness.say(ada, "/waves")
+    assert "Only this event's volunteers and organizers" in ada.last_text()
