@@ -1,22 +1,33 @@
 """Organizers' material in the chat: `/qr` sends the attendee and volunteer links as QR codes
 (two photos, for the flyer and the door), `/export` the event's anonymous statistics as a CSV
-file. With several events she picks one (signed buttons); the organizer role is checked again
-when she taps."""
+file, and the live board's secret link (with `/dashboard`), which an organizer can replace when
+it went to the wrong people. With several events she picks one (signed buttons); the organizer
+role is checked again when she taps."""
 
 from __future__ import annotations
 
 from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
+from companion_bot.i18n import Translator
 from companion_bot.models import Event, RoleKind
-from companion_bot.services import broadcasts, export, qr
+from companion_bot.services import board, broadcasts, export, qr
 from companion_bot.services.errors import UserInputError
 from companion_bot.signing import signed_pattern
 from handlers.callbacks import button, signed
-from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
+from handlers.common import (
+    Context,
+    answer_query,
+    close_buttons,
+    column,
+    esc,
+    send,
+    settings_of,
+    tr,
+)
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-QR, EXPORT = "qr", "csv"
+QR, EXPORT, NEW_BOARD_LINK = "qr", "csv", "newlink"
 # Statistics stay wanted long after the night (even once purged): the latest events first.
 EXPORT_CHOICES = 8
 
@@ -100,7 +111,37 @@ async def send_export(update: Update, context: Context, event_id: int) -> None:
     )
 
 
-ACTIONS = {QR: send_qr_codes, EXPORT: send_export}
+async def board_line(update: Update, context: Context, t: Translator, event: Event) -> str:
+    link = await board.board_link(
+        event, settings_of(context), context.bot_data.get(board.WEB_ADDRESS_KEY)
+    )
+    return t.gettext(
+        '🖥 Live board, for the organizers only (a secret link): <a href="{url}">{url}</a>'
+    ).format(url=esc(link))
+
+
+def board_markup(update: Update, t: Translator, event_id: int):
+    """Under the board link: replace it, when it reached someone it should not have."""
+    label = t.gettext("🔄 New board link (the old one stops working)")
+    return column([(label, button(update, f"bo:{NEW_BOARD_LINK}:{event_id}"))])
+
+
+async def replace_board_link(update: Update, context: Context, event_id: int) -> None:
+    t = tr(update, context)
+    event = await organizer_event(update, context, event_id)
+    if event is None:
+        return
+    await board.new_board_token(event)
+    await send(
+        update,
+        context,
+        t.gettext("The old board link no longer opens.") + "\n"
+        + await board_line(update, context, t, event),
+        board_markup(update, t, event.id),
+    )
+
+
+ACTIONS = {QR: send_qr_codes, EXPORT: send_export, NEW_BOARD_LINK: replace_board_link}
 
 
 def handlers() -> list[BaseHandler]:

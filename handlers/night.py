@@ -18,11 +18,11 @@ from telegram.ext import (
 from companion_bot.i18n import Translator
 from companion_bot.models import DepartureWave, MeetingPoint
 from companion_bot.services import broadcasts, groups
-from companion_bot.services.board import WEB_ADDRESS_KEY, board_link
 from companion_bot.services.broadcasts import Audience
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.times import next_occurrence, parse_clock
 from companion_bot.signing import signed_pattern
+from handlers.board import board_line, board_markup
 from handlers.callbacks import button, signed
 from handlers.common import (
     Context,
@@ -32,7 +32,6 @@ from handlers.common import (
     esc,
     keyboard,
     send,
-    settings_of,
     tr,
 )
 
@@ -242,13 +241,13 @@ async def show_dashboard(update: Update, context: Context, event_id: int) -> Non
     except UserInputError as error:
         await refuse(update, context, error)
         return
-    link = await board_link(
-        board.event, settings_of(context), context.bot_data.get(WEB_ADDRESS_KEY)
+    live = await board_line(update, context, t, board.event)
+    await send(
+        update,
+        context,
+        dashboard_text(t, board) + "\n\n" + live,
+        board_markup(update, t, board.event.id),
     )
-    live = t.gettext(
-        '🖥 Live board, for the organizers only (a secret link): <a href="{url}">{url}</a>'
-    ).format(url=esc(link))
-    await send(update, context, dashboard_text(t, board) + "\n\n" + live)
 
 
 def dashboard_text(t: Translator, board: broadcasts.Dashboard) -> str:

@@ -43,6 +43,13 @@ async def board_token(event: Event) -> str:
     return event.board_token
 
 
+async def new_board_token(event: Event) -> str:
+    """A new secret for the board: the old link stops working (it was shared too widely)."""
+    event.board_token = secrets.token_urlsafe(24)
+    await event.save(update_fields=["board_token"])
+    return event.board_token
+
+
 def board_url(base_url: str, token: str) -> str:
     return base_url.rstrip("/") + BOARD_PATH.format(token=token)
 

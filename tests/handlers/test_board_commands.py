@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from companion_bot.models import Event
+from companion_bot.services import board
 from companion_bot.services.events import InviteKind, create_event, event_links
 from companion_bot.signing import sign
 from tests.qr_decoding import decode_qr
@@ -137,3 +138,31 @@ async def test_export_sends_anonymous_counts(harness: BotHarness, event) -> None
     for person in [*people, orga]:
         assert str(person.id) not in text
         assert person.account.first_name not in text
+
+
+async def test_an_organizer_replaces_the_board_link_and_the_old_one_stops_opening(
+    harness: BotHarness, event: Event
+) -> None:
+    orga = await organizer_of(harness, event)
+    await harness.say(orga, "/dashboard")
+    await event.refresh_from_db()
+    old = event.board_token
+    reply = await harness.tap(orga, "🔄 New board link (the old one stops working)")
+    await event.refresh_from_db()
+    assert event.board_token and event.board_token != old
+    assert reply.text.startswith("The old board link no longer opens.")
+    assert f"/board/{event.board_token}" in reply.text and old not in reply.text
+    # What the board's web route looks up (tests/web/test_board.py serves it over HTTP).
+    assert await board.event_by_token(old) is None
+    assert (await board.event_by_token(event.board_token)).id == event.id
+
+    # A volunteer's own signature on the same button: right signature, wrong role.
+    volunteer = harness.user(first_name="Vic", language_code="en")
+    await harness.say(volunteer, f"/start {event.volunteer_code}")
+    await volunteer.tap_data(volunteer.last_message().message_id,
+                             sign(volunteer.id, f"bo:newlink:{event.id}"))  # fmt: skip
+    await harness.settle()
+    assert volunteer.last_text() == ORGANIZERS_ONLY
+    token = event.board_token
+    await event.refresh_from_db()
+    assert event.board_token == token
