@@ -22,6 +22,7 @@ from companion_bot.persistence import DatabasePersistence, PerUserUpdateProcesso
 from companion_bot.services import messaging, outbox, scheduler
 from companion_bot.services.board import WEB_ADDRESS_KEY
 from companion_bot.settings import Settings, SettingsError
+from companion_bot.telegram_http import AiohttpRequest
 from companion_bot.workers import SharedRateLimiter, start_workers, stop_workers
 from handlers import register_handlers
 
@@ -57,8 +58,9 @@ def build_application(settings: Settings, *, webhook: bool = False) -> Applicati
         )
         .persistence(DatabasePersistence())
         .concurrent_updates(processor)
-        # One connection (PTB's default) would queue every reply behind the others.
-        .request(HTTPXRequest(connection_pool_size=32))
+        # One connection (PTB's default) would queue every reply behind the others; aiohttp
+        # costs a quarter of httpx's CPU per call (companion_bot/telegram_http.py).
+        .request(AiohttpRequest(connection_pool_size=32))
     )
     if webhook:
         builder = builder.updater(None)
@@ -125,7 +127,12 @@ async def start_bot(application: Application, **polling: object) -> None:
     Not `run_polling()`/`run_webhook()`: Tortoise's context must be the one of the task that
     runs the bot.
     """
-    await application.initialize()
+    try:
+        await application.initialize()
+    except Exception:
+        # Telegram refused (a wrong token, unreachable): close the HTTP sessions it opened.
+        await application.bot.shutdown()
+        raise
     await publish_commands(application)
     if application.updater is None:
         from companion_bot.web.webhook import register_webhook

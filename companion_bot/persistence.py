@@ -18,8 +18,10 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BasePersistence, BaseUpdateProcessor, PersistenceInput
 from telegram.ext._utils.types import ConversationDict, ConversationKey
-from tortoise.transactions import in_transaction
+from tortoise.exceptions import IntegrityError
+from tortoise.models import Model
 
+from companion_bot import clock
 from companion_bot.models import ConversationState, UserData
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,18 @@ def _encode_key(key: ConversationKey) -> str:
 
 def _decode_key(text: str) -> ConversationKey:
     return tuple(json.loads(text))
+
+
+async def _upsert(model: type[Model], keys: dict[str, Any], values: dict[str, Any]) -> None:
+    """One UPDATE in the usual case (she already has a row), after every update of hers: not
+    update_or_create's transaction, locking read and write."""
+    values = values | {"updated_at": clock.now()}
+    if await model.filter(**keys).update(**values):
+        return
+    try:
+        await model.create(**keys, **values)
+    except IntegrityError:  # created meanwhile by another process
+        await model.filter(**keys).update(**values)
 
 
 class DatabasePersistence(BasePersistence[dict[str, Any], dict, dict]):
@@ -60,7 +74,7 @@ class DatabasePersistence(BasePersistence[dict[str, Any], dict, dict]):
         fingerprint = _fingerprint(data)
         if self._written.get(user_id) == fingerprint:
             return
-        await UserData.update_or_create(telegram_id=user_id, defaults={"data": data})
+        await _upsert(UserData, {"telegram_id": user_id}, {"data": data})
         self._written[user_id] = fingerprint
 
     async def drop_user_data(self, user_id: int) -> None:
@@ -81,10 +95,8 @@ class DatabasePersistence(BasePersistence[dict[str, Any], dict, dict]):
         if new_state is None:
             await ConversationState.filter(conversation=name, key=encoded).delete()
             return
-        async with in_transaction():
-            await ConversationState.update_or_create(
-                conversation=name, key=encoded, defaults={"state": {"value": new_state}}
-            )
+        await _upsert(ConversationState, {"conversation": name, "key": encoded},
+                      {"state": {"value": new_state}})  # fmt: skip
 
     # Nothing else is stored: the methods exist because BasePersistence requires them.
     async def get_chat_data(self) -> dict[int, dict]:

@@ -76,10 +76,13 @@ async def current_registration(update: Update, context: Context) -> Registration
 # -- the question of each step ---------------------------------------------------------------
 
 
-async def ask(update: Update, context: Context, step: Step) -> Step | int:
-    """Send the question of `step` and stay there; the conversation's state is the step."""
+async def ask(
+    update: Update, context: Context, step: Step, registration: Registration | None = None
+) -> Step | int:
+    """Send the question of `step` and stay there; the conversation's state is the step.
+    `registration`: hers, when the caller has just loaded (and saved) it."""
     _ = tr(update, context).gettext
-    registration = await current_registration(update, context)
+    registration = registration or await current_registration(update, context)
     if registration is None:
         await send(update, context, _("Your sign-up has expired. Open the event's link again."))
         return ConversationHandler.END
@@ -289,7 +292,8 @@ def summary_text(t: Translator, shown: RegistrationView) -> str:
 
 
 async def advance(update: Update, context: Context, registration: Registration) -> Step | int:
-    return await ask(update, context, await registrations.step_after_answer(registration))
+    step = await registrations.step_after_answer(registration)
+    return await ask(update, context, step, registration)
 
 
 async def refuse(update: Update, context: Context, error: UserInputError) -> Step | int:

@@ -82,9 +82,10 @@ async def start_signup(telegram_id: int, event: Event) -> Registration:
 
 
 async def get_registration(telegram_id: int, event_id: int) -> Registration | None:
+    # One joined query: this runs twice for each answer she gives.
     return await Registration.get_or_none(
         event_id=event_id, person__telegram_id=telegram_id
-    ).prefetch_related("event", "person")
+    ).select_related("event", "person")
 
 
 async def active_registrations(telegram_id: int) -> list[Registration]:
