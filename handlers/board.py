@@ -10,7 +10,7 @@ from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from companion_bot.i18n import Translator
-from companion_bot.models import Event, RoleKind
+from companion_bot.models import Event
 from companion_bot.services import board, broadcasts, export, qr
 from companion_bot.services.errors import UserInputError
 from companion_bot.signing import signed_pattern
@@ -38,15 +38,8 @@ async def on_qr(update: Update, context: Context) -> None:
 
 
 async def on_export(update: Update, context: Context) -> None:
-    events = (
-        await Event.filter(
-            roles__person__telegram_id=update.effective_user.id, roles__kind=RoleKind.ORGANIZER
-        )
-        .distinct()
-        .order_by("-doors_open")
-        .limit(EXPORT_CHOICES)
-    )
-    await for_event(update, context, EXPORT, list(events))
+    events = await broadcasts.organizer_history(update.effective_user.id, EXPORT_CHOICES)
+    await for_event(update, context, EXPORT, events)
 
 
 async def for_event(update: Update, context: Context, action: str, events: list[Event]) -> None:

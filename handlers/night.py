@@ -16,7 +16,6 @@ from telegram.ext import (
 )
 
 from companion_bot.i18n import Translator
-from companion_bot.models import DepartureWave, MeetingPoint
 from companion_bot.services import broadcasts, groups
 from companion_bot.services.broadcasts import Audience
 from companion_bot.services.errors import UserInputError
@@ -94,7 +93,7 @@ async def ask_audience(update: Update, context: Context, event_id: int) -> int |
             Audience.ORGANIZERS: _("Organizers ({count})"),
         }[audience].format(count=count)
         buttons.append((label, button(update, f"bc:to:{audience.value}:0")))
-    for wave in await DepartureWave.filter(event_id=event_id):
+    for wave in await broadcasts.event_waves(event_id):
         count = len(await broadcasts.recipients(event_id, Audience.WAVE, wave.id))
         label = _("Departure {time} ({count})").format(
             time=t.time(wave.departs_at, event.timezone), count=count
@@ -319,7 +318,7 @@ async def show_waves(update: Update, context: Context, event_id: int) -> int | s
         return await refuse(update, context, error)
     context.user_data[DRAFT] = {"event": event_id}
     buttons = []
-    for wave in await DepartureWave.filter(event=event).prefetch_related("meeting_point"):
+    for wave in await broadcasts.event_waves(event.id):
         point = wave.meeting_point.name if wave.meeting_point else ""
         time = t.time(wave.departs_at, event.timezone)
         buttons.append((_("Change {time} — {point}").format(time=time, point=point),
@@ -377,7 +376,7 @@ async def on_wave_time(update: Update, context: Context) -> int | str:
         await send(update, context, _("This button is no longer active."))
         return ConversationHandler.END
     draft["time"] = departs_at.isoformat()
-    points = await MeetingPoint.filter(event=event)
+    points = await broadcasts.meeting_points(event.id)
     if not points:
         return await save_wave(update, context, None)
     await send(update, context, _("From which meeting point?"), column(

@@ -62,6 +62,29 @@ async def organizer_events(telegram_id: int, now: datetime | None = None) -> lis
     )
 
 
+async def organizer_history(telegram_id: int, limit: int) -> list[Event]:
+    """Her events as an organizer, past ones included, the latest first (for statistics)."""
+    return list(
+        await Event.filter(roles__person__telegram_id=telegram_id, roles__kind=RoleKind.ORGANIZER)
+        .distinct()
+        .order_by("-doors_open")
+        .limit(limit)
+    )
+
+
+async def event_waves(event_id: int) -> list[DepartureWave]:
+    """The event's departure waves, in time order, with their meeting points."""
+    return list(
+        await DepartureWave.filter(event_id=event_id)
+        .order_by("departs_at", "id")
+        .prefetch_related("meeting_point")
+    )
+
+
+async def meeting_points(event_id: int) -> list[MeetingPoint]:
+    return list(await MeetingPoint.filter(event_id=event_id).order_by("position", "id"))
+
+
 async def require_organizer(telegram_id: int, event_id: int) -> Event:
     event = await Event.get_or_none(
         id=event_id, roles__person__telegram_id=telegram_id, roles__kind=RoleKind.ORGANIZER
