@@ -284,6 +284,10 @@ def _short(error: BaseException | str) -> str:
     return text[:200]
 
 
+# After a wake-up, when the work was queued in a transaction that was still open.
+LOOK_AGAIN_AFTER = 0.05
+
+
 class _Service:
     """Start/stop, wake-ups and the idle wait shared by the outbox worker and the runner."""
 
@@ -303,7 +307,12 @@ class _Service:
         return self._task is not None and not self._task.done()
 
     def wake(self) -> None:
+        """New work: look now, and once more a moment later. Work is often queued inside a
+        transaction that has not committed yet when we look (PostgreSQL shows it only after
+        the commit); without the second look it would wait for the next poll."""
         self._wake.set()
+        with contextlib.suppress(RuntimeError):  # no running loop: nobody to wake
+            asyncio.get_running_loop().call_later(LOOK_AGAIN_AFTER, self._wake.set)
 
     async def start(self) -> None:
         if self.running:
