@@ -4,8 +4,9 @@ Docstrings become SQL table comments: tortoise splits migration SQL on semicolon
 them out of model docstrings.
 
 Privacy by design: a person is her Telegram user id (needed to write to her), a language and
-a display name of her choice. Destinations are gazetteer neighbourhood ids, never addresses
-or coordinates. Times are stored in UTC and shown in the event's time zone.
+a display name of her choice. Destinations are gazetteer neighbourhood ids or an event's
+zones ("zone:<id>"), never addresses or an attendee's coordinates. Times are stored in UTC
+and shown in the event's time zone.
 """
 
 from __future__ import annotations
@@ -141,6 +142,7 @@ class Event(Model):
     meeting_points: fields.ReverseRelation[MeetingPoint]
     arrival_slots: fields.ReverseRelation[ArrivalSlot]
     departure_waves: fields.ReverseRelation[DepartureWave]
+    zones: fields.ReverseRelation[Zone]
 
     class Meta:
         table = "event"
@@ -188,6 +190,28 @@ class DepartureWave(Model):
     class Meta:
         table = "departure_wave"
         ordering = ("departs_at", "id")
+
+
+class Zone(Model):
+    """A destination organizers define for their event, offered next to the gazetteer.
+
+    A station, a district, a town the gazetteer lacks: a name and a point. A registration
+    heading there stores "zone:<id>" as its destination (see services/zones.py).
+    """
+
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="zones", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=64)
+    lat = fields.FloatField()
+    lon = fields.FloatField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "event_zone"
+        unique_together = (("event", "name"),)
+        ordering = ("name", "id")
 
 
 class Registration(Model):
