@@ -110,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="repeat, e.g. '03:00' or '06:00@Back door' (default: at closing)",
     )
     create.add_argument(
+        "--zone",
+        action="append",
+        metavar="NAME@LAT,LON",
+        help="repeat: a destination of your own that attendees can pick next to the "
+        "neighbourhoods, e.g. 'Gare du Nord@48.8809,2.3553' (or 'Name@<neighbourhood>')",
+    )
+    create.add_argument(
         "--group-sizes",
         default="2 3-4 5",
         metavar="'MIN LOW-HIGH MAX'",
@@ -218,6 +225,7 @@ async def _create_event(args: argparse.Namespace, settings: Settings, language: 
         if args.charter_file
         else _(events.DEFAULT_CHARTER),
         now=now,
+        zone_arguments=args.zone,
     )
     spec.retention_days = args.retention_days
     events.check_spec(spec)

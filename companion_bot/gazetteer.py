@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from functools import cache
 from importlib import resources
@@ -32,9 +32,10 @@ PLACE_KINDS = ("arrondissement", "commune", "quarter")
 # Normalisation
 # ---------------------------------------------------------------------------------------------
 
-# Longer inputs are messages, not place names: the longest alias is about 45 characters.
+# Longer inputs are messages, not place names: the longest alias is about 45 characters, an
+# organizer's zone name at most 64.
 _MAX_INPUT_CHARS = 200
-_MAX_KEY_CHARS = 60
+_MAX_KEY_CHARS = 80
 
 _SPECIAL_LETTERS = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "ł": "l", "&": " et "})
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -195,10 +196,14 @@ class LookupResult:
     ``match`` is set when the text identifies one place with confidence. ``suggestions`` holds
     up to three other candidates, best first: the alternatives when the text was ambiguous, or
     the "did you mean" choices when nothing matched with confidence. Both empty: nothing close.
+    ``exact`` tells a name spelt right from a typo, to rank the answers of two gazetteers.
     """
 
     match: Place | None = None
     suggestions: tuple[Place, ...] = ()
+    # The text is one of the names (or aliases) as written, give or take case, accents and
+    # punctuation, rather than close to one.
+    exact: bool = field(default=False, compare=False)
 
     @property
     def is_empty(self) -> bool:
@@ -243,9 +248,17 @@ def _valid_point(point: object) -> tuple[float, float] | None:
 class Gazetteer:
     """Places with a precomputed index for tolerant name lookup and pin snapping."""
 
-    def __init__(self, places: Iterable[Place], attribution: str = "") -> None:
+    def __init__(
+        self,
+        places: Iterable[Place],
+        attribution: str = "",
+        too_vague: frozenset[str] = _TOO_VAGUE,
+    ) -> None:
+        """``too_vague``: normalised names never looked up (a whole region); an event's zones
+        pass none: there "Paris" may be the coach back to Paris."""
         self._places = tuple(places)
         self.attribution = attribution
+        self._too_vague = too_vague
         self._by_id = {place.id: place for place in self._places}
         if len(self._by_id) != len(self._places):
             raise ValueError("duplicate place ids")
@@ -316,10 +329,10 @@ class Gazetteer:
             return _NOTHING
         key = normalise(text)
         near = _valid_point(near)
-        if not key or len(key) > _MAX_KEY_CHARS or key in _TOO_VAGUE:
+        if not key or len(key) > _MAX_KEY_CHARS or key in self._too_vague:
             return _NOTHING
         if hits := self._exact.get(key):
-            return self._resolve_homonyms(hits, near)
+            return replace(self._resolve_homonyms(hits, near), exact=True)
         return self._fuzzy_lookup(key, near)
 
     def _resolve_homonyms(

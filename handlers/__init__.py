@@ -23,6 +23,7 @@ from handlers import (
     relay,
     signup,
     start,
+    zones,
 )
 from handlers.general import on_error
 
@@ -38,6 +39,7 @@ def register_handlers(application: Application) -> None:
             signup.conversation(start.start_handler(), shared),
             organizer.new_event_conversation(shared),
             night.conversation(shared),
+            zones.conversation(shared),
             followup.conversation(shared),
             *organizer.handlers(),
             *night.handlers(),

@@ -24,10 +24,12 @@ from telegram.ext import (
 
 from companion_bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator, normalise_language
 from companion_bot.models import ArrivalKind, Registration, RegistrationStatus, Transport
-from companion_bot.services import people, registrations
+from companion_bot.services import people, registrations, zones
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import help_keyboard
 from companion_bot.services.registrations import RegistrationView, Step
+from companion_bot.signing import signed_pattern
+from handlers import callbacks
 from handlers.common import (
     Context,
     answer_query,
@@ -181,15 +183,17 @@ async def ask_destination(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> Message:
     _ = t.gettext
+    text = _(
+        "Where are you heading after the event? Type a neighbourhood or a commune "
+        "(for example 11e, Montreuil, Ixelles), or share a location pin (📎 → Location). "
+        "Only the neighbourhood is kept, never the exact point."
+    )
+    if names := await zones.names(reg.event_id):
+        text += "\n" + _("The organizers' zones: {zones}.").format(
+            zones=", ".join(esc(name) for name in names)
+        )
     return await send(
-        update,
-        context,
-        _(
-            "Where are you heading after the event? Type a neighbourhood or a commune "
-            "(for example 11e, Montreuil, Ixelles), or share a location pin (📎 → Location). "
-            "Only the neighbourhood is kept, never the exact point."
-        ),
-        column([(_("No departure group for me"), "su:dest:none")]),
+        update, context, text, column([(_("No departure group for me"), "su:dest:none")])
     )
 
 
@@ -467,13 +471,16 @@ async def on_destination_text(update: Update, context: Context) -> Step | int:
     _ = tr(update, context).gettext
     text = update.effective_message.text or ""
     await registration.fetch_related("event")
-    found = registrations.find_destination(text, registration.event)
+    found = await registrations.find_destination(text, registration.event)
     if found.match is not None:
-        await registrations.set_destination(registration, found.match.id)
+        try:
+            await registrations.set_destination(registration, found.match.id)
+        except UserInputError as error:  # a zone removed since she typed
+            return await refuse(update, context, error)
         await send(update, context, _("📍 {place}").format(place=esc(found.match.name)))
         return await advance(update, context, registration)
     if found.suggestions:
-        buttons = [(place.name, f"su:dest:place:{place.id}") for place in found.suggestions]
+        buttons = [(place.name, destination_button(update, place)) for place in found.suggestions]
         buttons += [
             (_("None of these: I'll type it again"), "su:dest:retype"),
             (_("No departure group for me"), "su:dest:none"),
@@ -502,7 +509,10 @@ async def on_destination_location(update: Update, context: Context) -> Step | in
         return ConversationHandler.END
     _ = tr(update, context).gettext
     location = update.effective_message.location
-    place = registrations.snap_location(location.latitude, location.longitude)
+    await registration.fetch_related("event")
+    place = await registrations.snap_location(
+        location.latitude, location.longitude, registration.event
+    )
     if place is None:
         await send(
             update,
@@ -513,15 +523,33 @@ async def on_destination_location(update: Update, context: Context) -> Step | in
             ),
         )
         return Step.DESTINATION.value
-    await registrations.set_destination(registration, place.id)
-    await send(
-        update,
-        context,
-        _("📍 {place} (nearest neighbourhood; the exact point is not kept)").format(
-            place=esc(place.name)
-        ),
+    try:
+        await registrations.set_destination(registration, place.id)
+    except UserInputError as error:  # a zone removed since she shared the pin
+        return await refuse(update, context, error)
+    note = (
+        _("📍 {place} (the organizers' zone nearest to your pin; the exact point is not kept)")
+        if zones.is_zone(place.id)
+        else _("📍 {place} (nearest neighbourhood; the exact point is not kept)")
     )
+    await send(update, context, note.format(place=esc(place.name)))
     return await advance(update, context, registration)
+
+
+def destination_button(update: Update, place) -> str:
+    """A suggested neighbourhood's button, or a zone's: signed, since it names the zone."""
+    number = zones.zone_id(place.id)
+    if number is None:
+        return f"su:dest:place:{place.id}"
+    return callbacks.button(update, f"sz:{number}")
+
+
+@callbacks.signed
+async def on_destination_zone(update: Update, context: Context, parts: list[str]) -> Step | int:
+    """A suggested zone (`sz:<zone>`): it must still be one of her event's zones."""
+    if len(parts) != 2 or not parts[1].isdigit():
+        return await stale_button(update, context)
+    return await pick_destination(update, context, zones.place_id(int(parts[1])))
 
 
 async def on_destination_pick(update: Update, context: Context) -> Step | int:
@@ -535,7 +563,21 @@ async def on_destination_pick(update: Update, context: Context) -> Step | int:
         await close_buttons(update)
         await send(update, context, _("OK, type your neighbourhood or commune again."))
         return Step.DESTINATION.value
-    place_id = None if choice == "none" else choice.removeprefix("place:")
+    return await pick_destination(
+        update, context, None if choice == "none" else choice.removeprefix("place:"), registration
+    )
+
+
+async def pick_destination(
+    update: Update,
+    context: Context,
+    place_id: str | None,
+    registration: Registration | None = None,
+) -> Step | int:
+    """A destination button: a suggestion, or no departure group."""
+    registration = registration or await registration_or_expire(update, context)
+    if registration is None:
+        return ConversationHandler.END
     try:
         await registrations.set_destination(registration, place_id)
     except UserInputError as error:
@@ -687,6 +729,7 @@ def conversation(start_handler: BaseHandler, fallbacks: list[BaseHandler]) -> Co
                 MessageHandler(text, on_destination_text),
                 MessageHandler(private & filters.LOCATION, on_destination_location),
                 button(r"^su:dest:(place:[a-z0-9-]{1,60}|none|retype)$", on_destination_pick),
+                CallbackQueryHandler(on_destination_zone, pattern=signed_pattern("sz")),
             ],
             Step.TRANSPORT.value: [button(r"^su:tr:[a-z_]{1,16}$", on_transport)],
             Step.WAVE.value: [button(r"^su:wave:\d{1,9}$", on_wave)],

@@ -166,3 +166,33 @@ def test_event_create_keeps_personal_data_as_long_as_asked(tmp_path):
     database = sqlite3.connect(tmp_path / "bot.sqlite3")
     assert database.execute("SELECT retention_days FROM event").fetchall() == [(3,)]
     database.close()
+
+
+def test_event_create_with_zones(tmp_path):
+    env = {"DATABASE_URL": f"sqlite://{tmp_path / 'bot.sqlite3'}", "DEFAULT_LANGUAGE": "en"}
+    common = ["event", "create", "--name", "N", "--venue", "V", "--venue-place", "Paris 11e",
+              "--doors-open", "2099-12-05 23:00", "--closing", "06:00",
+              "--bot-username", "compagnonnes_bot"]  # fmt: skip
+    for zone, message in [
+        ("Basilique@95.1,2.0", "“95.1,2.0” is not a point on Earth"),
+        ("Basilique", "Write a zone as Name@latitude,longitude"),
+        ("Basilique@nowhere-known", "is neither coordinates like 48.8566, 2.3522 nor"),
+    ]:
+        result = run_cli(*common, "--zone", zone, env=env, cwd=tmp_path)
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    result = run_cli(*common, "--zone", "Gare@48.88,2.35", "--zone", "gare@48.1,2.1",
+                     env={**env, "DEFAULT_LANGUAGE": "fr"}, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: Cet événement a déjà une zone qui s'appelle « Gare »."
+
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    result = run_cli(*common, "--zone", "Basilique@48.9356, 2.3597", "--zone", "Canal@Stalingrad",
+                     env=env, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    database = sqlite3.connect(tmp_path / "bot.sqlite3")
+    rows = database.execute("SELECT name, lat, lon FROM event_zone ORDER BY name").fetchall()
+    database.close()
+    assert rows[0] == ("Basilique", 48.9356, 2.3597)
+    assert rows[1][0] == "Canal" and round(rows[1][1], 2) == 48.88

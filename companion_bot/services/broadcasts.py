@@ -32,6 +32,7 @@ from companion_bot.models import (
 from companion_bot.services import closing, groups, outbox, scheduler
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import language_of
+from companion_bot.services.roles import require_organizer
 
 REPORT_TASK = "broadcast_report"
 REPORT_POLL = timedelta(seconds=5)
@@ -83,15 +84,6 @@ async def event_waves(event_id: int) -> list[DepartureWave]:
 
 async def meeting_points(event_id: int) -> list[MeetingPoint]:
     return list(await MeetingPoint.filter(event_id=event_id).order_by("position", "id"))
-
-
-async def require_organizer(telegram_id: int, event_id: int) -> Event:
-    event = await Event.get_or_none(
-        id=event_id, roles__person__telegram_id=telegram_id, roles__kind=RoleKind.ORGANIZER
-    )
-    if event is None:
-        raise UserInputError(N_("Only this event's organizers can do this."))
-    return event
 
 
 async def recipients(event_id: int, audience: Audience, wave_id: int | None) -> list[Person]:

@@ -24,8 +24,9 @@ from companion_bot.models import (
     RegistrationStatus,
     Role,
     RoleKind,
+    Zone,
 )
-from companion_bot.services import lifecycle
+from companion_bot.services import lifecycle, zones
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.people import ensure_person
 from companion_bot.services.retention import DEFAULT_RETENTION_DAYS, check_retention_days
@@ -83,6 +84,8 @@ class EventSpec:
     max_group_size: int = 5
     # Personal data is purged this many days after closing.
     retention_days: int = DEFAULT_RETENTION_DAYS
+    # Organizer-defined destinations: (name, latitude, longitude).
+    zones: list[tuple[str, float, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,7 @@ def check_spec(spec: EventSpec) -> None:
     )
     parse_group_sizes(" ".join(str(s) for s in sizes))
     check_retention_days(spec.retention_days)
+    zones.check_list(spec.zones)
 
 
 # -- storing and finding events --------------------------------------------------------------
@@ -279,6 +283,8 @@ async def create_event(spec: EventSpec, creator_telegram_id: int | None = None) 
             )
         for departs, point in spec.departure_waves:
             await DepartureWave.create(event=event, departs_at=departs, meeting_point=points[point])
+        for name, lat, lon in spec.zones:
+            await Zone.create(event=event, name=name, lat=lat, lon=lon)
         if creator is not None:
             await Role.create(event=event, person=creator, kind=RoleKind.ORGANIZER)
         await lifecycle.schedule_event(event)
@@ -408,6 +414,7 @@ def build_spec(
     group_sizes: str,
     charter: str,
     now: datetime,
+    zone_arguments: list[str] | None = None,
 ) -> EventSpec:
     """An event from the texts an organizer types (the command line's arguments)."""
     timezone = check_timezone(timezone)
@@ -441,4 +448,5 @@ def build_spec(
         preferred_min_size=preferred_min,
         preferred_max_size=preferred_max,
         max_group_size=maximum,
+        zones=zones.parse_arguments(zone_arguments or [], (venue.lat, venue.lon)),
     )

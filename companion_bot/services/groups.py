@@ -30,7 +30,7 @@ from tortoise.transactions import in_transaction
 
 import matching
 from companion_bot import clock
-from companion_bot.gazetteer import Gazetteer
+from companion_bot.gazetteer import Place
 from companion_bot.i18n import N_, escape
 from companion_bot.models import (
     ArrivalKind,
@@ -48,7 +48,7 @@ from companion_bot.models import (
     RegistrationStatus,
     Unplaced,
 )
-from companion_bot.services import outbox, scheduler
+from companion_bot.services import outbox, scheduler, zones
 from companion_bot.services.messaging import language_of
 
 logger = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ async def load_input(event_id: int) -> MatchingInput:
     ).order_by("id")
     by_registration = {str(r.id): r for r in registrations}
     avoid = await avoidances_in_event(event_id)
-    attendees = attendees_of(registrations, slots, avoid)
+    attendees = attendees_of(registrations, slots, avoid, await zones.places(event_id))
     apart = await removed_apart(event_id)
     attendees = [replace(a, avoid=a.avoid | apart[a.id]) if a.id in apart else a
                  for a in attendees]  # fmt: skip
@@ -260,10 +260,18 @@ def attendees_of(
     registrations: list[Registration],
     slots: dict[int, ArrivalSlot],
     avoid: dict[int, set[int]],
+    zone_places: dict[str, Place],
 ) -> list[matching.Attendee]:
+    """`zone_places`: the event's zones (`zones.places`), read once for all of them."""
     registration_of = {r.person_id: str(r.id) for r in registrations}
     return [
-        to_attendee(r, slots.get(r.arrival_slot_id), avoid.get(r.person_id, set()), registration_of)
+        to_attendee(
+            r,
+            slots.get(r.arrival_slot_id),
+            avoid.get(r.person_id, set()),
+            registration_of,
+            zone_places,
+        )
         for r in registrations
     ]
 
@@ -273,17 +281,15 @@ def to_attendee(
     slot: ArrivalSlot | None,
     avoided_people: set[int],
     registration_of: dict[int, str],
+    zone_places: dict[str, Place],
 ) -> matching.Attendee:
     arrival = (
         matching.ArrivalWindow(slot.starts_at, slot.ends_at)
         if registration.arrival_kind == ArrivalKind.SLOT and slot is not None
         else None
     )
-    place = (
-        Gazetteer.default().get(registration.destination_place_id)
-        if registration.destination_place_id
-        else None
-    )
+    # A neighbourhood or one of the event's zones; a zone removed since counts as none.
+    place = zones.resolve_in(registration.destination_place_id, zone_places)
     wants_departure = bool(registration.wants_departure_group and registration.departure_wave_id)
     return matching.Attendee(
         id=str(registration.id),
@@ -758,7 +764,8 @@ async def load_placement(event_id: int, registration_id: int, now: datetime) -> 
         Q(person_id=registration.person_id) | Q(avoided_id=registration.person_id)
     ).values_list("person_id", "avoided_id")
     people = list(registrations.values())
-    attendees = {a.id: a for a in attendees_of(people, slots, symmetric(pairs))}
+    zone_places = await zones.places(event_id)
+    attendees = {a.id: a for a in attendees_of(people, slots, symmetric(pairs), zone_places)}
     base = sizes_event(event)
     members = members_by_group(
         [(row.group_id, row.registration_id, row.position, row.id) for row in rows], registrations

@@ -25,7 +25,7 @@ from companion_bot.models import (
     RegistrationStatus,
     Transport,
 )
-from companion_bot.services import groups
+from companion_bot.services import groups, zones
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.people import ensure_person
 
@@ -141,20 +141,34 @@ async def set_arrival(registration: Registration, kind: ArrivalKind, slot_id: in
     await registration.save(update_fields=["arrival_kind", "arrival_slot_id", "updated_at"])
 
 
-def find_destination(text: str, event: Event) -> LookupResult:
-    """Typed neighbourhood → a confident match, or up to three suggestions near the venue."""
-    return gazetteer().lookup(text, near=(event.venue_lat, event.venue_lon))
+async def find_destination(text: str, event: Event) -> LookupResult:
+    """Typed destination → a confident match, or up to three suggestions: the event's zones
+    first, then the gazetteer's neighbourhoods near the venue (`zones.first_zones`)."""
+    return await zones.find(text, event)
 
 
-def snap_location(lat: float, lon: float) -> Place | None:
-    """A location pin becomes its neighbourhood; the point itself is never stored."""
-    return gazetteer().nearest(lat, lon, max_km=SNAP_MAX_KM)
+async def snap_location(lat: float, lon: float, event: Event) -> Place | None:
+    """A location pin becomes the event's nearest zone (within `zones.SNAP_KM`), else its
+    neighbourhood; the point itself is never stored."""
+    return await zones.snap(lat, lon, event.id) or gazetteer().nearest(lat, lon, max_km=SNAP_MAX_KM)
 
 
 async def set_destination(registration: Registration, place_id: str | None) -> None:
-    """A neighbourhood for the departure group, or None: no departure group for her."""
+    """A neighbourhood or one of the event's zones for the departure group, or None: no
+    departure group for her."""
+    if zones.is_zone(place_id):
+        # The zone is held until she is saved as heading there: a removal waits, then counts her.
+        async with in_transaction():
+            if not await zones.lock_for_destination(place_id, registration.event_id):
+                raise UserInputError(STALE_CHOICE)
+            await save_destination(registration, place_id)
+        return
     if place_id is not None and gazetteer().get(place_id) is None:
         raise UserInputError(STALE_CHOICE)
+    await save_destination(registration, place_id)
+
+
+async def save_destination(registration: Registration, place_id: str | None) -> None:
     registration.destination_place_id = place_id
     registration.wants_departure_group = place_id is not None
     if place_id is None:
@@ -223,11 +237,8 @@ async def view(registration: Registration) -> RegistrationView:
     )
     slot = registration.arrival_slot
     wave = registration.departure_wave
-    destination = (
-        gazetteer().get(registration.destination_place_id)
-        if registration.destination_place_id
-        else None
-    )
+    # None as well for a zone removed since: the view shows no destination, never fails.
+    destination = await zones.resolve(registration.destination_place_id, registration.event_id)
     return RegistrationView(
         registration=registration,
         event=registration.event,

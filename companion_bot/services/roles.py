@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from companion_bot.i18n import N_
 from companion_bot.models import Event, Role, RoleKind
+from companion_bot.services.errors import UserInputError
 from companion_bot.services.people import ensure_person
 from companion_bot.settings import Settings
 
@@ -16,6 +18,21 @@ async def grant(telegram_id: int, event: Event, kind: RoleKind) -> bool:
     person = await ensure_person(telegram_id)
     _, created = await Role.get_or_create(event=event, person=person, kind=kind)
     return created
+
+
+class NotOrganizer(UserInputError):
+    def __init__(self) -> None:
+        super().__init__(N_("Only this event's organizers can do this."))
+
+
+async def require_organizer(telegram_id: int, event_id: int) -> Event:
+    """The event, when she is one of its organizers (checked on every organizer action)."""
+    event = await Event.get_or_none(
+        id=event_id, roles__person__telegram_id=telegram_id, roles__kind=RoleKind.ORGANIZER
+    )
+    if event is None:
+        raise NotOrganizer()
+    return event
 
 
 async def has_role(telegram_id: int, event_id: int, kind: RoleKind) -> bool:

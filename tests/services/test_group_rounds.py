@@ -26,6 +26,7 @@ from companion_bot.models import (
     Person,
     Registration,
     RegistrationStatus,
+    Zone,
 )
 from companion_bot.services import groups
 from companion_bot.services.events import create_event
@@ -176,6 +177,30 @@ async def test_loading_a_round_takes_the_same_queries_for_2_or_12_groups(event, 
         large = await groups.load_input(event.id)
     assert len(large.locked) >= len(small.locked) + 8
     assert many.count == few.count
+
+
+async def test_a_round_reads_the_zones_in_one_query_and_takes_their_points(event, queries):
+    """Zones of the event give their points to whoever heads there, read once per round
+    however many zones and people there are."""
+    first = await Zone.create(event=event, name="Z0", lat=48.93, lon=2.36)
+    await sign_up_many(event, 4, destination_place_id=f"zone:{first.id}")
+    with queries() as few:
+        small = await groups.load_input(event.id)
+    more = [await Zone.create(event=event, name=f"Z{i}", lat=48.8 + i / 100, lon=2.3)
+            for i in range(1, 8)]  # fmt: skip
+    for i, zone in enumerate(more):
+        await sign_up_many(event, 2, first=100 + 2 * i, destination_place_id=f"zone:{zone.id}")
+    with queries() as many:
+        large = await groups.load_input(event.id)
+    assert many.count == few.count
+    assert len(small.attendees) == 4 and len(large.attendees) == 18
+    points = {(a.destination.lat, a.destination.lon) for a in large.attendees[:4]}
+    assert points == {(48.93, 2.36)}
+    assert {a.place_id for a in large.attendees[:4]} == {f"zone:{first.id}"}
+    # A zone gone since (a purge, a race) counts as no destination: nothing fails.
+    await Zone.filter(id=more[0].id).delete()
+    data = await groups.load_input(event.id)
+    assert sum(a.destination is None for a in data.attendees) == 2
 
 
 async def test_loading_a_placement_takes_the_same_queries_however_big_the_event(event, queries):

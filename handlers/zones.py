@@ -1,0 +1,315 @@
+"""Organizers' zones: `/zones` lists an event's own destinations (a station, a district, the
+town the coach goes back to), next to the gazetteer's neighbourhoods, with how many attendees
+head to each. "➕ Add a zone" asks its name, then where it is: a location pin, a neighbourhood
+the gazetteer knows, or coordinates. "🗑 Remove" removes a zone nobody heads to. With several
+events she picks one first. Buttons are signed, and the zones service checks the organizer role
+again at every step; `/cancel` leaves."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from companion_bot.services import broadcasts, zones
+from companion_bot.services.errors import UserInputError
+from companion_bot.services.roles import NotOrganizer
+from companion_bot.signing import signed_pattern
+from handlers.callbacks import button, signed
+from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
+from handlers.general import on_stray_button
+from handlers.signup import pressed_label
+
+CONVERSATION_NAME = "zones"
+PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+TEXT = PRIVATE & filters.TEXT & ~filters.COMMAND
+DRAFT = "zones_draft"  # {"event": id, "name": the new zone's name once typed}
+NAME, POINT = "zone_name", "zone_point"
+END = ConversationHandler.END
+
+
+async def on_zones(update: Update, context: Context) -> int:
+    _ = tr(update, context).gettext
+    events = await broadcasts.organizer_events(update.effective_user.id)
+    if not events:
+        await send(update, context, _("Only this event's organizers can do this."))
+    elif len(events) == 1:
+        await show(update, context, events[0].id)
+    else:
+        buttons = [(event.name, button(update, f"zn:ev:{event.id}")) for event in events]
+        await send(update, context, _("Which event?"), column(buttons))
+    return END
+
+
+async def show(update: Update, context: Context, event_id: int) -> None:
+    """The event's zones, with a button to add one and one to remove each."""
+    t = tr(update, context)
+    _ = t.gettext
+    try:
+        listing = await zones.event_zones(update.effective_user.id, event_id)
+    except UserInputError as error:
+        await send(update, context, error.translate(_))
+        return
+    lines = [
+        _("Zones of <b>{event}</b>").format(event=esc(listing.event.name)),
+        _(
+            "Attendees can pick a zone as where they head after the event, like a "
+            "neighbourhood: by typing its name, or with a location pin less than {km} km "
+            "away. People heading to the same zone leave together."
+        ).format(km=f"{zones.SNAP_KM:g}"),
+        "",
+    ]
+    for use in listing.zones:
+        line = f"• {esc(use.zone.name)}"
+        if use.heading:
+            line += " — " + t.ngettext(
+                "{count} person heading there", "{count} people heading there", use.heading
+            ).format(count=use.heading)
+        lines.append(line)
+    if not listing.zones:
+        lines.append(_("No zone yet."))
+    buttons = [(_("➕ Add a zone"), button(update, f"zn:add:{event_id}"))]
+    buttons += [
+        (_("🗑 Remove {name}").format(name=use.zone.name), button(update, f"zn:del:{use.zone.id}"))
+        for use in listing.zones
+    ]
+    await send(update, context, "\n".join(lines), column(buttons))
+
+
+@signed
+async def on_button(update: Update, context: Context, parts: list[str]) -> int | str | None:
+    """`zn:ev:<event>` shows its zones, `zn:add:<event>` adds one, `zn:del:<zone>` removes
+    one, `zn:at:<place>` puts the zone being added at a suggested neighbourhood."""
+    _ = tr(update, context).gettext
+    action = parts[1] if len(parts) == 3 else None
+    if action not in BUTTONS or (action != "at" and not parts[2].isdigit()):
+        await answer_query(update, _("This button is no longer active."))
+        return None
+    await answer_query(update)
+    return await BUTTONS[action](update, context, parts[2])
+
+
+async def pick_event(update: Update, context: Context, event_id: str) -> None:
+    """Shows the list; a zone being added meanwhile stays where it was (so does `remove`)."""
+    await close_buttons(update, pressed_label(update))
+    await show(update, context, int(event_id))
+
+
+async def ask_name(update: Update, context: Context, event_id: str) -> int | str:
+    _ = tr(update, context).gettext
+    try:
+        await broadcasts.require_organizer(update.effective_user.id, int(event_id))
+    except UserInputError as error:
+        await send(update, context, error.translate(_))
+        return END
+    await close_buttons(update, pressed_label(update))
+    context.user_data[DRAFT] = {"event": int(event_id)}
+    await send(update, context, name_question(update, context))
+    return NAME
+
+
+def name_question(update: Update, context: Context) -> str:
+    return (
+        tr(update, context)
+        .gettext(
+            "Name of the new zone? Attendees will see it and type it: {limit} characters at "
+            "most, like “Gare du Nord” or “Porte de Montreuil”. /cancel to stop."
+        )
+        .format(limit=zones.MAX_NAME)
+    )
+
+
+async def remove(update: Update, context: Context, zone_id: str) -> None:
+    t = tr(update, context)
+    _ = t.gettext
+    try:
+        zone = await zones.remove(update.effective_user.id, int(zone_id))
+    except zones.ZoneInUse as used:
+        text = t.ngettext(
+            "“{name}” stays: {count} attendee heads there. It can be removed once nobody does.",
+            "“{name}” stays: {count} attendees head there. It can be removed once nobody does.",
+            used.count,
+        )
+        await send(update, context, text.format(name=esc(used.name), count=used.count))
+        return
+    except UserInputError as error:
+        await close_buttons(update)
+        await send(update, context, error.translate(_))
+        return
+    await close_buttons(update, pressed_label(update))
+    await send(update, context, _("Zone “{name}” removed.").format(name=esc(zone.name)))
+    await show(update, context, zone.event_id)
+
+
+async def at_place(update: Update, context: Context, place_id: str) -> int | str:
+    return await save(
+        update,
+        context,
+        lambda user, draft: zones.add_at_place(user, draft["event"], draft["name"], place_id),
+    )
+
+
+BUTTONS = {"ev": pick_event, "add": ask_name, "del": remove, "at": at_place}
+
+
+async def on_name(update: Update, context: Context) -> int | str:
+    _ = tr(update, context).gettext
+    draft = context.user_data.get(DRAFT)
+    if not draft:
+        return await expired(update, context)
+    try:
+        name = await zones.check_new_name(
+            update.effective_user.id, draft["event"], update.effective_message.text
+        )
+    except NotOrganizer as error:
+        return await stop(update, context, error)
+    except UserInputError as error:
+        await send(update, context, error.translate(_) + "\n" + name_question(update, context))
+        return NAME
+    draft["name"] = name
+    await send(update, context, point_question(update, context, name))
+    return POINT
+
+
+def point_question(update: Update, context: Context, name: str) -> str:
+    return (
+        tr(update, context)
+        .gettext(
+            "Where is “{name}”? Share a location pin (📎 → Location), or type a neighbourhood "
+            "I know (like Montreuil or Paris 18e) or coordinates like 48.8809, 2.3553."
+        )
+        .format(name=esc(name))
+    )
+
+
+async def on_not_a_name(update: Update, context: Context) -> str:
+    _ = tr(update, context).gettext
+    await send(update, context, _("Please type the zone's name as a text message."))
+    return NAME
+
+
+async def on_pin(update: Update, context: Context) -> int | str:
+    location = update.effective_message.location
+    return await save(
+        update,
+        context,
+        lambda user, draft: zones.add(
+            user, draft["event"], draft["name"], location.latitude, location.longitude
+        ),
+    )
+
+
+async def on_point_text(update: Update, context: Context) -> int | str:
+    text = update.effective_message.text or ""
+    return await save(
+        update,
+        context,
+        lambda user, draft: zones.add_from_text(user, draft["event"], draft["name"], text),
+    )
+
+
+async def save(update: Update, context: Context, adding) -> int | str:
+    """`adding(telegram_id, draft)` stores the zone; a refusal says why and asks again."""
+    _ = tr(update, context).gettext
+    draft = context.user_data.get(DRAFT)
+    if not draft or "name" not in draft:
+        return await expired(update, context)
+    try:
+        zone = await adding(update.effective_user.id, draft)
+    except NotOrganizer as error:
+        return await stop(update, context, error)
+    except zones.NotAPlace as error:
+        buttons = [(place.name, button(update, f"zn:at:{place.id}")) for place in error.suggestions]
+        hint = _("Did you mean:") if buttons else point_question(update, context, draft["name"])
+        markup = column(buttons) if buttons else None
+        await send(update, context, error.translate(_) + "\n" + hint, markup)
+        return POINT
+    except UserInputError as error:
+        if error.message == zones.DUPLICATE:  # added meanwhile, by someone else
+            draft.pop("name", None)
+            await send(update, context, error.translate(_) + "\n" + name_question(update, context))
+            return NAME
+        await send(update, context, error.translate(_))
+        return POINT
+    context.user_data.pop(DRAFT, None)
+    await close_buttons(update, pressed_label(update))
+    await send(
+        update,
+        context,
+        _("✅ Zone “{name}” added at {point}.").format(
+            name=esc(zone.name), point=f"{zone.lat:.5f}, {zone.lon:.5f}"
+        ),
+    )
+    await show(update, context, zone.event_id)
+    return END
+
+
+async def on_not_a_point(update: Update, context: Context) -> str:
+    _ = tr(update, context).gettext
+    await send(
+        update,
+        context,
+        _("Please share a location pin (📎 → Location), or type a neighbourhood or coordinates."),
+    )
+    return POINT
+
+
+async def expired(update: Update, context: Context) -> int:
+    """Her draft is gone (she started again elsewhere, or /forget): nothing to add to."""
+    _ = tr(update, context).gettext
+    if update.callback_query is not None:  # already answered by `on_button`
+        await close_buttons(update)
+        await send(update, context, _("This button is no longer active."))
+    else:
+        await send(update, context, _("No zone is being added: send /zones to start again."))
+    return END
+
+
+async def stop(update: Update, context: Context, error: UserInputError) -> int:
+    context.user_data.pop(DRAFT, None)
+    await send(update, context, error.translate(tr(update, context).gettext))
+    return END
+
+
+async def on_cancel(update: Update, context: Context) -> int:
+    context.user_data.pop(DRAFT, None)
+    await send(update, context, tr(update, context).gettext("Stopped: no zone was added."))
+    return END
+
+
+async def on_unexpected(update: Update, context: Context) -> None:
+    _ = tr(update, context).gettext
+    await send(update, context, _("You are adding a zone: answer the question above, or /cancel."))
+
+
+def conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:
+    not_a_command = PRIVATE & ~filters.COMMAND
+    return ConversationHandler(
+        name=CONVERSATION_NAME,
+        persistent=True,
+        allow_reentry=True,
+        entry_points=[
+            CommandHandler("zones", on_zones, filters=PRIVATE),
+            CallbackQueryHandler(on_button, pattern=signed_pattern("zn")),
+        ],
+        states={
+            NAME: [MessageHandler(TEXT, on_name), MessageHandler(not_a_command, on_not_a_name)],
+            POINT: [
+                MessageHandler(PRIVATE & filters.LOCATION, on_pin),
+                MessageHandler(TEXT, on_point_text),
+                MessageHandler(not_a_command, on_not_a_point),
+            ],
+        },
+        fallbacks=[
+            CommandHandler("cancel", on_cancel, filters=PRIVATE),
+            *fallbacks,
+            CallbackQueryHandler(on_stray_button),
+            MessageHandler(PRIVATE, on_unexpected),
+        ],
+    )
