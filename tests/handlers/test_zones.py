@@ -123,6 +123,8 @@ async def test_bad_input_while_adding_a_zone_is_explained_and_loses_nothing(
     await orga.send_sticker()
     await harness.settle()
     assert orga.last_text() == "Please type the zone's name as a text message."
+    reply = await harness.say(orga, "  \u00a0 ")
+    assert reply.text.startswith("Please type the zone's name.")
     reply = await harness.say(orga, "x" * 65)
     assert reply.text.startswith("That is too long: 64 characters at most.")
     reply = await harness.say(orga, "!!! ???")
