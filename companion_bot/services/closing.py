@@ -25,6 +25,7 @@ from companion_bot.models import (
     GroupKind,
     GroupMember,
     GroupStatus,
+    MeetingPoint,
     MemberStatus,
     Person,
     Registration,
@@ -124,6 +125,11 @@ async def on_night_start(payload: dict, now: datetime) -> None:
         )  # fmt: skip
 
 
+def meeting_place(point: MeetingPoint | None, event: Event) -> str:
+    """Where people meet: the named meeting point, else the venue itself."""
+    return point.name if point else event.venue_name
+
+
 # -- arriving without a group ----------------------------------------------------------------
 
 ARRIVING_ALONE = N_(
@@ -158,7 +164,7 @@ async def on_arrival_alone(payload: dict, now: datetime) -> None:
     if not alone:
         return
     event = slot.event
-    point = slot.meeting_point.name if slot.meeting_point else event.venue_name
+    point = meeting_place(slot.meeting_point, event)
     stamp = slot.starts_at.isoformat()
     for registration, _reason in alone:
         person = registration.person
@@ -175,16 +181,19 @@ async def on_arrival_alone(payload: dict, now: datetime) -> None:
     for volunteer in await on_duty_team(event.id, kinds=(RoleKind.VOLUNTEER,)):
         await outbox.enqueue(
             volunteer.telegram_id,
-            arrival_alone_text(language_of(volunteer), slot, point, alone),
+            arrival_alone_text(language_of(volunteer), slot, alone),
             priority=URGENT,
             dedupe_key=f"arrivalalone:{slot.id}:v{volunteer.id}:{stamp}",
         )
 
 
-def arrival_alone_text(t: Translator, slot: ArrivalSlot, point: str, alone) -> str:
+def arrival_alone_text(t: Translator, slot: ArrivalSlot, alone) -> str:
+    """For volunteers; `slot` comes with its event and meeting point."""
     zone = slot.event.timezone
     header = t.gettext(ARRIVING_ALONE_HEADER).format(
-        start=t.time(slot.starts_at, zone), end=t.time(slot.ends_at, zone), point=escape(point)
+        start=t.time(slot.starts_at, zone),
+        end=t.time(slot.ends_at, zone),
+        point=escape(meeting_place(slot.meeting_point, slot.event)),
     )
     return "\n".join([header, *alone_lines(t, [(r.person.display_name or "?", why)
                                                 for r, why in alone])])  # fmt: skip
@@ -221,7 +230,7 @@ async def on_wave_reminder(payload: dict, now: datetime) -> None:
         status=RegistrationStatus.CONFIRMED,
         left_at=None,
     ).prefetch_related("person")
-    point = wave.meeting_point.name if wave.meeting_point else event.venue_name
+    point = meeting_place(wave.meeting_point, event)
     for registration in registrations:
         person = registration.person
         t = language_of(person)
@@ -337,7 +346,7 @@ SOMEONE_MISSING = N_("❓ Someone is missing")
 def group_card(t: Translator, state: GroupState) -> str:
     _ = t.gettext
     group, zone = state.group, state.group.event.timezone
-    point = group.meeting_point.name if group.meeting_point else group.event.venue_name
+    point = meeting_place(group.meeting_point, group.event)
     lines = [
         "<b>"
         + _(GROUP_HEADER).format(number=state.number, time=t.time(group.meet_at, zone),
@@ -401,8 +410,6 @@ ALONE_HEADER = N_("👤 Without a departure group at {time} — please keep an e
 
 async def alone_in_wave(wave: DepartureWave) -> list[tuple[str, str]]:
     """(display name, reason) of those the matching could not place in this departure."""
-    from companion_bot.models import Unplaced
-
     rows = await Unplaced.filter(
         kind=GroupKind.DEPARTURE,
         resolved_at=None,
@@ -737,7 +744,7 @@ async def flag_missing(
     await registration.save(update_fields=["missing_flagged_at"])
     person = registration.person
     t = language_of(person)
-    point = group.meeting_point.name if group.meeting_point else group.event.venue_name
+    point = meeting_place(group.meeting_point, group.event)
     await outbox.enqueue(
         person.telegram_id,
         t.gettext(WHERE_ARE_YOU).format(point=escape(point)),
@@ -847,8 +854,7 @@ async def upcoming_alone(telegram_id: int, now: datetime | None = None) -> list[
     for slot in slots:
         alone = await alone_at_arrival(slot)
         if alone:
-            point = slot.meeting_point.name if slot.meeting_point else slot.event.venue_name
-            texts.append(arrival_alone_text(t, slot, point, alone))
+            texts.append(arrival_alone_text(t, slot, alone))
     waves = (
         await DepartureWave.filter(
             event_id__in=[role.event_id for role in roles], departs_at__gte=now - timedelta(hours=2)
