@@ -1,0 +1,415 @@
+"""The outbox worker: sends the outbox (`companion_bot.services.outbox`) through the bot,
+paced to Telegram's limits, and retries.
+
+The outbox is a queue keyed by chat (`companion_bot.workers.queue`): a chat's messages go
+one at a time and in order, while different chats go in parallel. A message left in flight
+by a process that died goes back to the queue: it is the one duplicate a crash can cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import Bot, Message
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from tortoise.transactions import in_transaction
+
+from companion_bot.models import OutboxMessage, OutboxStatus, Person
+from companion_bot.services import outbox
+from companion_bot.workers.queue import (
+    QueueService,
+    QueueSpec,
+    backoff,
+    claim,
+    give_up,
+    outstanding,
+    release,
+    release_abandoned,
+    retry_later,
+    short_error,
+    utcnow,
+)
+from companion_bot.workers.ratelimit import SharedRateLimiter, retry_after_seconds
+
+logger = logging.getLogger(__name__)
+
+MESSAGES = QueueSpec(
+    model=OutboxMessage,
+    pending=OutboxStatus.PENDING,
+    claimed=OutboxStatus.SENDING,
+    done=OutboxStatus.SENT,
+    given_up=OutboxStatus.FAILED,
+    due_field="not_before",
+    error_field="error",
+    done_field="sent_at",
+    order=("-priority", "id"),
+    key_field="chat_id",
+)
+
+
+@dataclass
+class OutboxCounters:
+    """Since start, for a future /metrics endpoint."""
+
+    sent: int = 0
+    blocked: int = 0
+    failed: int = 0
+    retried: int = 0
+    flood_waits: int = 0
+    recovered: int = 0
+
+
+class OutboxWorker(QueueService):
+    """Sends the outbox through `bot`, paced to Telegram's limits, and retries.
+
+    Claims due rows (priority, then queue order), at most one per chat at a time and none
+    for a chat written to less than `per_chat_interval` ago, so a chat's later messages wait
+    in the queue instead of holding up everyone. `concurrency` is how many calls may be in
+    flight: each one in flight when the process dies may be delivered twice, so the default
+    (1) keeps that to one message; against a distant server, more keeps up the pace.
+    Global pacing is the bot's rate limiter's job (`SharedRateLimiter`).
+    """
+
+    name = "outbox worker"
+
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        worker_id: str | None = None,
+        concurrency: int = 1,
+        lease: float = 60.0,
+        poll_interval: float = 0.5,
+        per_chat_interval: float = 1.0,
+        per_chat_margin: float = 0.1,
+        batch_size: int = 25,
+        claim_window: int = 100,
+        max_attempts: int = 8,
+        backoff_base: float = 2.0,
+        backoff_cap: float = 60.0,
+        sweep_interval: float = 5.0,
+        stop_timeout: float = 10.0,
+    ) -> None:
+        super().__init__(worker_id, poll_interval, stop_timeout)
+        self.bot = bot
+        self.concurrency = max(1, concurrency)
+        self.lease = lease
+        self.per_chat_interval = per_chat_interval
+        self.per_chat_margin = per_chat_margin
+        self.batch_size = batch_size
+        self.claim_window = claim_window
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.sweep_interval = sweep_interval
+        self.counters = OutboxCounters()
+        self._paused_until = 0.0  # our own flood wait, when the bot has no SharedRateLimiter
+        self._chat_ready_at: dict[int, float] = {}
+        self._busy = False
+
+    @property
+    def limiter(self) -> SharedRateLimiter | None:
+        limiter = getattr(self.bot, "rate_limiter", None)
+        return limiter if isinstance(limiter, SharedRateLimiter) else None
+
+    async def start(self) -> None:
+        outbox.add_listener(self.wake)
+        await super().start()
+
+    async def stop(self) -> None:
+        """Finish the message in flight, hand the rest of the batch back, stop."""
+        try:
+            await self._stop_loop()
+        finally:
+            outbox.remove_listener(self.wake)
+
+    async def wait_idle(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - public API
+        """Return once nothing is left to send now, by this or any other process.
+
+        Messages being sent, due, or waiting to be retried count; messages queued for
+        later (`not_before`, never tried) do not.
+        """
+        await self._wait_idle(timeout, lambda: self._busy, outstanding_messages)
+
+    # -- the loop ------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        next_sweep = 0.0
+        while not self._stopping:
+            try:
+                if time.monotonic() >= next_sweep:
+                    await self.recover()
+                    next_sweep = time.monotonic() + self.sweep_interval
+                if await self._wait_while_paused():
+                    continue
+                self._busy = True
+                batch = await self._claim()
+                if batch:
+                    await self._send_batch(batch)
+                else:
+                    self._busy = False
+                    self._progress.set()  # wait_idle may look now, while we sleep
+                    await self._sleep(self._next_wakeup())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("outbox worker: unexpected error; going on")
+                await self._sleep(self.poll_interval)
+            finally:
+                self._busy = False
+                self._progress.set()
+
+    def _pause_remaining(self) -> float:
+        own = self._paused_until - time.monotonic()
+        shared = self.limiter.paused_for() if self.limiter else 0.0
+        return max(0.0, own, shared)
+
+    async def _wait_while_paused(self) -> bool:
+        """Sleep out a flood wait; True if we slept (the caller re-checks everything)."""
+        remaining = self._pause_remaining()
+        if remaining <= 0:
+            return False
+        await self._sleep(remaining)
+        return True
+
+    def _next_wakeup(self) -> float:
+        now = time.monotonic()
+        soonest = [ready - now for ready in self._chat_ready_at.values() if ready > now]
+        return min([self.poll_interval, *soonest])
+
+    def _cooling_chats(self) -> set[int]:
+        """Chats written to too recently for another message, as far as this process knows."""
+        now = time.monotonic()
+        self._chat_ready_at = {c: at for c, at in self._chat_ready_at.items() if at > now}
+        cooling = set(self._chat_ready_at)
+        if self.limiter is not None:  # handlers' direct replies count too
+            cooling |= self.limiter.chats_written_within(
+                self.per_chat_interval + self.per_chat_margin
+            )
+        return cooling
+
+    # -- claiming ------------------------------------------------------------------------
+
+    async def _claim(self) -> list[OutboxMessage]:
+        cooling = sorted(self._cooling_chats())
+        return await claim(
+            MESSAGES,
+            self.worker_id,
+            self.batch_size,
+            window=self.claim_window,
+            narrow=(lambda query: query.exclude(chat_id__in=cooling)) if cooling else None,
+            choose=self._not_written_to_lately,
+        )
+
+    async def _not_written_to_lately(
+        self, candidates: list[OutboxMessage], now: datetime
+    ) -> list[OutboxMessage]:
+        """Candidates whose chat no process wrote to less than `per_chat_interval` ago."""
+        recent = now - timedelta(seconds=self.per_chat_interval + self.per_chat_margin)
+        chats = sorted({row.chat_id for row in candidates})
+        written = set(
+            await OutboxMessage.filter(chat_id__in=chats, sent_at__gt=recent)
+            .distinct()
+            .values_list("chat_id", flat=True)
+        )
+        return [row for row in candidates if row.chat_id not in written]
+
+    # -- sending -------------------------------------------------------------------------
+
+    async def _send_batch(self, batch: list[OutboxMessage]) -> None:
+        claimed_at = time.monotonic()
+        waiting = list(batch)
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while waiting:
+                if (
+                    self._stopping
+                    or self._pause_remaining() > 0
+                    # Old claims may soon look abandoned to other processes: hand them back.
+                    or time.monotonic() - claimed_at > self.lease / 2
+                ):
+                    break
+                if len(in_flight) >= self.concurrency:
+                    _, in_flight = await asyncio.wait(
+                        in_flight, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    continue
+                in_flight.add(asyncio.create_task(self._deliver(waiting.pop(0))))
+            if in_flight:
+                await asyncio.wait(in_flight)
+        except asyncio.CancelledError:
+            for task in in_flight:
+                task.cancel()
+            raise
+        finally:
+            if waiting:
+                await self._release(waiting)
+
+    async def _deliver(self, row: OutboxMessage) -> None:
+        try:
+            try:
+                message_id, message = await self._call(row)
+            except RetryAfter as error:
+                await self._on_flood_wait(row, retry_after_seconds(error))
+            except Forbidden as error:
+                await self._on_blocked(row, error)
+            except ChatMigrated as error:
+                await self._on_migrated(row, error)
+            except BadRequest as error:
+                if "message is not modified" in error.message.lower():
+                    await self._on_sent(row, None, None)  # the chat already shows it
+                else:
+                    await self._on_failed(row, error)
+            except (NetworkError, InvalidToken) as error:  # TimedOut is a NetworkError
+                await self._on_transient(row, error)
+            except TelegramError as error:
+                await self._on_failed(row, error)
+            except Exception as error:
+                logger.exception("outbox: unexpected error sending message %s", row.id)
+                await self._on_transient(row, error)
+            else:
+                await self._on_sent(row, message_id, message)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # recording the outcome failed (database down?): the lease recovers
+            logger.exception("outbox: could not record the outcome of message %s", row.id)
+        finally:
+            self._progress.set()
+
+    async def _call(self, row: OutboxMessage) -> tuple[int | None, Message | None]:
+        """Send the stored call; Telegram's message id, and the Message if it returned one
+        (copyMessage returns only an id, edits may return True)."""
+        arguments = {**(row.payload or {}), "chat_id": row.chat_id}
+        extra: dict[str, Any] = {}
+        if self.limiter is not None:
+            extra["rate_limit_args"] = {"max_retries": 0}  # flood waits are handled here
+        # The stored JSON goes out as is. PTB warns when `do_api_request` gets the name of a
+        # method it has; Bot API method names are case-insensitive, so the lower-case name
+        # says "raw call" without the warning.
+        try:
+            result = await self.bot.do_api_request(
+                row.method.lower(), api_kwargs=arguments, **extra
+            )
+        finally:
+            # Counted from the answer, which comes after Telegram saw the call: never early.
+            self._chat_ready_at[row.chat_id] = (
+                time.monotonic() + self.per_chat_interval + self.per_chat_margin
+            )
+        if not isinstance(result, dict) or "message_id" not in result:
+            return None, None
+        message = None
+        if "chat" in result and "date" in result:
+            try:
+                message = Message.de_json(result, self.bot)
+            except Exception:  # sent all the same: never a reason to send again
+                logger.exception("outbox: unreadable answer to message %s", row.id)
+        return result["message_id"], message
+
+    def _mine(self, row: OutboxMessage) -> Any:
+        """The row, if it is still ours (a lease may have expired meanwhile)."""
+        return MESSAGES.mine(row.id, self.worker_id)
+
+    async def _on_sent(
+        self, row: OutboxMessage, message_id: int | None, message: Message | None
+    ) -> None:
+        row.status, row.sent_at, row.telegram_message_id = OutboxStatus.SENT, utcnow(), message_id
+        updated = await self._mine(row).update(
+            status=row.status, sent_at=row.sent_at, telegram_message_id=message_id, error=None
+        )
+        if not updated:
+            logger.warning("outbox: message %s was reclaimed while being sent", row.id)
+        self.counters.sent += 1
+        hook = outbox.after_send_hook(row.purpose)
+        if hook is not None:
+            try:
+                await hook(row, message)
+            except Exception:
+                logger.exception("outbox: after-send hook %r failed for %s", row.purpose, row.id)
+
+    async def _on_flood_wait(self, row: OutboxMessage, seconds: float) -> None:
+        """Everything waits; the message goes back to the queue, not counted as a failure."""
+        self.counters.flood_waits += 1
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        logger.warning("outbox: flood wait of %.0f s; message %s goes back", seconds, row.id)
+        await self._release([row])
+
+    async def _on_blocked(self, row: OutboxMessage, error: Forbidden) -> None:
+        """She blocked the bot (or the chat is gone): never retried, and nothing more to her."""
+        now = utcnow()
+        reason = short_error(error.message)
+        async with in_transaction():
+            await self._mine(row).update(status=OutboxStatus.BLOCKED, error=reason)
+            others = await OutboxMessage.filter(
+                chat_id=row.chat_id, status=OutboxStatus.PENDING
+            ).update(status=OutboxStatus.BLOCKED, error=reason)
+            await Person.filter(telegram_id=row.chat_id, blocked_bot_at__isnull=True).update(
+                blocked_bot_at=now
+            )
+        self.counters.blocked += 1 + others
+        logger.info("outbox: chat %s unreachable (%s)", row.chat_id, error.message)
+
+    async def _on_migrated(self, row: OutboxMessage, error: ChatMigrated) -> None:
+        """A group became a supergroup: its messages follow it to the new chat id."""
+        async with in_transaction():
+            await OutboxMessage.filter(chat_id=row.chat_id, status=OutboxStatus.PENDING).update(
+                chat_id=error.new_chat_id
+            )
+            await self._mine(row).update(
+                chat_id=error.new_chat_id,
+                status=OutboxStatus.PENDING,
+                claimed_by=None,
+                claimed_at=None,
+            )
+
+    async def _on_failed(self, row: OutboxMessage, error: TelegramError) -> None:
+        await give_up(MESSAGES, row, self.worker_id, error.message)
+        self.counters.failed += 1
+        logger.warning("outbox: message %s failed: %s", row.id, error.message)
+
+    async def _on_transient(self, row: OutboxMessage, error: BaseException) -> None:
+        attempts = row.attempts + 1
+        if attempts >= self.max_attempts:
+            await give_up(MESSAGES, row, self.worker_id, error, attempts=attempts)
+            self.counters.failed += 1
+            logger.warning("outbox: message %s failed %d times: %s", row.id, attempts, error)
+            return
+        delay = backoff(attempts, self.backoff_base, self.backoff_cap)
+        await retry_later(MESSAGES, row, self.worker_id, error, delay, attempts=attempts)
+        self.counters.retried += 1
+        logger.info("outbox: message %s retried in %.1f s (%s)", row.id, delay, short_error(error))
+
+    async def _release(self, rows: Iterable[OutboxMessage]) -> None:
+        await release(MESSAGES, list(rows), self.worker_id)
+
+    # -- crash recovery ------------------------------------------------------------------
+
+    async def recover(self) -> int:
+        """Hand back messages left in flight by a dead process; returns how many.
+
+        Each may have reached Telegram before its process died: the one duplicate a crash
+        can cause.
+        """
+        count = await release_abandoned(MESSAGES, self.worker_id, self.lease)
+        if count:
+            self.counters.recovered += count
+            logger.warning("outbox: %d message(s) left in flight by a stopped process", count)
+        return count
+
+
+async def outstanding_messages() -> bool:
+    """Is anything being sent, due, or waiting to be retried?"""
+    return await outstanding(MESSAGES)
