@@ -12,7 +12,7 @@ from companion_bot.services import closing
 from companion_bot.services.errors import UserInputError
 from companion_bot.signing import signed_pattern
 from handlers.callbacks import button, signed
-from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
+from handlers.common import Context, answer_query, close_buttons, column, edit, esc, send, tr
 
 PRIVATE = filters.ChatType.PRIVATE
 
@@ -181,15 +181,11 @@ async def on_volunteer_button(update: Update, context: Context, parts: list[str]
 
 
 async def edit_card(update: Update, context: Context, state: closing.GroupState) -> None:
-    from telegram.error import BadRequest
-
-    t = tr(update, context)
-    try:
-        await update.callback_query.edit_message_text(
-            closing.group_card(t, state), reply_markup=None
+    message = update.callback_query.message
+    if message is not None and message.is_accessible:
+        await edit(
+            message.chat.id, message.message_id, closing.group_card(tr(update, context), state)
         )
-    except BadRequest:
-        pass
 
 
 @signed

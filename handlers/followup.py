@@ -18,6 +18,7 @@ from companion_bot.services.errors import UserInputError
 from companion_bot.signing import signed_pattern
 from handlers.callbacks import button, signed
 from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
+from handlers.conversation import Conversation
 
 HOME, REPORT, CONTACT = "followup_home", "followup_report", "followup_contact"
 ANSWERS = "followup"
@@ -132,10 +133,9 @@ async def on_unexpected(update: Update, context: Context) -> None:
     await send(update, context, _("Please answer with one of the buttons below, or /cancel."))
 
 
-def conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:
-    return ConversationHandler(
+def conversation(fallbacks: list[BaseHandler]) -> Conversation:
+    return Conversation(
         name="followup",
-        persistent=True,
         entry_points=[
             CallbackQueryHandler(on_met, pattern=signed_pattern("fu")),
             CallbackQueryHandler(on_contact, pattern=signed_pattern("fc")),

@@ -33,6 +33,7 @@ from handlers.common import (
     send,
     tr,
 )
+from handlers.conversation import Conversation
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 TEXT = PRIVATE & filters.TEXT & ~filters.COMMAND
@@ -514,10 +515,9 @@ async def on_stale(update: Update, context: Context) -> None:
     await answer_query(update, tr(update, context).gettext("This button is no longer active."))
 
 
-def conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:
-    return ConversationHandler(
+def conversation(fallbacks: list[BaseHandler]) -> Conversation:
+    return Conversation(
         name="night",
-        persistent=True,
         entry_points=[
             CommandHandler("broadcast", on_broadcast, filters=PRIVATE),
             CommandHandler("departures", on_departures, filters=PRIVATE),

@@ -59,6 +59,7 @@ from handlers.common import (
     settings_of,
     tr,
 )
+from handlers.conversation import Conversation
 
 CONVERSATION_NAME = "newevent"
 DRAFT_KEY = "newevent_draft"
@@ -545,7 +546,7 @@ async def on_my_events(update: Update, context: Context) -> None:
     await send(update, context, "\n\n".join(blocks))
 
 
-def new_event_conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:
+def new_event_conversation(fallbacks: list[BaseHandler]) -> Conversation:
     text = PRIVATE & filters.TEXT & ~filters.COMMAND
 
     def button(pattern: str, callback: Callable[..., Awaitable]) -> CallbackQueryHandler:
@@ -560,9 +561,8 @@ def new_event_conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:
         button(r"^ne:where:[a-z0-9-]{1,60}$", on_where_pick),
     ]
     states[REVIEW] = [button(r"^ne:create$", on_create), button(r"^ne:restart$", on_restart)]
-    return ConversationHandler(
+    return Conversation(
         name=CONVERSATION_NAME,
-        persistent=True,
         entry_points=[CommandHandler("newevent", on_new_event, filters=PRIVATE)],
         states=states,
         fallbacks=[

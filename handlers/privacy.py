@@ -162,7 +162,7 @@ async def on_forget_button(update: Update, context: Context) -> None:
     if forgotten is not None:
         await notify_member_left(context, forgotten.group_ids)
     await send(update, context, _("Done: everything about you is deleted. Take care!"))
-    context.application.drop_user_data(update.effective_user.id)
+    context.user_data.clear()  # her stored conversation state goes too
 
 
 async def notify_member_left(context: Context, group_ids: list[int]) -> None:

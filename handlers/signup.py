@@ -8,11 +8,9 @@ clear answer and the step's question again.
 
 from __future__ import annotations
 
-import contextlib
 import re
 
-from telegram import Message, Update
-from telegram.error import BadRequest
+from telegram import Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -23,8 +21,14 @@ from telegram.ext import (
 )
 
 from companion_bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator, normalise_language
-from companion_bot.models import ArrivalKind, Registration, RegistrationStatus, Transport
-from companion_bot.services import people, registrations, zones
+from companion_bot.models import (
+    ArrivalKind,
+    OutboxMessage,
+    Registration,
+    RegistrationStatus,
+    Transport,
+)
+from companion_bot.services import outbox, people, registrations, zones
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import help_keyboard
 from companion_bot.services.registrations import RegistrationView, Step
@@ -35,17 +39,19 @@ from handlers.common import (
     answer_query,
     close_buttons,
     column,
+    edit,
     esc,
     keyboard,
     remember_language,
     send,
     tr,
 )
+from handlers.conversation import Conversation
 
 CONVERSATION_NAME = "signup"
 EVENT_KEY = "signup_event"
 STEP_KEY = "signup_step"
-PROMPT_KEY = "signup_prompt"
+PROMPT_KEY = "signup_prompt_row"  # the outbox row of the pending question
 SUGGESTIONS_KEY = "signup_suggestions"
 
 TRANSPORT_LABELS = {
@@ -91,25 +97,27 @@ async def ask(
     context.user_data[STEP_KEY] = step.value
     await retire_previous_prompt(update, context)
     prompt = await ASK[step](update, context, tr(update, context), registration)
-    context.user_data[PROMPT_KEY] = prompt.message_id
+    context.user_data[PROMPT_KEY] = prompt.id
     return step.value
 
 
 async def retire_previous_prompt(update: Update, context: Context) -> None:
-    """A typed answer leaves the question's buttons behind: remove them, they are stale now."""
+    """A typed answer leaves the question's buttons behind: remove them, they are stale now
+    (a question not delivered yet has nothing to remove)."""
     previous = context.user_data.pop(PROMPT_KEY, None)
-    tapped = update.callback_query.message if update.callback_query else None
-    if previous is None or (tapped is not None and tapped.message_id == previous):
+    if previous is None:
         return
-    with contextlib.suppress(BadRequest):
-        await context.bot.edit_message_reply_markup(
-            chat_id=update.effective_chat.id, message_id=previous, reply_markup=None
-        )
+    chat_id = update.effective_chat.id
+    message_id = await outbox.sent_message_id(previous, chat_id)
+    tapped = update.callback_query.message if update.callback_query else None
+    if message_id is None or (tapped is not None and tapped.message_id == message_id):
+        return
+    await edit(chat_id, message_id)
 
 
 async def ask_language(
     update: Update, context: Context, t: Translator, reg: Registration
-) -> Message:
+) -> OutboxMessage:
     buttons = [
         (
             (f"✓ {LANGUAGE_NAMES[lang]}" if lang == t.language else LANGUAGE_NAMES[lang]),
@@ -127,7 +135,7 @@ async def ask_language(
 
 async def ask_charter(
     update: Update, context: Context, t: Translator, reg: Registration
-) -> Message:
+) -> OutboxMessage:
     _ = t.gettext
     await reg.fetch_related("event")
     text = _("Welcome to <b>{event}</b>! Before we look for companions, please read the charter:")
@@ -139,7 +147,7 @@ async def ask_charter(
     )
 
 
-async def ask_name(update: Update, context: Context, t: Translator, reg: Registration) -> Message:
+async def ask_name(update: Update, context: Context, t: Translator, reg: Registration) -> OutboxMessage:
     _ = t.gettext
     await reg.fetch_related("person")
     proposal = reg.person.display_name or update.effective_user.first_name
@@ -162,7 +170,7 @@ async def ask_name(update: Update, context: Context, t: Translator, reg: Registr
 
 async def ask_arrival(
     update: Update, context: Context, t: Translator, reg: Registration
-) -> Message:
+) -> OutboxMessage:
     _ = t.gettext
     await reg.fetch_related("event")
     slots, _waves = await registrations.event_choices(reg.event_id)
@@ -181,7 +189,7 @@ async def ask_arrival(
 
 async def ask_destination(
     update: Update, context: Context, t: Translator, reg: Registration
-) -> Message:
+) -> OutboxMessage:
     _ = t.gettext
     text = _(
         "Where are you heading after the event? Type a neighbourhood or a commune "
@@ -199,7 +207,7 @@ async def ask_destination(
 
 async def ask_transport(
     update: Update, context: Context, t: Translator, reg: Registration
-) -> Message:
+) -> OutboxMessage:
     _ = t.gettext
     buttons = [(_(label), f"su:tr:{mode.value}") for mode, label in TRANSPORT_LABELS.items()]
     return await send(
@@ -210,7 +218,7 @@ async def ask_transport(
     )
 
 
-async def ask_wave(update: Update, context: Context, t: Translator, reg: Registration) -> Message:
+async def ask_wave(update: Update, context: Context, t: Translator, reg: Registration) -> OutboxMessage:
     _ = t.gettext
     await reg.fetch_related("event")
     _slots, waves = await registrations.event_choices(reg.event_id)
@@ -220,7 +228,7 @@ async def ask_wave(update: Update, context: Context, t: Translator, reg: Registr
 
 async def ask_summary(
     update: Update, context: Context, t: Translator, reg: Registration
-) -> Message:
+) -> OutboxMessage:
     _ = t.gettext
     shown = await registrations.view(reg)
     confirmed = reg.status == RegistrationStatus.CONFIRMED
@@ -696,7 +704,7 @@ async def stale_button(update: Update, context: Context) -> Step | int:
     return await ask(update, context, Step(step)) if step else ConversationHandler.END
 
 
-def conversation(start_handler: BaseHandler, fallbacks: list[BaseHandler]) -> ConversationHandler:
+def conversation(start_handler: BaseHandler, fallbacks: list[BaseHandler]) -> Conversation:
     """The sign-up conversation; `/start` dispatching and shared commands come from outside."""
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     text = private & filters.TEXT & ~filters.COMMAND
@@ -704,9 +712,8 @@ def conversation(start_handler: BaseHandler, fallbacks: list[BaseHandler]) -> Co
     def button(pattern: str, callback) -> CallbackQueryHandler:
         return CallbackQueryHandler(callback, pattern=re.compile(pattern))
 
-    return ConversationHandler(
+    return Conversation(
         name=CONVERSATION_NAME,
-        persistent=True,
         allow_reentry=True,
         entry_points=[
             start_handler,

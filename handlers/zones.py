@@ -23,6 +23,7 @@ from companion_bot.services.roles import NotOrganizer
 from companion_bot.signing import signed_pattern
 from handlers.callbacks import button, signed
 from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
+from handlers.conversation import Conversation
 from handlers.general import on_stray_button
 from handlers.signup import pressed_label
 
@@ -288,11 +289,10 @@ async def on_unexpected(update: Update, context: Context) -> None:
     await send(update, context, _("You are adding a zone: answer the question above, or /cancel."))
 
 
-def conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:
+def conversation(fallbacks: list[BaseHandler]) -> Conversation:
     not_a_command = PRIVATE & ~filters.COMMAND
-    return ConversationHandler(
+    return Conversation(
         name=CONVERSATION_NAME,
-        persistent=True,
         allow_reentry=True,
         entry_points=[
             CommandHandler("zones", on_zones, filters=PRIVATE),

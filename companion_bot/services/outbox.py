@@ -9,6 +9,7 @@ notification, and a step retried after a crash does not queue one twice (`dedupe
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -37,6 +38,10 @@ FINISHED = (
     OutboxStatus.CANCELLED,
 )
 BLOCKED_ERROR = "not sent: she blocked the bot"
+# Answers to what someone just did (her next question, a confirmation): she is waiting for
+# them. After help alerts (services/help.py), before reminders and broadcasts.
+REPLY_PRIORITY = 15
+ATTACHMENT = "attachment"  # the key naming a file in a payload value (see `attachment`)
 PURPOSE_MAX_LENGTH = 32  # OutboxMessage.purpose
 _CHUNK = 500  # ids per IN (...) list: well below SQLite's and PostgreSQL's parameter limits
 
@@ -183,6 +188,20 @@ async def cancel(target: str | Iterable[int]) -> int:
     for chunk in _chunks(sorted(set(target))):
         cancelled += await query.filter(id__in=chunk).update(status=OutboxStatus.CANCELLED)
     return cancelled
+
+
+def attachment(content: bytes, filename: str) -> dict[str, str]:
+    """A file to upload with the call (a QR code, an export), stored in its JSON row: the
+    worker uploads it as the named file. For small files only."""
+    return {ATTACHMENT: filename, "base64": base64.b64encode(content).decode("ascii")}
+
+
+async def sent_message_id(row_id: int, chat_id: int) -> int | None:
+    """The message an outbox row became in `chat_id`, once sent."""
+    found = await OutboxMessage.filter(id=row_id, chat_id=chat_id).values_list(
+        "telegram_message_id", flat=True
+    )
+    return found[0] if found else None
 
 
 async def delivery_report(broadcast_id: int) -> Report:

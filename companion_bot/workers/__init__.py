@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from telegram.ext import Application
 
+from companion_bot.workers.inbox import Dispatcher, InboxCounters, InboxWorker, current_scope
 from companion_bot.workers.outbox import OutboxCounters, OutboxWorker, outstanding_messages
 from companion_bot.workers.queue import (
     HOST_KEY,
@@ -28,18 +29,31 @@ WORKERS_KEY = "workers"
 
 @dataclass
 class Workers:
+    inbox: InboxWorker
     outbox: OutboxWorker
     scheduler: SchedulerRunner
 
+    async def wait_idle(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - public API
+        """Until every stored update is handled and the messages it queued are sent."""
+        await self.inbox.wait_idle(timeout)
+        await self.outbox.wait_idle(timeout)
 
-async def start_workers(application: Application) -> Workers:
-    """Start the outbox worker and the scheduler runner (Tortoise must be open)."""
+
+async def start_workers(application: Application, dispatcher: Dispatcher) -> Workers:
+    """Start the inbox and outbox workers and the scheduler runner (Tortoise must be open)."""
     settings = application.bot_data.get("settings")
     interval = settings.TELEGRAM_CHAT_INTERVAL if settings is not None else 1.0
-    workers = Workers(OutboxWorker(application.bot, per_chat_interval=interval), SchedulerRunner())
+    workers = Workers(
+        InboxWorker(dispatcher),
+        OutboxWorker(application.bot, per_chat_interval=interval),
+        SchedulerRunner(),
+    )
+    # Replies queued while an update was handled are visible once its transaction commits.
+    workers.inbox.after_commit_hooks.append(workers.outbox.wake)
     application.bot_data[WORKERS_KEY] = workers
     await workers.outbox.start()
     await workers.scheduler.start()
+    await workers.inbox.start()
     return workers
 
 
@@ -47,7 +61,8 @@ async def stop_workers(application: Application) -> None:
     workers: Workers | None = application.bot_data.pop(WORKERS_KEY, None)
     if workers is None:
         return
-    # The scheduler first: a task finishing may still queue messages.
+    # Updates first, then the scheduler: both may still queue messages.
+    await workers.inbox.stop()
     await workers.scheduler.stop()
     await workers.outbox.stop()
 
@@ -60,6 +75,9 @@ def get_workers(application: Application) -> Workers:
 __all__ = [
     "HOST_KEY",
     "WORKERS_KEY",
+    "Dispatcher",
+    "InboxCounters",
+    "InboxWorker",
     "OutboxCounters",
     "OutboxWorker",
     "SchedulerCounters",
@@ -68,6 +86,7 @@ __all__ = [
     "Workers",
     "backoff",
     "claim_is_orphaned",
+    "current_scope",
     "get_workers",
     "new_worker_id",
     "outstanding_messages",

@@ -9,6 +9,7 @@ by a process that died goes back to the queue: it is the one duplicate a crash c
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 from collections.abc import Iterable
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import Bot, Message
+from telegram import Bot, InputFile, Message
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -293,7 +294,8 @@ class OutboxWorker(QueueService):
     async def _call(self, row: OutboxMessage) -> tuple[int | None, Message | None]:
         """Send the stored call; Telegram's message id, and the Message if it returned one
         (copyMessage returns only an id, edits may return True)."""
-        arguments = {**(row.payload or {}), "chat_id": row.chat_id}
+        arguments = {key: _uploadable(value) for key, value in (row.payload or {}).items()}
+        arguments["chat_id"] = row.chat_id
         extra: dict[str, Any] = {}
         if self.limiter is not None:
             extra["rate_limit_args"] = {"max_retries": 0}  # flood waits are handled here
@@ -408,6 +410,13 @@ class OutboxWorker(QueueService):
             self.counters.recovered += count
             logger.warning("outbox: %d message(s) left in flight by a stopped process", count)
         return count
+
+
+def _uploadable(value: Any) -> Any:
+    """A file stored in the row (`outbox.attachment`) becomes the upload PTB makes of it."""
+    if isinstance(value, dict) and outbox.ATTACHMENT in value:
+        return InputFile(base64.b64decode(value["base64"]), filename=value[outbox.ATTACHMENT])
+    return value
 
 
 async def outstanding_messages() -> bool:

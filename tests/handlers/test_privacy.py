@@ -8,7 +8,6 @@ from companion_bot import clock
 from companion_bot.models import (
     Avoidance,
     CompanionGroup,
-    ConversationState,
     Event,
     FollowupAnswer,
     GroupMember,
@@ -60,7 +59,6 @@ async def test_forget_deletes_her_and_tells_her_groups_only_that_a_member_left(
     assert not await Person.exists(telegram_id=ada.id)
     assert not await Registration.exists(person__telegram_id=ada.id)
     assert not await UserData.exists(telegram_id=ada.id)
-    assert not await ConversationState.filter(key__contains=str(ada.id)).exists()
     for other in (bea, cleo):
         notes = [t for t in received(other) if "left your" in t]
         assert notes and all("Ada" not in t for t in notes)
@@ -137,7 +135,6 @@ async def test_event_data_is_purged_after_the_retention_period(harness: BotHarne
         assert not await Person.exists(telegram_id=person.id)
         # Her conversation state and scratch data go with her.
         assert not await UserData.exists(telegram_id=person.id)
-        assert not await ConversationState.filter(key=f"[{person.id},{person.id}]").exists()
     assert await Person.exists(telegram_id=orga.id)  # organizers keep their event
     assert await UserData.exists(telegram_id=orga.id)
 

@@ -10,13 +10,13 @@ import pytest
 from companion_bot.i18n import translator
 from companion_bot.models import (
     ArrivalKind,
-    ConversationState,
     Registration,
     RegistrationStatus,
     Transport,
 )
 from companion_bot.services.events import create_event
 from tests.support import (
+    conversation_step,
     BotHarness,
     data,
     event_spec,
@@ -95,8 +95,8 @@ async def test_sign_up_in_english(harness: BotHarness, event) -> None:
     assert registration.destination_place_id == "fr-paris-oberkampf"
     assert registration.transport == Transport.TRANSIT
     assert registration.departure_wave.departs_at == event_spec_wave(event, 0)
-    # The conversation is over: nothing left in the persisted state.
-    assert not await ConversationState.filter(key__contains=str(marie.id)).exists()
+    # The conversation is over: nothing left in the stored state.
+    assert await conversation_step(marie.id, "signup") is None
 
 
 def event_spec_wave(event, index: int) -> datetime:
@@ -337,8 +337,7 @@ async def test_restart_mid_sign_up_resumes_where_she_was(harness: BotHarness, ev
     lou = harness.user(first_name="Lou", language_code="en")
     await reach_destination_step(harness, lou, event)
     # Written through already, before any shutdown could flush it.
-    state = await ConversationState.get(conversation="signup", key=f"[{lou.id},{lou.id}]")
-    assert state.state == {"value": "destination"}
+    assert await conversation_step(lou.id, "signup") == "destination"
 
     await harness.restart()
 

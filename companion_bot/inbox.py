@@ -1,0 +1,114 @@
+"""The inbox: every update a channel hands us, committed before the channel is answered.
+
+The webhook answers Telegram only once its update is stored here; long polling confirms an
+update (asks for the next ones) only once it is stored. Storing is idempotent: a second
+delivery of the same update (`channel`, `update_id`) changes nothing. The inbox worker
+(`companion_bot.workers.inbox`) then handles each person's updates one at a time, in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from companion_bot import clock
+from companion_bot.models import InboxStatus, InboxUpdate
+
+_listeners: list[Callable[[], None]] = []
+
+
+@dataclass(frozen=True)
+class Received:
+    """One update as it came: its id, whose it is (updates of one key are handled one at a
+    time, in order), and its JSON."""
+
+    update_id: int
+    key: str
+    payload: dict[str, Any]
+
+
+async def store(channel: str, received: Received) -> bool:
+    """Commit one update; False when it was already stored (a second delivery)."""
+    now = clock.now()
+    try:
+        async with in_transaction():
+            await InboxUpdate.create(
+                channel=channel,
+                update_id=received.update_id,
+                key=received.key,
+                payload=received.payload,
+                due_at=now,
+            )
+    except IntegrityError:
+        if await InboxUpdate.exists(channel=channel, update_id=received.update_id):
+            return False
+        raise
+    _notify()
+    return True
+
+
+async def store_many(channel: str, batch: Iterable[Received]) -> int:
+    """Commit a batch (a getUpdates answer) in one transaction; returns how many were new."""
+    items = list(batch)
+    if not items:
+        return 0
+    now = clock.now()
+    async with in_transaction():
+        known = set(
+            await InboxUpdate.filter(
+                channel=channel, update_id__in=[item.update_id for item in items]
+            ).values_list("update_id", flat=True)
+        )
+        fresh = {item.update_id: item for item in items if item.update_id not in known}
+        await InboxUpdate.bulk_create(
+            [
+                InboxUpdate(
+                    channel=channel,
+                    update_id=item.update_id,
+                    key=item.key,
+                    payload=item.payload,
+                    due_at=now,
+                )
+                for item in fresh.values()
+            ]
+        )
+    if fresh:
+        _notify()
+    return len(fresh)
+
+
+def person_key(telegram_id: int) -> str:
+    """The key of a person's updates: hers are handled one at a time, in order."""
+    return f"user:{telegram_id}"
+
+
+async def forget(key: str) -> int:
+    """Her updates waiting or set aside (they hold her words), deleted with her data; the
+    one being handled (her /forget) is emptied when it is marked handled."""
+    return await InboxUpdate.filter(
+        key=key, status__in=(InboxStatus.PENDING, InboxStatus.PARKED)
+    ).delete()
+
+
+async def purge(before: datetime) -> int:
+    """Handled updates older than `before` (kept until then to recognise a second delivery)."""
+    return await InboxUpdate.filter(status=InboxStatus.DONE, handled_at__lt=before).delete()
+
+
+def add_listener(callback: Callable[[], None]) -> None:
+    _listeners.append(callback)
+
+
+def remove_listener(callback: Callable[[], None]) -> None:
+    if callback in _listeners:
+        _listeners.remove(callback)
+
+
+def _notify() -> None:
+    for callback in list(_listeners):
+        callback()
