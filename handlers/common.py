@@ -62,24 +62,43 @@ def column(buttons: Sequence[Button]) -> InlineKeyboardMarkup:
 
 
 async def send(
-    update: Update, context: Context, text: str, markup=None, **payload: Any
+    update: Update,
+    context: Context,
+    text: str,
+    markup=None,
+    *,
+    purpose: str | None = None,
+    **payload: Any,
 ) -> OutboxMessage:
     """A new message in her chat (also after a button tap, where there is no message to
-    reply), queued with the update's effects; `payload`: other sendMessage arguments."""
-    return await reply(update.effective_chat.id, text, markup, **payload)
+    reply), queued with the update's effects; `payload`: other sendMessage arguments,
+    `purpose`: what the outbox does once it is sent (`outbox.register_after_send`)."""
+    return await reply(update.effective_chat.id, text, markup, purpose=purpose, **payload)
 
 
-async def reply(chat_id: int, text: str, markup=None, **payload: Any) -> OutboxMessage:
+async def reply(
+    chat_id: int, text: str, markup=None, *, purpose: str | None = None, **payload: Any
+) -> OutboxMessage:
     """A message to `chat_id` in answer to what someone just did (see the module docstring)."""
     row = await outbox.enqueue(
-        chat_id, text, reply_markup=markup, payload=payload or None, priority=outbox.REPLY_PRIORITY
+        chat_id,
+        text,
+        reply_markup=markup,
+        payload=payload or None,
+        priority=outbox.REPLY_PRIORITY,
+        purpose=purpose,
     )
     assert row is not None  # no dedupe key: always queued
     return row
 
 
 async def edit(
-    chat_id: int, message_id: int, text: str | None = None, markup=None
+    chat_id: int,
+    message_id: int,
+    text: str | None = None,
+    markup=None,
+    *,
+    purpose: str | None = None,
 ) -> OutboxMessage:
     """Change a message the bot sent earlier: its text (and buttons), or only its buttons
     (None removes them). Queued like a reply, so it goes after what was queued before."""
@@ -94,12 +113,15 @@ async def edit(
         payload=payload,
         reply_markup=markup,
         priority=outbox.REPLY_PRIORITY,
+        purpose=purpose,
     )
     assert row is not None
     return row
 
 
-async def close_buttons(update: Update, note: str | None = None) -> None:
+async def close_buttons(
+    update: Update, note: str | None = None, *, purpose: str | None = None
+) -> None:
     """After a tap: remove the tapped message's buttons and say what she chose."""
     query = update.callback_query
     if query is None or query.message is None or not query.message.is_accessible:
@@ -107,9 +129,9 @@ async def close_buttons(update: Update, note: str | None = None) -> None:
     message = query.message
     if note:
         text = f"{message.text_html or ''}\n\n<b>→ {esc(note)}</b>"
-        await edit(message.chat.id, message.message_id, text)
+        await edit(message.chat.id, message.message_id, text, purpose=purpose)
     elif message.reply_markup is not None:
-        await edit(message.chat.id, message.message_id)
+        await edit(message.chat.id, message.message_id, purpose=purpose)
 
 
 async def answer_query(update: Update, text: str | None = None, alert: bool = False) -> None:

@@ -15,7 +15,7 @@ from telegram.ext import (
 
 from companion_bot.i18n import LANGUAGE_NAMES, N_, Translator
 from companion_bot.models import FollowupAnswer, GroupKind, HelpAlert, HelpLevel
-from companion_bot.services import privacy
+from companion_bot.services import outbox, privacy
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.groups import KIND_NAMES
 from companion_bot.services.help import LEVEL_NAMES
@@ -131,7 +131,8 @@ def followup_line(t: Translator, answer: FollowupAnswer) -> str:
     met = MET_ANSWERS.get(answer.group_met or "")
     home = HOME_ANSWERS.get(answer.home_safe or "")
     line = _("Your answers the morning after {event}: group met: {met}; home safe: {home}").format(
-        event=esc(answer.event.name), met=_(met) if met else "—", home=_(home) if home else "—")
+        event=esc(answer.event.name), met=_(met) if met else "—", home=_(home) if home else "—"
+    )
     if answer.report:
         line += "\n" + _("What you told the organizers: “{text}”").format(text=esc(answer.report))
     return line
@@ -157,11 +158,15 @@ async def on_forget_button(update: Update, context: Context) -> None:
     if update.callback_query.data == "fg:no":
         await close_buttons(update, _("No, keep it"))
         return
-    await close_buttons(update, _("Yes, delete everything"))
     forgotten = await privacy.forget(update.effective_user.id)
     if forgotten is not None:
         await notify_member_left(context, forgotten.group_ids)
-    await send(update, context, _("Done: everything about you is deleted. Take care!"))
+    # Queued after her rows were deleted, and erased once sent: nothing of her stays.
+    erase = outbox.ERASE_AFTER_SENDING
+    await close_buttons(update, _("Yes, delete everything"), purpose=erase)
+    await send(
+        update, context, _("Done: everything about you is deleted. Take care!"), purpose=erase
+    )
     context.user_data.clear()  # her stored conversation state goes too
 
 

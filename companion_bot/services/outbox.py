@@ -256,6 +256,15 @@ def after_send_hook(purpose: str | None) -> AfterSendHook | None:
     return _after_send.get(purpose) if purpose else None
 
 
+async def _erase(row: OutboxMessage, message: Message | None) -> None:
+    await OutboxMessage.filter(id=row.id).delete()
+
+
+# The last words to someone who asked to be forgotten: the row goes once sent.
+ERASE_AFTER_SENDING = "erase"
+register_after_send(ERASE_AFTER_SENDING, _erase)
+
+
 def add_listener(callback: Callable[[], None]) -> None:
     """`callback()` runs (synchronously) whenever a message becomes due: wakes the worker."""
     _listeners.append(callback)

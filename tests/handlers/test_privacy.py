@@ -29,7 +29,7 @@ from tests.handlers.test_relay import (
     report_message,
     volunteer_on_duty,
 )
-from tests.support import BotHarness, event_spec, sign_up
+from tests.support import BotHarness, data, event_spec, sign_up
 
 
 async def test_my_data_shows_everything_in_her_language(harness: BotHarness, event):
@@ -124,6 +124,9 @@ async def test_event_data_is_purged_after_the_retention_period(harness: BotHarne
     orga = harness.user(first_name="Orga", language_code="en")
     await harness.say(orga, f"/start {event.organizer_code}")
     people = await a_group_of_three(harness, event)
+    await harness.say(orga, "/language")
+    await harness.tap(orga, data("lang:en"))  # something of hers in her stored state
+    assert await UserData.exists(telegram_id=orga.id)
     await harness.travel_to(event.closing + timedelta(days=event.retention_days, minutes=1))
     purged = await Event.get(id=event.id)
     assert purged.purged_at is not None

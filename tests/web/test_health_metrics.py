@@ -88,7 +88,10 @@ async def test_metrics_count_updates_latency_and_the_outbox(hook: WebhookHarness
     assert sample(after, "companion_update_handling_seconds_bucket", '{le="+Inf"}') == 3
     assert sample(after, "companion_update_handling_seconds_sum") > 0
     assert sample(after, "companion_outbox_messages", '{status="pending"}') == 1
-    assert sample(after, "companion_outbox_sent_total") == 1
+    # Replies go through the outbox too: three questions, the two tapped ones closed, "now".
+    assert sample(after, "companion_outbox_sent_total") == 6
+    for status in ("pending", "handling", "parked"):
+        assert sample(after, "companion_inbox_updates", f'{{status="{status}"}}') == 0
     for name in (
         "companion_outbox_blocked_total", "companion_outbox_failed_total",
         "companion_outbox_retried_total", "companion_outbox_flood_waits_total",
