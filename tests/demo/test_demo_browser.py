@@ -86,16 +86,8 @@ async def test_the_board_link_and_a_new_night(client: TestClient, nights: Nights
     link[0].click()
     await wait_until(browser, lambda d: len(d.window_handles) == 2, "the board's tab")
     browser.switch_to.window(next(h for h in browser.window_handles if h != page))
-    await wait_until(
-        browser,
-        lambda d: (
-            d.execute_script(
-                "const n = document.querySelector('[data-count=signed_up]'); return n && n.textContent"
-            )
-            == "8"
-        ),
-        "the live board",
-    )
+    signed_up = "const n = document.querySelector('[data-count=signed_up]'); return n?.textContent"
+    await wait_until(browser, lambda d: d.execute_script(signed_up) == "8", "the live board")
     assert nights.demo.event.name in browser.title
     # Nobody waiting, no alert: nothing coloured as an alarm.
     colours = browser.execute_script(
