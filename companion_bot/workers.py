@@ -103,10 +103,8 @@ def claim_is_orphaned(claimed_by: str | None) -> bool:
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
-    value = getattr(error, "_retry_after", None)  # the public attribute warns in PTB 22
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return float(error.retry_after)  # type: ignore[arg-type]
+    """A timedelta: we opt in to PTB's time periods as timedeltas (companion_bot/__init__.py)."""
+    return error.retry_after.total_seconds()  # type: ignore[union-attr]
 
 
 @dataclass

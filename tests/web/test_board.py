@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from companion_bot.models import Event
+from companion_bot.models import Event, HelpAlert, HelpStatus, Unplaced
 from companion_bot.services import board, closing, lifecycle
 from companion_bot.services.events import InviteKind, event_links
 from companion_bot.web import create_app
@@ -131,6 +131,23 @@ async def test_the_page_renders_translated_and_self_contained(
     assert '<html lang="en">' in forced
     state = await get_state(client, night, lang="fr")
     assert members_by_name(state)["Dounia"] == ("home", "rentrée")
+
+
+def count_classes(page: str) -> dict[str, set[str]]:
+    """The classes of each count's box on the page, by count."""
+    found = re.findall(r'<div class="([^"]*)"><span class="number" data-count="(\w+)"', page)
+    return {key: set(classes.split()) for classes, key in found}
+
+
+async def test_counts_are_coloured_only_when_not_zero(client: TestClient, night: Night) -> None:
+    page = await (await client.get(base(night), params={"lang": "en"})).text()
+    classes = count_classes(page)
+    assert "warn" in classes["unplaced"] and "alert" in classes["open_alerts"]  # 1 and 2
+    await HelpAlert.filter(event=night.event).update(status=HelpStatus.CLOSED)
+    await Unplaced.filter(event=night.event).delete()
+    page = await (await client.get(base(night), params={"lang": "en"})).text()
+    classes = count_classes(page)
+    assert classes["unplaced"] == classes["open_alerts"] == {"count"}, classes
 
 
 async def test_a_display_name_cannot_break_out_of_the_page(
