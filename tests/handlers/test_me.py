@@ -6,13 +6,18 @@ summary's words."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 import pytest
 
-from companion_bot.models import GroupKind, RegistrationStatus
+from companion_bot.i18n import LANGUAGES
+from companion_bot.models import GroupKind, Registration, RegistrationStatus
+from companion_bot.services.events import create_event
 from tests.handlers.test_groups import ALL_ANNOUNCED, members_of, membership, sign_up_people
 from tests.handlers.test_relay import a_group_of_three, received
 from tests.handlers.test_signup import reach_destination_step, registration_of
-from tests.support import BotHarness, data, sign_up, texts_after
+from tests.support import BotHarness, data, event_spec, sign_up, texts_after
 
 CAPTURED = ("Please answer with one of the buttons", "You are in the middle of signing up")
 
@@ -99,6 +104,28 @@ async def test_a_reply_to_her_group_leaves_the_edit(harness: BotHarness, event) 
     assert (await registration_of(ada)).transport == "transit"
 
 
+async def test_a_reply_to_her_group_mid_sign_up_goes_to_the_group(harness: BotHarness, event):
+    """Grouped for one night, signing up for the next: a reply to her group is not an answer,
+    and the sign-up's question stays where it was."""
+    ada, bea, _cleo = await a_group_of_three(harness, event)
+    later = event_spec(datetime.now(UTC) + timedelta(days=3), name="Second Night")
+    second = await create_event(later, None)
+    await harness.say(bea, "Where are you?")
+    await harness.drain()
+    await harness.say(ada, f"/start {second.attendee_code}")
+    await harness.tap(ada, data("su:lang:en"))
+    await harness.tap(ada, data("su:charter:yes"))
+    question = await harness.tap(ada, data("su:arr:slot:*"))
+    assert question.text.startswith("Where are you heading after the event?")
+
+    relayed = next(m for m in ada.messages() if m.text == "Bea: Where are you?")
+    await ada.send_text("At the entrance", reply_to=relayed)
+    await harness.drain()
+    assert "Ada: At the entrance" in received(bea)
+    reply = await harness.say(ada, "Pantin")
+    assert reply.text == "How will you travel home?"
+
+
 async def test_what_she_answered_before_leaving_an_edit_is_kept(harness: BotHarness, event):
     sam = harness.user(first_name="Sam", language_code="en")
     await reach_destination_step(harness, sam, event)
@@ -116,6 +143,48 @@ async def test_what_she_answered_before_leaving_an_edit_is_kept(harness: BotHarn
     assert registration.destination_place_id == "fr-pantin"
     reply = await harness.say(sam, "/me")
     assert "Pantin" in reply.text and "Transport: —" in reply.text
+
+
+async def test_bad_input_during_an_edit_is_answered_and_loses_nothing(harness: BotHarness, event):
+    ada = harness.user(first_name="Ada", language_code="en")
+    await sign_up(harness, ada, event.attendee_code)
+    await harness.say(ada, "/me")
+    await harness.tap(ada, data("su:edit:destination"))
+    before = len(ada.messages())
+    await ada.send_sticker("🦄")
+    await harness.settle()
+    told = texts_after(ada, before)
+    assert told[0] == "I can only read text here."
+    assert told[-1].startswith("Where are you heading after the event?")
+    reply = await harness.say(ada, "Bagnolet")
+    assert "Bagnolet" in reply.text and "You are signed up" in reply.text
+
+
+async def test_an_older_summary_edits_nothing(harness: BotHarness, event) -> None:
+    """Two events: the summary of the first, shown before the second's, is stale; its button
+    (forged, since showing the second retired it) must not edit the second registration."""
+    later = event_spec(datetime.now(UTC) + timedelta(days=2), name="Second Night")
+    second = await create_event(later, None)
+    ada = harness.user(first_name="Ada", language_code="en")
+    await sign_up(harness, ada, event.attendee_code)
+    await sign_up(harness, ada, second.attendee_code, destination="Pantin")
+    await harness.say(ada, "/me")
+    first_summary = await harness.tap(ada, "Nuit Compagnonnes")
+    await harness.say(ada, "/me")
+    await harness.tap(ada, "Second Night")
+    assert first_summary.inline_buttons() == []
+
+    before = len(ada.messages())
+    await ada.tap_data(first_summary.message_id, "su:edit:destination")
+    await harness.settle()
+    assert ada.callback_answers()[-1].text == "This button is no longer active."
+    assert texts_after(ada, before) == []
+    reply = await harness.say(ada, "Montreuil")
+    assert "I didn't understand that." in reply.text
+    destinations = await Registration.filter(person__telegram_id=ada.id).order_by("id")
+    assert [r.destination_place_id for r in destinations] == [
+        "fr-paris-oberkampf", "fr-pantin"
+    ]
 
 
 async def test_an_edit_takes_effect_without_tapping_done(harness: BotHarness, event) -> None:
@@ -193,6 +262,19 @@ async def test_other_starts_mid_sign_up_keep_it_going(harness: BotHarness, event
     await finish(harness, lou, "destination")
 
 
+async def test_an_unknown_link_during_an_edit_leaves_it(harness: BotHarness, event) -> None:
+    ada = harness.user(first_name="Ada", language_code="en")
+    await sign_up(harness, ada, event.attendee_code)
+    await harness.say(ada, "/me")
+    question = await harness.tap(ada, data("su:edit:destination"))
+    reply = await harness.say(ada, "/start NOPE-123")
+    assert "This link is not valid" in reply.text
+    assert question.inline_buttons() == []
+    reply = await harness.say(ada, "Montreuil")
+    assert "I didn't understand that." in reply.text
+    assert (await registration_of(ada)).destination_place_id == "fr-paris-oberkampf"
+
+
 # -- the summary's words -----------------------------------------------------------------------
 
 
@@ -208,3 +290,23 @@ async def test_each_answer_has_one_name_in_the_summary_and_on_its_button(
     assert len(edits) == 6
     for edit in edits:
         assert edit in labels, (edit, summary.text)
+
+
+# Where Telegram's apps put "send a location": the attachment menu (📎), item "Location" in
+# English, "Position" in French (Telegram's own French strings: "Position", "Envoyer votre
+# position actuelle"), "Locatie" in Dutch. Every message that points there says it the same way.
+ATTACHMENT_LOCATION = {"en": "(📎 → Location)", "fr": "(📎 → Position)", "nl": "(📎 → Locatie)"}
+LOCALES = Path(__file__).resolve().parents[2] / "locales"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_attachment_menu_is_named_as_telegram_names_it(language) -> None:
+    from babel.messages.pofile import read_po
+
+    with (LOCALES / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        catalogue = read_po(handle)
+    pointing = [m for m in catalogue if m.id and "📎" in str(m.id)]
+    assert len(pointing) >= 5
+    for message in pointing:
+        assert ATTACHMENT_LOCATION["en"] in message.id
+        assert ATTACHMENT_LOCATION[language] in message.string, message.string
