@@ -386,20 +386,26 @@ async def resume(update: Update, context: Context) -> str | int:
     if step is None:
         return ConversationHandler.END
     if editing:
-        return await leave_edit(update, context, hand_over=False)
+        await retire_previous_prompt(update, context)
+        return ConversationHandler.END
     return await ask(update, context, step)
 
 
 # -- what is meant for somewhere else -----------------------------------------------------------
 
 
-async def leave_edit(update: Update, context: Context, hand_over: bool = True) -> int:
+def hand_over(context: Context) -> None:
+    """Once the conversation has taken its new state, the handlers registered after it get
+    this update too, as if the sign-up had not taken it (`SignupConversation`)."""
+    context.signup_hand_over = True
+
+
+async def leave_edit(update: Update, context: Context) -> int:
     """A command while she edits her registration: the edit is left as it is (what she
     answered is kept, the registration stays confirmed), its question closed, and the command
     does what it does anywhere else."""
     await retire_previous_prompt(update, context)
-    if hand_over:
-        context.signup_hand_over = True
+    hand_over(context)
     return ConversationHandler.END
 
 
@@ -418,8 +424,8 @@ def unless_for_her_group(callback):
         _step, editing = pending(context)
         if editing:
             return await leave_edit(update, context)
-        context.signup_hand_over = True
-        return None  # the conversation stays at her question
+        hand_over(context)
+        return None  # the sign-up stays at her question
 
     return answer
 
@@ -796,9 +802,7 @@ async def stale_button(update: Update, context: Context) -> str | int:
 
 class SignupConversation(ConversationHandler):
     """PTB's ConversationHandler, plus what the sign-up needs: its callbacks read her state
-    for this update (`pending`), and a callback may hand the update over
-    (`context.signup_hand_over`): once the conversation has taken its new state, the handlers
-    registered after it see the update as if the sign-up had not taken it."""
+    for this update (`pending`), and a callback may hand the update over (`hand_over`)."""
 
     async def handle_update(self, update, application, check_result, context):
         context.signup_state = check_result[0]
