@@ -1,14 +1,25 @@
 """The attendee's sign-up: `/start <attendee code>` → language → charter → display name →
-arrival → destination → transport → departure → summary → confirm. `/me` reopens the summary.
+arrival → destination → transport → departure → summary → confirm.
 
 Each answer is stored at once by the registrations service; the conversation state is
 persisted, so a restart resumes at the same step. Input that does not fit the step gets a
 clear answer and the step's question again.
+
+Once she is signed up, `/me` (or her link again) shows her registration: a summary, not a
+question, so the conversation ends there and what she writes next goes where it would have
+gone without it (her group, her commands). Its buttons start the conversation again: an edit
+button asks that question, in an "edit" state. An edit takes effect as soon as every answer is
+in (no "Done" needed); a command or a reply to a message from her group leaves it, with what she
+answered kept and her registration still confirmed.
+
+Where she is lives in one place: the conversation's state (the step, and whether it edits a
+confirmed registration). Callbacks read it through `pending`, never from a copy.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 
 from telegram import Message, Update
@@ -25,6 +36,7 @@ from telegram.ext import (
 from companion_bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator, normalise_language
 from companion_bot.models import ArrivalKind, Registration, RegistrationStatus, Transport
 from companion_bot.services import people, registrations, zones
+from companion_bot.services import relay as group_relay
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import help_keyboard
 from companion_bot.services.registrations import RegistrationView, Step
@@ -44,9 +56,9 @@ from handlers.common import (
 
 CONVERSATION_NAME = "signup"
 EVENT_KEY = "signup_event"
-STEP_KEY = "signup_step"
 PROMPT_KEY = "signup_prompt"
 SUGGESTIONS_KEY = "signup_suggestions"
+EDITING = "edit:"  # the state of a question that edits her confirmed registration
 
 TRANSPORT_LABELS = {
     Transport.WALK: N_("🚶 On foot"),
@@ -56,6 +68,7 @@ TRANSPORT_LABELS = {
     Transport.BIKE: N_("🚲 Bike"),
     Transport.CAR: N_("🚗 Car"),
 }
+# One word per answer: the summary's line and the edit button under it say the same.
 EDITABLE = {
     Step.LANGUAGE: N_("Language"),
     Step.NAME: N_("Name"),
@@ -80,19 +93,43 @@ async def current_registration(update: Update, context: Context) -> Registration
 
 async def ask(
     update: Update, context: Context, step: Step, registration: Registration | None = None
-) -> Step | int:
-    """Send the question of `step` and stay there; the conversation's state is the step.
+) -> str | int:
+    """Send the question of `step` and wait for its answer there. The summary of a confirmed
+    registration is no question: it is shown and the conversation ends.
     `registration`: hers, when the caller has just loaded (and saved) it."""
     _ = tr(update, context).gettext
     registration = registration or await current_registration(update, context)
     if registration is None:
         await send(update, context, _("Your sign-up has expired. Open the event's link again."))
         return ConversationHandler.END
-    context.user_data[STEP_KEY] = step.value
     await retire_previous_prompt(update, context)
     prompt = await ASK[step](update, context, tr(update, context), registration)
     context.user_data[PROMPT_KEY] = prompt.message_id
-    return step.value
+    confirmed = registration.status == RegistrationStatus.CONFIRMED
+    if confirmed and step == Step.SUMMARY:
+        return ConversationHandler.END
+    return state_of(step, editing=confirmed)
+
+
+def state_of(step: Step, editing: bool) -> str:
+    return f"{EDITING}{step.value}" if editing else step.value
+
+
+def pending(context: Context) -> tuple[Step | None, bool]:
+    """The question she was asked and has not answered (None outside the conversation), and
+    whether it edits her confirmed registration: the conversation's state, read for this
+    update by `SignupConversation`."""
+    state = getattr(context, "signup_state", None)
+    if not isinstance(state, str):
+        return None, False
+    return Step(state.removeprefix(EDITING)), state.startswith(EDITING)
+
+
+def is_current_prompt(update: Update, context: Context) -> bool:
+    """The tapped message is the last question or summary she was sent (so its event is the
+    one she is answering for); older ones are stale."""
+    message = update.callback_query.message if update.callback_query else None
+    return message is not None and message.message_id == context.user_data.get(PROMPT_KEY)
 
 
 async def retire_previous_prompt(update: Update, context: Context) -> None:
@@ -277,17 +314,23 @@ def summary_text(t: Translator, shown: RegistrationView) -> str:
         if reg.status == RegistrationStatus.CONFIRMED
         else _("Please check and confirm:")
     )
+    answers = {
+        Step.LANGUAGE: LANGUAGE_NAMES[t.language],
+        Step.NAME: esc(shown.display_name or "—"),
+        Step.ARRIVAL: arrival,
+        Step.DESTINATION: destination,
+        Step.TRANSPORT: transport,
+        Step.WAVE: departure,
+    }
     lines = [
         f"<b>{esc(shown.event.name)}</b> — {esc(shown.event.venue_name)}, "
         f"{t.datetime(shown.event.doors_open, zone)}",
         status,
         "",
-        _("Language: {value}").format(value=LANGUAGE_NAMES[t.language]),
-        _("Name: {value}").format(value=esc(shown.display_name or "—")),
-        _("Arrival: {value}").format(value=arrival),
-        _("Heading to: {value}").format(value=destination),
-        _("Transport: {value}").format(value=transport),
-        _("Departure: {value}").format(value=departure),
+        *(
+            _("{answer}: {value}").format(answer=_(EDITABLE[step]), value=value)
+            for step, value in answers.items()
+        ),
     ]
     return "\n".join(lines)
 
@@ -295,19 +338,24 @@ def summary_text(t: Translator, shown: RegistrationView) -> str:
 # -- moving on after an answer -------------------------------------------------------------
 
 
-async def advance(update: Update, context: Context, registration: Registration) -> Step | int:
+async def advance(update: Update, context: Context, registration: Registration) -> str | int:
     step = await registrations.step_after_answer(registration)
+    if step == Step.SUMMARY and registration.status == RegistrationStatus.CONFIRMED:
+        # An edit of her registration counts once every answer is in: her groups follow now,
+        # not when she taps "Done" (the summary shown next is no question).
+        await registrations.confirm(registration)
     return await ask(update, context, step, registration)
 
 
-async def refuse(update: Update, context: Context, error: UserInputError) -> Step | int:
+async def refuse(update: Update, context: Context, error: UserInputError) -> str | int:
     """A choice the service rejected: say why, ask the step's question again."""
     message = error.translate(tr(update, context).gettext)
     if update.callback_query is not None:
         await answer_query(update, message, alert=True)
     else:
         await send(update, context, message)
-    return await ask(update, context, Step(context.user_data.get(STEP_KEY, Step.SUMMARY)))
+    step, _editing = pending(context)
+    return await ask(update, context, step or Step.SUMMARY)
 
 
 async def registration_or_expire(update: Update, context: Context) -> Registration | None:
@@ -323,7 +371,7 @@ async def registration_or_expire(update: Update, context: Context) -> Registrati
 # -- entry: a registration to fill in ---------------------------------------------------------
 
 
-async def begin(update: Update, context: Context, registration: Registration) -> Step | int:
+async def begin(update: Update, context: Context, registration: Registration) -> str | int:
     """Called by /start with an attendee code: language first, or the summary if done."""
     context.user_data[EVENT_KEY] = registration.event_id
     if registration.status == RegistrationStatus.CONFIRMED:
@@ -331,7 +379,58 @@ async def begin(update: Update, context: Context, registration: Registration) ->
     return await ask(update, context, Step.LANGUAGE)
 
 
-async def on_me(update: Update, context: Context) -> Step | int:
+async def resume(update: Update, context: Context) -> str | int:
+    """Called by /start when it started no sign-up (no code, an unknown one, a volunteer's
+    link…): a sign-up she was in goes on with its question again; an edit is left."""
+    step, editing = pending(context)
+    if step is None:
+        return ConversationHandler.END
+    if editing:
+        await retire_previous_prompt(update, context)
+        return ConversationHandler.END
+    return await ask(update, context, step)
+
+
+# -- what is meant for somewhere else -----------------------------------------------------------
+
+
+def hand_over(context: Context) -> None:
+    """Once the conversation has taken its new state, the handlers registered after it get
+    this update too, as if the sign-up had not taken it (`SignupConversation`)."""
+    context.signup_hand_over = True
+
+
+async def leave_edit(update: Update, context: Context) -> int:
+    """A command while she edits her registration: the edit is left as it is (what she
+    answered is kept, the registration stays confirmed), its question closed, and the command
+    does what it does anywhere else."""
+    await retire_previous_prompt(update, context)
+    hand_over(context)
+    return ConversationHandler.END
+
+
+def unless_for_her_group(callback):
+    """A message callback of the conversation, except for a reply to a message relayed from
+    her group: that goes to the group, at any step. An edit is left; a sign-up question stays
+    where it was."""
+
+    @functools.wraps(callback)
+    async def answer(update: Update, context: Context) -> str | int | None:
+        reply = update.effective_message.reply_to_message
+        if reply is None or await group_relay.group_of_reply(
+            update.effective_user.id, reply.message_id
+        ) is None:
+            return await callback(update, context)
+        _step, editing = pending(context)
+        if editing:
+            return await leave_edit(update, context)
+        hand_over(context)
+        return None  # the sign-up stays at her question
+
+    return answer
+
+
+async def on_me(update: Update, context: Context) -> str | int:
     _ = tr(update, context).gettext
     mine = await registrations.active_registrations(update.effective_user.id)
     if not mine:
@@ -349,7 +448,7 @@ async def on_me(update: Update, context: Context) -> Step | int:
     return ConversationHandler.END
 
 
-async def on_me_pick(update: Update, context: Context) -> Step | int:
+async def on_me_pick(update: Update, context: Context) -> str | int:
     event_id = int(update.callback_query.data.rsplit(":", 1)[1])
     registration = await registrations.get_registration(update.effective_user.id, event_id)
     if registration is None or registration.status == RegistrationStatus.CANCELLED:
@@ -364,12 +463,12 @@ async def on_me_pick(update: Update, context: Context) -> Step | int:
 # -- answers -----------------------------------------------------------------------------------
 
 
-async def on_language(update: Update, context: Context) -> Step | int:
+async def on_language(update: Update, context: Context) -> str | int:
     language = update.callback_query.data.rsplit(":", 1)[1]
     return await choose_language(update, context, language)
 
 
-async def on_language_text(update: Update, context: Context) -> Step | int:
+async def on_language_text(update: Update, context: Context) -> str | int:
     text = (update.effective_message.text or "").strip().casefold()
     names = {name.casefold(): lang for lang, name in LANGUAGE_NAMES.items()}
     names.update({"francais": "fr", "french": "fr", "anglais": "en"})
@@ -379,7 +478,7 @@ async def on_language_text(update: Update, context: Context) -> Step | int:
     return await choose_language(update, context, language)
 
 
-async def choose_language(update: Update, context: Context, language: str) -> Step | int:
+async def choose_language(update: Update, context: Context, language: str) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return ConversationHandler.END
@@ -390,7 +489,7 @@ async def choose_language(update: Update, context: Context, language: str) -> St
     return await advance(update, context, registration)
 
 
-async def on_charter(update: Update, context: Context) -> Step | int:
+async def on_charter(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return ConversationHandler.END
@@ -412,7 +511,7 @@ async def on_charter(update: Update, context: Context) -> Step | int:
     return await advance(update, context, registration)
 
 
-async def on_default_name(update: Update, context: Context) -> Step | int:
+async def on_default_name(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return ConversationHandler.END
@@ -421,7 +520,7 @@ async def on_default_name(update: Update, context: Context) -> Step | int:
     return await save_name(update, context, registration, name)
 
 
-async def on_name_text(update: Update, context: Context) -> Step | int:
+async def on_name_text(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return ConversationHandler.END
@@ -430,7 +529,7 @@ async def on_name_text(update: Update, context: Context) -> Step | int:
 
 async def save_name(
     update: Update, context: Context, registration: Registration, name: str | None
-) -> Step | int:
+) -> str | int:
     try:
         person = await people.set_display_name(update.effective_user.id, name)
     except UserInputError as error:
@@ -440,13 +539,13 @@ async def save_name(
     return await advance(update, context, registration)
 
 
-async def on_name_not_text(update: Update, context: Context) -> Step | int:
+async def on_name_not_text(update: Update, context: Context) -> str | int:
     _ = tr(update, context).gettext
     await send(update, context, _("Please type your name as a text message."))
     return await ask(update, context, Step.NAME)
 
 
-async def on_arrival(update: Update, context: Context) -> Step | int:
+async def on_arrival(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return ConversationHandler.END
@@ -464,7 +563,7 @@ async def on_arrival(update: Update, context: Context) -> Step | int:
     return await advance(update, context, registration)
 
 
-async def on_destination_text(update: Update, context: Context) -> Step | int:
+async def on_destination_text(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return ConversationHandler.END
@@ -503,7 +602,7 @@ async def on_destination_text(update: Update, context: Context) -> Step | int:
     return Step.DESTINATION.value
 
 
-async def on_destination_location(update: Update, context: Context) -> Step | int:
+async def on_destination_location(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return ConversationHandler.END
@@ -545,14 +644,14 @@ def destination_button(update: Update, place) -> str:
 
 
 @callbacks.signed
-async def on_destination_zone(update: Update, context: Context, parts: list[str]) -> Step | int:
+async def on_destination_zone(update: Update, context: Context, parts: list[str]) -> str | int:
     """A suggested zone (`sz:<zone>`): it must still be one of her event's zones."""
     if len(parts) != 2 or not parts[1].isdigit():
         return await stale_button(update, context)
     return await pick_destination(update, context, zones.place_id(int(parts[1])))
 
 
-async def on_destination_pick(update: Update, context: Context) -> Step | int:
+async def on_destination_pick(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return ConversationHandler.END
@@ -573,7 +672,7 @@ async def pick_destination(
     context: Context,
     place_id: str | None,
     registration: Registration | None = None,
-) -> Step | int:
+) -> str | int:
     """A destination button: a suggestion, or no departure group."""
     registration = registration or await registration_or_expire(update, context)
     if registration is None:
@@ -587,7 +686,7 @@ async def pick_destination(
     return await advance(update, context, registration)
 
 
-async def on_transport(update: Update, context: Context) -> Step | int:
+async def on_transport(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return ConversationHandler.END
@@ -600,7 +699,7 @@ async def on_transport(update: Update, context: Context) -> Step | int:
     return await advance(update, context, registration)
 
 
-async def on_wave(update: Update, context: Context) -> Step | int:
+async def on_wave(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return ConversationHandler.END
@@ -615,7 +714,7 @@ async def on_wave(update: Update, context: Context) -> Step | int:
     return await advance(update, context, registration)
 
 
-async def on_edit(update: Update, context: Context) -> Step | int:
+async def on_edit(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return ConversationHandler.END
@@ -627,7 +726,9 @@ async def on_edit(update: Update, context: Context) -> Step | int:
     return await ask(update, context, step)
 
 
-async def on_confirm(update: Update, context: Context) -> Step | int:
+async def on_confirm(update: Update, context: Context) -> str | int:
+    if not is_current_prompt(update, context):
+        return await stale_button(update, context)
     registration = await registration_or_expire(update, context)
     if registration is None:
         return ConversationHandler.END
@@ -651,7 +752,7 @@ async def on_confirm(update: Update, context: Context) -> Step | int:
         # From now on, "🆘 I need help" stays under her keyboard (handlers/help.py).
         help_keyboard(tr(update, context)),
     )
-    context.user_data.pop(STEP_KEY, None)
+    context.user_data.pop(PROMPT_KEY, None)  # answered: a second tap of it is stale
     return ConversationHandler.END
 
 
@@ -671,11 +772,11 @@ def pressed_label(update: Update) -> str | None:
 # -- input that does not fit the step ---------------------------------------------------------
 
 
-async def unexpected_input(update: Update, context: Context) -> Step | int:
+async def unexpected_input(update: Update, context: Context) -> str | int:
     """Free text, a sticker, a photo, a command of another journey: explain, ask again."""
     _ = tr(update, context).gettext
     message = update.effective_message
-    step = Step(context.user_data.get(STEP_KEY, Step.SUMMARY))
+    step = pending(context)[0] or Step.SUMMARY
     if message is not None and message.text and message.text.startswith("/"):
         text = _(
             "You are in the middle of signing up. Finish it, or send /cancel to stop here "
@@ -689,31 +790,66 @@ async def unexpected_input(update: Update, context: Context) -> Step | int:
     return await ask(update, context, step)
 
 
-async def stale_button(update: Update, context: Context) -> Step | int:
+async def stale_button(update: Update, context: Context) -> str | int:
     """A button of an earlier question (or a forged one): say so, ask the current question."""
     await answer_query(update, tr(update, context).gettext("This button is no longer active."))
-    step = context.user_data.get(STEP_KEY)
-    return await ask(update, context, Step(step)) if step else ConversationHandler.END
+    step, _editing = pending(context)
+    if step is None:  # an old summary's button: tidy it away
+        await close_buttons(update)
+        return ConversationHandler.END
+    return await ask(update, context, step)
+
+
+class SignupConversation(ConversationHandler):
+    """PTB's ConversationHandler, plus what the sign-up needs: its callbacks read her state
+    for this update (`pending`), and a callback may hand the update over (`hand_over`)."""
+
+    async def handle_update(self, update, application, check_result, context):
+        context.signup_state = check_result[0]
+        context.signup_hand_over = False
+        result = await super().handle_update(update, application, check_result, context)
+        if context.signup_hand_over:
+            await self.hand_over(update, application, context)
+        return result
+
+    async def hand_over(self, update: Update, application, context: Context) -> None:
+        """What `Application.process_update` does with the rest of this handler's group."""
+        for group in application.handlers.values():
+            if self not in group:
+                continue
+            for handler in group[group.index(self) + 1 :]:
+                check = handler.check_update(update)
+                if check is not None and check is not False:
+                    await handler.handle_update(update, application, check, context)
+                    return
 
 
 def conversation(start_handler: BaseHandler, fallbacks: list[BaseHandler]) -> ConversationHandler:
-    """The sign-up conversation; `/start` dispatching and shared commands come from outside."""
+    """The sign-up conversation; `/start` dispatching and shared commands come from outside.
+
+    Each step has two states: answering it in the sign-up, and answering it to edit a
+    confirmed registration, where a command (but /cancel, /start, /me) leaves the edit."""
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     text = private & filters.TEXT & ~filters.COMMAND
 
     def button(pattern: str, callback) -> CallbackQueryHandler:
         return CallbackQueryHandler(callback, pattern=re.compile(pattern))
 
-    return ConversationHandler(
+    again = [
+        start_handler,
+        CommandHandler("me", on_me, filters=private),
+        button(r"^su:me:\d+$", on_me_pick),
+    ]
+    summary = [
+        button(r"^su:sum:confirm$", on_confirm),
+        button(r"^su:edit:[a-z]{1,16}$", on_edit_checked),
+    ]
+    return SignupConversation(
         name=CONVERSATION_NAME,
         persistent=True,
-        allow_reentry=True,
-        entry_points=[
-            start_handler,
-            CommandHandler("me", on_me, filters=private),
-            button(r"^su:me:\d+$", on_me_pick),
-        ],
-        states={
+        # Her summary's buttons work outside the conversation too: it ends on showing it.
+        entry_points=[*again, *summary],
+        states=with_edit_states({
             Step.LANGUAGE.value: [
                 button(r"^su:lang:(fr|en)$", on_language),
                 MessageHandler(text, on_language_text),
@@ -733,20 +869,43 @@ def conversation(start_handler: BaseHandler, fallbacks: list[BaseHandler]) -> Co
             ],
             Step.TRANSPORT.value: [button(r"^su:tr:[a-z_]{1,16}$", on_transport)],
             Step.WAVE.value: [button(r"^su:wave:\d{1,9}$", on_wave)],
-            Step.SUMMARY.value: [
-                button(r"^su:sum:confirm$", on_confirm),
-                button(r"^su:edit:[a-z]{1,16}$", on_edit_checked),
-            ],
-        },
+            Step.SUMMARY.value: summary,
+        }),
         fallbacks=[
+            *again,
             *fallbacks,
             CallbackQueryHandler(stale_button),
-            MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE, unexpected_input),
+            MessageHandler(
+                filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE,
+                unless_for_her_group(unexpected_input),
+            ),
         ],
     )
 
 
-async def on_edit_checked(update: Update, context: Context) -> Step | int:
+def with_edit_states(states: dict[str, list[BaseHandler]]) -> dict[str, list[BaseHandler]]:
+    """The sign-up's states, and the same steps editing a confirmed registration, where a
+    command (but /cancel, /start and /me) leaves the edit. Messages of either are checked for
+    replies to her group first."""
+    for handler in (handler for handlers in states.values() for handler in handlers):
+        if isinstance(handler, MessageHandler):
+            handler.callback = unless_for_her_group(handler.callback)
+    staying = filters.Regex(r"^/(cancel|start|me)(@\w+)?(\s|$)")
+    leave = MessageHandler(
+        filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & filters.COMMAND & ~staying,
+        leave_edit,
+    )
+    editing = {
+        state_of(Step(step), editing=True): [leave, *handlers]
+        for step, handlers in states.items()
+        if step != Step.SUMMARY.value  # a confirmed registration's summary is no state
+    }
+    return states | editing
+
+
+async def on_edit_checked(update: Update, context: Context) -> str | int:
     if update.callback_query.data.removeprefix("su:edit:") not in {s.value for s in EDITABLE}:
+        return await stale_button(update, context)
+    if not is_current_prompt(update, context):
         return await stale_button(update, context)
     return await on_edit(update, context)
