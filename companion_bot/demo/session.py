@@ -150,7 +150,7 @@ class Demo:
         return found
 
     def _time(self, moment: datetime) -> str:
-        """HH:MM in the event's time zone (the same in French and English)."""
+        """HH:MM in the event's time zone (the same in every language)."""
         return translator("en").time(moment, self.event.timezone)
 
     def _arrived(self, message: StoredMessage) -> datetime:
