@@ -18,7 +18,7 @@ from telegram.ext import (
     filters,
 )
 
-from companion_bot.i18n import LANGUAGE_NAMES, LANGUAGES
+from companion_bot.i18n import LANGUAGE_CODES, LANGUAGE_NAMES, LANGUAGES
 from companion_bot.services import outbox, people, registrations
 from companion_bot.services.errors import UserInputError
 from handlers import relay
@@ -143,7 +143,7 @@ def everywhere() -> list[BaseHandler]:
         CommandHandler("leave", on_leave, filters=PRIVATE),
         CommandHandler("language", on_language, filters=PRIVATE),
         CommandHandler("name", on_name, filters=PRIVATE),
-        CallbackQueryHandler(on_language_button, pattern=re.compile(r"^lang:(fr|en)$")),
+        CallbackQueryHandler(on_language_button, pattern=re.compile(rf"^lang:({LANGUAGE_CODES})$")),
     ]
 
 

@@ -33,7 +33,14 @@ from telegram.ext import (
     filters,
 )
 
-from companion_bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator, normalise_language
+from companion_bot.i18n import (
+    LANGUAGE_CODES,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    N_,
+    Translator,
+    normalise_language,
+)
 from companion_bot.models import ArrivalKind, Registration, RegistrationStatus, Transport
 from companion_bot.services import people, registrations, zones
 from companion_bot.services import relay as group_relay
@@ -468,10 +475,19 @@ async def on_language(update: Update, context: Context) -> str | int:
     return await choose_language(update, context, language)
 
 
+# What people type instead of tapping a language, in the three languages (names are lowercase).
+LANGUAGE_ALIASES = {
+    "francais": "fr", "french": "fr", "frans": "fr",
+    "anglais": "en", "engels": "en",
+    "dutch": "nl", "flemish": "nl", "vlaams": "nl", "néerlandais": "nl", "neerlandais": "nl",
+    "flamand": "nl",
+}  # fmt: skip
+
+
 async def on_language_text(update: Update, context: Context) -> str | int:
     text = (update.effective_message.text or "").strip().casefold()
     names = {name.casefold(): lang for lang, name in LANGUAGE_NAMES.items()}
-    names.update({"francais": "fr", "french": "fr", "anglais": "en"})
+    names.update(LANGUAGE_ALIASES)
     language = names.get(text) or normalise_language(text)
     if language is None:
         return await unexpected_input(update, context)
@@ -851,7 +867,7 @@ def conversation(start_handler: BaseHandler, fallbacks: list[BaseHandler]) -> Co
         entry_points=[*again, *summary],
         states=with_edit_states({
             Step.LANGUAGE.value: [
-                button(r"^su:lang:(fr|en)$", on_language),
+                button(rf"^su:lang:({LANGUAGE_CODES})$", on_language),
                 MessageHandler(text, on_language_text),
             ],
             Step.CHARTER.value: [button(r"^su:charter:(yes|no)$", on_charter)],

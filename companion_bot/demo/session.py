@@ -199,7 +199,7 @@ class Demo:
         self.links = chat.Links(self.links.start, chat.board_link_pattern(base))
 
     def _time(self, moment: datetime) -> str:
-        """HH:MM in the event's time zone (the same in French and English)."""
+        """HH:MM in the event's time zone (the same in every language)."""
         return translator("en").time(moment, self.event.timezone)
 
     def _when(self, moment: datetime, t: Translator) -> str:

@@ -55,7 +55,7 @@ def setup(app: web.Application) -> None:
 
 
 def request_language(request: web.Request) -> str:
-    """?lang=fr|en, then the browser's Accept-Language (by preference), then the default."""
+    """?lang=fr|en|nl, then the browser's Accept-Language (by preference), then the default."""
     asked = request.query.get("lang")
     if asked in LANGUAGES:
         return asked

@@ -257,6 +257,36 @@ async def test_what_people_type_stays_text_and_the_page_is_local(client: TestCli
     assert (await client.get("/static/demo.css")).status == 200
 
 
+async def test_the_demo_in_dutch(client: TestClient) -> None:
+    """The page, its scripted texts and the night's timeline in Dutch (?lang=nl, or a Dutch
+    browser); Louise's Telegram speaks Dutch, so the bot answers her in Dutch."""
+    page = await (await client.get("/", headers={"Accept-Language": "nl-BE, fr;q=0.8"})).text()
+    assert '<html lang="nl">' in page
+    for text in ("Compagnonnes de route — demo", "Klok van de nacht", "▶ Speel de nacht af",
+                 "⏭ Volgende stap", "Wat er gebeurd is", ">Nederlands</a>"):  # fmt: skip
+        assert text in page, text
+
+    response = await client.post("/api/personas/louise/text?lang=nl", json={"text": "/start"})
+    state = await response.json()
+    louise = persona(state, "louise")
+    assert louise["role_label"] == "Deelnemer"
+    assert louise["suggestions"][0]["label"] == "De link van het evenement openen"
+    assert bot_texts(state, "louise")[-1].startswith("Hallo! Ik help mensen")
+    response = await client.post(
+        "/api/personas/louise/text?lang=nl", json={"text": louise["suggestions"][0]["text"]}
+    )
+    state = await response.json()
+    assert bot_texts(state, "louise")[-1].startswith("Welke taal heb je het liefst?")
+
+    response = await client.post("/api/night/advance?lang=nl", json={"minutes": 15})
+    state = await response.json()
+    assert state["log"][-1]["text"] == "De klok gaat 15 minuten vooruit."
+    response = await client.post("/api/personas/maya/tap?lang=nl", json={"message_id": 999,
+                                                                          "button": 0})  # fmt: skip
+    assert response.status == 409
+    assert (await response.json())["error"] == "Deze knop is er niet meer."
+
+
 async def test_refusals_are_explained_in_the_page_language(client: TestClient) -> None:
     response = await client.post("/api/personas/maya/tap?lang=fr", json={"message_id": 999,
                                                                           "button": 0})  # fmt: skip

@@ -37,7 +37,7 @@ async def test_sign_up_in_english(harness: BotHarness, event) -> None:
 
     reply = await harness.say(marie, f"/start {event.attendee_code}")
     assert "Which language" in reply.text
-    assert [b.text for b in marie.inline_buttons()] == ["Français", "✓ English"]
+    assert [b.text for b in marie.inline_buttons()] == ["Français", "✓ English", "Nederlands"]
 
     reply = await harness.tap(marie, "✓ English")
     assert "Welcome to Nuit Compagnonnes" in reply.text
@@ -384,7 +384,7 @@ async def test_sign_up_in_french(harness: BotHarness, event) -> None:
     chloe = harness.user(first_name="Chloé", language_code="fr")
     reply = await harness.say(chloe, f"/start {event.attendee_code}")
     assert reply.text.startswith("Quelle langue préfères-tu ?")
-    assert [b.text for b in chloe.inline_buttons()] == ["✓ Français", "English"]
+    assert [b.text for b in chloe.inline_buttons()] == ["✓ Français", "English", "Nederlands"]
     reply = await harness.tap(chloe, "✓ Français")
     assert "Bienvenue à Nuit Compagnonnes !" in reply.text
     reply = await harness.tap(chloe, "✅ J'accepte")

@@ -150,6 +150,39 @@ async def test_counts_are_coloured_only_when_not_zero(client: TestClient, night:
     assert classes["unplaced"] == classes["open_alerts"] == {"count"}, classes
 
 
+async def test_the_board_in_dutch(client: TestClient, night: Night) -> None:
+    """A Dutch-speaking browser (Brussels), or ?lang=nl: the page, its live state and its
+    export in Dutch, with Dutch among the languages offered."""
+    brussels = {"Accept-Language": "nl-BE,nl;q=0.9,fr;q=0.5"}
+    page = await (await client.get(base(night), headers=brussels)).text()
+    assert '<html lang="nl">' in page
+    for text in (
+        "open hulpoproepen",
+        "wachten op een groep",
+        "Hulpoproepen",
+        "Vertrekken",
+        "Live-overzicht — Nuit Compagnonnes",
+        "Anonieme statistieken downloaden (CSV)",
+    ):
+        assert text in page, text
+    languages = re.search(r'<nav class="languages"[^>]*>(.*?)</nav>', page, re.S).group(1)
+    assert re.findall(r'hreflang="(\w+)"', languages) == ["fr", "en", "nl"]
+    assert 'lang="nl" aria-current="true">Nederlands</a>' in languages
+
+    state = await get_state(client, night, lang="nl")
+    assert members_by_name(state)["Dounia"] == ("home", "thuis")
+    assert members_by_name(state)["Alice"] == ("waiting", "nog niet aangekomen")
+    alerts = {alert["name"]: alert for alert in state["alerts"]}
+    assert alerts["Emma"]["claim"] == "Zoé is ermee bezig"
+    assert alerts["Gaëlle"]["claim"] == "Nog niemand heeft het op zich genomen"
+    assert alerts["Gaëlle"]["since"] == "0 minuten geleden"
+
+    export = await client.get(f"{base(night)}/export.csv", params={"lang": "nl"})
+    assert (await export.read()).decode("utf-8-sig").splitlines()[0] == (
+        "rubriek,detail,meting,waarde"
+    )
+
+
 async def test_a_display_name_cannot_break_out_of_the_page(
     client: TestClient, night: Night
 ) -> None:
