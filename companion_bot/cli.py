@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from companion_bot import signing
-from companion_bot.i18n import translator
+from companion_bot.i18n import LANGUAGES, translator
 from companion_bot.services.retention import DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS
 from companion_bot.settings import Settings, SettingsError, load_settings
 
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--language",
-        choices=["fr", "en"],
+        choices=LANGUAGES,
         help="language of the page, and the bot's default (default: DEFAULT_LANGUAGE)",
     )
     demo.set_defaults(handler=command_demo)
@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="delete attendees' personal data this many days after closing, keeping anonymous "
         f"statistics (1 to {MAX_RETENTION_DAYS}; default: {DEFAULT_RETENTION_DAYS})",
     )
-    create.add_argument("--language", choices=["fr", "en"], help="language of the default texts")
+    create.add_argument("--language", choices=LANGUAGES, help="language of the default texts")
     create.add_argument(
         "--creator", type=int, metavar="TELEGRAM_ID", help="make this Telegram user an organizer"
     )

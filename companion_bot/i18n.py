@@ -25,8 +25,10 @@ from babel.messages.pofile import read_po
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
-LANGUAGES = ("fr", "en")
-LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
+LANGUAGES = ("fr", "en", "nl")
+LANGUAGE_NAMES = {"fr": "Français", "en": "English", "nl": "Nederlands"}
+# A regular expression alternative matching any supported language code, for button data.
+LANGUAGE_CODES = "|".join(LANGUAGES)
 
 
 def escape(text: object) -> str:

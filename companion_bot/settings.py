@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from companion_bot.i18n import LANGUAGES
+
 TELEGRAM_API_DEFAULT = "https://api.telegram.org"
-SUPPORTED_LANGUAGES = ("fr", "en")
 _TOKEN_SHAPE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 # What Telegram accepts as a webhook secret token.
 _WEBHOOK_SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -107,8 +108,8 @@ class Settings(BaseSettings):
     @classmethod
     def _language(cls, value: str) -> str:
         value = value.strip().lower()
-        if value not in SUPPORTED_LANGUAGES:
-            raise ValueError(f"must be one of {', '.join(SUPPORTED_LANGUAGES)}")
+        if value not in LANGUAGES:
+            raise ValueError(f"must be one of {', '.join(LANGUAGES)}")
         return value
 
     @field_validator("DEFAULT_TIMEZONE")

@@ -60,6 +60,14 @@ def leave(user_data: dict[str, Any] | None, name: str) -> None:
             user_data.pop(CONVERSATIONS, None)
 
 
+def hand_over(context: Any) -> None:
+    """Called by a Conversation's callback: once the conversation has taken its new state,
+    the handlers registered after it (in its group) get this update too, as if the
+    conversation had not taken it (a command that leaves an edit, a reply meant for her
+    group)."""
+    context.hand_over = True
+
+
 def _matching(handlers: Sequence[BaseHandler], update: object) -> tuple[BaseHandler, object]:
     for handler in handlers:
         check = handler.check_update(update)
@@ -121,6 +129,7 @@ class Conversation(BaseHandler[Update, Any, None]):
         context: Any,
     ) -> None:
         _state_before, handler, check = check_result
+        context.hand_over = False
         stop = False
         try:
             new_state = await handler.handle_update(update, application, check, context)
@@ -129,6 +138,19 @@ class Conversation(BaseHandler[Update, Any, None]):
         self._update_state(context.user_data, new_state)
         if stop:
             raise ApplicationHandlerStop
+        if context.hand_over:
+            await self._hand_over(update, application, context)
+
+    async def _hand_over(self, update: Update, application: Application, context: Any) -> None:
+        """What `Application.process_update` does with the rest of this handler's group."""
+        for group in application.handlers.values():
+            if self not in group:
+                continue
+            for handler in group[group.index(self) + 1 :]:
+                check = handler.check_update(update)
+                if check is not None and check is not False:
+                    await handler.handle_update(update, application, check, context)
+                    return
 
     def _update_state(self, user_data: dict[str, Any] | None, new_state: object) -> None:
         if user_data is None or new_state is None:

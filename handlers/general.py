@@ -14,13 +14,18 @@ from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
-    ConversationHandler,
     MessageHandler,
     filters,
 )
 
 from companion_bot import persistence
-from companion_bot.i18n import LANGUAGE_NAMES, LANGUAGES, pick_language, translator
+from companion_bot.i18n import (
+    LANGUAGE_CODES,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    pick_language,
+    translator,
+)
 from companion_bot.services import outbox, people, registrations
 from companion_bot.services.errors import UserInputError
 from companion_bot.workers.inbox import current_scope
@@ -36,6 +41,7 @@ from handlers.common import (
     send,
     tr,
 )
+from handlers.conversation import END
 from handlers.start import welcome_text
 
 logger = logging.getLogger(__name__)
@@ -84,7 +90,7 @@ async def on_cancel_in_conversation(update: Update, context: Context) -> int:
         context,
         _("Stopped. Your answers so far are kept: /me shows them, or open the link again."),
     )
-    return ConversationHandler.END
+    return END
 
 
 async def on_cancel(update: Update, context: Context) -> None:
@@ -97,14 +103,14 @@ async def on_leave(update: Update, context: Context) -> int:
     mine = await registrations.active_registrations(update.effective_user.id)
     if not mine:
         await send(update, context, _("You are not signed up for any event."))
-        return ConversationHandler.END
+        return END
     buttons = [
         (_("Cancel my registration for {event}").format(event=reg.event.name), f"leave:{reg.id}")
         for reg in mine
     ]
     buttons.append((_("Keep my registration"), "leave:no"))
     await send(update, context, _("Which registration do you want to cancel?"), column(buttons))
-    return ConversationHandler.END
+    return END
 
 
 async def on_leave_button(update: Update, context: Context) -> None:
@@ -146,7 +152,7 @@ def everywhere() -> list[BaseHandler]:
         CommandHandler("leave", on_leave, filters=PRIVATE),
         CommandHandler("language", on_language, filters=PRIVATE),
         CommandHandler("name", on_name, filters=PRIVATE),
-        CallbackQueryHandler(on_language_button, pattern=re.compile(r"^lang:(fr|en)$")),
+        CallbackQueryHandler(on_language_button, pattern=re.compile(rf"^lang:({LANGUAGE_CODES})$")),
     ]
 
 

@@ -15,7 +15,6 @@ from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ConversationHandler,
     MessageHandler,
     filters,
 )
@@ -59,7 +58,7 @@ from handlers.common import (
     settings_of,
     tr,
 )
-from handlers.conversation import Conversation
+from handlers.conversation import END, Conversation
 
 CONVERSATION_NAME = "newevent"
 DRAFT_KEY = "newevent_draft"
@@ -292,7 +291,7 @@ async def on_new_event(update: Update, context: Context) -> str | int:
                 "its organizers for their organizer link."
             ),
         )
-        return ConversationHandler.END
+        return END
     context.user_data[DRAFT_KEY] = {"default_timezone": settings_of(context).DEFAULT_TIMEZONE}
     return await ask(update, context, FIELDS[0].key)
 
@@ -404,7 +403,7 @@ async def on_create(update: Update, context: Context) -> int:
         context,
         _("Event created!") + "\n\n" + links_text(tr(update, context), event.name, links),
     )
-    return ConversationHandler.END
+    return END
 
 
 async def on_restart(update: Update, context: Context) -> str:

@@ -9,7 +9,6 @@ from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ConversationHandler,
     filters,
 )
 
@@ -33,6 +32,7 @@ from handlers.common import (
     settings_of,
     tr,
 )
+from handlers.conversation import END
 from handlers.signup import summary_text
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -50,11 +50,11 @@ async def on_my_data(update: Update, context: Context) -> int:
     data = await privacy.personal_data(update.effective_user.id)
     if data is None:
         await send(update, context, t.gettext("I hold no data about you."))
-        return ConversationHandler.END
+        return END
     zone = settings_of(context).DEFAULT_TIMEZONE
     for text in split_lines(my_data_text(t, data, zone)):
         await send(update, context, text)
-    return ConversationHandler.END
+    return END
 
 
 def my_data_text(t: Translator, data: privacy.PersonalData, zone: str) -> str:
@@ -149,7 +149,7 @@ async def on_forget(update: Update, context: Context) -> int:
         ),
         column([(_("Yes, delete everything"), "fg:yes"), (_("No, keep it"), "fg:no")]),
     )
-    return ConversationHandler.END
+    return END
 
 
 async def on_forget_button(update: Update, context: Context) -> None:
@@ -183,7 +183,7 @@ async def on_companions(update: Update, context: Context) -> int:
     found = await privacy.companions(update.effective_user.id)
     if not found:
         await send(update, context, _("You have not been in a group yet."))
-        return ConversationHandler.END
+        return END
     lines = [_("People you shared a group with. If you prefer not to be grouped with someone "
                "again, tap her name: she is never told.")]  # fmt: skip
     buttons = []
@@ -197,7 +197,7 @@ async def on_companions(update: Update, context: Context) -> int:
             )
             buttons.append((label, button(update, f"av:{companion.person_id}")))
     await send(update, context, "\n".join(lines), column(buttons) if buttons else None)
-    return ConversationHandler.END
+    return END
 
 
 @signed

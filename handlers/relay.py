@@ -43,9 +43,11 @@ async def on_member_message(update: Update, context: Context) -> None:
         relayed = await relay.relay(membership, message.message_id, text=message.text)
     elif message.location is not None and message.location.live_period:
         location = message.location
+        # A timedelta: see companion_bot/__init__.py.
+        seconds = int(location.live_period.total_seconds())  # type: ignore[union-attr]
         relayed = await relay.relay(membership, message.message_id,
                                     live_location=(location.latitude, location.longitude,
-                                                   location.live_period))  # fmt: skip
+                                                   seconds))  # fmt: skip
     else:
         relayed = await relay.relay(membership, message.message_id, copy=True,
                                     caption=message.caption)  # fmt: skip

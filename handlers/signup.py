@@ -1,13 +1,24 @@
 """The attendee's sign-up: `/start <attendee code>` → language → charter → display name →
-arrival → destination → transport → departure → summary → confirm. `/me` reopens the summary.
+arrival → destination → transport → departure → summary → confirm.
 
 Each answer is stored at once by the registrations service; the conversation state is
 persisted, so a restart resumes at the same step. Input that does not fit the step gets a
 clear answer and the step's question again.
+
+Once she is signed up, `/me` (or her link again) shows her registration: a summary, not a
+question, so the conversation ends there and what she writes next goes where it would have
+gone without it (her group, her commands). Its buttons start the conversation again: an edit
+button asks that question, in an "edit" state. An edit takes effect as soon as every answer is
+in (no "Done" needed); a command or a reply to a message from her group leaves it, with what she
+answered kept and her registration still confirmed.
+
+Where she is lives in one place: the conversation's state (the step, and whether it edits a
+confirmed registration). Callbacks read it through `pending`, never from a copy.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 from telegram import Update
@@ -15,12 +26,18 @@ from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ConversationHandler,
     MessageHandler,
     filters,
 )
 
-from companion_bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator, normalise_language
+from companion_bot.i18n import (
+    LANGUAGE_CODES,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    N_,
+    Translator,
+    normalise_language,
+)
 from companion_bot.models import (
     ArrivalKind,
     OutboxMessage,
@@ -29,6 +46,7 @@ from companion_bot.models import (
     Transport,
 )
 from companion_bot.services import outbox, people, registrations, zones
+from companion_bot.services import relay as group_relay
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import help_keyboard
 from companion_bot.services.registrations import RegistrationView, Step
@@ -46,13 +64,13 @@ from handlers.common import (
     send,
     tr,
 )
-from handlers.conversation import Conversation
+from handlers.conversation import END, Conversation, hand_over, step_of
 
 CONVERSATION_NAME = "signup"
 EVENT_KEY = "signup_event"
-STEP_KEY = "signup_step"
-PROMPT_KEY = "signup_prompt_row"  # the outbox row of the pending question
+PROMPT_KEY = "signup_prompt_row"  # the outbox row of the last question or summary
 SUGGESTIONS_KEY = "signup_suggestions"
+EDITING = "edit:"  # the state of a question that edits her confirmed registration
 
 TRANSPORT_LABELS = {
     Transport.WALK: N_("🚶 On foot"),
@@ -62,6 +80,7 @@ TRANSPORT_LABELS = {
     Transport.BIKE: N_("🚲 Bike"),
     Transport.CAR: N_("🚗 Car"),
 }
+# One word per answer: the summary's line and the edit button under it say the same.
 EDITABLE = {
     Step.LANGUAGE: N_("Language"),
     Step.NAME: N_("Name"),
@@ -86,19 +105,46 @@ async def current_registration(update: Update, context: Context) -> Registration
 
 async def ask(
     update: Update, context: Context, step: Step, registration: Registration | None = None
-) -> Step | int:
-    """Send the question of `step` and stay there; the conversation's state is the step.
+) -> str | int:
+    """Send the question of `step` and wait for its answer there. The summary of a confirmed
+    registration is no question: it is shown and the conversation ends.
     `registration`: hers, when the caller has just loaded (and saved) it."""
     _ = tr(update, context).gettext
     registration = registration or await current_registration(update, context)
     if registration is None:
         await send(update, context, _("Your sign-up has expired. Open the event's link again."))
-        return ConversationHandler.END
-    context.user_data[STEP_KEY] = step.value
+        return END
     await retire_previous_prompt(update, context)
     prompt = await ASK[step](update, context, tr(update, context), registration)
     context.user_data[PROMPT_KEY] = prompt.id
-    return step.value
+    confirmed = registration.status == RegistrationStatus.CONFIRMED
+    if confirmed and step == Step.SUMMARY:
+        return END
+    return state_of(step, editing=confirmed)
+
+
+def state_of(step: Step, editing: bool) -> str:
+    return f"{EDITING}{step.value}" if editing else step.value
+
+
+def pending(context: Context) -> tuple[Step | None, bool]:
+    """The question she was asked and has not answered (None outside the conversation), and
+    whether it edits her confirmed registration: the conversation's stored state (a callback
+    sees the state before its own answer)."""
+    state = step_of(context.user_data, CONVERSATION_NAME)
+    if not isinstance(state, str):
+        return None, False
+    return Step(state.removeprefix(EDITING)), state.startswith(EDITING)
+
+
+async def is_current_prompt(update: Update, context: Context) -> bool:
+    """The tapped message is the last question or summary she was sent (so its event is the
+    one she is answering for); older ones are stale."""
+    message = update.callback_query.message if update.callback_query else None
+    prompt = context.user_data.get(PROMPT_KEY)
+    if message is None or prompt is None:
+        return False
+    return message.message_id == await outbox.sent_message_id(prompt, message.chat.id)
 
 
 async def retire_previous_prompt(update: Update, context: Context) -> None:
@@ -147,7 +193,9 @@ async def ask_charter(
     )
 
 
-async def ask_name(update: Update, context: Context, t: Translator, reg: Registration) -> OutboxMessage:
+async def ask_name(
+    update: Update, context: Context, t: Translator, reg: Registration
+) -> OutboxMessage:
     _ = t.gettext
     await reg.fetch_related("person")
     proposal = reg.person.display_name or update.effective_user.first_name
@@ -218,7 +266,9 @@ async def ask_transport(
     )
 
 
-async def ask_wave(update: Update, context: Context, t: Translator, reg: Registration) -> OutboxMessage:
+async def ask_wave(
+    update: Update, context: Context, t: Translator, reg: Registration
+) -> OutboxMessage:
     _ = t.gettext
     await reg.fetch_related("event")
     _slots, waves = await registrations.event_choices(reg.event_id)
@@ -285,17 +335,23 @@ def summary_text(t: Translator, shown: RegistrationView) -> str:
         if reg.status == RegistrationStatus.CONFIRMED
         else _("Please check and confirm:")
     )
+    answers = {
+        Step.LANGUAGE: LANGUAGE_NAMES[t.language],
+        Step.NAME: esc(shown.display_name or "—"),
+        Step.ARRIVAL: arrival,
+        Step.DESTINATION: destination,
+        Step.TRANSPORT: transport,
+        Step.WAVE: departure,
+    }
     lines = [
         f"<b>{esc(shown.event.name)}</b> — {esc(shown.event.venue_name)}, "
         f"{t.datetime(shown.event.doors_open, zone)}",
         status,
         "",
-        _("Language: {value}").format(value=LANGUAGE_NAMES[t.language]),
-        _("Name: {value}").format(value=esc(shown.display_name or "—")),
-        _("Arrival: {value}").format(value=arrival),
-        _("Heading to: {value}").format(value=destination),
-        _("Transport: {value}").format(value=transport),
-        _("Departure: {value}").format(value=departure),
+        *(
+            _("{answer}: {value}").format(answer=_(EDITABLE[step]), value=value)
+            for step, value in answers.items()
+        ),
     ]
     return "\n".join(lines)
 
@@ -303,19 +359,24 @@ def summary_text(t: Translator, shown: RegistrationView) -> str:
 # -- moving on after an answer -------------------------------------------------------------
 
 
-async def advance(update: Update, context: Context, registration: Registration) -> Step | int:
+async def advance(update: Update, context: Context, registration: Registration) -> str | int:
     step = await registrations.step_after_answer(registration)
+    if step == Step.SUMMARY and registration.status == RegistrationStatus.CONFIRMED:
+        # An edit of her registration counts once every answer is in: her groups follow now,
+        # not when she taps "Done" (the summary shown next is no question).
+        await registrations.confirm(registration)
     return await ask(update, context, step, registration)
 
 
-async def refuse(update: Update, context: Context, error: UserInputError) -> Step | int:
+async def refuse(update: Update, context: Context, error: UserInputError) -> str | int:
     """A choice the service rejected: say why, ask the step's question again."""
     message = error.translate(tr(update, context).gettext)
     if update.callback_query is not None:
         await answer_query(update, message, alert=True)
     else:
         await send(update, context, message)
-    return await ask(update, context, Step(context.user_data.get(STEP_KEY, Step.SUMMARY)))
+    step, _editing = pending(context)
+    return await ask(update, context, step or Step.SUMMARY)
 
 
 async def registration_or_expire(update: Update, context: Context) -> Registration | None:
@@ -331,7 +392,7 @@ async def registration_or_expire(update: Update, context: Context) -> Registrati
 # -- entry: a registration to fill in ---------------------------------------------------------
 
 
-async def begin(update: Update, context: Context, registration: Registration) -> Step | int:
+async def begin(update: Update, context: Context, registration: Registration) -> str | int:
     """Called by /start with an attendee code: language first, or the summary if done."""
     context.user_data[EVENT_KEY] = registration.event_id
     if registration.status == RegistrationStatus.CONFIRMED:
@@ -339,7 +400,53 @@ async def begin(update: Update, context: Context, registration: Registration) ->
     return await ask(update, context, Step.LANGUAGE)
 
 
-async def on_me(update: Update, context: Context) -> Step | int:
+async def resume(update: Update, context: Context) -> str | int:
+    """Called by /start when it started no sign-up (no code, an unknown one, a volunteer's
+    link…): a sign-up she was in goes on with its question again; an edit is left."""
+    step, editing = pending(context)
+    if step is None:
+        return END
+    if editing:
+        await retire_previous_prompt(update, context)
+        return END
+    return await ask(update, context, step)
+
+
+# -- what is meant for somewhere else -----------------------------------------------------------
+
+
+async def leave_edit(update: Update, context: Context) -> int:
+    """A command while she edits her registration: the edit is left as it is (what she
+    answered is kept, the registration stays confirmed), its question closed, and the command
+    does what it does anywhere else."""
+    await retire_previous_prompt(update, context)
+    hand_over(context)
+    return END
+
+
+def unless_for_her_group(callback):
+    """A message callback of the conversation, except for a reply to a message relayed from
+    her group: that goes to the group, at any step. An edit is left; a sign-up question stays
+    where it was."""
+
+    @functools.wraps(callback)
+    async def answer(update: Update, context: Context) -> str | int | None:
+        reply = update.effective_message.reply_to_message
+        if (
+            reply is None
+            or await group_relay.group_of_reply(update.effective_user.id, reply.message_id) is None
+        ):
+            return await callback(update, context)
+        _step, editing = pending(context)
+        if editing:
+            return await leave_edit(update, context)
+        hand_over(context)
+        return None  # the sign-up stays at her question
+
+    return answer
+
+
+async def on_me(update: Update, context: Context) -> str | int:
     _ = tr(update, context).gettext
     mine = await registrations.active_registrations(update.effective_user.id)
     if not mine:
@@ -348,21 +455,21 @@ async def on_me(update: Update, context: Context) -> Step | int:
             context,
             _("You are not signed up for any event. Open the link the organizers shared."),
         )
-        return ConversationHandler.END
+        return END
     if len(mine) == 1:
         context.user_data[EVENT_KEY] = mine[0].event_id
         return await ask(update, context, Step.SUMMARY)
     buttons = [(esc(reg.event.name), f"su:me:{reg.event_id}") for reg in mine]
     await send(update, context, _("Which event?"), column(buttons))
-    return ConversationHandler.END
+    return END
 
 
-async def on_me_pick(update: Update, context: Context) -> Step | int:
+async def on_me_pick(update: Update, context: Context) -> str | int:
     event_id = int(update.callback_query.data.rsplit(":", 1)[1])
     registration = await registrations.get_registration(update.effective_user.id, event_id)
     if registration is None or registration.status == RegistrationStatus.CANCELLED:
         await answer_query(update, tr(update, context).gettext("This button is no longer active."))
-        return ConversationHandler.END
+        return END
     await answer_query(update)
     await close_buttons(update)
     context.user_data[EVENT_KEY] = event_id
@@ -372,25 +479,34 @@ async def on_me_pick(update: Update, context: Context) -> Step | int:
 # -- answers -----------------------------------------------------------------------------------
 
 
-async def on_language(update: Update, context: Context) -> Step | int:
+async def on_language(update: Update, context: Context) -> str | int:
     language = update.callback_query.data.rsplit(":", 1)[1]
     return await choose_language(update, context, language)
 
 
-async def on_language_text(update: Update, context: Context) -> Step | int:
+# What people type instead of tapping a language, in the three languages (names are lowercase).
+LANGUAGE_ALIASES = {
+    "francais": "fr", "french": "fr", "frans": "fr",
+    "anglais": "en", "engels": "en",
+    "dutch": "nl", "flemish": "nl", "vlaams": "nl", "néerlandais": "nl", "neerlandais": "nl",
+    "flamand": "nl",
+}  # fmt: skip
+
+
+async def on_language_text(update: Update, context: Context) -> str | int:
     text = (update.effective_message.text or "").strip().casefold()
     names = {name.casefold(): lang for lang, name in LANGUAGE_NAMES.items()}
-    names.update({"francais": "fr", "french": "fr", "anglais": "en"})
+    names.update(LANGUAGE_ALIASES)
     language = names.get(text) or normalise_language(text)
     if language is None:
         return await unexpected_input(update, context)
     return await choose_language(update, context, language)
 
 
-async def choose_language(update: Update, context: Context, language: str) -> Step | int:
+async def choose_language(update: Update, context: Context, language: str) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     await people.set_language(update.effective_user.id, language)
     remember_language(context, language)
     await answer_query(update)
@@ -398,10 +514,10 @@ async def choose_language(update: Update, context: Context, language: str) -> St
     return await advance(update, context, registration)
 
 
-async def on_charter(update: Update, context: Context) -> Step | int:
+async def on_charter(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     _ = tr(update, context).gettext
     await answer_query(update)
     if update.callback_query.data.endswith(":no"):
@@ -414,31 +530,31 @@ async def on_charter(update: Update, context: Context) -> Step | int:
                 "If you change your mind, open the event's link again."
             ),
         )
-        return ConversationHandler.END
+        return END
     await close_buttons(update, _("✅ I agree"))
     await registrations.record_consent(registration)
     return await advance(update, context, registration)
 
 
-async def on_default_name(update: Update, context: Context) -> Step | int:
+async def on_default_name(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     await registration.fetch_related("person")
     name = registration.person.display_name or update.effective_user.first_name
     return await save_name(update, context, registration, name)
 
 
-async def on_name_text(update: Update, context: Context) -> Step | int:
+async def on_name_text(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     return await save_name(update, context, registration, update.effective_message.text)
 
 
 async def save_name(
     update: Update, context: Context, registration: Registration, name: str | None
-) -> Step | int:
+) -> str | int:
     try:
         person = await people.set_display_name(update.effective_user.id, name)
     except UserInputError as error:
@@ -448,16 +564,16 @@ async def save_name(
     return await advance(update, context, registration)
 
 
-async def on_name_not_text(update: Update, context: Context) -> Step | int:
+async def on_name_not_text(update: Update, context: Context) -> str | int:
     _ = tr(update, context).gettext
     await send(update, context, _("Please type your name as a text message."))
     return await ask(update, context, Step.NAME)
 
 
-async def on_arrival(update: Update, context: Context) -> Step | int:
+async def on_arrival(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     choice = update.callback_query.data.removeprefix("su:arr:")
     kind = {"here": ArrivalKind.ALREADY_THERE, "own": ArrivalKind.ON_MY_OWN}.get(
         choice, ArrivalKind.SLOT
@@ -472,10 +588,10 @@ async def on_arrival(update: Update, context: Context) -> Step | int:
     return await advance(update, context, registration)
 
 
-async def on_destination_text(update: Update, context: Context) -> Step | int:
+async def on_destination_text(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     _ = tr(update, context).gettext
     text = update.effective_message.text or ""
     await registration.fetch_related("event")
@@ -511,10 +627,10 @@ async def on_destination_text(update: Update, context: Context) -> Step | int:
     return Step.DESTINATION.value
 
 
-async def on_destination_location(update: Update, context: Context) -> Step | int:
+async def on_destination_location(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     _ = tr(update, context).gettext
     location = update.effective_message.location
     await registration.fetch_related("event")
@@ -553,17 +669,17 @@ def destination_button(update: Update, place) -> str:
 
 
 @callbacks.signed
-async def on_destination_zone(update: Update, context: Context, parts: list[str]) -> Step | int:
+async def on_destination_zone(update: Update, context: Context, parts: list[str]) -> str | int:
     """A suggested zone (`sz:<zone>`): it must still be one of her event's zones."""
     if len(parts) != 2 or not parts[1].isdigit():
         return await stale_button(update, context)
     return await pick_destination(update, context, zones.place_id(int(parts[1])))
 
 
-async def on_destination_pick(update: Update, context: Context) -> Step | int:
+async def on_destination_pick(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     _ = tr(update, context).gettext
     choice = update.callback_query.data.removeprefix("su:dest:")
     if choice == "retype":
@@ -581,11 +697,11 @@ async def pick_destination(
     context: Context,
     place_id: str | None,
     registration: Registration | None = None,
-) -> Step | int:
+) -> str | int:
     """A destination button: a suggestion, or no departure group."""
     registration = registration or await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     try:
         await registrations.set_destination(registration, place_id)
     except UserInputError as error:
@@ -595,10 +711,10 @@ async def pick_destination(
     return await advance(update, context, registration)
 
 
-async def on_transport(update: Update, context: Context) -> Step | int:
+async def on_transport(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     try:
         await registrations.set_transport(registration, update.callback_query.data.split(":")[-1])
     except UserInputError as error:
@@ -608,10 +724,10 @@ async def on_transport(update: Update, context: Context) -> Step | int:
     return await advance(update, context, registration)
 
 
-async def on_wave(update: Update, context: Context) -> Step | int:
+async def on_wave(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     try:
         await registrations.set_departure_wave(
             registration, int(update.callback_query.data.split(":")[-1])
@@ -623,10 +739,10 @@ async def on_wave(update: Update, context: Context) -> Step | int:
     return await advance(update, context, registration)
 
 
-async def on_edit(update: Update, context: Context) -> Step | int:
+async def on_edit(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     step = Step(update.callback_query.data.removeprefix("su:edit:"))
     await answer_query(update)
     await close_buttons(update)
@@ -635,10 +751,12 @@ async def on_edit(update: Update, context: Context) -> Step | int:
     return await ask(update, context, step)
 
 
-async def on_confirm(update: Update, context: Context) -> Step | int:
+async def on_confirm(update: Update, context: Context) -> str | int:
+    if not await is_current_prompt(update, context):
+        return await stale_button(update, context)
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     _ = tr(update, context).gettext
     try:
         await registrations.confirm(registration)
@@ -659,8 +777,8 @@ async def on_confirm(update: Update, context: Context) -> Step | int:
         # From now on, "🆘 I need help" stays under her keyboard (handlers/help.py).
         help_keyboard(tr(update, context)),
     )
-    context.user_data.pop(STEP_KEY, None)
-    return ConversationHandler.END
+    context.user_data.pop(PROMPT_KEY, None)  # answered: a second tap of it is stale
+    return END
 
 
 def pressed_label(update: Update) -> str | None:
@@ -679,11 +797,11 @@ def pressed_label(update: Update) -> str | None:
 # -- input that does not fit the step ---------------------------------------------------------
 
 
-async def unexpected_input(update: Update, context: Context) -> Step | int:
+async def unexpected_input(update: Update, context: Context) -> str | int:
     """Free text, a sticker, a photo, a command of another journey: explain, ask again."""
     _ = tr(update, context).gettext
     message = update.effective_message
-    step = Step(context.user_data.get(STEP_KEY, Step.SUMMARY))
+    step = pending(context)[0] or Step.SUMMARY
     if message is not None and message.text and message.text.startswith("/"):
         text = _(
             "You are in the middle of signing up. Finish it, or send /cancel to stop here "
@@ -697,63 +815,99 @@ async def unexpected_input(update: Update, context: Context) -> Step | int:
     return await ask(update, context, step)
 
 
-async def stale_button(update: Update, context: Context) -> Step | int:
+async def stale_button(update: Update, context: Context) -> str | int:
     """A button of an earlier question (or a forged one): say so, ask the current question."""
     await answer_query(update, tr(update, context).gettext("This button is no longer active."))
-    step = context.user_data.get(STEP_KEY)
-    return await ask(update, context, Step(step)) if step else ConversationHandler.END
+    step, _editing = pending(context)
+    if step is None:  # an old summary's button: tidy it away
+        await close_buttons(update)
+        return END
+    return await ask(update, context, step)
 
 
 def conversation(start_handler: BaseHandler, fallbacks: list[BaseHandler]) -> Conversation:
-    """The sign-up conversation; `/start` dispatching and shared commands come from outside."""
+    """The sign-up conversation; `/start` dispatching and shared commands come from outside.
+
+    Each step has two states: answering it in the sign-up, and answering it to edit a
+    confirmed registration, where a command (but /cancel, /start, /me) leaves the edit."""
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     text = private & filters.TEXT & ~filters.COMMAND
 
     def button(pattern: str, callback) -> CallbackQueryHandler:
         return CallbackQueryHandler(callback, pattern=re.compile(pattern))
 
+    again = [
+        start_handler,
+        CommandHandler("me", on_me, filters=private),
+        button(r"^su:me:\d+$", on_me_pick),
+    ]
+    summary = [
+        button(r"^su:sum:confirm$", on_confirm),
+        button(r"^su:edit:[a-z]{1,16}$", on_edit_checked),
+    ]
     return Conversation(
         name=CONVERSATION_NAME,
-        allow_reentry=True,
-        entry_points=[
-            start_handler,
-            CommandHandler("me", on_me, filters=private),
-            button(r"^su:me:\d+$", on_me_pick),
-        ],
-        states={
-            Step.LANGUAGE.value: [
-                button(r"^su:lang:(fr|en)$", on_language),
-                MessageHandler(text, on_language_text),
-            ],
-            Step.CHARTER.value: [button(r"^su:charter:(yes|no)$", on_charter)],
-            Step.NAME.value: [
-                button(r"^su:name:default$", on_default_name),
-                MessageHandler(text, on_name_text),
-                MessageHandler(private & ~filters.COMMAND, on_name_not_text),
-            ],
-            Step.ARRIVAL.value: [button(r"^su:arr:(slot:\d{1,9}|here|own)$", on_arrival)],
-            Step.DESTINATION.value: [
-                MessageHandler(text, on_destination_text),
-                MessageHandler(private & filters.LOCATION, on_destination_location),
-                button(r"^su:dest:(place:[a-z0-9-]{1,60}|none|retype)$", on_destination_pick),
-                CallbackQueryHandler(on_destination_zone, pattern=signed_pattern("sz")),
-            ],
-            Step.TRANSPORT.value: [button(r"^su:tr:[a-z_]{1,16}$", on_transport)],
-            Step.WAVE.value: [button(r"^su:wave:\d{1,9}$", on_wave)],
-            Step.SUMMARY.value: [
-                button(r"^su:sum:confirm$", on_confirm),
-                button(r"^su:edit:[a-z]{1,16}$", on_edit_checked),
-            ],
-        },
+        # Her summary's buttons work outside the conversation too: it ends on showing it.
+        entry_points=[*again, *summary],
+        states=with_edit_states(
+            {
+                Step.LANGUAGE.value: [
+                    button(rf"^su:lang:({LANGUAGE_CODES})$", on_language),
+                    MessageHandler(text, on_language_text),
+                ],
+                Step.CHARTER.value: [button(r"^su:charter:(yes|no)$", on_charter)],
+                Step.NAME.value: [
+                    button(r"^su:name:default$", on_default_name),
+                    MessageHandler(text, on_name_text),
+                    MessageHandler(private & ~filters.COMMAND, on_name_not_text),
+                ],
+                Step.ARRIVAL.value: [button(r"^su:arr:(slot:\d{1,9}|here|own)$", on_arrival)],
+                Step.DESTINATION.value: [
+                    MessageHandler(text, on_destination_text),
+                    MessageHandler(private & filters.LOCATION, on_destination_location),
+                    button(r"^su:dest:(place:[a-z0-9-]{1,60}|none|retype)$", on_destination_pick),
+                    CallbackQueryHandler(on_destination_zone, pattern=signed_pattern("sz")),
+                ],
+                Step.TRANSPORT.value: [button(r"^su:tr:[a-z_]{1,16}$", on_transport)],
+                Step.WAVE.value: [button(r"^su:wave:\d{1,9}$", on_wave)],
+                Step.SUMMARY.value: summary,
+            }
+        ),
         fallbacks=[
+            *again,
             *fallbacks,
             CallbackQueryHandler(stale_button),
-            MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE, unexpected_input),
+            MessageHandler(
+                filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE,
+                unless_for_her_group(unexpected_input),
+            ),
         ],
     )
 
 
-async def on_edit_checked(update: Update, context: Context) -> Step | int:
+def with_edit_states(states: dict[str, list[BaseHandler]]) -> dict[str, list[BaseHandler]]:
+    """The sign-up's states, and the same steps editing a confirmed registration, where a
+    command (but /cancel, /start and /me) leaves the edit. Messages of either are checked for
+    replies to her group first."""
+    for handler in (handler for handlers in states.values() for handler in handlers):
+        if isinstance(handler, MessageHandler):
+            handler.callback = unless_for_her_group(handler.callback)
+    staying = filters.Regex(r"^/(cancel|start|me)(@\w+)?(\s|$)")
+    leave = MessageHandler(
+        filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & filters.COMMAND & ~staying,
+        leave_edit,
+    )
+    editing = {
+        state_of(Step(step), editing=True): [leave, *handlers]
+        for step, handlers in states.items()
+        if step != Step.SUMMARY.value  # a confirmed registration's summary is no state
+    }
+    return states | editing
+
+
+async def on_edit_checked(update: Update, context: Context) -> str | int:
     if update.callback_query.data.removeprefix("su:edit:") not in {s.value for s in EDITABLE}:
+        return await stale_button(update, context)
+    if not await is_current_prompt(update, context):
         return await stale_button(update, context)
     return await on_edit(update, context)

@@ -1,9 +1,13 @@
-"""`/start <code>`: the three invitation links (attendee, volunteer, organizer) land here."""
+"""`/start <code>`: the three invitation links (attendee, volunteer, organizer) land here.
+
+An attendee's link starts (or shows) her sign-up. Anything else — `/start` alone, an unknown
+code, a volunteer's or an organizer's link — is answered, then a sign-up she was in the middle
+of goes on where it was (`signup.resume`)."""
 
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import CommandHandler, ConversationHandler, filters
+from telegram.ext import CommandHandler, filters
 
 from companion_bot.models import RoleKind
 from companion_bot.services import people, registrations, roles
@@ -21,7 +25,7 @@ async def on_start(update: Update, context: Context) -> str | int:
     code = context.args[0] if context.args else None
     if code is None:
         await send(update, context, welcome_text(update, context))
-        return ConversationHandler.END
+        return await signup.resume(update, context)
     invite = await resolve_invite(code)
     if invite is None:
         await send(
@@ -32,7 +36,7 @@ async def on_start(update: Update, context: Context) -> str | int:
                 "or ask the organizers for a new one."
             ).format(code=esc(code[:40])),
         )
-        return ConversationHandler.END
+        return await signup.resume(update, context)
     event = invite.event
     # Volunteers and organizers skip the sign-up: keep the language we speak to them in, and
     # the first name attendees will see unless they choose another with /name.
@@ -51,7 +55,7 @@ async def on_start(update: Update, context: Context) -> str | int:
         )
         name = (await people.get_person(update.effective_user.id)).display_name
         await send(update, context, text.format(event=esc(event.name), name=esc(name)))
-        return ConversationHandler.END
+        return await signup.resume(update, context)
     if invite.kind == InviteKind.ORGANIZER:
         added = await roles.grant(update.effective_user.id, event, RoleKind.ORGANIZER)
         text = (
@@ -60,12 +64,12 @@ async def on_start(update: Update, context: Context) -> str | int:
             else _("You are already an organizer of <b>{event}</b>. See /myevents.")
         )
         await send(update, context, text.format(event=esc(event.name)))
-        return ConversationHandler.END
+        return await signup.resume(update, context)
     try:
         registration = await registrations.start_signup(update.effective_user.id, event)
     except UserInputError as error:
         await send(update, context, error.translate(_))
-        return ConversationHandler.END
+        return await signup.resume(update, context)
     return await signup.begin(update, context, registration)
 
 

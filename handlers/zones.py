@@ -12,7 +12,6 @@ from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ConversationHandler,
     MessageHandler,
     filters,
 )
@@ -23,7 +22,7 @@ from companion_bot.services.roles import NotOrganizer
 from companion_bot.signing import signed_pattern
 from handlers.callbacks import button, signed
 from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
-from handlers.conversation import Conversation
+from handlers.conversation import END, Conversation
 from handlers.general import on_stray_button
 from handlers.signup import pressed_label
 
@@ -32,7 +31,7 @@ PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 TEXT = PRIVATE & filters.TEXT & ~filters.COMMAND
 DRAFT = "zones_draft"  # {"event": id, "name": the new zone's name once typed}
 NAME, POINT = "zone_name", "zone_point"
-END = ConversationHandler.END
+END = END
 
 
 async def on_zones(update: Update, context: Context) -> int:

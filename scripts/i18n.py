@@ -6,8 +6,8 @@
                                                     # (plurals: {"singular": ["one", "many"]})
 
 English message ids are the English text, so new English entries start as a copy of their id
-(edit them there when the wording for users should differ). French ones start empty and the
-check fails until someone translates them.
+(edit them there when the wording for users should differ). The other languages' (French, Dutch)
+start empty and the check fails until someone translates them.
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing it, too
+from companion_bot.i18n import LANGUAGES  # noqa: E402 - the bot's languages are the catalogues
+
 LOCALES = ROOT / "locales"
 SOURCE_DIRS = ("companion_bot", "handlers")
 KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
-LANGUAGES = ("fr", "en")
 
 
 def extract() -> Catalog:

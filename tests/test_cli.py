@@ -196,3 +196,17 @@ def test_event_create_with_zones(tmp_path):
     database.close()
     assert rows[0] == ("Basilique", 48.9356, 2.3597)
     assert rows[1][0] == "Canal" and round(rows[1][1], 2) == 48.88
+
+
+def test_event_create_speaks_dutch(tmp_path):
+    """DEFAULT_LANGUAGE=nl, or --language nl: the default texts and the errors in Dutch."""
+    common = ["event", "create", "--name", "N", "--venue", "V", "--venue-place", "Elsene",
+              "--doors-open", "2099-12-05 23:00", "--closing", "06:00",
+              "--bot-username", "compagnonnes_bot", "--zone", "Flagey"]  # fmt: skip
+    dutch = "error: Schrijf een zone als Naam@breedtegraad,lengtegraad"
+    env = {"DATABASE_URL": f"sqlite://{tmp_path / 'bot.sqlite3'}", "DEFAULT_LANGUAGE": "nl"}
+    result = run_cli(*common, env=env, cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.startswith(dutch), result.stderr
+    result = run_cli(*common, "--language", "nl", env={**env, "DEFAULT_LANGUAGE": "en"},
+                     cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2 and result.stderr.startswith(dutch), result.stderr

@@ -1,8 +1,9 @@
-"""Every user-facing message exists, translated, in French and in English."""
+"""Every user-facing message exists, translated, in every language (French, English, Dutch)."""
 
 from __future__ import annotations
 
 import importlib.util
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,7 @@ def test_french_is_really_french():
 @pytest.mark.parametrize(
     ("code", "expected"),
     [("fr", "fr"), ("fr-CA", "fr"), ("en-GB", "en"), ("pt-br", None), ("", None), (None, None),
-     ("zz-invalid-!!", None)],
+     ("zz-invalid-!!", None), ("nl", "nl"), ("nl-BE", "nl"), ("nl_NL", "nl"), ("NL-be", "nl")],
 )  # fmt: skip
 def test_telegram_language_codes(code, expected):
     assert normalise_language(code) == expected
@@ -58,3 +59,18 @@ def test_language_choice_order():
     assert pick_language(None, "en-US", "fr") == "en"
     assert pick_language(None, "de", "en") == "en"
     assert pick_language("xx", None, "fr") == "fr"
+    assert pick_language(None, "nl-BE", "fr") == "nl"
+    assert pick_language(None, "de", "nl") == "nl"
+
+
+def test_dutch_is_really_dutch_with_its_plural_forms():
+    from companion_bot.i18n import translator
+
+    dutch = translator("nl")
+    assert dutch.gettext("✅ Confirm") == "✅ Bevestigen"
+    assert dutch.ngettext("{count} person", "{count} people", 1) == "{count} persoon"
+    assert dutch.ngettext("{count} person", "{count} people", 0) == "{count} mensen"
+    assert dutch.ngettext("{count} person", "{count} people", 2) == "{count} mensen"
+    assert dutch.date(datetime(2026, 12, 5, 22, 0, tzinfo=UTC), "Europe/Brussels") == (
+        "zaterdag 5 december"
+    )

@@ -9,6 +9,7 @@ import signal
 import sys
 
 from companion_bot.emulator import BotApiEmulator
+from companion_bot.i18n import LANGUAGES
 from tests.test_cli import SETTINGS
 
 
@@ -31,7 +32,7 @@ async def test_run_serves_updates_and_stops_cleanly(tmp_path):
             await marie.start()
             reply = await marie.wait_for_message(timeout=60)
             assert "open the link the organizers shared" in reply.text
-            assert emulator.count_calls("setMyCommands") == 2  # French and English menus
+            assert emulator.count_calls("setMyCommands") == len(LANGUAGES)  # a menu per language
         finally:
             process.send_signal(signal.SIGTERM)
             stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)

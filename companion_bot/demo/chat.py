@@ -2,13 +2,16 @@
 
 Text is never turned into HTML here: it is cut into segments (text plus its styles, from the
 Bot API entities) that the page puts into the DOM as text, so whatever people type stays
-text. Links to the bot itself (`t.me/<bot>?start=<code>`) become "open as this persona".
+text. Links to the bot itself (`t.me/<bot>?start=<code>`) become "open as this persona";
+links to the demo's own live board open it (a path on the page's server, in a new tab).
+Other links stay text: nothing in the demo leads elsewhere.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
@@ -39,7 +42,37 @@ def _utf16_units(text: str) -> list[str]:
     return units
 
 
-def segments(text: str, entities: list[JSON], start_link: re.Pattern[str] | None) -> list[JSON]:
+@dataclass(frozen=True)
+class Links:
+    """The links the page opens itself: the bot's deep links (`start`: group 1 is the
+    payload) and the demo's own live board (`board`: group 1 is the path)."""
+
+    start: re.Pattern[str] | None = None
+    board: re.Pattern[str] | None = None
+
+    def action(self, url: str) -> JSON:
+        """{"start": payload}, {"href": path}, or {} for a link that stays text."""
+        for key, pattern in (("start", self.start), ("href", self.board)):
+            match = pattern.fullmatch(url) if pattern else None
+            if match:
+                return {key: match.group(1)}
+        return {}
+
+    def find(self, text: str) -> list[tuple[int, int, JSON]]:
+        """(start, end, action) of each link written out in `text`, in order."""
+        found = []
+        for key, pattern in (("start", self.start), ("href", self.board)):
+            if pattern is not None:
+                found += [(m.start(), m.end(), {key: m.group(1)}) for m in pattern.finditer(text)]
+        found.sort(key=lambda item: item[0])
+        kept: list[tuple[int, int, JSON]] = []
+        for item in found:
+            if not kept or item[0] >= kept[-1][1]:
+                kept.append(item)
+        return kept
+
+
+def segments(text: str, entities: list[JSON], links: Links | None) -> list[JSON]:
     """`text` cut where styles change: [{"t": "Hello ", "b": true}, ...]."""
     units = _utf16_units(text)
     cuts = {0, len(units)}
@@ -61,30 +94,24 @@ def segments(text: str, entities: list[JSON], start_link: re.Pattern[str] | None
                     piece[style] = True
                 if entity.get("type") == "text_link":
                     piece["u"] = True
-                    payload = _start_payload(entity.get("url", ""), start_link)
-                    if payload:
-                        piece["start"] = payload
-        pieces.extend(_split_start_links(piece, start_link))
+                    if links is not None:
+                        piece.update(links.action(entity.get("url", "")))
+        pieces.extend(_split_links(piece, links))
     return pieces
 
 
-def _start_payload(url: str, start_link: re.Pattern[str] | None) -> str | None:
-    match = start_link.fullmatch(url) if start_link else None
-    return match.group(1) if match else None
-
-
-def _split_start_links(piece: JSON, start_link: re.Pattern[str] | None) -> list[JSON]:
-    """Plain-text deep links to the bot inside a piece become pieces of their own."""
-    if start_link is None or "start" in piece:
+def _split_links(piece: JSON, links: Links | None) -> list[JSON]:
+    """Links written out inside a piece become pieces of their own."""
+    if links is None or "start" in piece or "href" in piece:
         return [piece]
     out: list[JSON] = []
     position = 0
     text = piece["t"]
-    for match in start_link.finditer(text):
-        if match.start() > position:
-            out.append(piece | {"t": text[position : match.start()]})
-        out.append(piece | {"t": match.group(0), "start": match.group(1), "u": True})
-        position = match.end()
+    for start, end, action in links.find(text):
+        if start > position:
+            out.append(piece | {"t": text[position:start]})
+        out.append(piece | {"t": text[start:end], "u": True} | action)
+        position = end
     if position < len(text):
         out.append(piece | {"t": text[position:]})
     return out or [piece]
@@ -96,14 +123,17 @@ def start_link_pattern(bot_username: str) -> re.Pattern[str]:
     )
 
 
-def message_json(
-    message: StoredMessage, start_link: re.Pattern[str] | None, shown_at: str | None
-) -> JSON:
+def board_link_pattern(base_url: str) -> re.Pattern[str]:
+    """The live board's links on the demo's server (`base_url`: http://host:port)."""
+    return re.compile(re.escape(base_url.rstrip("/")) + r"(/board/[A-Za-z0-9_-]{1,64})")
+
+
+def message_json(message: StoredMessage, links: Links | None, shown_at: str | None) -> JSON:
     data = message.data
     item: JSON = {"id": message.message_id, "from_bot": message.from_bot, "at": shown_at}
     text = message.text_or_caption
     if text is not None:
-        item["text"] = segments(text, message.entities, start_link)
+        item["text"] = segments(text, message.entities, links)
     if message.edited:
         item["edited"] = True
     if "location" in data:
@@ -125,11 +155,10 @@ def message_json(
             shown = []
             for button in row:
                 entry: JSON = {"text": button.get("text", ""), "index": index}
-                payload = _start_payload(button.get("url", ""), start_link)
                 if "callback_data" in button:
                     entry["tap"] = True
-                elif payload:
-                    entry["start"] = payload
+                elif links is not None:
+                    entry.update(links.action(button.get("url", "")))
                 shown.append(entry)
                 index += 1
             buttons.append(shown)
@@ -139,14 +168,14 @@ def message_json(
 
 def chat_json(
     user: EmulatedUser,
-    start_link: re.Pattern[str] | None,
+    links: Links | None,
     shown_at: Callable[[StoredMessage], str | None],
 ) -> JSON:
     """Her whole chat (both sides, in order, edits applied), her reply keyboard and the
     bot's latest answer to one of her taps."""
     conversation = user.conversation()
     messages = [
-        message_json(message, start_link, shown_at(message))
+        message_json(message, links, shown_at(message))
         for message in (conversation.messages.values() if conversation else [])
         if not message.deleted
     ]

@@ -43,11 +43,12 @@ class PersonaSpec:
     role: PersonaRole
 
 
-# The columns of the page, in order.
+# The columns of the page, in order. Their Telegram apps speak the bot's three languages
+# (Louise is from Brussels and writes in Dutch).
 PERSONAS = (
     PersonaSpec("camille", 7001, "Camille", "fr", PersonaRole.ATTENDEE),
     PersonaSpec("maya", 7002, "Maya", "en", PersonaRole.ATTENDEE),
-    PersonaSpec("louise", 7003, "Louise", "fr", PersonaRole.ATTENDEE),
+    PersonaSpec("louise", 7003, "Louise", "nl", PersonaRole.ATTENDEE),
     PersonaSpec("samira", 7101, "Samira", "fr", PersonaRole.VOLUNTEER),
     PersonaSpec("jo", 7201, "Jo", "en", PersonaRole.ORGANIZER),
 )

@@ -1,7 +1,8 @@
 """One running demo: the emulator, the real bot polling it, the sample event, the personas'
-chats as the page sees them, and the night's clock.
+chats as the page sees them, and the night's clock; `Nights` starts a fresh one on request.
 
-Everything here runs in the task that opened Tortoise (see `open_demo`), like `run_bot`.
+Everything here runs in the task that opened Tortoise (see `open_demo`), like `run_bot`, or
+in tasks it started (the page's requests), which share its Tortoise context.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from telegram.ext import Application
 
 from companion_bot import clock
 from companion_bot.app import build_application, start_polling, stop_polling
 from companion_bot.demo import chat, scenario, timeline
+from companion_bot.demo.database import empty_tables
 from companion_bot.demo.scenario import PersonaRole, PersonaSpec, Reaction
 from companion_bot.emulator import (
     BotApiEmulator,
@@ -29,9 +33,9 @@ from companion_bot.emulator import (
     StoredMessage,
     settle,
 )
-from companion_bot.i18n import N_, translator
-from companion_bot.models import DepartureWave, Event, ScheduledTask
-from companion_bot.services import broadcasts, closing, groups, help, lifecycle
+from companion_bot.i18n import N_, Translator, translator
+from companion_bot.models import ArrivalSlot, DepartureWave, Event, ScheduledTask
+from companion_bot.services import board, broadcasts, closing, groups, help, lifecycle
 from companion_bot.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -41,9 +45,20 @@ JSON = dict[str, Any]
 ANSWER_TIMEOUT = 10.0
 MAX_TEXT = 4096
 LOG_SIZE = 40
+# While the page waits for a change, "coming next" and the clock are looked at again this
+# often: real time flows too, and the bot runs by itself what falls due.
+REFRESH_SECONDS = 5.0
 
+# Every kind of task the bot schedules, in words (tests/demo checks none is missing).
 TASK_LABELS = {
     groups.ROUND_TASK: N_("Matching round: groups are formed, and announced when it is time."),
+    closing.NIGHT_START_TASK: N_(
+        "The night begins: the attendees are reminded that the “I need help” button is there."
+    ),
+    closing.ARRIVAL_ALONE_TASK: N_(
+        "Before the {time} arrivals: whoever has no arrival group is told a volunteer will "
+        "welcome her, and the volunteers on duty get her name."
+    ),
     closing.WAVE_REMINDER_TASK: N_(
         "Reminder of the {time} departure, to its attendees and the volunteers on duty."
     ),
@@ -54,12 +69,20 @@ TASK_LABELS = {
         "Still no news from someone who left: the volunteers and organizers are alerted."
     ),
     help.ESCALATION_TASK: N_("A help alert nobody claimed goes to the organizers."),
+    help.CLAIM_REMINDER_TASK: N_(
+        "A help alert taken a while ago is still open: the volunteer who took it is asked "
+        "to close it."
+    ),
     broadcasts.REPORT_TASK: N_("The organizer gets the delivery report of her message."),
     lifecycle.FOLLOWUP_TASK: N_("The morning after: three quick questions to the attendees."),
+    lifecycle.PURGE_TASK: N_(
+        "The attendees' personal data is deleted, as announced; anonymous statistics remain."
+    ),
 }
-OTHER_TASK = N_("Scheduled task: {kind}.")
+OTHER_TASK = N_("Something the bot had planned.")
 CLOCK_MOVED = N_("The clock moves forward {minutes} minutes.")
 NIGHT_OVER = N_("The night is over: nothing else is planned.")
+NEW_NIGHT_STARTING = N_("A new night is starting: try again in a moment.")
 
 SUGGESTIONS = {
     PersonaRole.ATTENDEE: (N_("Open the event link"), ("/me", "/group", "/help")),
@@ -128,11 +151,13 @@ class Demo:
         self.event = event
         self.personas = [Persona(spec, users[spec.key]) for spec in scenario.PERSONAS]
         self.extras = list(zip(scenario.EXTRAS, extras, strict=True))
-        self.start_link = chat.start_link_pattern(emulator.default_bot.username)
+        self.links = chat.Links(chat.start_link_pattern(emulator.default_bot.username))
         self.log: list[LogEntry] = []
         self.night_over = False
         self.closing = False
+        self.number = 1  # which night of this demo (see Nights)
         self._next: tuple[datetime, str, dict[str, str]] | None = None  # due, label, values
+        self._moves = 0  # how many times the clock moved: a slower refresh never wins
         # When each message arrived, on the bot's clock (the emulator stamps real time, which
         # does not follow the night as the clock jumps); extras react after a delay from it.
         self._seen: dict[tuple[int, int], datetime] = {}
@@ -144,14 +169,46 @@ class Demo:
     # -- what the page shows -------------------------------------------------------------
 
     def persona(self, key: str) -> Persona:
+        self._check_open()
         found = next((p for p in self.personas if p.spec.key == key), None)
         if found is None:
             raise DemoError(N_("There is nobody of that name in this demo."), 404)
         return found
 
+    def _check_open(self) -> None:
+        """A request that reached this night as it closed (a new one is starting)."""
+        if self.closing:
+            raise DemoError(NEW_NIGHT_STARTING, 503)
+
+    @contextlib.asynccontextmanager
+    async def clock_still(self) -> AsyncIterator[None]:
+        """Nothing moves the clock meanwhile; a move under way finishes first."""
+        async with self._clock_lock:
+            yield
+
+    @property
+    def bot_username(self) -> str:
+        return self.emulator.default_bot.username
+
+    def serve_board_at(self, address: tuple[str, int]) -> None:
+        """The page's server (host, port) serves the live board too: the bot's board links
+        point there, and the page opens them."""
+        settings: Settings = self.application.bot_data["settings"]
+        self.application.bot_data[board.WEB_ADDRESS_KEY] = address
+        base = board.public_base_url(settings, address)
+        self.links = chat.Links(self.links.start, chat.board_link_pattern(base))
+
     def _time(self, moment: datetime) -> str:
-        """HH:MM in the event's time zone (the same in French and English)."""
+        """HH:MM in the event's time zone (the same in every language)."""
         return translator("en").time(moment, self.event.timezone)
+
+    def _when(self, moment: datetime, t: Translator) -> str:
+        """HH:MM in the event's time zone, with the day when it is not the night clock's
+        day: "Sun 11:00" the morning after, never a bare time that looks past."""
+        zone = ZoneInfo(self.event.timezone)
+        if moment.astimezone(zone).date() == clock.now().astimezone(zone).date():
+            return t.time(moment, self.event.timezone)
+        return format_datetime(moment, "EEE HH:mm", tzinfo=zone, locale=t.language)
 
     def _arrived(self, message: StoredMessage) -> datetime:
         # To the minute: what one step sends arrives together, and is reacted to together.
@@ -193,10 +250,11 @@ class Demo:
                     "role_label": _(scenario.ROLE_LABELS[spec.role]),
                     "language": spec.language,
                     "suggestions": suggestions,
-                    "chat": chat.chat_json(persona.user, self.start_link, self._shown_at),
+                    "chat": chat.chat_json(persona.user, self.links, self._shown_at),
                 }
             )
         state: JSON = {
+            "night": self.number,
             "clock": t.datetime(clock.now(), self.event.timezone),
             "event": {
                 "name": self.event.name,
@@ -206,30 +264,43 @@ class Demo:
             "night_over": self.night_over,
             "next": None,
             "log": [
-                {"at": self._time(entry.moment), "text": _(entry.message).format(**entry.values)}
+                {"at": self._when(entry.moment, t), "text": _(entry.message).format(**entry.values)}
                 for entry in self.log
             ],
             "personas": personas,
         }
         if self._next is not None and not self.night_over:
             due, message, values = self._next
-            state["next"] = {"at": self._time(due), "text": _(message).format(**values)}
+            # Overdue: the bot is running it right now.
+            moment = max(due, clock.now())
+            state["next"] = {"at": self._when(moment, t), "text": _(message).format(**values)}
         encoded = json.dumps(state, sort_keys=True, ensure_ascii=False).encode()
         state["version"] = hashlib.sha1(encoded, usedforsecurity=False).hexdigest()[:16]
         return state
 
+    async def state(self, language: str) -> JSON:
+        """The snapshot, with "coming next" looked at again first."""
+        await self.refresh()
+        return self.snapshot(language)
+
     async def wait_for_change(self, language: str, after: str | None, timeout: float) -> JSON:  # noqa: ASYNC109
         """The state once it differs from version `after` (long polling), or after
-        `timeout` seconds anyway."""
+        `timeout` seconds anyway; also when this night closes."""
         latest: list[JSON] = []
 
         def changed() -> bool:
             latest[:] = [self.snapshot(language)]
             return self.closing or latest[0]["version"] != after
 
-        with contextlib.suppress(TimeoutError):
-            await self.emulator.wait_for(changed, timeout)
-        return latest[0] if latest else self.snapshot(language)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            await self.refresh()
+            remaining = deadline - loop.time()
+            if changed() or remaining <= 0:
+                return latest[0]
+            with contextlib.suppress(TimeoutError):
+                await self.emulator.wait_for(changed, min(remaining, REFRESH_SECONDS))
 
     # -- acting as a persona -------------------------------------------------------------
 
@@ -240,7 +311,7 @@ class Demo:
         except TimeoutError:
             logger.warning("demo: the bot is slow to answer; the page will catch up")
         self._note_arrivals()
-        await self._refresh_next()
+        await self.refresh()
 
     async def send_text(self, key: str, text: object) -> None:
         user = self.persona(key).user
@@ -265,7 +336,7 @@ class Demo:
             text, data = button["text"], button["callback_data"]
             await user.tap(lambda b: b.text == text and b.callback_data == data, message_id)
         else:
-            match = self.start_link.fullmatch(button.get("url", ""))
+            match = self.links.start.fullmatch(button.get("url", ""))
             if match is None:
                 raise DemoError(N_("Links to other sites do not open in the demo."))
             await user.start(match.group(1))
@@ -289,6 +360,7 @@ class Demo:
         """Jump to the next thing planned (by the bot, or by the extras) and let it happen;
         False once the night is over."""
         async with self._clock_lock:
+            self._check_open()
             moved = await self._step(self.until)
             if not moved and not self.night_over:
                 self._log(LogEntry(clock.now(), NIGHT_OVER))
@@ -302,6 +374,7 @@ class Demo:
         if not isinstance(minutes, int) or not 1 <= minutes <= 24 * 60:
             raise DemoError(N_("Choose a number of minutes between 1 and 1440."))
         async with self._clock_lock:
+            self._check_open()
             moment = clock.now() + timedelta(minutes=minutes)
             while await self._step(moment):
                 pass
@@ -392,13 +465,19 @@ class Demo:
         del self.log[:-LOG_SIZE]
 
     async def _describe(self, task: ScheduledTask) -> tuple[str, dict[str, str]]:
-        values = {"kind": task.kind, "time": ""}
+        """The task in words (an N_() text) and the values it names."""
+        payload = task.payload or {}
+        moment = None
         if task.kind == closing.WAVE_REMINDER_TASK:
-            wave = await DepartureWave.get_or_none(id=(task.payload or {}).get("wave_id"))
-            values["time"] = self._time(wave.departs_at) if wave else "?"
+            wave = await DepartureWave.get_or_none(id=payload.get("wave_id"))
+            moment = wave.departs_at if wave else None
+        elif task.kind == closing.ARRIVAL_ALONE_TASK:
+            slot = await ArrivalSlot.get_or_none(id=payload.get("slot_id"))
+            moment = slot.starts_at if slot else None
+        values = {"time": self._time(moment) if moment else "?"}
         return TASK_LABELS.get(task.kind, OTHER_TASK), values
 
-    async def _refresh_next(self) -> None:
+    async def _coming_next(self) -> tuple[datetime, str, dict[str, str]] | None:
         """What "coming next" says: the bot's next task or the extras' next reaction."""
         task = await timeline.next_task(self.until)
         reaction = self._next_reaction()
@@ -407,11 +486,25 @@ class Demo:
             and reaction[0] <= self.until
             and (task is None or reaction[0] < task.due_at)
         ):
-            self._next = (reaction[0], reaction[1].coming, {})
-        elif task is not None:
-            self._next = (task.due_at, *await self._describe(task))
-        else:
-            self._next = None
+            return reaction[0], reaction[1].coming, {}
+        if task is not None:
+            return task.due_at, *await self._describe(task)
+        return None
+
+    async def _refresh_next(self) -> None:
+        """After the clock moved (holding the clock's lock)."""
+        self._next = await self._coming_next()
+        self._moves += 1
+
+    async def refresh(self) -> None:
+        """Look at "coming next" again: people act, real time flows and the bot runs what
+        falls due by itself. Not while the clock moves: it looks again when done."""
+        moves = self._moves
+        if self._clock_lock.locked():
+            return
+        coming = await self._coming_next()
+        if moves == self._moves and not self._clock_lock.locked():
+            self._next = coming
 
     async def open_chats(self) -> None:
         """The volunteer joins with her link and goes on duty; the organizer opens hers and
@@ -450,3 +543,87 @@ async def open_demo(database_url: str, *, language: str = "fr") -> AsyncIterator
                 emulator.changed.notify()
         finally:
             await stop_polling(application)
+
+
+class Nights:
+    """The night the page shows, and a fresh one on request: the bot, its emulator and the
+    database start again in this process, so the page, its address and its live board stay
+    where they are. Open with `open_nights`."""
+
+    def __init__(self, database_url: str, language: str) -> None:
+        self.database_url = database_url
+        self.language = language
+        self.closing = False
+        self._web_address: tuple[str, int] | None = None
+        self._night: contextlib.AsyncExitStack | None = None
+        self._demo: Demo | None = None
+        self._ready = asyncio.Event()  # clear while a new night starts
+        self._lock = asyncio.Lock()
+        self._count = 0
+
+    @property
+    def demo(self) -> Demo:
+        if self._demo is None:
+            raise DemoError(NEW_NIGHT_STARTING, 503)
+        return self._demo
+
+    def serve_board_at(self, address: tuple[str, int]) -> None:
+        """Where the page's server listens: it serves every night's live board."""
+        self._web_address = address
+        if self._demo is not None:
+            self._demo.serve_board_at(address)
+
+    async def _open_night(self) -> None:
+        night = contextlib.AsyncExitStack()
+        demo = await night.enter_async_context(open_demo(self.database_url, language=self.language))
+        if self._web_address is not None:
+            demo.serve_board_at(self._web_address)
+        self._count += 1
+        demo.number = self._count
+        self._night, self._demo = night, demo
+        self._ready.set()
+
+    async def _close_night(self) -> None:
+        self._ready.clear()
+        night, self._night, demo, self._demo = self._night, None, self._demo, None
+        if night is not None and demo is not None:
+            async with demo.clock_still():
+                await night.aclose()
+
+    async def new_night(self) -> None:
+        """End this night and start a fresh one: empty database, the clock back to now,
+        new chats, the sample event again."""
+        async with self._lock:
+            await self._close_night()
+            await empty_tables()
+            clock.reset()
+            await self._open_night()
+
+    async def wait_for_change(self, language: str, after: str | None, timeout: float) -> JSON:  # noqa: ASYNC109
+        """The current night's `wait_for_change`; when a new night starts meanwhile, its
+        first state."""
+        demo = self._demo
+        if demo is not None:
+            state = await demo.wait_for_change(language, after, timeout)
+            if not demo.closing or self.closing:
+                return state
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        return await self.demo.state(language)
+
+    async def close(self) -> None:
+        self.closing = True
+        async with self._lock:
+            await self._close_night()
+
+
+@contextlib.asynccontextmanager
+async def open_nights(database_url: str, *, language: str = "fr") -> AsyncIterator[Nights]:
+    """The first night open; Tortoise must already be open on `database_url` in this task,
+    on an empty database."""
+    nights = Nights(database_url, language)
+    await nights._open_night()
+    try:
+        yield nights
+    finally:
+        await nights.close()

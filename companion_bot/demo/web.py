@@ -1,5 +1,7 @@
 """The demo's web page (aiohttp): one column per persona, each her chat with the bot as
-Telegram would show it, and the night's clock. Separate from the production web app.
+Telegram would show it, and the night's clock. Separate from the production web app, but it
+serves the organizers' live board too (`companion_bot.web.board`), where the bot's board
+links point in the demo.
 
 The page polls `/api/state` (long polling: the answer comes when something changed) and acts
 through small JSON endpoints. It is served from this machine only, with everything local.
@@ -16,10 +18,13 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from companion_bot.demo import scenario
-from companion_bot.demo.session import Demo, DemoError
+from companion_bot.demo.session import Demo, DemoError, Nights
 from companion_bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, normalise_language, translator
+from companion_bot.settings import load_settings
+from companion_bot.web import board, export
+from companion_bot.web.keys import BOT_USERNAME, SETTINGS
 
-DEMO = web.AppKey("demo", Demo)
+NIGHTS = web.AppKey("nights", Nights)
 LANGUAGE = web.AppKey("language", str)
 LOOPBACK = web.AppKey("loopback", bool)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -41,6 +46,9 @@ LABELS = {
     "coming": N_("Coming next"),
     "log": N_("What happened"),
     "over": N_("The night is over."),
+    "new_night": N_("🔄 Start a new night"),
+    "starting": N_("A new night is starting…"),
+    "board": N_("Opens the live board in a new tab"),
     "placeholder": N_("Write a message or a /command"),
     "send": N_("Send"),
     "location": N_("📍 Location"),
@@ -89,17 +97,20 @@ def _json_for_script(value: object) -> str:
     )
 
 
+def current(request: web.Request) -> Demo:
+    return request.app[NIGHTS].demo
+
+
 async def page(request: web.Request) -> web.Response:
     language = page_language(request)
     _ = translator(language).gettext
-    demo = request.app[DEMO]
     config = {
         "lang": language,
         "labels": {key: _(text) for key, text in LABELS.items()},
         "locations": [
             {"key": key, "label": label} for key, (label, *_c) in scenario.LOCATIONS.items()
         ],
-        "state": demo.snapshot(language),
+        "state": await current(request).state(language),
     }
     switch = " · ".join(
         f'<a href="?lang={code}"{" aria-current=true" if code == language else ""}>'
@@ -132,6 +143,8 @@ async def page(request: web.Request) -> web.Response:
       <button type="button" id="play">{html.escape(_(LABELS["play"]))}</button>
       <button type="button" id="next">{html.escape(_(LABELS["next"]))}</button>
       <button type="button" id="later">{html.escape(_(LABELS["later"]))}</button>
+      <strong class="over" id="over" hidden>{html.escape(_(LABELS["over"]))}</strong>
+      <button type="button" id="new-night" hidden>{html.escape(_(LABELS["new_night"]))}</button>
     </div>
     <div class="coming" id="coming"></div>
     <details class="log"><summary>{html.escape(_(LABELS["log"]))}</summary>
@@ -148,13 +161,12 @@ async def page(request: web.Request) -> web.Response:
 
 
 async def state(request: web.Request) -> web.Response:
-    demo = request.app[DEMO]
     after = request.query.get("after")
     language = page_language(request)
     if after:
-        snapshot = await demo.wait_for_change(language, after, LONG_POLL_SECONDS)
+        snapshot = await request.app[NIGHTS].wait_for_change(language, after, LONG_POLL_SECONDS)
     else:
-        snapshot = demo.snapshot(language)
+        snapshot = await current(request).state(language)
     return web.json_response(snapshot)
 
 
@@ -172,7 +184,7 @@ def persona_action(
     act: Callable[[Demo, str, dict], Awaitable[None]],
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
-        demo = request.app[DEMO]
+        demo = current(request)
         await act(demo, request.match_info["key"], await _body(request))
         return web.json_response(demo.snapshot(page_language(request)))
 
@@ -196,22 +208,29 @@ async def _sticker(demo: Demo, key: str, body: dict) -> None:
 
 
 async def night_next(request: web.Request) -> web.Response:
-    demo = request.app[DEMO]
+    demo = current(request)
     await _body(request)
     await demo.next_step()
     return web.json_response(demo.snapshot(page_language(request)))
 
 
 async def night_advance(request: web.Request) -> web.Response:
-    demo = request.app[DEMO]
+    demo = current(request)
     body = await _body(request)
     await demo.advance(body.get("minutes"))
     return web.json_response(demo.snapshot(page_language(request)))
 
 
+async def night_new(request: web.Request) -> web.Response:
+    """A fresh night, without restarting the demo."""
+    await _body(request)
+    await request.app[NIGHTS].new_night()
+    return web.json_response(await current(request).state(page_language(request)))
+
+
 async def file(request: web.Request) -> web.Response:
     """A picture the bot sent (a QR code...), from the emulator's storage."""
-    records = request.app[DEMO].emulator.files_like(request.match_info["file_id"])
+    records = current(request).emulator.files_like(request.match_info["file_id"])
     if not records or not (records[-1].mime_type or "").startswith("image/"):
         raise web.HTTPNotFound()
     return web.Response(body=records[-1].content, content_type=records[-1].mime_type)
@@ -236,9 +255,11 @@ async def protect(
         response = await handler(request)
     except DemoError as error:
         response = web.json_response({"error": _(error.message)}, status=error.status)
-    response.headers["Content-Security-Policy"] = (
+    # The live board's pages bring their own, stricter, headers.
+    response.headers.setdefault(
+        "Content-Security-Policy",
         "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -247,13 +268,23 @@ async def protect(
     return response
 
 
-def create_demo_app(demo: Demo, *, language: str = "fr", loopback: bool = True) -> web.Application:
+def create_demo_app(
+    nights: Nights, *, language: str = "fr", loopback: bool = True
+) -> web.Application:
     """`loopback`: served on 127.0.0.1, so only "localhost" host names are answered (a web
-    site cannot reach the demo by pointing its own name at this machine)."""
+    site cannot reach the demo by pointing its own name at this machine).
+
+    Once it listens, tell `nights.serve_board_at` where: the bot's board links point there."""
     app = web.Application(middlewares=[protect])
-    app[DEMO] = demo
+    app[NIGHTS] = nights
     app[LANGUAGE] = language
     app[LOOPBACK] = loopback
+    # The live board, as the bot's web server serves it: its default language, and the
+    # links of its QR codes to the night's bot.
+    app[SETTINGS] = load_settings(DEFAULT_LANGUAGE=language, _env_file=None)
+    app[BOT_USERNAME] = lambda: nights.demo.bot_username
+    board.setup(app)
+    export.setup(app)
     app.router.add_get("/", page)
     app.router.add_static("/static/", STATIC)
     app.router.add_get("/api/state", state)
@@ -263,5 +294,6 @@ def create_demo_app(demo: Demo, *, language: str = "fr", loopback: bool = True) 
     app.router.add_post("/api/personas/{key}/sticker", persona_action(_sticker))
     app.router.add_post("/api/night/next", night_next)
     app.router.add_post("/api/night/advance", night_advance)
+    app.router.add_post("/api/night/new", night_new)
     app.router.add_get("/api/files/{file_id}", file)
     return app

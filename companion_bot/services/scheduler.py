@@ -43,6 +43,11 @@ def handler_for(kind: str) -> TaskHandler | None:
     return _handlers.get(kind)
 
 
+def registered_kinds() -> frozenset[str]:
+    """Every kind of task a handler is registered for."""
+    return frozenset(_handlers)
+
+
 async def schedule(
     kind: str,
     due_at: datetime,

@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 from companion_bot.i18n import N_
 from companion_bot.services.errors import UserInputError
 
-_CLOCK = re.compile(r"^\s*(\d{1,2})\s*(?:[:hH.]\s*(\d{2})?)?\s*$")
+# "u" (uur) is how Flemish people write 23u30.
+_CLOCK = re.compile(r"^\s*(\d{1,2})\s*(?:[:hHuU.]\s*(\d{2})?)?\s*$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _DMY_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})(?:[/.-](\d{2,4}))?$")
-_RANGE_SEPARATOR = re.compile(r"\s*(?:-|–|—|→|>|\bto\b|\bà\b|\ba\b)\s*")
+_RANGE_SEPARATOR = re.compile(r"\s*(?:-|–|—|→|>|\bto\b|\bà\b|\ba\b|\btot\b)\s*")
 
 _BAD_TIME = N_("“{text}” is not a time I can read. Write it like 23:30 or 23h30.")
 _BAD_DATE = N_(
@@ -25,7 +26,7 @@ _BAD_DATE = N_(
 
 
 def parse_clock(text: str) -> time:
-    """ "23:30", "23h30", "23h", "7.05" → a time of day; impossible times are refused."""
+    """ "23:30", "23h30", "23u30", "23h", "7.05" → a time of day; impossible times are refused."""
     match = _CLOCK.match(text or "")
     if not match:
         raise UserInputError(_BAD_TIME, text=_shorten(text))

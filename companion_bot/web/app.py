@@ -6,7 +6,7 @@ from aiohttp import web
 from telegram.ext import Application
 
 from companion_bot.settings import Settings
-from companion_bot.web.keys import APPLICATION, SETTINGS
+from companion_bot.web.keys import APPLICATION, BOT_USERNAME, SETTINGS
 
 # Each module exposes `setup(app)`, adding its routes (and cleanup contexts) to the app.
 FEATURES: list[str] = ["webhook", "health", "metrics", "board", "export"]
@@ -16,6 +16,7 @@ def create_app(application: Application, settings: Settings) -> web.Application:
     app = web.Application()
     app[APPLICATION] = application
     app[SETTINGS] = settings
+    app[BOT_USERNAME] = lambda: application.bot.username
     import importlib
 
     for name in FEATURES:

@@ -17,14 +17,13 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from babel.dates import format_time
-from telegram.ext import Application
 
 from companion_bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator, normalise_language
 from companion_bot.i18n import translator as translator_for
 from companion_bot.models import Event
 from companion_bot.services import closing, export, help, qr
 from companion_bot.services.board import NO_NEWS, Board, event_by_token, live_board
-from companion_bot.web.keys import APPLICATION, SETTINGS
+from companion_bot.web.keys import BOT_USERNAME, SETTINGS
 
 FILES = Path(__file__).resolve().parent / "board"
 POLL_SECONDS = 5
@@ -56,7 +55,7 @@ def setup(app: web.Application) -> None:
 
 
 def request_language(request: web.Request) -> str:
-    """?lang=fr|en, then the browser's Accept-Language (by preference), then the default."""
+    """?lang=fr|en|nl, then the browser's Accept-Language (by preference), then the default."""
     asked = request.query.get("lang")
     if asked in LANGUAGES:
         return asked
@@ -136,9 +135,8 @@ async def qr_code(request: web.Request) -> web.Response:
     kind = QR_KINDS.get(request.match_info["kind"])
     if kind is None or event.purged_at is not None:
         raise not_found(request)
-    application: Application = request.app[APPLICATION]
     try:
-        username = application.bot.username
+        username = request.app[BOT_USERNAME]()
     except RuntimeError:  # the bot has not introduced itself to Telegram yet (starting up)
         raise web.HTTPServiceUnavailable(headers={"Retry-After": "5"}) from None
     _link, png = qr.event_qr(event, username, kind)
@@ -249,6 +247,9 @@ def render_page(t: Translator, board: Board) -> str:
     else:
         counts = state_data["counts"]
         body = template("live.html").substitute(
+            # Coloured only when there is something to see to: zero is not an alarm.
+            unplaced_tone=" warn" if counts["unplaced"] else "",
+            open_alerts_tone=" alert" if counts["open_alerts"] else "",
             token=_html(token),
             counts_label=_html(_("Counts")),
             signed_up=counts["signed_up"],

@@ -10,7 +10,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from telegram.error import RetryAfter
@@ -20,10 +19,8 @@ logger = logging.getLogger(__name__)
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
-    value = getattr(error, "_retry_after", None)  # the public attribute warns in PTB 22
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return float(error.retry_after)  # type: ignore[arg-type]
+    """A timedelta: we opt in to PTB's time periods as timedeltas (companion_bot/__init__.py)."""
+    return error.retry_after.total_seconds()  # type: ignore[union-attr]
 
 
 @dataclass

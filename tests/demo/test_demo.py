@@ -1,6 +1,7 @@
 """`companion-bot demo`: the page's JSON API driven as the page does (sign up as a persona by
-tapping buttons, play the night, see her group's introduction), its safety checks, and the
-real command as a separate process."""
+tapping buttons, play the night, see her group's introduction, open the live board, start a
+new night), its safety checks, and the real command as a separate process. In a browser:
+test_demo_browser.py."""
 
 from __future__ import annotations
 
@@ -11,29 +12,21 @@ import shutil
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from companion_bot.demo.session import Demo, open_demo
-from companion_bot.demo.web import create_demo_app
+from companion_bot import clock
+from companion_bot.app import register_tasks
+from companion_bot.demo.session import TASK_LABELS, Demo, Nights
+from companion_bot.i18n import LANGUAGES
+from companion_bot.services import closing, scheduler
+from tests.qr_decoding import decode_qr
 from tests.test_cli import ROOT, SETTINGS, run_cli
 
 JSON = dict
-
-
-@pytest_asyncio.fixture
-async def demo(db: str) -> AsyncIterator[Demo]:
-    async with open_demo(db, language="en") as running:
-        yield running
-
-
-@pytest_asyncio.fixture
-async def client(demo: Demo) -> AsyncIterator[TestClient]:
-    async with TestClient(TestServer(create_demo_app(demo, language="en"))) as running:
-        yield running
+# A task's internal name ("arrival_alone", "help_claim_reminder") shown as is.
+INTERNAL_NAME = re.compile(r"\b[a-z]+_[a-z_]+\b")
 
 
 def persona(state: JSON, key: str) -> JSON:
@@ -70,10 +63,26 @@ async def tap(client: TestClient, state: JSON, key: str, label) -> JSON:
     raise AssertionError(f"no button {label!r} for {key}: {bot_texts(state, key)[-2:]}")
 
 
+def check_coming_next(state: JSON) -> None:
+    """The time "coming next" shows is ahead of the night's clock: a bare time is later
+    today, another day is named."""
+    coming = state["next"]
+    if coming is None:
+        return
+    clock = state["clock"]  # "Saturday 5 December, 23:45"
+    if re.fullmatch(r"\d\d:\d\d", coming["at"]):
+        assert coming["at"] >= clock[-5:], (coming, clock)
+    else:
+        day = coming["at"].split()[0].rstrip(".").lower()  # "Sun 11:00"
+        assert not clock.lower().startswith(day), (coming, clock)
+    assert not INTERNAL_NAME.search(coming["text"]), coming
+
+
 async def play_until(client: TestClient, found, steps: int = 12) -> JSON:
     """Press "next step" until `found(state)`."""
     for _ in range(steps):
         state = await act(client, "/api/night/next", {})
+        check_coming_next(state)
         if found(state):
             return state
         assert not state["night_over"], state["log"]
@@ -134,6 +143,38 @@ async def test_sign_up_as_a_persona_then_play_the_night(client: TestClient, demo
     assert "Great: your group and the volunteers can see" in bot_texts(state, "maya")[-1]
 
 
+def board_links(state: JSON, key: str) -> list[JSON]:
+    """The live board links in her chat, as the page gets them."""
+    return [
+        piece
+        for message in persona(state, key)["chat"]["messages"]
+        for piece in message.get("text", [])
+        if "href" in piece
+    ]
+
+
+async def test_the_dashboard_link_opens_the_live_board(client: TestClient, demo: Demo) -> None:
+    state = await say(client, "jo", "/dashboard")
+    links = board_links(state, "jo")
+    assert len(links) == 1, bot_texts(state, "jo")[-1]
+    # The link the bot wrote points at the demo's own server; the page opens its path.
+    assert links[0]["t"] == str(client.make_url(links[0]["href"]))
+    page = await client.get(links[0]["href"], params={"lang": "en"})
+    assert page.status == 200
+    body = await page.text()
+    assert f"Live board — {demo.event.name}" in body and "open help alerts" in body
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]  # the board's own
+    live = await client.get(f"{links[0]['href']}/state.json", params={"lang": "en"})
+    assert (await live.json())["counts"]["signed_up"] == 8  # the regulars
+    # Its QR codes lead to the demo's bot, its statistics download.
+    qr = await client.get(f"{links[0]['href']}/qr/attendee.png")
+    assert qr.status == 200 and qr.content_type == "image/png"
+    assert decode_qr(await qr.read()).endswith(
+        f"{demo.bot_username}?start={demo.event.attendee_code}"
+    )
+    assert (await client.get(f"{links[0]['href']}/export.csv")).status == 200
+
+
 async def test_the_page_hears_of_changes_by_long_polling(client: TestClient) -> None:
     state = await (await client.get("/api/state?lang=en")).json()
     waiting = asyncio.create_task(client.get(f"/api/state?lang=en&after={state['version']}"))
@@ -146,7 +187,17 @@ async def test_the_page_hears_of_changes_by_long_polling(client: TestClient) -> 
     assert text_of(persona(changed, "camille")["chat"]["messages"][0]) == "/start"
 
 
-async def test_moving_the_clock_and_ending_the_night(client: TestClient) -> None:
+def test_every_task_the_bot_schedules_is_told_in_words() -> None:
+    register_tasks()
+    kinds = scheduler.registered_kinds()
+    assert closing.ARRIVAL_ALONE_TASK in kinds
+    assert kinds <= set(TASK_LABELS), sorted(kinds - set(TASK_LABELS))
+
+
+async def test_moving_the_clock_ending_the_night_and_starting_another(
+    client: TestClient, nights: Nights
+) -> None:
+    first = nights.demo
     before = await (await client.get("/api/state?lang=en")).json()
     state = await act(client, "/api/night/advance", {"minutes": 15})
     assert state["clock"] != before["clock"]
@@ -161,7 +212,32 @@ async def test_moving_the_clock_and_ending_the_night(client: TestClient) -> None
     assert "Awa, a volunteer on duty, confirms that the groups have left." in log
     assert any(line.startswith("Home, and said so: Inès") for line in log), log
     assert any("No news from Alix" in t for t in bot_texts(state, "jo")), bot_texts(state, "jo")
-    assert any("Pas de nouvelles de Alix" in t for t in bot_texts(state, "samira"))
+    assert any("Alix" in t for t in bot_texts(state, "samira") if "nouvelles" in t)
+    # Every line in words, in every language of the page.
+    for language in LANGUAGES:
+        told = await (await client.get(f"/api/state?lang={language}")).json()
+        assert len(told["log"]) == len(state["log"])
+        for entry in told["log"]:
+            assert not INTERNAL_NAME.search(entry["text"]), entry
+            assert "Scheduled task" not in entry["text"]
+
+    # A fresh night, without restarting: the page waiting for news hears of it.
+    waiting = asyncio.create_task(client.get(f"/api/state?lang=en&after={state['version']}"))
+    await asyncio.sleep(0)
+    fresh = await act(client, "/api/night/new", {})
+    assert fresh["night"] == 2 and not fresh["night_over"]
+    assert fresh["log"] == [] and fresh["next"] is not None
+    heard = await (await asyncio.wait_for(waiting, timeout=30)).json()
+    assert heard["night"] == 2
+    assert nights.demo is not first and nights.demo.event.doors_open > clock.now()
+    assert persona(fresh, "maya")["chat"]["messages"] == []
+    assert any("on duty" in t or "de service" in t for t in bot_texts(fresh, "samira"))
+    link = persona(fresh, "maya")["suggestions"][0]["text"]
+    assert link == f"/start {nights.demo.event.attendee_code}"
+    assert nights.demo.event.attendee_code != first.event.attendee_code  # a new event
+    # The new night's bot answers.
+    fresh = await say(client, "maya", link)
+    assert "Which language do you prefer?" in bot_texts(fresh, "maya")[-1]
 
 
 async def test_what_people_type_stays_text_and_the_page_is_local(client: TestClient) -> None:
@@ -179,6 +255,36 @@ async def test_what_people_type_stays_text_and_the_page_is_local(client: TestCli
     assert assets and all(a.startswith(("/", "?")) for a in assets), assets  # nothing remote
     assert (await client.get("/static/demo.js")).status == 200
     assert (await client.get("/static/demo.css")).status == 200
+
+
+async def test_the_demo_in_dutch(client: TestClient) -> None:
+    """The page, its scripted texts and the night's timeline in Dutch (?lang=nl, or a Dutch
+    browser); Louise's Telegram speaks Dutch, so the bot answers her in Dutch."""
+    page = await (await client.get("/", headers={"Accept-Language": "nl-BE, fr;q=0.8"})).text()
+    assert '<html lang="nl">' in page
+    for text in ("Compagnonnes de route — demo", "Klok van de nacht", "▶ Speel de nacht af",
+                 "⏭ Volgende stap", "Wat er gebeurd is", ">Nederlands</a>"):  # fmt: skip
+        assert text in page, text
+
+    response = await client.post("/api/personas/louise/text?lang=nl", json={"text": "/start"})
+    state = await response.json()
+    louise = persona(state, "louise")
+    assert louise["role_label"] == "Deelnemer"
+    assert louise["suggestions"][0]["label"] == "De link van het evenement openen"
+    assert bot_texts(state, "louise")[-1].startswith("Hallo! Ik help mensen")
+    response = await client.post(
+        "/api/personas/louise/text?lang=nl", json={"text": louise["suggestions"][0]["text"]}
+    )
+    state = await response.json()
+    assert bot_texts(state, "louise")[-1].startswith("Welke taal heb je het liefst?")
+
+    response = await client.post("/api/night/advance?lang=nl", json={"minutes": 15})
+    state = await response.json()
+    assert state["log"][-1]["text"] == "De klok gaat 15 minuten vooruit."
+    response = await client.post("/api/personas/maya/tap?lang=nl", json={"message_id": 999,
+                                                                          "button": 0})  # fmt: skip
+    assert response.status == 409
+    assert (await response.json())["error"] == "Deze knop is er niet meer."
 
 
 async def test_refusals_are_explained_in_the_page_language(client: TestClient) -> None:
@@ -256,6 +362,15 @@ async def test_the_demo_command_serves_its_page_and_stops_on_sigterm(
             async with session.get(f"http://127.0.0.1:{port}/?lang=en") as response:
                 assert response.status == 200
                 assert "Play the night" in await response.text()
+            # The organizer's board link opens the board, on the demo's own port.
+            async with session.post(
+                f"http://127.0.0.1:{port}/api/personas/jo/text?lang=en", json={"text": "/dashboard"}
+            ) as response:
+                links = board_links(await response.json(), "jo")
+            assert links and links[0]["t"].startswith(f"http://127.0.0.1:{port}/board/"), links
+            async with session.get(links[0]["t"], params={"lang": "en"}) as response:
+                assert response.status == 200
+                assert "Live board" in await response.text()
     finally:
         process.send_signal(signal.SIGTERM)
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)

@@ -538,8 +538,6 @@ async def test_long_poll_wakes_on_update_conflict_and_stop(emulator, http) -> No
 # ------------------------------------------------------------------- limits and failures
 
 
-# PTB itself warns when it builds a RetryAfter (int → timedelta migration).
-@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 async def test_flood_limits_answer_429(http, clock) -> None:
     async with BotApiEmulator(limits=Limits.telegram(), clock=lambda: clock[0]) as emulator:
         users = [emulator.user(started=True) for _ in range(31)]

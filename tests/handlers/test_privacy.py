@@ -39,7 +39,7 @@ async def test_my_data_shows_everything_in_her_language(harness: BotHarness, eve
     assert "What this bot keeps about you" in text
     assert str(ada.id) in text  # her own id, shown to her only
     assert "Name your companions see: Ada" in text
-    assert "Heading to: Montreuil" in text
+    assert "Destination: Montreuil" in text
     assert "Arrival group at Nuit Compagnonnes" in text
     assert "/forget deletes all of it." in text
     chloe = harness.user(first_name="Chloé", language_code="fr")

@@ -37,7 +37,7 @@ async def test_sign_up_in_english(harness: BotHarness, event) -> None:
 
     reply = await harness.say(marie, f"/start {event.attendee_code}")
     assert "Which language" in reply.text
-    assert [b.text for b in marie.inline_buttons()] == ["Français", "✓ English"]
+    assert [b.text for b in marie.inline_buttons()] == ["Français", "✓ English", "Nederlands"]
 
     reply = await harness.tap(marie, "✓ English")
     assert "Welcome to Nuit Compagnonnes" in reply.text
@@ -77,7 +77,7 @@ async def test_sign_up_in_english(harness: BotHarness, event) -> None:
     for line in (
         "Name: Marie",
         "Arrival: 23:00 – 00:00 (Main entrance)",
-        "Heading to: Oberkampf (Paris 11e)",
+        "Destination: Oberkampf (Paris 11e)",
         "Transport: 🚇 Metro / RER / tram",
         "Departure: 03:00 — Main entrance",
     ):
@@ -190,7 +190,7 @@ async def test_no_departure_group_skips_transport_and_departure(harness: BotHarn
     await reach_destination_step(harness, sam, event)
     reply = await harness.tap(sam, data("su:dest:none"))
     assert "Please check and confirm" in reply.text
-    assert "Heading to: no departure group" in reply.text
+    assert "Destination: no departure group" in reply.text
     assert not any(b.callback_data == "su:edit:transport" for b in sam.inline_buttons())
     await harness.tap(sam, data("su:sum:confirm"))
     registration = await registration_of(sam)
@@ -243,7 +243,7 @@ async def test_edit_from_summary_and_me(harness: BotHarness, event) -> None:
     await harness.tap(ada, data("su:edit:destination"))
     reply = await harness.say(ada, "Montreuil")
     assert "You are signed up" in reply.text
-    assert "Heading to: Montreuil" in reply.text
+    assert "Destination: Montreuil" in reply.text
     await harness.tap(ada, data("su:edit:wave"))
     reply = await harness.tap(ada, lambda b: b.text.startswith("06:00"))
     assert "Departure: 06:00 — Back door" in reply.text
@@ -383,7 +383,7 @@ async def test_sign_up_in_french(harness: BotHarness, event) -> None:
     chloe = harness.user(first_name="Chloé", language_code="fr")
     reply = await harness.say(chloe, f"/start {event.attendee_code}")
     assert reply.text.startswith("Quelle langue préfères-tu ?")
-    assert [b.text for b in chloe.inline_buttons()] == ["✓ Français", "English"]
+    assert [b.text for b in chloe.inline_buttons()] == ["✓ Français", "English", "Nederlands"]
     reply = await harness.tap(chloe, "✓ Français")
     assert "Bienvenue à Nuit Compagnonnes !" in reply.text
     reply = await harness.tap(chloe, "✅ J'accepte")
@@ -407,7 +407,7 @@ async def test_sign_up_in_french(harness: BotHarness, event) -> None:
         "Langue : Français",
         "Prénom ou pseudo : Chloé B.",
         "Arrivée : 00:00 – 01:00 (Main entrance)",
-        "Direction : Paris 20e (Ménilmontant)",
+        "Destination : Paris 20e (Ménilmontant)",
         "Transport : 🚌 Noctilien / bus de nuit",
         "Départ : 06:00 — Back door",
     ):

@@ -255,9 +255,9 @@ async def test_attendee_types_a_misspelt_zone_in_french(harness: BotHarness, eve
 
     await harness.tap(chloe, data("su:tr:walk"))
     reply = await harness.tap(chloe, data("su:wave:*"))
-    assert "Direction : La Recyclerie" in reply.text
+    assert "Destination : La Recyclerie" in reply.text
     await harness.tap(chloe, data("su:sum:confirm"))
-    assert "Direction : La Recyclerie" in (await harness.say(chloe, "/me")).text
+    assert "Destination : La Recyclerie" in (await harness.say(chloe, "/me")).text
     before = len(chloe.messages())
     await harness.say(chloe, "/mydata")
     assert any("La Recyclerie" in text for text in texts_after(chloe, before))

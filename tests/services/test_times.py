@@ -18,6 +18,7 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("23:30", time(23, 30)), ("23h30", time(23, 30)), ("23h", time(23, 0)), ("7.05", time(7, 5)),
+     ("23u30", time(23, 30)), ("1u", time(1, 0)),
      ("0:00", time(0, 0)), ("24:00", time(0, 0)), (" 02:15 ", time(2, 15))],
 )  # fmt: skip
 def test_clock_times(text, expected):
@@ -63,6 +64,7 @@ def test_clock_times_after_midnight_belong_to_the_same_night():
 def test_ranges():
     assert parse_clock_range("23:00-00:00") == (time(23), time(0))
     assert parse_clock_range("23h → 0h30") == (time(23), time(0, 30))
+    assert parse_clock_range("23u tot 0u30") == (time(23), time(0, 30))
     with pytest.raises(UserInputError):
         parse_clock_range("23:00")
 

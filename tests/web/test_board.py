@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from companion_bot.models import Event
+from companion_bot.models import Event, HelpAlert, HelpStatus, Unplaced
 from companion_bot.services import board, closing, lifecycle
 from companion_bot.services.events import InviteKind, event_links
 from companion_bot.web import create_app
@@ -131,6 +131,56 @@ async def test_the_page_renders_translated_and_self_contained(
     assert '<html lang="en">' in forced
     state = await get_state(client, night, lang="fr")
     assert members_by_name(state)["Dounia"] == ("home", "rentrée")
+
+
+def count_classes(page: str) -> dict[str, set[str]]:
+    """The classes of each count's box on the page, by count."""
+    found = re.findall(r'<div class="([^"]*)"><span class="number" data-count="(\w+)"', page)
+    return {key: set(classes.split()) for classes, key in found}
+
+
+async def test_counts_are_coloured_only_when_not_zero(client: TestClient, night: Night) -> None:
+    page = await (await client.get(base(night), params={"lang": "en"})).text()
+    classes = count_classes(page)
+    assert "warn" in classes["unplaced"] and "alert" in classes["open_alerts"]  # 1 and 2
+    await HelpAlert.filter(event=night.event).update(status=HelpStatus.CLOSED)
+    await Unplaced.filter(event=night.event).delete()
+    page = await (await client.get(base(night), params={"lang": "en"})).text()
+    classes = count_classes(page)
+    assert classes["unplaced"] == classes["open_alerts"] == {"count"}, classes
+
+
+async def test_the_board_in_dutch(client: TestClient, night: Night) -> None:
+    """A Dutch-speaking browser (Brussels), or ?lang=nl: the page, its live state and its
+    export in Dutch, with Dutch among the languages offered."""
+    brussels = {"Accept-Language": "nl-BE,nl;q=0.9,fr;q=0.5"}
+    page = await (await client.get(base(night), headers=brussels)).text()
+    assert '<html lang="nl">' in page
+    for text in (
+        "open hulpoproepen",
+        "wachten op een groep",
+        "Hulpoproepen",
+        "Vertrekken",
+        "Live-overzicht — Nuit Compagnonnes",
+        "Anonieme statistieken downloaden (CSV)",
+    ):
+        assert text in page, text
+    languages = re.search(r'<nav class="languages"[^>]*>(.*?)</nav>', page, re.S).group(1)
+    assert re.findall(r'hreflang="(\w+)"', languages) == ["fr", "en", "nl"]
+    assert 'lang="nl" aria-current="true">Nederlands</a>' in languages
+
+    state = await get_state(client, night, lang="nl")
+    assert members_by_name(state)["Dounia"] == ("home", "thuis")
+    assert members_by_name(state)["Alice"] == ("waiting", "nog niet aangekomen")
+    alerts = {alert["name"]: alert for alert in state["alerts"]}
+    assert alerts["Emma"]["claim"] == "Zoé is ermee bezig"
+    assert alerts["Gaëlle"]["claim"] == "Nog niemand heeft het op zich genomen"
+    assert alerts["Gaëlle"]["since"] == "0 minuten geleden"
+
+    export = await client.get(f"{base(night)}/export.csv", params={"lang": "nl"})
+    assert (await export.read()).decode("utf-8-sig").splitlines()[0] == (
+        "rubriek,detail,meting,waarde"
+    )
 
 
 async def test_a_display_name_cannot_break_out_of_the_page(

@@ -1,67 +1,24 @@
-"""The live board in a real browser: Debian's headless Chromium driven by Selenium, against
-the board served on localhost. It renders the counts and each member's status, follows the
-night live (a member taps "I'm home" through the services and the page changes by itself),
+"""The live board in a real browser: headless Chromium (tests/browser.py) on a phone's screen,
+against the board served on localhost. It renders the counts and each member's status, follows
+the night live (a member taps "I'm home" through the services and the page changes by itself),
 speaks French, sends no request elsewhere, and leaves a screenshot in test-artifacts/board.png.
-
-Needs /usr/bin/chromium and /usr/bin/chromedriver (`apt-get install chromium chromium-driver`,
-done by .ci/run). Without them the test is skipped, except under CI=true where it fails.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
-import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
 
+from companion_bot.models import HelpAlert, HelpStatus, Unplaced
 from companion_bot.services import board, closing
 from companion_bot.web import board as web_board
 from companion_bot.web import create_app
+from tests.browser import PHONE, screenshot, set_screen, severe_console_messages, wait_until
 from tests.support import BotHarness
 from tests.web.seed import ATTENDEES, Night, seed_night
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-WAIT = 20  # seconds at most for the page to show a change (it polls every second here)
-
-
-def browser_or_skip() -> None:
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not shutil.which(path)]
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing.append("the selenium package (pip install -e '.[test]')")
-    if not missing:
-        return
-    reason = f"browser test needs {', '.join(missing)} (apt-get install chromium chromium-driver)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason + " — required under CI=true")
-    pytest.skip(reason)
-
-
-def start_driver(profile: Path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-        # A phone's screen: the board is mostly read on one, at the door.
-        "--window-size=412,1600",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    # The driver's path is given: selenium-manager has nothing to look up or download.
-    return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
 
 
 @pytest_asyncio.fixture
@@ -73,25 +30,6 @@ async def served(harness: BotHarness, monkeypatch) -> AsyncIterator[TestServer]:
         yield server
     finally:
         await server.close()
-
-
-@pytest_asyncio.fixture
-async def browser(tmp_path: Path):
-    browser_or_skip()
-    driver = await asyncio.to_thread(start_driver, tmp_path / "chromium-profile")
-    try:
-        yield driver
-    finally:
-        await asyncio.to_thread(driver.quit)
-
-
-async def wait_until(driver, condition: Callable, message: str):
-    """Selenium blocks: it waits in a thread while this loop serves the page."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return await asyncio.to_thread(
-        WebDriverWait(driver, WAIT, poll_frequency=0.1).until, condition, message
-    )
 
 
 # The page redraws itself every second: read it in one script, not element by element.
@@ -119,6 +57,13 @@ def count(driver, key: str) -> str:
     )
 
 
+def colour(driver, key: str) -> str:
+    return driver.execute_script(
+        "return getComputedStyle(document.querySelector(`[data-count='${arguments[0]}']`)).color",
+        key,
+    )
+
+
 def text_of(driver, selector: str) -> str:
     return driver.execute_script("return document.querySelector(arguments[0]).textContent",
                                  selector)  # fmt: skip
@@ -129,9 +74,15 @@ async def test_the_board_in_chromium(served: TestServer, browser, event) -> None
     token = await board.board_token(night.event)
     url = str(served.make_url(f"/board/{token}"))
 
+    # A phone's width, and tall: the screenshot shows the whole board.
+    screen = (PHONE[0], 1600)
+    set_screen(browser, screen)
     await asyncio.to_thread(browser.get, url + "?lang=en")
     await wait_until(browser, lambda d: count(d, "signed_up") == "7", "signed-up count")
     assert count(browser, "unplaced") == "1" and count(browser, "open_alerts") == "2"
+    # Something to see to: coloured as such.
+    neutral = colour(browser, "signed_up")
+    assert colour(browser, "open_alerts") != neutral and colour(browser, "unplaced") != neutral
     assert member_state("Béatrice")(browser) == ("at_point", "at the meeting point")
     assert member_state("Fatou")(browser) == ("no_news", "no news")
     alerts = text_of(browser, "#alerts")
@@ -143,8 +94,7 @@ async def test_the_board_in_chromium(served: TestServer, browser, event) -> None
     await closing.home(ATTENDEES["Emma"][0], night.registrations["Emma"].id)
     await wait_until(browser, lambda d: member_state("Emma")(d) == ("home", "home"),
                      "Emma home on the board")  # fmt: skip
-    ARTIFACTS.mkdir(exist_ok=True)
-    assert await asyncio.to_thread(browser.save_screenshot, str(ARTIFACTS / "board.png"))
+    assert await screenshot(browser, "board.png") == screen
 
     # QR codes are images the browser could load (served by us, not a CDN).
     loaded = browser.execute_script(
@@ -160,6 +110,12 @@ async def test_the_board_in_chromium(served: TestServer, browser, event) -> None
     assert "alertes d’aide ouvertes" in text_of(browser, ".counts")
     assert member_state("Emma")(browser) == ("home", "rentrée")
 
+    # Nothing left to see to: zero is not an alarm.
+    await HelpAlert.filter(event=night.event).update(status=HelpStatus.CLOSED)
+    await Unplaced.filter(event=night.event).delete()
+    await wait_until(browser, lambda d: count(d, "open_alerts") == "0", "alerts closed")
+    assert count(browser, "unplaced") == "0"
+    assert colour(browser, "open_alerts") == neutral and colour(browser, "unplaced") == neutral
+
     # No script error and no blocked request (the page's Content-Security-Policy).
-    problems = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-    assert problems == []
+    assert severe_console_messages(browser) == []

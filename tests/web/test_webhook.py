@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from companion_bot.app import build_application
 from companion_bot.emulator import EmulatedUser
+from companion_bot.i18n import LANGUAGES
 from companion_bot.settings import SettingsError, load_settings
 from companion_bot.web import create_app
 from companion_bot.models import InboxUpdate
@@ -44,7 +45,7 @@ async def test_the_webhook_is_registered_with_its_secret_and_no_polling(hook: We
     assert stored.secret_token == hook.settings.webhook_secret
     assert "message" in stored.allowed_updates and "callback_query" in stored.allowed_updates
     assert hook.emulator.count_calls("getUpdates") == 0
-    assert hook.emulator.count_calls("setMyCommands") == 2  # menus are published here too
+    assert hook.emulator.count_calls("setMyCommands") == len(LANGUAGES)  # menus published here too
 
 
 async def test_sign_up_steps_through_the_webhook(hook: WebhookHarness, event):

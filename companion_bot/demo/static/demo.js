@@ -8,6 +8,7 @@
   const query = "?lang=" + encodeURIComponent(config.lang);
   const columns = new Map();
   let version = null;
+  let nightNumber = null;
   let playing = false;
   let nightBusy = false;
 
@@ -91,6 +92,10 @@
   function render(state) {
     if (!state || !state.personas) return;
     version = state.version;
+    if (nightNumber !== null && state.night !== nightNumber) {
+      for (const column of columns.values()) forgetChat(column);
+    }
+    nightNumber = state.night;
     document.getElementById("clock").textContent = state.clock;
     const event = document.querySelector(".night .event");
     event.textContent = "";
@@ -98,12 +103,16 @@
                  el("span", "label", labels.doors + " "), state.event.doors);
     const coming = document.getElementById("coming");
     coming.textContent = "";
-    if (state.night_over) {
-      coming.append(el("strong", null, labels.over));
-    } else if (state.next) {
+    if (state.next && !state.night_over) {
       coming.append(el("span", "label", labels.coming + " · " + state.next.at + " "),
                     state.next.text);
     }
+    // Once the night is over, the controls say so and offer a new one instead.
+    for (const id of ["play", "next", "later"]) {
+      document.getElementById(id).hidden = state.night_over;
+    }
+    document.getElementById("over").hidden = !state.night_over;
+    document.getElementById("new-night").hidden = !state.night_over;
     const log = document.getElementById("log");
     log.textContent = "";
     for (const entry of state.log.slice().reverse()) {
@@ -133,6 +142,15 @@
     } else if (!notice && column.notified === undefined) {
       column.notified = null;
     }
+  }
+
+  // A new night: new chats, whose messages reuse the old ones' ids.
+  function forgetChat(column) {
+    for (const entry of column.messages.values()) entry.node.remove();
+    column.messages.clear();
+    column.notified = undefined;
+    column.extras = undefined;
+    column.stick = true;
   }
 
   function toBottom(column) {
@@ -267,6 +285,10 @@
     for (const row of message.buttons) {
       const line = el("div", "row");
       for (const key of row) {
+        if (key.href) {
+          line.append(boardLink(key.text, key.href, "inline"));
+          continue;
+        }
         const tap = button(key.text, "inline", async () => {
           tap.disabled = true;  // one tap, as in Telegram while the bot answers
           const done = key.start
@@ -292,6 +314,8 @@
         node = button(piece.t, "link", () =>
           post("/api/personas/" + column.key + "/text", { text: "/start " + piece.start }));
         node.title = labels.open_link;
+      } else if (piece.href) {
+        node = boardLink(piece.t, piece.href, "link");
       } else {
         node = el(piece.code ? "code" : "span", null, piece.t);
       }
@@ -301,6 +325,16 @@
       text.append(node);
     }
     return text;
+  }
+
+  // The live board, served by the demo itself: a path on this server, in a new tab.
+  function boardLink(text, path, className) {
+    const link = el("a", className, text);
+    link.href = path + query;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    link.title = labels.board;
+    return link;
   }
 
   function renderKeyboard(column, rows) {
@@ -331,7 +365,7 @@
 
   // -- the night's clock -----------------------------------------------------------------
 
-  async function night(path, body) {
+  async function moveNight(path, body) {
     if (nightBusy) return null;
     nightBusy = true;
     for (const id of ["next", "later"]) document.getElementById(id).disabled = true;
@@ -340,6 +374,18 @@
     } finally {
       nightBusy = false;
       for (const id of ["next", "later"]) document.getElementById(id).disabled = playing;
+    }
+  }
+
+  async function newNight() {
+    const start = document.getElementById("new-night");
+    start.disabled = true;
+    start.textContent = labels.starting;
+    try {
+      await moveNight("/api/night/new", {});
+    } finally {
+      start.disabled = false;
+      start.textContent = labels.new_night;
     }
   }
 
@@ -354,7 +400,7 @@
 
   async function playLoop() {
     while (playing) {
-      const state = await night("/api/night/next", {});
+      const state = await moveNight("/api/night/next", {});
       if (!state || state.night_over) break;
       await sleep(1800);
     }
@@ -362,9 +408,10 @@
   }
 
   document.getElementById("play").addEventListener("click", () => setPlaying(!playing));
-  document.getElementById("next").addEventListener("click", () => night("/api/night/next", {}));
+  document.getElementById("next").addEventListener("click", () => moveNight("/api/night/next", {}));
   document.getElementById("later").addEventListener("click", () =>
-    night("/api/night/advance", { minutes: 15 }));
+    moveNight("/api/night/advance", { minutes: 15 }));
+  document.getElementById("new-night").addEventListener("click", newNight);
 
   render(config.state);
   poll();

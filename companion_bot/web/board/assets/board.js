@@ -14,10 +14,13 @@
     return node;
   }
 
+  // A count with a tone (waiting for a group, open alerts) is coloured only when not zero.
   function renderCounts(counts) {
     for (const node of document.querySelectorAll("[data-count]")) {
       const value = counts[node.dataset.count];
-      if (value !== undefined) node.textContent = String(value);
+      if (value === undefined) continue;
+      node.textContent = String(value);
+      if (node.dataset.tone) node.parentElement.classList.toggle(node.dataset.tone, value > 0);
     }
   }
 
