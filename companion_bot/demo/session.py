@@ -29,7 +29,7 @@ from companion_bot.emulator import (
     StoredMessage,
     settle,
 )
-from companion_bot.i18n import N_, translator
+from companion_bot.i18n import N_, N_plural, Translator, translator
 from companion_bot.models import DepartureWave, Event, ScheduledTask
 from companion_bot.services import broadcasts, closing, groups, help, lifecycle
 from companion_bot.settings import Settings, load_settings
@@ -58,7 +58,9 @@ TASK_LABELS = {
     lifecycle.FOLLOWUP_TASK: N_("The morning after: three quick questions to the attendees."),
 }
 OTHER_TASK = N_("Scheduled task: {kind}.")
-CLOCK_MOVED = N_("The clock moves forward {minutes} minutes.")
+CLOCK_MOVED = N_plural(
+    "The clock moves forward {count} minute.", "The clock moves forward {count} minutes."
+)
 NIGHT_OVER = N_("The night is over: nothing else is planned.")
 
 SUGGESTIONS = {
@@ -89,8 +91,14 @@ class Persona:
 @dataclass
 class LogEntry:
     moment: datetime
-    message: str
+    # An N_ text, or an N_plural one whose values give the "count".
+    message: str | tuple[str, str]
     values: dict[str, str] = field(default_factory=dict)
+
+    def text(self, t: Translator) -> str:
+        if isinstance(self.message, tuple):
+            return t.ngettext(*self.message, int(self.values["count"])).format(**self.values)
+        return t.gettext(self.message).format(**self.values)
 
 
 def demo_settings(emulator: BotApiEmulator, database_url: str, language: str = "fr") -> Settings:
@@ -199,14 +207,14 @@ class Demo:
         state: JSON = {
             "clock": t.datetime(clock.now(), self.event.timezone),
             "event": {
-                "name": self.event.name,
-                "venue": self.event.venue_name,
+                "name": self.event.localized("name", t.language),
+                "venue": self.event.localized("venue_name", t.language),
                 "doors": t.datetime(self.event.doors_open, self.event.timezone),
             },
             "night_over": self.night_over,
             "next": None,
             "log": [
-                {"at": self._time(entry.moment), "text": _(entry.message).format(**entry.values)}
+                {"at": self._time(entry.moment), "text": entry.text(t)}
                 for entry in self.log
             ],
             "personas": personas,
@@ -308,7 +316,7 @@ class Demo:
             clock.travel_to(moment)
             timeline.wake(self.application)
             await self._settle_night()
-            self._log(LogEntry(moment, CLOCK_MOVED, {"minutes": str(minutes)}))
+            self._log(LogEntry(moment, CLOCK_MOVED, {"count": str(minutes)}))
             await self._refresh_next()
         self.emulator.changed.notify()
 

@@ -118,7 +118,7 @@ async def test_sign_up_as_a_persona_then_play_the_night(client: TestClient, demo
         client, lambda s: any("Your arrival group" in t for t in bot_texts(s, "maya"))
     )
     introduction = next(t for t in bot_texts(state, "maya") if "Your arrival group" in t)
-    assert "Nuit Compagnonnes (démo)" in introduction
+    assert "Compagnonnes Night (demo)" in introduction  # the event's name in her language
     assert any(name in introduction for name in ("Inès", "Jade", "Nora", "Alix"))
     assert "7301" not in introduction  # display names only, never Telegram ids
     assert any("Matching round" in entry["text"] for entry in state["log"])
@@ -161,7 +161,7 @@ async def test_moving_the_clock_and_ending_the_night(client: TestClient) -> None
     assert "Awa, a volunteer on duty, confirms that the groups have left." in log
     assert any(line.startswith("Home, and said so: Inès") for line in log), log
     assert any("No news from Alix" in t for t in bot_texts(state, "jo")), bot_texts(state, "jo")
-    assert any("Pas de nouvelles de Alix" in t for t in bot_texts(state, "samira"))
+    assert any("Toujours pas de nouvelles : Alix" in t for t in bot_texts(state, "samira"))
 
 
 async def test_what_people_type_stays_text_and_the_page_is_local(client: TestClient) -> None:

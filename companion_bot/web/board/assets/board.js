@@ -14,10 +14,15 @@
     return node;
   }
 
-  function renderCounts(counts) {
+  function renderCounts(counts, labels) {
     for (const node of document.querySelectorAll("[data-count]")) {
       const value = counts[node.dataset.count];
       if (value !== undefined) node.textContent = String(value);
+    }
+    // "1 person signed up", "2 people signed up": the label follows the number.
+    for (const node of document.querySelectorAll("[data-count-label]")) {
+      const label = labels[node.dataset.countLabel];
+      if (label !== undefined) node.textContent = label;
     }
   }
 
@@ -84,7 +89,7 @@
 
   function render(state) {
     if (state.purged) return;
-    renderCounts(state.counts);
+    renderCounts(state.counts, state.count_labels || {});
     renderAlerts(state.alerts);
     renderWaves(state.waves);
     setStatus(body.dataset.updated.replace("{time}", state.updated), false);
