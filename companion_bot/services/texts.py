@@ -46,8 +46,8 @@ class Versions:
     items: tuple[tuple[str, str], ...]
 
     @classmethod
-    def single(cls, text: str, language: str = "") -> Versions:
-        return cls(((language, text),))
+    def single(cls, text: str) -> Versions:
+        return cls((("", text),))
 
     @classmethod
     def of(cls, value: Versions | str) -> Versions:
