@@ -78,7 +78,8 @@ def pressed_label(update: Update) -> str | None:
 
 
 async def on_duty(update: Update, context: Context) -> None:
-    _ = tr(update, context).gettext
+    t = tr(update, context)
+    _ = t.gettext
     roles = await closing.duty_roles(update.effective_user.id)
     if not roles:
         await send(update, context, _("You are not a volunteer at an upcoming event."))
@@ -86,11 +87,12 @@ async def on_duty(update: Update, context: Context) -> None:
     buttons = []
     for role in roles:
         label = (_("Go off duty at {event}") if role.on_duty
-                 else _("Go on duty at {event}")).format(event=role.event.name)  # fmt: skip
+                 else _("Go on duty at {event}")).format(
+                     event=role.event.localized("name", t.language))  # fmt: skip
         buttons.append((label, button(update, f"du:{role.event_id}:{0 if role.on_duty else 1}")))
     lines = [
         (_("🟢 On duty at {event}") if role.on_duty else _("⚪ Off duty at {event}")).format(
-            event=esc(role.event.name)
+            event=esc(role.event.localized("name", t.language))
         )
         for role in roles
     ]
@@ -112,7 +114,11 @@ async def on_duty_button(update: Update, context: Context, parts: list[str]) -> 
         if role.on_duty
         else _("⚪ You are off duty at {event}. Thank you!")
     )
-    await send(update, context, text.format(event=esc(role.event.name)))
+    await send(
+        update,
+        context,
+        text.format(event=esc(role.event.localized("name", tr(update, context).language))),
+    )
 
 
 async def on_waves(update: Update, context: Context) -> None:

@@ -8,7 +8,15 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from companion_bot.i18n import Translator, escape, pick_language, translator
+from companion_bot.i18n import (
+    LANGUAGES,
+    N_,
+    N_plural,
+    Translator,
+    escape,
+    pick_language,
+    translator,
+)
 from companion_bot.settings import Settings
 
 Context = ContextTypes.DEFAULT_TYPE
@@ -38,6 +46,22 @@ def remember_language(context: Context, language: str | None) -> None:
 
 
 esc = escape  # short: it wraps every user-provided value in message templates
+
+# How many signed up (/myevents, /dashboard).
+SIGNED_UP = N_plural("{count} signed up", "{count} signed up")
+
+SEVERAL_LANGUAGES = N_(
+    "Several languages? Write each version after “|” and its language code ({codes}), "
+    "like: {example}"
+)
+
+
+def in_several_languages(gettext, example: str) -> str:
+    """The hint under an organizer's question whose answer attendees read: how to write it
+    in several languages (services/texts.py). `example`: an N_() text, translated here."""
+    return gettext(SEVERAL_LANGUAGES).format(
+        codes=", ".join(LANGUAGES), example=esc(gettext(example))
+    )
 
 
 def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup:

@@ -16,7 +16,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from companion_bot import clock
-from companion_bot.i18n import N_, Translator, escape
+from companion_bot.i18n import N_, N_plural, Translator, escape
 from companion_bot.models import (
     ArrivalSlot,
     CompanionGroup,
@@ -25,7 +25,6 @@ from companion_bot.models import (
     GroupKind,
     GroupMember,
     GroupStatus,
-    MeetingPoint,
     MemberStatus,
     Person,
     Registration,
@@ -37,6 +36,7 @@ from companion_bot.models import (
 from companion_bot.services import groups, outbox, relay, scheduler
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import HELP_BUTTON, help_keyboard, language_of, signed_markup
+from companion_bot.services.texts import meeting_place
 
 logger = logging.getLogger(__name__)
 
@@ -118,16 +118,11 @@ async def on_night_start(payload: dict, now: datetime) -> None:
         t = language_of(person)
         await outbox.enqueue(
             person.telegram_id,
-            t.gettext(NIGHT_START).format(event=escape(event.name),
+            t.gettext(NIGHT_START).format(event=escape(event.localized("name", t.language)),
                                           button=t.gettext(HELP_BUTTON)),
             reply_markup=help_keyboard(t),
             dedupe_key=f"night:{event.id}:{person.id}",
         )  # fmt: skip
-
-
-def meeting_place(point: MeetingPoint | None, event: Event) -> str:
-    """Where people meet: the named meeting point, else the venue itself."""
-    return point.name if point else event.venue_name
 
 
 # -- arriving without a group ----------------------------------------------------------------
@@ -164,7 +159,6 @@ async def on_arrival_alone(payload: dict, now: datetime) -> None:
     if not alone:
         return
     event = slot.event
-    point = meeting_place(slot.meeting_point, event)
     stamp = slot.starts_at.isoformat()
     for registration, _reason in alone:
         person = registration.person
@@ -174,7 +168,7 @@ async def on_arrival_alone(payload: dict, now: datetime) -> None:
             t.gettext(ARRIVING_ALONE).format(
                 start=t.time(slot.starts_at, event.timezone),
                 end=t.time(slot.ends_at, event.timezone),
-                point=escape(point),
+                point=escape(meeting_place(slot.meeting_point, event, t.language)),
             ),
             dedupe_key=f"arrivalalone:{slot.id}:{registration.id}:{stamp}",
         )
@@ -193,7 +187,7 @@ def arrival_alone_text(t: Translator, slot: ArrivalSlot, alone) -> str:
     header = t.gettext(ARRIVING_ALONE_HEADER).format(
         start=t.time(slot.starts_at, zone),
         end=t.time(slot.ends_at, zone),
-        point=escape(meeting_place(slot.meeting_point, slot.event)),
+        point=escape(meeting_place(slot.meeting_point, slot.event, t.language)),
     )
     return "\n".join([header, *alone_lines(t, [(r.person.display_name or "?", why)
                                                 for r, why in alone])])  # fmt: skip
@@ -202,13 +196,17 @@ def arrival_alone_text(t: Translator, slot: ArrivalSlot, alone) -> str:
 # -- the wave reminder --------------------------------------------------------------------------
 
 
-WAVE_REMINDER = N_(
+WAVE_REMINDER = N_plural(
+    "🌙 Your departure leaves at <b>{time}</b> from <b>{point}</b>, in {minutes} minute. "
+    "Your group: {names}.",
     "🌙 Your departure leaves at <b>{time}</b> from <b>{point}</b>, in {minutes} minutes. "
-    "Your group: {names}."
+    "Your group: {names}.",
 )
-WAVE_REMINDER_ALONE = N_(
+WAVE_REMINDER_ALONE = N_plural(
+    "🌙 Your departure leaves at <b>{time}</b> from <b>{point}</b>, in {minutes} minute. "
+    "We have not found a group for you: the volunteers know and will leave with you.",
     "🌙 Your departure leaves at <b>{time}</b> from <b>{point}</b>, in {minutes} minutes. "
-    "We have not found a group for you: the volunteers know and will leave with you."
+    "We have not found a group for you: the volunteers know and will leave with you.",
 )
 AT_POINT = N_("📍 I'm at the meeting point")
 LEAVING_LATER = N_("⏰ I'm leaving later")
@@ -230,16 +228,15 @@ async def on_wave_reminder(payload: dict, now: datetime) -> None:
         status=RegistrationStatus.CONFIRMED,
         left_at=None,
     ).prefetch_related("person")
-    point = meeting_place(wave.meeting_point, event)
     for registration in registrations:
         person = registration.person
         t = language_of(person)
         group = await departure_group_of(registration.id)
         names = await other_names(group, registration.id) if group else []
         template = WAVE_REMINDER if names else WAVE_REMINDER_ALONE
-        text = t.gettext(template).format(
+        text = t.ngettext(*template, event.reminder_minutes).format(
             time=t.time(wave.departs_at, event.timezone),
-            point=escape(point),
+            point=escape(meeting_place(wave.meeting_point, event, t.language)),
             minutes=event.reminder_minutes,
             names=", ".join(f"<b>{escape(n)}</b>" for n in names),
         )
@@ -346,7 +343,7 @@ SOMEONE_MISSING = N_("❓ Someone is missing")
 def group_card(t: Translator, state: GroupState) -> str:
     _ = t.gettext
     group, zone = state.group, state.group.event.timezone
-    point = meeting_place(group.meeting_point, group.event)
+    point = meeting_place(group.meeting_point, group.event, t.language)
     lines = [
         "<b>"
         + _(GROUP_HEADER).format(number=state.number, time=t.time(group.meet_at, zone),
@@ -744,7 +741,7 @@ async def flag_missing(
     await registration.save(update_fields=["missing_flagged_at"])
     person = registration.person
     t = language_of(person)
-    point = meeting_place(group.meeting_point, group.event)
+    point = meeting_place(group.meeting_point, group.event, t.language)
     await outbox.enqueue(
         person.telegram_id,
         t.gettext(WHERE_ARE_YOU).format(point=escape(point)),

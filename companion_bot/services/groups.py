@@ -48,7 +48,7 @@ from companion_bot.models import (
     RegistrationStatus,
     Unplaced,
 )
-from companion_bot.services import outbox, scheduler, zones
+from companion_bot.services import outbox, scheduler, texts, zones
 from companion_bot.services.messaging import language_of
 
 logger = logging.getLogger(__name__)
@@ -568,13 +568,13 @@ async def add_member(
         if member.registration_id == registration_id:
             continue
         person = member.registration.person
-        _ = language_of(person).gettext
+        t = language_of(person)
         await outbox.enqueue(
             person.telegram_id,
-            _(NEWCOMER).format(
+            t.gettext(NEWCOMER).format(
                 name=escape(newcomer.person.display_name),
-                kind=_(KIND_NAMES[GroupKind(group.kind)]),
-                event=escape(group.event.name),
+                kind=t.gettext(KIND_NAMES[GroupKind(group.kind)]),
+                event=escape(group.event.localized("name", t.language)),
             ),
             dedupe_key=f"joined:{group.id}:{registration_id}:{member.registration_id}{again}",
         )
@@ -602,11 +602,9 @@ async def introduce(
         t = language_of(person)
         others = [m.registration.person.display_name or "?" for m in members if m is not member]
         text = t.gettext(INTRODUCTION[GroupKind(group.kind)]).format(
-            event=escape(group.event.name),
+            event=escape(group.event.localized("name", t.language)),
             names=", ".join(f"<b>{escape(name)}</b>" for name in others),
-            point=escape(
-                group.meeting_point.name if group.meeting_point else group.event.venue_name
-            ),
+            point=escape(texts.meeting_place(group.meeting_point, group.event, t.language)),
             time=t.time(group.meet_at, group.event.timezone),
         )
         await outbox.enqueue(
@@ -893,10 +891,12 @@ async def take_out(
 
 async def tell(member: GroupMember, message: str, kind: GroupKind, event: Event, key: str) -> None:
     person = member.registration.person
-    _ = language_of(person).gettext
+    t = language_of(person)
     await outbox.enqueue(
         person.telegram_id,
-        _(message).format(kind=_(KIND_NAMES[kind]), event=escape(event.name)),
+        t.gettext(message).format(
+            kind=t.gettext(KIND_NAMES[kind]), event=escape(event.localized("name", t.language))
+        ),
         dedupe_key=f"{key}:{member.registration_id}",
     )
 

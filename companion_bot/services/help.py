@@ -184,7 +184,7 @@ def alert_text(t, alert: HelpAlert) -> str:
         t.gettext(ALERT_TEXT).format(
             level=t.gettext(LEVEL_NAMES[HelpLevel(alert.level)]),
             name=escape(alert.person.display_name if alert.person else "?"),
-            event=escape(alert.event.name),
+            event=escape(alert.event.localized("name", t.language)),
         )
     ]
     if alert.text:
