@@ -106,7 +106,6 @@ def register_tasks() -> None:
     scheduler.register(lifecycle.PURGE_TASK, lifecycle.on_purge)
     outbox.register_after_send(relay.RELAY_PURPOSE, relay.remember_copy)
     outbox.register_after_send(locations.PURPOSE, locations.blank)
-    outbox.register_after_send(help.ALERT_PURPOSE, help.on_copy_sent)
 
 
 async def publish_commands(application: Application) -> None:
