@@ -94,6 +94,7 @@ def register_tasks() -> None:
     )
 
     scheduler.register(groups.ROUND_TASK, groups.on_round_task)
+    scheduler.register(groups.CARDS_TASK, closing.on_group_cards)
     scheduler.register(closing.WAVE_REMINDER_TASK, closing.on_wave_reminder)
     scheduler.register(closing.HOME_REMINDER_TASK, closing.on_home_reminder)
     scheduler.register(closing.NO_NEWS_TASK, closing.on_no_news)

@@ -298,6 +298,8 @@ async def test_volunteers_see_who_is_without_a_group(harness: BotHarness, event)
     await harness.tap(driver, data("su:wave:*"))
     await harness.tap(driver, data("su:sum:confirm"))
     await harness.travel_to(ALL_ANNOUNCED(event) + timedelta(minutes=5))  # the next round
-    reply = await harness.say(volunteer, "/waves")
+    await harness.say(volunteer, "/waves")
+    await harness.drain()  # the cards come through the outbox
+    reply = volunteer.last_message()
     assert "Without a departure group at 03:00" in reply.text
     assert "Dora — nobody else travels her way in this departure" in reply.text
