@@ -38,11 +38,11 @@ async def drain(harness: BotHarness, timeout: float = 30) -> None:  # noqa: ASYN
     await outbox_worker(harness).wait_idle(timeout)
 
 
-def sends_to(harness: BotHarness, chat_id: int) -> list:
-    """sendMessage requests to a chat, as the emulator logged them (refused ones too)."""
+def calls_to(harness: BotHarness, chat_id: int, method: str = "sendMessage") -> list:
+    """`method` requests to a chat, as the emulator logged them (refused ones too)."""
     return [
         call
-        for call in harness.emulator.calls("sendMessage")
+        for call in harness.emulator.calls(method)
         if str(call.params.get("chat_id")) == str(chat_id)
     ]
 
@@ -164,7 +164,7 @@ async def test_messages_are_delivered_in_order_per_chat_one_second_apart(harness
             f"Message 1 for {person.id}",
             f"Message 2 for {person.id}",
         ]
-        first, second = sends_to(harness, person.id)
+        first, second = calls_to(harness, person.id)
         assert second.time - first.time >= 1.0
     assert harness.emulator.stats.total_rejected == 0
     rows = await OutboxMessage.all()
@@ -202,12 +202,12 @@ async def test_someone_who_blocked_the_bot_is_marked_and_never_retried(harness):
     assert [row.status for row in rows] == [OutboxStatus.BLOCKED] * 3
     assert "blocked" in rows[0].error
     assert "initiate" in rows[2].error
-    assert len(sends_to(harness, lea.id)) == 1  # the second was never tried
+    assert len(calls_to(harness, lea.id)) == 1  # the second was never tried
     person = await Person.get(telegram_id=lea.id)
     assert person.blocked_bot_at is not None
     assert (await outbox.enqueue(lea.id, "Third")).status == OutboxStatus.BLOCKED
     await worker.wait_idle()
-    assert len(sends_to(harness, lea.id)) == 1
+    assert len(calls_to(harness, lea.id)) == 1
     assert worker.counters.blocked == 3
 
 
@@ -306,7 +306,7 @@ async def test_a_message_that_keeps_failing_gives_up_after_max_attempts(harness)
     assert row.status == OutboxStatus.FAILED
     assert row.attempts == 3
     assert "Internal Server Error" in row.error
-    assert len(sends_to(harness, marie.id)) == 3
+    assert len(calls_to(harness, marie.id)) == 3
 
 
 async def test_a_broadcast_reports_what_was_delivered(harness, event):
@@ -383,14 +383,6 @@ def buttons(*labels: str) -> dict:
     return {"inline_keyboard": [[{"text": label, "callback_data": label}] for label in labels]}
 
 
-def edits_to(harness: BotHarness, chat_id: int) -> list:
-    return [
-        call
-        for call in harness.emulator.calls("editMessageText")
-        if str(call.params.get("chat_id")) == str(chat_id)
-    ]
-
-
 async def test_an_edit_changes_the_message_its_row_became(harness):
     marie = harness.user(started=True)
     card = await outbox.enqueue(marie.id, "Group 1: Ada not there yet", reply_markup=buttons("X"))
@@ -418,7 +410,7 @@ async def test_an_edit_of_a_message_not_sent_yet_goes_out_with_it(harness):
     await drain(harness)
     assert [m.text for m in marie.messages()] == ["Ada at the meeting point"]
     assert not marie.last_message().edited and marie.last_message().inline_buttons()
-    assert not edits_to(harness, marie.id)
+    assert not calls_to(harness, marie.id, "editMessageText")
 
 
 async def test_edits_not_sent_yet_make_one_call_with_the_last_state(harness):
@@ -433,7 +425,7 @@ async def test_edits_not_sent_yet_make_one_call_with_the_last_state(harness):
     await worker.start()
     await drain(harness)
     assert marie.last_text() == "5 at the meeting point"
-    assert len(edits_to(harness, marie.id)) == 1
+    assert len(calls_to(harness, marie.id, "editMessageText")) == 1
 
 
 async def test_edits_are_spaced_by_their_min_interval(harness):
@@ -452,7 +444,7 @@ async def test_edits_are_spaced_by_their_min_interval(harness):
     assert marie.last_text() == "1 home"  # not yet: the edit waits for its turn
     await harness.travel_to(third.not_before)
     assert marie.last_text() == "3 home"
-    assert len(edits_to(harness, marie.id)) == 2
+    assert len(calls_to(harness, marie.id, "editMessageText")) == 2
 
 
 async def test_an_edit_waits_for_the_message_being_sent_and_is_dropped_with_it(harness):

@@ -477,6 +477,15 @@ async def on_group_cards(payload: dict, now: datetime) -> None:
             )
 
 
+async def wave_changed(wave_id: int) -> None:
+    """The departure moved, or took in another one's groups: its groups' cards are redrawn
+    (their time, meeting point and numbers)."""
+    for group in await CompanionGroup.filter(
+        departure_wave_id=wave_id, kind=GroupKind.DEPARTURE, status__in=CARD_STATUSES
+    ):
+        await groups.changed(group)
+
+
 async def number_of(group: CompanionGroup) -> int:
     """Its number within its departure, as `wave_groups` gives it."""
     return await CompanionGroup.filter(
