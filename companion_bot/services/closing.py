@@ -403,14 +403,13 @@ def group_card_markup(t: Translator, volunteer: Person, state: GroupState):
 def card_key(group_id: int, chat_id: int) -> str:
     """The coalesce key of the cards of a group sent to one chat: a card not sent yet is
     replaced by a newer one, and `on_group_cards` finds every card of a group by it."""
-    return f"{cards_of(group_id)}{chat_id}"
-
-
-def cards_of(group_id: int) -> str:
-    return f"card:{group_id}:"
+    return f"{groups.cards_of(group_id)}{chat_id}"
 
 
 async def send_card(person: Person, state: GroupState, dedupe_key: str | None = None) -> None:
+    """A group's card to her, in her language; one of hers still waiting is replaced.
+    Call `groups.changed` once the cards are queued: a change made while they were being
+    drawn then reaches them too."""
     t = language_of(person)
     await outbox.enqueue(
         person.telegram_id,
@@ -437,6 +436,8 @@ async def send_wave_to_volunteers(wave: DepartureWave, now: datetime) -> None:
                 priority=URGENT,
                 dedupe_key=f"wavealone:{wave.id}:{volunteer.id}:{stamp}",
             )
+    for state in states:
+        await groups.changed(state.group)
 
 
 async def on_group_cards(payload: dict, now: datetime) -> None:
@@ -444,6 +445,13 @@ async def on_group_cards(payload: dict, now: datetime) -> None:
     language: edits through the outbox, at most one per card every `CARD_EDIT_INTERVAL`,
     none for a card that already shows this. The group's row is locked meanwhile, so two
     redraws of one group (two processes) queue their edits in the order they read."""
+    cards = await OutboxMessage.filter(
+        coalesce_key__startswith=groups.cards_of(payload["group_id"]),
+        edit_of_id=None,
+        status__in=outbox.LIVE,
+    )
+    if not cards:
+        return
     async with in_transaction():
         group = (
             await CompanionGroup.filter(id=payload["group_id"])
@@ -452,13 +460,6 @@ async def on_group_cards(payload: dict, now: datetime) -> None:
             .first()
         )
         if group is None:
-            return
-        cards = await OutboxMessage.filter(
-            coalesce_key__startswith=cards_of(group.id),
-            edit_of_id=None,
-            status__in=outbox.LIVE,
-        )
-        if not cards:
             return
         state = await state_of(group, await number_of(group))
         readers = await Person.filter(telegram_id__in={card.chat_id for card in cards})
@@ -569,15 +570,8 @@ async def at_meeting_point(telegram_id: int, registration_id: int, now: datetime
             registration.at_meeting_point_at = now or _now()
             registration.missing_flagged_at = None
             await registration.save(update_fields=["at_meeting_point_at", "missing_flagged_at"])
-            await her_group_changed(registration)
+            await groups.changed(await departure_group_of(registration.id))
     return registration
-
-
-async def her_group_changed(registration: Registration) -> None:
-    """Her state shows on her departure group's cards: they are redrawn."""
-    group = await departure_group_of(registration.id)
-    if group is not None:
-        await groups.changed(group)
 
 
 LATER_TO_GROUP = N_("{name} will leave later, with another departure.")
@@ -585,11 +579,12 @@ GONE_TO_GROUP = N_("{name} has already left.")
 HOME_TO_GROUP = N_("🏠 {name} is home.")
 
 
-async def tell_group(registration: Registration, message: str, key: str) -> None:
-    """Her departure group hears about her (by display name: they know each other)."""
+async def tell_group(registration: Registration, message: str, key: str) -> CompanionGroup | None:
+    """Her departure group hears about her (by display name: they know each other); returns
+    that group."""
     group = await departure_group_of(registration.id)
     if group is None:
-        return
+        return None
     await registration.fetch_related("person")
     name = escape(registration.person.display_name)
     await outbox.enqueue_many(
@@ -601,6 +596,7 @@ async def tell_group(registration: Registration, message: str, key: str) -> None
         for member in await groups.active_members(group)
         if member.registration_id != registration.id
     )
+    return group
 
 
 async def leave_later(
@@ -652,9 +648,9 @@ async def already_left(telegram_id: int, registration_id: int, now: datetime | N
         async with in_transaction():
             registration.left_at = now
             await registration.save(update_fields=["left_at"])
-            await tell_group(registration, GONE_TO_GROUP, "gone")
+            group = await tell_group(registration, GONE_TO_GROUP, "gone")
             await schedule_check_in(registration, now)
-            await her_group_changed(registration)
+            await groups.changed(group)
     return registration
 
 
@@ -666,10 +662,10 @@ async def home(telegram_id: int, registration_id: int, now: datetime | None = No
             registration.home_at = now
             registration.left_at = registration.left_at or now
             await registration.save(update_fields=["home_at", "left_at"])
-            await tell_group(registration, HOME_TO_GROUP, "home")
+            group = await tell_group(registration, HOME_TO_GROUP, "home")
             await relay.stop_live_locations(telegram_id)
             await scheduler.cancel_prefix(f"home:{registration.id}:")
-            await her_group_changed(registration)
+            await groups.changed(group)
     return registration
 
 
@@ -933,6 +929,8 @@ async def send_waves(
             await send_card(person, state)
         for text in alone:
             await outbox.enqueue(telegram_id, text, priority=URGENT)
+        for state in cards:
+            await groups.changed(state.group)
     return True
 
 

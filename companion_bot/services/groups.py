@@ -45,6 +45,7 @@ from companion_bot.models import (
     GroupStatus,
     MeetingPoint,
     MemberStatus,
+    OutboxMessage,
     Registration,
     RegistrationStatus,
     Unplaced,
@@ -55,7 +56,7 @@ from companion_bot.services.messaging import language_of
 logger = logging.getLogger(__name__)
 
 ROUND_TASK = "matching_round"
-# Redraws the volunteers' cards of a departure group (registered by services.closing).
+# Redraws the volunteers' cards of a departure group (`closing.on_group_cards`).
 CARDS_TASK = "group_cards"
 # A sign-up or a cancellation asks for a round soon (several in a row make one round).
 ROUND_AFTER_SIGNUP = timedelta(minutes=2)
@@ -896,13 +897,21 @@ async def take_out(
         await group.save(update_fields=["oversize", "updated_at"])
 
 
-async def changed(group: CompanionGroup) -> None:
+async def changed(group: CompanionGroup | None) -> None:
     """What the volunteers' cards show of this group changed (who is in it, where a member
-    is, whether it left or dissolved): they are redrawn once this transaction commits, from
-    what it committed (`closing.on_group_cards`). A burst of changes makes one redraw."""
-    if group.kind == GroupKind.DEPARTURE:
+    is, whether it left or dissolved): if it has cards, they are redrawn once this
+    transaction commits, from what it committed (`closing.on_group_cards`). A burst of
+    changes makes one redraw. None (she has no group) changes nothing."""
+    if group is None or group.kind != GroupKind.DEPARTURE:
+        return
+    if await OutboxMessage.exists(coalesce_key__startswith=cards_of(group.id)):
         await scheduler.schedule(CARDS_TASK, _now(), {"group_id": group.id},
                                  dedupe_key=f"cards:{group.id}")  # fmt: skip
+
+
+def cards_of(group_id: int) -> str:
+    """What the outbox coalesce keys of a group's cards start with (`closing.card_key`)."""
+    return f"card:{group_id}:"
 
 
 async def tell(member: GroupMember, message: str, kind: GroupKind, event: Event, key: str) -> None:

@@ -21,7 +21,8 @@ from companion_bot.models import (
     Registration,
 )
 from companion_bot.services import closing
-from companion_bot.services.closing import CARD_EDIT_INTERVAL, cards_of
+from companion_bot.services.closing import CARD_EDIT_INTERVAL
+from companion_bot.services.groups import cards_of
 from companion_bot.workers import get_workers
 from tests.handlers.test_groups import ALL_ANNOUNCED
 from tests.handlers.test_relay import volunteer_on_duty
