@@ -414,6 +414,13 @@ class OutboxMessage(Model):
     purpose = fields.CharField(max_length=32, null=True)
     reference = fields.JSONField(null=True)
     dedupe_key = fields.CharField(max_length=128, unique=True, null=True)
+    # An edit (`outbox.edit`): the row whose sent message it changes; the message id is
+    # filled in when it is sent. Forgetting a message forgets its edits.
+    edit_of: fields.ForeignKeyNullableRelation[OutboxMessage] = fields.ForeignKeyField(
+        "models.OutboxMessage", related_name="edits", null=True, on_delete=fields.CASCADE
+    )
+    # Unsent rows with the same key replace each other: the newest state wins.
+    coalesce_key = fields.CharField(max_length=128, null=True, db_index=True)
     broadcast: fields.ForeignKeyNullableRelation[Broadcast] = fields.ForeignKeyField(
         "models.Broadcast", related_name="messages", null=True, on_delete=fields.CASCADE
     )

@@ -34,7 +34,7 @@ from telegram.error import (
     TelegramError,
 )
 from telegram.ext import Application, BaseRateLimiter
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from companion_bot import clock
@@ -517,7 +517,9 @@ class OutboxWorker(_Service):
         now = utcnow()
         cooling = self._cooling_chats()
         async with in_transaction():
-            query = OutboxMessage.filter(status=OutboxStatus.PENDING, not_before__lte=now)
+            query = OutboxMessage.filter(
+                _sendable(), status=OutboxStatus.PENDING, not_before__lte=now
+            )
             if cooling:
                 query = query.exclude(chat_id__in=sorted(cooling))
             # No-op on SQLite; on PostgreSQL other processes skip the rows we are looking at.
@@ -553,7 +555,8 @@ class OutboxWorker(_Service):
 
         A chat is skipped while a message to it is being sent (by anyone) or was sent less
         than `per_chat_interval` ago; a candidate is skipped while an earlier message of its
-        chat is due or being retried (it may be locked by another process).
+        chat is due or being retried (it may be locked by another process). An edit waiting
+        for its message to be sent is no earlier message: it holds nothing up.
         """
         chat_ids = sorted({row.chat_id for row in candidates})
         recent = now - timedelta(seconds=self.per_chat_interval + self.per_chat_margin)
@@ -562,7 +565,15 @@ class OutboxWorker(_Service):
             .filter(
                 Q(status__in=(OutboxStatus.PENDING, OutboxStatus.SENDING)) | Q(sent_at__gt=recent)
             )
-            .values("id", "chat_id", "status", "priority", "not_before", "attempts")
+            .values("id", "chat_id", "status", "priority", "not_before", "attempts", "edit_of_id")
+        )
+        edited = {other["edit_of_id"] for other in related if other["edit_of_id"] is not None}
+        unsent = set(
+            await OutboxMessage.filter(id__in=sorted(edited), status__in=UNSENT).values_list(
+                "id", flat=True
+            )
+            if edited
+            else []
         )
         busy: set[int] = set()
         head: dict[int, tuple[int, int]] = {}
@@ -570,6 +581,8 @@ class OutboxWorker(_Service):
             status = OutboxStatus(other["status"])
             if status != OutboxStatus.PENDING:
                 busy.add(other["chat_id"])
+            elif other["edit_of_id"] in unsent:
+                continue
             elif other["not_before"] <= now or other["attempts"] > 0:
                 key = (-other["priority"], other["id"])
                 head[other["chat_id"]] = min(head.get(other["chat_id"], key), key)
@@ -616,6 +629,8 @@ class OutboxWorker(_Service):
 
     async def _deliver(self, row: OutboxMessage) -> None:
         try:
+            if row.edit_of_id is not None and not await self._aim_edit(row):
+                return
             try:
                 message_id, message = await self._call(row)
             except RetryAfter as error:
@@ -644,6 +659,16 @@ class OutboxWorker(_Service):
             logger.exception("outbox: could not record the outcome of message %s", row.id)
         finally:
             self._progress.set()
+
+    async def _aim_edit(self, row: OutboxMessage) -> bool:
+        """An edit gets the id of the message it changes; when that message will never be
+        sent (cancelled, failed, blocked, forgotten), the edit is cancelled: False."""
+        target = await OutboxMessage.get_or_none(id=row.edit_of_id)
+        if target is not None and target.status == OutboxStatus.SENT and target.telegram_message_id:
+            row.payload = {**(row.payload or {}), "message_id": target.telegram_message_id}
+            return True
+        await self._mine(row).update(status=OutboxStatus.CANCELLED, error=NOTHING_TO_EDIT)
+        return False
 
     async def _call(self, row: OutboxMessage) -> tuple[int | None, Message | None]:
         """Send the stored call; Telegram's message id, and the Message if it returned one
@@ -780,6 +805,17 @@ class OutboxWorker(_Service):
             self.counters.recovered += count
             logger.warning("outbox: %d message(s) left in flight by a stopped process", count)
         return count
+
+
+UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+NOTHING_TO_EDIT = "not sent: the message it edits was never sent"
+
+
+def _sendable() -> Q:
+    """Rows that may go now as far as other rows go: all but edits whose message is still
+    waiting or being sent (they go once it is sent)."""
+    unsent = OutboxMessage.filter(status__in=UNSENT).values("id")
+    return Q(edit_of_id__isnull=True) | ~Q(edit_of_id__in=Subquery(unsent))
 
 
 async def outstanding_messages() -> bool:

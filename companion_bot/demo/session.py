@@ -52,6 +52,7 @@ REFRESH_SECONDS = 5.0
 # Every kind of task the bot schedules, in words (tests/demo checks none is missing).
 TASK_LABELS = {
     groups.ROUND_TASK: N_("Matching round: groups are formed, and announced when it is time."),
+    groups.CARDS_TASK: N_("A group changed: the volunteers' cards of it are brought up to date."),
     closing.NIGHT_START_TASK: N_(
         "The night begins: the attendees are reminded that the “I need help” button is there."
     ),

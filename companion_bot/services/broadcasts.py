@@ -323,6 +323,7 @@ async def change_wave(
         stamp = f"{departs_at.isoformat()}:{wave.meeting_point_id}"
         await tell_wave(wave, event, "wavemoved", stamp, WAVE_MOVED)
         await closing.schedule_wave_reminder(event, wave)
+        await closing.wave_changed(wave.id)
     return wave
 
 
@@ -416,6 +417,7 @@ async def remove_wave(telegram_id: int, wave_id: int, now: datetime | None = Non
         await scheduler.cancel_prefix(f"wave:{wave.id}:")
         for prefix in (f"reminder:{wave.id}:", f"wavecard:{wave.id}:", f"wavealone:{wave.id}:"):
             await outbox.cancel(prefix)
+        await closing.wave_changed(target.id)
         await wave.delete()
         await groups.schedule_round(event.id, now + timedelta(minutes=1))
     return Removal(target, told)
