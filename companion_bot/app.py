@@ -95,6 +95,7 @@ def register_tasks() -> None:
     )
 
     scheduler.register(groups.ROUND_TASK, groups.on_round_task)
+    scheduler.register(groups.CARDS_TASK, closing.on_group_cards)
     scheduler.register(closing.WAVE_REMINDER_TASK, closing.on_wave_reminder)
     scheduler.register(closing.HOME_REMINDER_TASK, closing.on_home_reminder)
     scheduler.register(closing.NO_NEWS_TASK, closing.on_no_news)
@@ -107,7 +108,6 @@ def register_tasks() -> None:
     scheduler.register(lifecycle.PURGE_TASK, lifecycle.on_purge)
     outbox.register_after_send(relay.RELAY_PURPOSE, relay.remember_copy)
     outbox.register_after_send(locations.PURPOSE, locations.blank)
-    outbox.register_after_send(help.ALERT_PURPOSE, help.on_copy_sent)
 
 
 async def publish_commands(application: Application) -> None:

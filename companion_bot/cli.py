@@ -77,9 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         "create",
         help="create an event and print its attendee, volunteer and organizer links",
         description="Create an event. Times are local to --timezone; clock times after "
-        "midnight belong to the same night.",
+        "midnight belong to the same night. Texts attendees read (name, venue, meeting "
+        "points, zones, charter) may come in several languages, each version after '|' and "
+        "its language code: 'Entrée principale | en: Main entrance' (a first version without "
+        "its code is in --language).",
     )
-    create.add_argument("--name", required=True, help="event name")
+    create.add_argument("--name", required=True, help="event name, e.g. 'Nuit | en: Night'")
     create.add_argument("--venue", required=True, help="venue name")
     where = create.add_mutually_exclusive_group(required=True)
     where.add_argument(
@@ -95,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--meeting-point",
         action="append",
         metavar="NAME",
-        help="repeat for several; the first is the default (default: Main entrance)",
+        help="repeat for several; the first is the default, e.g. 'Entrée principale | en: Main "
+        "entrance' (default: Main entrance, in every language)",
     )
     create.add_argument(
         "--arrival-slot",
@@ -123,7 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="minimum, preferred range and maximum group size (default: '2 3-4 5')",
     )
     create.add_argument(
-        "--charter-file", type=Path, help="text file with the charter (default: the standard one)"
+        "--charter-file",
+        type=Path,
+        help="text file with the charter, its versions separated by '| en:' lines and the "
+        "like (default: the standard one, in every language)",
     )
     create.add_argument(
         "--retention-days",
@@ -133,7 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="delete attendees' personal data this many days after closing, keeping anonymous "
         f"statistics (1 to {MAX_RETENTION_DAYS}; default: {DEFAULT_RETENTION_DAYS})",
     )
-    create.add_argument("--language", choices=LANGUAGES, help="language of the default texts")
+    create.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        help="language of the texts given without a language code, and of messages here "
+        "(default: DEFAULT_LANGUAGE)",
+    )
     create.add_argument(
         "--creator", type=int, metavar="TELEGRAM_ID", help="make this Telegram user an organizer"
     )
@@ -201,7 +213,6 @@ async def _create_event(args: argparse.Namespace, settings: Settings, language: 
     from companion_bot.services import events
 
     now = datetime.now(UTC)
-    _ = translator(language).gettext
     venue = events.locate_venue(args.venue_place or args.venue_coordinates)
     if not isinstance(venue, events.VenueLocation):
         names = ", ".join(place.name for place in venue) or "-"
@@ -217,15 +228,14 @@ async def _create_event(args: argparse.Namespace, settings: Settings, language: 
         timezone=args.timezone or venue.timezone or settings.DEFAULT_TIMEZONE,
         doors_open=args.doors_open,
         closing=args.closing,
-        meeting_points=args.meeting_point or [_("Main entrance")],
+        meeting_points=args.meeting_point,
         arrival_slots=args.arrival_slot,
         departures=args.departure,
         group_sizes=args.group_sizes,
-        charter=args.charter_file.read_text(encoding="utf-8")
-        if args.charter_file
-        else _(events.DEFAULT_CHARTER),
+        charter=args.charter_file.read_text(encoding="utf-8") if args.charter_file else None,
         now=now,
         zone_arguments=args.zone,
+        language=language,
     )
     spec.retention_days = args.retention_days
     events.check_spec(spec)

@@ -2,8 +2,9 @@
 
 Message ids are the English text. Every user-facing string goes through `Translator.gettext`
 (spelled `_` at call sites so `pybabel extract` finds it); `N_` marks strings that are
-translated later, when the language is known. Never `gettext.install()`: each person gets
-her own language.
+translated later, when the language is known. A count takes the plural form its number needs
+in each language (`ngettext`; `N_plural` marks such a message to translate later, and
+`Translator.plural` shows it). Never `gettext.install()`: each person gets her own language.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ def N_(message: str) -> str:
     return message
 
 
+def N_plural(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a message with a count for extraction; `Translator.plural` shows it."""
+    return singular, plural
+
+
 @dataclass(frozen=True)
 class Translator:
     """Gettext and locale-aware formatting for one language."""
@@ -53,6 +59,11 @@ class Translator:
 
     def ngettext(self, singular: str, plural: str, count: int) -> str:
         return self.catalogue.ngettext(singular, plural, count)
+
+    def plural(self, message: tuple[str, str], count: int, **values: object) -> str:
+        """A message marked with `N_plural`, in the form `count` needs, with {count} (and
+        `values`) filled in."""
+        return self.ngettext(*message, count).format(count=count, **values)
 
     def time(self, moment: datetime, timezone: str) -> str:
         return format_time(moment, "HH:mm", tzinfo=ZoneInfo(timezone), locale=self.language)

@@ -99,6 +99,23 @@ class HelpStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class Translated:
+    """A row with texts an organizer may write in several languages (services/texts.py).
+
+    Each such text keeps its first version in its own column (what anyone without a version
+    in her language reads) and every version under `translations`, by field then language:
+    {"name": {"fr": "Entrée principale", "en": "Main entrance"}}. Rows made before texts had
+    versions have no `translations`: their columns say it all.
+    """
+
+    translations: dict | None
+
+    def localized(self, field: str, language: str) -> str:
+        """`field` in `language`, else its first version (the one in its column)."""
+        versions = (self.translations or {}).get(field) or {}
+        return versions.get(language) or getattr(self, field)
+
+
 class Person(Model):
     id = fields.IntField(primary_key=True)
     telegram_id = fields.BigIntField(unique=True)
@@ -113,10 +130,12 @@ class Person(Model):
         table = "person"
 
 
-class Event(Model):
+class Event(Model, Translated):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=120)
     venue_name = fields.CharField(max_length=120)
+    # Versions of name, venue_name and charter in several languages (see Translated).
+    translations = fields.JSONField(null=True)
     venue_lat = fields.FloatField()
     venue_lon = fields.FloatField()
     timezone = fields.CharField(max_length=64, default="Europe/Paris")
@@ -155,13 +174,14 @@ class Event(Model):
         table = "event"
 
 
-class MeetingPoint(Model):
+class MeetingPoint(Model, Translated):
     id = fields.IntField(primary_key=True)
     event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
         "models.Event", related_name="meeting_points", on_delete=fields.CASCADE
     )
     position = fields.SmallIntField(default=0)
     name = fields.CharField(max_length=120)
+    translations = fields.JSONField(null=True)
 
     class Meta:
         table = "meeting_point"
@@ -199,7 +219,7 @@ class DepartureWave(Model):
         ordering = ("departs_at", "id")
 
 
-class Zone(Model):
+class Zone(Model, Translated):
     """A destination organizers define for their event, offered next to the gazetteer.
 
     A station, a district, a town the gazetteer lacks: a name and a point. A registration
@@ -211,6 +231,7 @@ class Zone(Model):
         "models.Event", related_name="zones", on_delete=fields.CASCADE
     )
     name = fields.CharField(max_length=64)
+    translations = fields.JSONField(null=True)
     lat = fields.FloatField()
     lon = fields.FloatField()
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -400,6 +421,13 @@ class OutboxMessage(Model):
     purpose = fields.CharField(max_length=32, null=True)
     reference = fields.JSONField(null=True)
     dedupe_key = fields.CharField(max_length=128, unique=True, null=True)
+    # An edit (`outbox.edit`): the row whose sent message it changes; the message id is
+    # filled in when it is sent. Forgetting a message forgets its edits.
+    edit_of: fields.ForeignKeyNullableRelation[OutboxMessage] = fields.ForeignKeyField(
+        "models.OutboxMessage", related_name="edits", null=True, on_delete=fields.CASCADE
+    )
+    # Unsent rows with the same key replace each other: the newest state wins.
+    coalesce_key = fields.CharField(max_length=128, null=True, db_index=True)
     broadcast: fields.ForeignKeyNullableRelation[Broadcast] = fields.ForeignKeyField(
         "models.Broadcast", related_name="messages", null=True, on_delete=fields.CASCADE
     )

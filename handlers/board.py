@@ -43,14 +43,18 @@ async def on_export(update: Update, context: Context) -> None:
 
 
 async def for_event(update: Update, context: Context, action: str, events: list[Event]) -> None:
-    _ = tr(update, context).gettext
+    t = tr(update, context)
+    _ = t.gettext
     if not events:
         await send(update, context, _("Only this event's organizers can do this."))
         return
     if len(events) == 1:
         await ACTIONS[action](update, context, events[0].id)
         return
-    buttons = [(event.name, button(update, f"bo:{action}:{event.id}")) for event in events]
+    buttons = [
+        (event.localized("name", t.language), button(update, f"bo:{action}:{event.id}"))
+        for event in events
+    ]
     await send(update, context, _("Which event?"), column(buttons))
 
 
@@ -74,7 +78,8 @@ async def organizer_event(update: Update, context: Context, event_id: int) -> Ev
 
 
 async def send_qr_codes(update: Update, context: Context, event_id: int) -> None:
-    _ = tr(update, context).gettext
+    t = tr(update, context)
+    _ = t.gettext
     event = await organizer_event(update, context, event_id)
     if event is None:
         return
@@ -85,7 +90,9 @@ async def send_qr_codes(update: Update, context: Context, event_id: int) -> None
             method="sendPhoto",
             payload={
                 "photo": outbox.attachment(png, qr.qr_filename(event, kind)),
-                "caption": _(qr.CAPTIONS[kind]).format(event=esc(event.name), link=esc(link)),
+                "caption": _(qr.CAPTIONS[kind]).format(
+                    event=esc(event.localized("name", t.language)), link=esc(link)
+                ),
             },
             priority=outbox.REPLY_PRIORITY,
         )
@@ -108,7 +115,7 @@ async def send_export(update: Update, context: Context, event_id: int) -> None:
             "caption": t.gettext(
                 "📊 Anonymous statistics of <b>{event}</b>: counts only, no names, no ids, no "
                 "written reports."
-            ).format(event=esc(event.name)),
+            ).format(event=esc(event.localized("name", t.language))),
         },
         priority=outbox.REPLY_PRIORITY,
     )
@@ -138,7 +145,8 @@ async def replace_board_link(update: Update, context: Context, event_id: int) ->
     await send(
         update,
         context,
-        t.gettext("The old board link no longer opens.") + "\n"
+        t.gettext("The old board link no longer opens.")
+        + "\n"
         + await board_line(update, context, t, event),
         board_markup(update, t, event.id),
     )

@@ -1,5 +1,6 @@
 """Closing time in the chat: attendees' departure buttons and "I'm home", volunteers' `/duty`,
-`/waves` with each group's card ("Group has left", "Someone is missing")."""
+`/waves` with each group's card ("Group has left", "Someone is missing"; the cards themselves
+are sent and kept up to date by `services.closing`)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,11 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from companion_bot.i18n import N_
-from companion_bot.models import GroupStatus
 from companion_bot.services import closing
 from companion_bot.services.errors import UserInputError
 from companion_bot.signing import signed_pattern
 from handlers.callbacks import button, signed
-from handlers.common import Context, answer_query, close_buttons, column, edit, esc, send, tr
+from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
 
 PRIVATE = filters.ChatType.PRIVATE
 
@@ -78,7 +78,8 @@ def pressed_label(update: Update) -> str | None:
 
 
 async def on_duty(update: Update, context: Context) -> None:
-    _ = tr(update, context).gettext
+    t = tr(update, context)
+    _ = t.gettext
     roles = await closing.duty_roles(update.effective_user.id)
     if not roles:
         await send(update, context, _("You are not a volunteer at an upcoming event."))
@@ -86,11 +87,12 @@ async def on_duty(update: Update, context: Context) -> None:
     buttons = []
     for role in roles:
         label = (_("Go off duty at {event}") if role.on_duty
-                 else _("Go on duty at {event}")).format(event=role.event.name)  # fmt: skip
+                 else _("Go on duty at {event}")).format(
+                     event=role.event.localized("name", t.language))  # fmt: skip
         buttons.append((label, button(update, f"du:{role.event_id}:{0 if role.on_duty else 1}")))
     lines = [
         (_("🟢 On duty at {event}") if role.on_duty else _("⚪ Off duty at {event}")).format(
-            event=esc(role.event.name)
+            event=esc(role.event.localized("name", t.language))
         )
         for role in roles
     ]
@@ -112,36 +114,23 @@ async def on_duty_button(update: Update, context: Context, parts: list[str]) -> 
         if role.on_duty
         else _("⚪ You are off duty at {event}. Thank you!")
     )
-    await send(update, context, text.format(event=esc(role.event.name)))
+    await send(
+        update,
+        context,
+        text.format(event=esc(role.event.localized("name", tr(update, context).language))),
+    )
 
 
 async def on_waves(update: Update, context: Context) -> None:
-    """A volunteer or organizer asks for the groups of the next departures."""
+    """A volunteer or organizer asks for the groups of the next departures. Their cards come
+    through the outbox, like those of the reminders, so they are kept up to date too."""
     t = tr(update, context)
     _ = t.gettext
-    cards = await closing.upcoming_wave_cards(update.effective_user.id)
-    if cards is None:
+    shown = await closing.send_waves(update.effective_user.id, t.language)
+    if shown is None:
         await send(update, context, _("Only this event's volunteers and organizers can do this."))
-        return
-    alone = await closing.upcoming_alone(update.effective_user.id)
-    if not cards and not alone:
+    elif not shown:
         await send(update, context, _("No departure group yet."))
-        return
-    for state in cards:
-        await send_card(update, context, state)
-    for text in alone:
-        await send(update, context, text)
-
-
-async def send_card(update: Update, context: Context, state: closing.GroupState) -> None:
-    t = tr(update, context)
-    markup = None
-    if state.group.status == GroupStatus.ANNOUNCED:
-        markup = column([
-            (t.gettext(closing.GROUP_HAS_LEFT), button(update, f"vo:left:{state.group.id}")),
-            (t.gettext(closing.SOMEONE_MISSING), button(update, f"vo:miss:{state.group.id}")),
-        ])  # fmt: skip
-    await send(update, context, closing.group_card(t, state), markup)
 
 
 @signed
@@ -152,15 +141,15 @@ async def on_volunteer_button(update: Update, context: Context, parts: list[str]
     user_id = update.effective_user.id
     try:
         if action == "left":
+            # Every card of the group, this one too, then says who confirmed it, without
+            # buttons (through the outbox).
             done = await closing.confirm_group_left(user_id, group_id)
             await answer_query(
                 update,
-                None
+                _("✅ Noted: the group has left. Its members are told.")
                 if done.first
                 else _("Already confirmed by {name}.").format(name=done.confirmed_by),
             )
-            state = await closing.group_state(done.group.id)
-            await edit_card(update, context, state)
             return
         if action == "miss":
             candidates = await closing.missing_candidates(user_id, group_id)
@@ -178,14 +167,6 @@ async def on_volunteer_button(update: Update, context: Context, parts: list[str]
         await refuse(update, context, error)
         return
     await answer_query(update, _("This button is no longer active."))
-
-
-async def edit_card(update: Update, context: Context, state: closing.GroupState) -> None:
-    message = update.callback_query.message
-    if message is not None and message.is_accessible:
-        await edit(
-            message.chat.id, message.message_id, closing.group_card(tr(update, context), state)
-        )
 
 
 @signed

@@ -16,7 +16,15 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from companion_bot.i18n import Translator, escape, pick_language, translator
+from companion_bot.i18n import (
+    LANGUAGES,
+    N_,
+    N_plural,
+    Translator,
+    escape,
+    pick_language,
+    translator,
+)
 from companion_bot.models import OutboxMessage
 from companion_bot.services import outbox
 from companion_bot.settings import Settings
@@ -49,6 +57,22 @@ def remember_language(context: Context, language: str | None) -> None:
 
 
 esc = escape  # short: it wraps every user-provided value in message templates
+
+# How many signed up (/myevents, /dashboard).
+SIGNED_UP = N_plural("{count} signed up", "{count} signed up")
+
+SEVERAL_LANGUAGES = N_(
+    "Several languages? Write each version after “|” and its language code ({codes}), "
+    "like: {example}"
+)
+
+
+def in_several_languages(gettext, example: str) -> str:
+    """The hint under an organizer's question whose answer attendees read: how to write it
+    in several languages (services/texts.py). `example`: an N_() text, translated here."""
+    return gettext(SEVERAL_LANGUAGES).format(
+        codes=", ".join(LANGUAGES), example=esc(gettext(example))
+    )
 
 
 def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup:
@@ -92,7 +116,7 @@ async def reply(
     return row
 
 
-async def edit(
+async def edit_message(
     chat_id: int,
     message_id: int,
     text: str | None = None,
@@ -100,8 +124,9 @@ async def edit(
     *,
     purpose: str | None = None,
 ) -> OutboxMessage:
-    """Change a message the bot sent earlier: its text (and buttons), or only its buttons
-    (None removes them). Queued like a reply, so it goes after what was queued before."""
+    """Change a message of her chat known by its Telegram id (the one she tapped): its text
+    (and buttons), or only its buttons (None removes them). Queued like a reply, so it goes
+    after what was queued before. (`outbox.edit` changes what an outbox row became.)"""
     if text is None:
         method, payload = "editMessageReplyMarkup", {"message_id": message_id}
     else:
@@ -129,9 +154,9 @@ async def close_buttons(
     message = query.message
     if note:
         text = f"{message.text_html or ''}\n\n<b>→ {esc(note)}</b>"
-        await edit(message.chat.id, message.message_id, text, purpose=purpose)
+        await edit_message(message.chat.id, message.message_id, text, purpose=purpose)
     elif message.reply_markup is not None:
-        await edit(message.chat.id, message.message_id, purpose=purpose)
+        await edit_message(message.chat.id, message.message_id, purpose=purpose)
 
 
 async def answer_query(update: Update, text: str | None = None, alert: bool = False) -> None:

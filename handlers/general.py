@@ -99,13 +99,19 @@ async def on_cancel(update: Update, context: Context) -> None:
 
 
 async def on_leave(update: Update, context: Context) -> int:
-    _ = tr(update, context).gettext
+    t = tr(update, context)
+    _ = t.gettext
     mine = await registrations.active_registrations(update.effective_user.id)
     if not mine:
         await send(update, context, _("You are not signed up for any event."))
         return END
     buttons = [
-        (_("Cancel my registration for {event}").format(event=reg.event.name), f"leave:{reg.id}")
+        (
+            _("Cancel my registration for {event}").format(
+                event=reg.event.localized("name", t.language)
+            ),
+            f"leave:{reg.id}",
+        )
         for reg in mine
     ]
     buttons.append((_("Keep my registration"), "leave:no"))
@@ -132,7 +138,7 @@ async def on_leave_button(update: Update, context: Context) -> None:
             update,
             context,
             _("Your registration for <b>{event}</b> is cancelled. Take care!").format(
-                event=esc(cancelled.event.name)
+                event=esc(cancelled.event.localized("name", tr(update, context).language))
             ),
         )
         return

@@ -14,7 +14,7 @@ from telegram.ext import (
     filters,
 )
 
-from companion_bot.i18n import Translator
+from companion_bot.i18n import N_plural, Translator
 from companion_bot.services import broadcasts, groups
 from companion_bot.services.broadcasts import Audience
 from companion_bot.services.errors import UserInputError
@@ -23,6 +23,7 @@ from companion_bot.signing import signed_pattern
 from handlers.board import board_line, board_markup
 from handlers.callbacks import button, signed
 from handlers.common import (
+    SIGNED_UP,
     Context,
     answer_query,
     close_buttons,
@@ -45,14 +46,18 @@ MAX_TEXT = 3500
 
 async def pick_event(update: Update, context: Context, action: str) -> int | str | None:
     """The organizer's event for `action`: asks which one when she has several."""
-    _ = tr(update, context).gettext
+    t = tr(update, context)
+    _ = t.gettext
     events = await broadcasts.organizer_events(update.effective_user.id)
     if not events:
         await send(update, context, _("Only this event's organizers can do this."))
         return END
     if len(events) == 1:
         return events[0].id
-    buttons = [(event.name, button(update, f"ev:{action}:{event.id}")) for event in events]
+    buttons = [
+        (event.localized("name", t.language), button(update, f"ev:{action}:{event.id}"))
+        for event in events
+    ]
     await send(update, context, _("Which event?"), column(buttons))
     return None
 
@@ -249,27 +254,40 @@ async def show_dashboard(update: Update, context: Context, event_id: int) -> Non
     )
 
 
+IN_ARRIVAL_GROUPS = N_plural("{count} in an arrival group", "{count} in arrival groups")
+WAITING_FOR_A_GROUP = N_plural("{count} waiting for a group", "{count} waiting for a group")
+OPEN_ALERTS = N_plural("{count} open help alert", "{count} open help alerts")
+# Each departure's counts (`broadcasts.WaveCounts`).
+WAVE_COUNTS = {
+    "signed_up": SIGNED_UP,
+    "grouped": N_plural("{count} grouped", "{count} grouped"),
+    "at_meeting_point": N_plural("{count} at the meeting point", "{count} at the meeting point"),
+    "left": N_plural("{count} left", "{count} left"),
+    "home": N_plural("{count} home", "{count} home"),
+    "no_news": N_plural("{count} no news", "{count} no news"),
+}
+
+
 def dashboard_text(t: Translator, board: broadcasts.Dashboard) -> str:
     _ = t.gettext
     zone = board.event.timezone
     lines = [
-        f"<b>{esc(board.event.name)}</b>",
-        _("{confirmed} signed up, {arrival} in arrival groups, {unplaced} waiting for a group, "
-          "{alerts} open help alerts").format(
-            confirmed=board.confirmed, arrival=board.arrival_grouped, unplaced=board.unplaced,
-            alerts=board.open_alerts,
-        ),
+        f"<b>{esc(board.event.localized('name', t.language))}</b>",
+        ", ".join([
+            t.plural(SIGNED_UP, board.confirmed),
+            t.plural(IN_ARRIVAL_GROUPS, board.arrival_grouped),
+            t.plural(WAITING_FOR_A_GROUP, board.unplaced),
+            t.plural(OPEN_ALERTS, board.open_alerts),
+        ]),
     ]  # fmt: skip
     for wave in board.waves:
-        point = wave.wave.meeting_point.name if wave.wave.meeting_point else ""
+        point = wave.wave.meeting_point
         lines += [
             "",
-            f"<b>{t.time(wave.wave.departs_at, zone)}</b> {esc(point)}",
-            _("{signed} signed up · {grouped} grouped · {at_point} at the meeting point · "
-              "{left} left · {home} home · {no_news} no news").format(
-                signed=wave.signed_up, grouped=wave.grouped, at_point=wave.at_meeting_point,
-                left=wave.left, home=wave.home, no_news=wave.no_news,
-            ),
+            f"<b>{t.time(wave.wave.departs_at, zone)}</b> "
+            + esc(point.localized("name", t.language) if point else ""),
+            " · ".join(t.plural(label, getattr(wave, measure))
+                       for measure, label in WAVE_COUNTS.items()),
         ]  # fmt: skip
     return "\n".join(lines)
 
@@ -278,8 +296,20 @@ async def on_match(update: Update, context: Context) -> None:
     await for_event(update, context, "mt", run_match)
 
 
+GROUPS_ANNOUNCED = N_plural("{count} group announced", "{count} groups announced")
+GROUPS_FORMING = N_plural("{count} group still forming", "{count} groups still forming")
+PEOPLE_ADDED = N_plural(
+    "{count} person added to an announced group", "{count} people added to announced groups"
+)
+PEOPLE_WAITING = N_plural(
+    "{count} person waiting (the volunteers see her)",
+    "{count} people waiting (the volunteers see them)",
+)
+
+
 async def run_match(update: Update, context: Context, event_id: int) -> None:
-    _ = tr(update, context).gettext
+    t = tr(update, context)
+    _ = t.gettext
     try:
         await broadcasts.require_organizer(update.effective_user.id, event_id)
     except UserInputError as error:
@@ -287,16 +317,14 @@ async def run_match(update: Update, context: Context, event_id: int) -> None:
         return
     result = await groups.run_round(event_id)
     report = result.report
-    await send(
-        update,
-        context,
-        _("Matching round done: {announced} groups announced, {forming} still forming, "
-          "{grown} people added to announced groups, {unplaced} waiting (the volunteers see "
-          "them). {share}% grouped.").format(
-            announced=result.announced, forming=result.forming, grown=result.grown,
-            unplaced=result.unplaced, share=round(100 * report.grouped_share),
-        ),
-    )  # fmt: skip
+    counts = ", ".join([
+        t.plural(GROUPS_ANNOUNCED, result.announced),
+        t.plural(GROUPS_FORMING, result.forming),
+        t.plural(PEOPLE_ADDED, result.grown),
+        t.plural(PEOPLE_WAITING, result.unplaced),
+    ])
+    await send(update, context, _("Matching round done: {counts}. {share}% grouped.").format(
+        counts=counts, share=round(100 * report.grouped_share)))  # fmt: skip
 
 
 # -- /departures -------------------------------------------------------------------------------
@@ -319,7 +347,7 @@ async def show_waves(update: Update, context: Context, event_id: int) -> int | s
     context.user_data[DRAFT] = {"event": event_id}
     buttons = []
     for wave in await broadcasts.event_waves(event.id):
-        point = wave.meeting_point.name if wave.meeting_point else ""
+        point = wave.meeting_point.localized("name", t.language) if wave.meeting_point else ""
         time = t.time(wave.departs_at, event.timezone)
         buttons.append((_("Change {time} — {point}").format(time=time, point=point),
                         button(update, f"dp:wave:{wave.id}")))  # fmt: skip
@@ -327,8 +355,8 @@ async def show_waves(update: Update, context: Context, event_id: int) -> int | s
             (_("🗑 Remove {time}").format(time=time), button(update, f"dp:del:{wave.id}"))
         )
     buttons.append((_("➕ Add a departure"), button(update, f"dp:add:{event_id}")))
-    await send(update, context, _("Departures of {event}:").format(event=esc(event.name)),
-               column(buttons))  # fmt: skip
+    await send(update, context, _("Departures of {event}:").format(
+        event=esc(event.localized("name", t.language))), column(buttons))  # fmt: skip
     return WAVE_TIME
 
 
@@ -362,7 +390,8 @@ async def on_wave_pick(update: Update, context: Context, parts: list[str]) -> st
 
 
 async def on_wave_time(update: Update, context: Context) -> int | str:
-    _ = tr(update, context).gettext
+    t = tr(update, context)
+    _ = t.gettext
     draft = context.user_data.get(DRAFT, {})
     try:
         event = await broadcasts.require_organizer(update.effective_user.id, draft["event"])
@@ -380,7 +409,8 @@ async def on_wave_time(update: Update, context: Context) -> int | str:
     if not points:
         return await save_wave(update, context, None)
     await send(update, context, _("From which meeting point?"), column(
-        [(point.name, button(update, f"dp:point:{point.id}")) for point in points]
+        [(point.localized("name", t.language), button(update, f"dp:point:{point.id}"))
+         for point in points]
     ))  # fmt: skip
     return WAVE_POINT
 
@@ -457,13 +487,14 @@ async def on_settings(update: Update, context: Context) -> None:
 
 
 async def show_settings(update: Update, context: Context, event_id: int) -> None:
-    _ = tr(update, context).gettext
+    t = tr(update, context)
+    _ = t.gettext
     try:
         event = await broadcasts.require_organizer(update.effective_user.id, event_id)
     except UserInputError as error:
         await refuse(update, context, error)
         return
-    lines = [_("Delays of {event}:").format(event=esc(event.name))]
+    lines = [_("Delays of {event}:").format(event=esc(event.localized("name", t.language)))]
     buttons = []
     for code, setting in broadcasts.EVENT_SETTINGS.items():
         value = getattr(event, setting.field)

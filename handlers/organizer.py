@@ -1,7 +1,11 @@
 """Organizers: `/newevent` (bot admins) asks for the same fields as `companion-bot event create`,
 step by step (each with a default to accept where there is a sensible one, like how many days
 personal data is kept after closing); `/myevents` lists her events with their links and sign-up
-counts."""
+counts.
+
+What attendees will read (name, venue, meeting points, charter) may be typed in several
+languages (`Entrée principale | en: Main entrance`, services/texts.py); a version without its
+language code is in hers. The draft keeps them as `Versions.to_json()` lists."""
 
 from __future__ import annotations
 
@@ -20,40 +24,46 @@ from telegram.ext import (
 )
 
 from companion_bot import clock
-from companion_bot.i18n import N_, Translator
+from companion_bot.i18n import LANGUAGES, N_, N_plural, Translator
+from companion_bot.models import Event
 from companion_bot.services import roles
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.events import (
-    DEFAULT_CHARTER,
     EMPTY_VENUE_NAME,
     EventSpec,
     InviteKind,
     VenueLocation,
     check_timezone,
-    clean_name,
     closing_after,
     create_event,
     default_arrival_slots,
+    default_meeting_points,
     locate_venue,
     organizer_overview,
     parse_arrival_slots,
     parse_departure_waves,
     parse_group_sizes,
     parse_meeting_points,
+    read_charter,
+    standard_charter,
     venue_from_place_id,
 )
+from companion_bot.services.events import read_name as read_event_name
 from companion_bot.services.retention import (
     DEFAULT_RETENTION_DAYS,
     MAX_RETENTION_DAYS,
     parse_retention_days,
 )
+from companion_bot.services.texts import Versions
 from companion_bot.services.times import parse_local_datetime
 from handlers.common import (
+    SIGNED_UP,
     Context,
     answer_query,
     close_buttons,
     column,
     esc,
+    in_several_languages,
     send,
     settings_of,
     tr,
@@ -77,6 +87,23 @@ def _at(draft: Draft, key: str) -> datetime:
     return datetime.fromisoformat(draft[key])
 
 
+def new_draft(context: Context, t: Translator) -> Draft:
+    """`language`: hers, the language of what she types without saying which."""
+    return {"default_timezone": settings_of(context).DEFAULT_TIMEZONE, "language": t.language}
+
+
+def draft_language(draft: Draft) -> str:
+    return draft.get("language") or LANGUAGES[0]  # drafts begun before it was kept
+
+
+def versions(draft: Draft, key: str) -> Versions:
+    return Versions.from_json(draft[key])
+
+
+def point_versions(draft: Draft) -> list[Versions]:
+    return [Versions.from_json(point) for point in draft["meeting_points"]]
+
+
 # -- each field: its question, how to read a typed answer, and an optional default ------------
 
 
@@ -85,16 +112,20 @@ class Field:
     key: str
     question: str
     read: Callable[[str, Draft], None]
-    default_label: str | None = None
+    # Its button; a (singular, plural) pair when it shows a count of days.
+    default_label: str | tuple[str, str] | None = None
     default: Callable[[Draft, Translator], None] | None = None
+    # For texts attendees read: an example of the same in several languages (an N_ text).
+    several_languages: str | None = None
 
 
 def read_name(text: str, draft: Draft) -> None:
-    draft["name"] = clean_name(text)
+    draft["name"] = read_event_name(text, draft_language(draft)).to_json()
 
 
 def read_venue(text: str, draft: Draft) -> None:
-    draft["venue_name"] = clean_name(text, empty=EMPTY_VENUE_NAME)
+    venue = read_event_name(text, draft_language(draft), empty=EMPTY_VENUE_NAME)
+    draft["venue_name"] = venue.to_json()
 
 
 def read_where(text: str, draft: Draft) -> None:
@@ -136,11 +167,13 @@ def read_closing(text: str, draft: Draft) -> None:
 
 
 def read_points(text: str, draft: Draft) -> None:
-    draft["meeting_points"] = parse_meeting_points(text)
+    draft["meeting_points"] = [
+        point.to_json() for point in parse_meeting_points(text, draft_language(draft))
+    ]
 
 
 def default_points(draft: Draft, t: Translator) -> None:
-    draft["meeting_points"] = [t.gettext("Main entrance")]
+    draft["meeting_points"] = [point.to_json() for point in default_meeting_points(t.language)]
 
 
 def read_slots(text: str, draft: Draft) -> None:
@@ -161,7 +194,7 @@ def read_waves(text: str, draft: Draft) -> None:
         _at(draft, "doors_open"),
         _at(draft, "closing"),
         draft["timezone"],
-        draft["meeting_points"],
+        point_versions(draft),
     )
     draft["departure_waves"] = [[when.isoformat(), i] for when, i in waves]
 
@@ -178,21 +211,12 @@ def default_sizes(draft: Draft, t: Translator) -> None:
     draft["sizes"] = [2, 3, 4, 5]
 
 
-def read_charter(text: str, draft: Draft) -> None:
-    draft["charter"] = clean_charter(text)
-
-
-def clean_charter(text: str) -> str:
-    text = (text or "").strip()
-    if len(text) < 20:
-        raise UserInputError(N_("A charter needs a few sentences (20 characters at least)."))
-    if len(text) > 3000:
-        raise UserInputError(N_("That is too long: {limit} characters at most."), limit=3000)
-    return text
+def read_charter_text(text: str, draft: Draft) -> None:
+    draft["charter"] = read_charter(text, draft_language(draft)).to_json()
 
 
 def default_charter(draft: Draft, t: Translator) -> None:
-    draft["charter"] = t.gettext(DEFAULT_CHARTER)
+    draft["charter"] = standard_charter(t.language).to_json()
 
 
 def read_retention(text: str, draft: Draft) -> None:
@@ -204,7 +228,12 @@ def default_retention(draft: Draft, t: Translator) -> None:
 
 
 FIELDS = [
-    Field("name", N_("Let's create an event. What is its name?"), read_name),
+    Field(
+        "name",
+        N_("Let's create an event. What is its name?"),
+        read_name,
+        several_languages=N_("Companions' night | fr: Nuit des compagnonnes"),
+    ),
     Field("venue", N_("What is the venue called?"), read_venue),
     Field(
         "where",
@@ -233,6 +262,7 @@ FIELDS = [
         read_points,
         N_("One meeting point: “Main entrance”"),
         default_points,
+        several_languages=N_("Main entrance | fr: Entrée principale"),
     ),
     Field(
         "slots",
@@ -258,9 +288,10 @@ FIELDS = [
     Field(
         "charter",
         N_("The charter attendees agree to. Type it, or use the standard one."),
-        read_charter,
+        read_charter_text,
         N_("Use the standard charter"),
         default_charter,
+        several_languages=N_("Be kind. … | fr: Soyons bienveillantes. …"),
     ),
     Field(
         "retention",
@@ -270,7 +301,7 @@ FIELDS = [
             "proposed one."
         ),
         read_retention,
-        N_("Keep {days} days"),
+        N_plural("Keep {count} day", "Keep {count} days"),
         default_retention,
     ),
 ]
@@ -292,7 +323,7 @@ async def on_new_event(update: Update, context: Context) -> str | int:
             ),
         )
         return END
-    context.user_data[DRAFT_KEY] = {"default_timezone": settings_of(context).DEFAULT_TIMEZONE}
+    context.user_data[DRAFT_KEY] = new_draft(context, tr(update, context))
     return await ask(update, context, FIELDS[0].key)
 
 
@@ -318,13 +349,19 @@ async def ask(update: Update, context: Context, key: str) -> str:
     buttons = []
     if field.default_label:
         timezone = draft.get("timezone_hint") or draft.get("default_timezone")
-        label = _(field.default_label).format(timezone=timezone, days=DEFAULT_RETENTION_DAYS)
+        label = (
+            t.plural(field.default_label, DEFAULT_RETENTION_DAYS)
+            if isinstance(field.default_label, tuple)
+            else _(field.default_label).format(timezone=timezone)
+        )
         buttons.append((label, f"ne:default:{key}"))
     if key == "where":
         buttons += [
             (place_name, f"ne:where:{place_id}") for place_id, place_name in suggestion_names(draft)
         ]
     question = _(field.question).format(max_days=MAX_RETENTION_DAYS)
+    if field.several_languages:
+        question += "\n" + in_several_languages(_, field.several_languages)
     await send(update, context, question, column(buttons) if buttons else None)
     return key
 
@@ -401,7 +438,7 @@ async def on_create(update: Update, context: Context) -> int:
     await send(
         update,
         context,
-        _("Event created!") + "\n\n" + links_text(tr(update, context), event.name, links),
+        _("Event created!") + "\n\n" + links_text(tr(update, context), event, links),
     )
     return END
 
@@ -409,7 +446,7 @@ async def on_create(update: Update, context: Context) -> int:
 async def on_restart(update: Update, context: Context) -> str:
     await answer_query(update)
     await close_buttons(update)
-    context.user_data[DRAFT_KEY] = {"default_timezone": settings_of(context).DEFAULT_TIMEZONE}
+    context.user_data[DRAFT_KEY] = new_draft(context, tr(update, context))
     return await ask(update, context, FIELDS[0].key)
 
 
@@ -443,15 +480,15 @@ def pressed(update: Update) -> str | None:
 def spec_from_draft(draft: Draft) -> EventSpec:
     minimum, preferred_min, preferred_max, maximum = draft["sizes"]
     return EventSpec(
-        name=draft["name"],
-        venue_name=draft["venue_name"],
+        name=versions(draft, "name"),
+        venue_name=versions(draft, "venue_name"),
         venue_lat=draft["venue_lat"],
         venue_lon=draft["venue_lon"],
         timezone=draft["timezone"],
         doors_open=_at(draft, "doors_open"),
         closing=_at(draft, "closing"),
-        charter=draft["charter"],
-        meeting_points=draft["meeting_points"],
+        charter=versions(draft, "charter"),
+        meeting_points=point_versions(draft),
         arrival_slots=[
             (datetime.fromisoformat(a), datetime.fromisoformat(b), i)
             for a, b, i in draft["arrival_slots"]
@@ -468,24 +505,27 @@ def spec_from_draft(draft: Draft) -> EventSpec:
 def review_text(t: Translator, draft: Draft) -> str:
     _ = t.gettext
     zone = draft["timezone"]
-    points = draft["meeting_points"]
+    points = point_versions(draft)
     slots = ", ".join(
         f"{t.time(datetime.fromisoformat(a), zone)}–{t.time(datetime.fromisoformat(b), zone)}"
         for a, b, _i in draft["arrival_slots"]
     )
     waves = ", ".join(
-        f"{t.time(datetime.fromisoformat(w), zone)} ({esc(points[i])})"
+        f"{t.time(datetime.fromisoformat(w), zone)} ({esc(points[i].in_language(t.language))})"
         for w, i in draft["departure_waves"]
     )
     minimum, preferred_min, preferred_max, maximum = draft["sizes"]
     lines = [
         _("Please check the event:"),
         "",
-        f"<b>{esc(draft['name'])}</b> — {esc(draft['venue_name'])}",
+        f"<b>{esc(versions(draft, 'name').written())}</b> — "
+        f"{esc(versions(draft, 'venue_name').written())}",
         _("Doors open: {when}").format(when=t.datetime(_at(draft, "doors_open"), zone)),
         _("Closing: {when}").format(when=t.datetime(_at(draft, "closing"), zone)),
         _("Time zone: {zone}").format(zone=esc(zone)),
-        _("Meeting points: {points}").format(points=esc(", ".join(points))),
+        _("Meeting points: {points}").format(
+            points=esc(", ".join(point.written() for point in points))
+        ),
         _("Arrival slots: {slots}").format(slots=slots),
         _("Departures: {waves}").format(waves=waves),
         _("Group sizes: {minimum} minimum, {low}–{high} preferred, {maximum} maximum").format(
@@ -498,21 +538,26 @@ def review_text(t: Translator, draft: Draft) -> str:
         ).format(days=draft.get("retention_days", DEFAULT_RETENTION_DAYS)),
         "",
         _("Charter:"),
-        esc(draft["charter"]),
+        esc(versions(draft, "charter").written()),
     ]
     return "\n".join(lines)
 
 
-def links_text(t: Translator, event_name: str, links: dict[InviteKind, str]) -> str:
+def links_text(t: Translator, event: Event, links: dict[InviteKind, str]) -> str:
     _ = t.gettext
     return "\n".join(
         [
-            f"<b>{esc(event_name)}</b>",
+            f"<b>{esc(event.localized('name', t.language))}</b>",
             _("Attendees: {link}").format(link=links[InviteKind.ATTENDEE]),
             _("Volunteers: {link}").format(link=links[InviteKind.VOLUNTEER]),
             _("Co-organizers: {link}").format(link=links[InviteKind.ORGANIZER]),
         ]
     )
+
+
+SIGNING_UP = N_plural("{count} signing up", "{count} signing up")
+VOLUNTEERS = N_plural("{count} volunteer", "{count} volunteers")
+ORGANIZERS = N_plural("{count} organizer", "{count} organizers")
 
 
 async def on_my_events(update: Update, context: Context) -> None:
@@ -525,21 +570,19 @@ async def on_my_events(update: Update, context: Context) -> None:
         return
     blocks = []
     for item in overviews:
-        counts = _(
-            "{confirmed} signed up, {drafts} signing up, {volunteers} volunteers, "
-            "{organizers} organizers"
-        ).format(
-            confirmed=item.confirmed,
-            drafts=item.drafts,
-            volunteers=item.volunteers,
-            organizers=item.organizers,
-        )
+        counts = ", ".join([
+            t.plural(SIGNED_UP, item.confirmed),
+            t.plural(SIGNING_UP, item.drafts),
+            t.plural(VOLUNTEERS, item.volunteers),
+            t.plural(ORGANIZERS, item.organizers),
+        ])  # fmt: skip
         when = t.datetime(item.event.doors_open, item.event.timezone)
-        blocks.append(f"{links_text(t, item.event.name, item.links)}\n{when}\n{counts}")
+        blocks.append(f"{links_text(t, item.event, item.links)}\n{when}\n{counts}")
     for event in volunteering:
         blocks.append(
             _("Volunteer at <b>{event}</b>, {when}").format(
-                event=esc(event.name), when=t.datetime(event.doors_open, event.timezone)
+                event=esc(event.localized("name", t.language)),
+                when=t.datetime(event.doors_open, event.timezone),
             )
         )
     await send(update, context, "\n\n".join(blocks))

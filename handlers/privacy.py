@@ -12,7 +12,7 @@ from telegram.ext import (
     filters,
 )
 
-from companion_bot.i18n import LANGUAGE_NAMES, N_, Translator
+from companion_bot.i18n import LANGUAGE_NAMES, N_, N_plural, Translator
 from companion_bot.models import FollowupAnswer, GroupKind, HelpAlert, HelpLevel
 from companion_bot.services import outbox, privacy
 from companion_bot.services.errors import UserInputError
@@ -38,6 +38,11 @@ from handlers.signup import summary_text
 PRIVATE = filters.ChatType.PRIVATE
 
 ROLE_NAMES = {"organizer": N_("organizer"), "volunteer": N_("volunteer")}
+MESSAGES_WAITING = N_plural("{count} waiting to be sent", "{count} waiting to be sent")
+MESSAGES_KEPT = N_plural(
+    "{count} sent and kept until the event's data is deleted",
+    "{count} sent and kept until the event's data is deleted",
+)
 STATUS_NAMES = {
     "draft": N_("not confirmed"),
     "confirmed": N_("confirmed"),
@@ -47,7 +52,7 @@ STATUS_NAMES = {
 
 async def on_my_data(update: Update, context: Context) -> int:
     t = tr(update, context)
-    data = await privacy.personal_data(update.effective_user.id)
+    data = await privacy.personal_data(update.effective_user.id, t.language)
     if data is None:
         await send(update, context, t.gettext("I hold no data about you."))
         return END
@@ -75,7 +80,7 @@ def my_data_text(t: Translator, data: privacy.PersonalData, zone: str) -> str:
     for role in data.roles:
         lines.append(
             _("Role at {event}: {role}").format(
-                event=esc(role.event.name), role=_(ROLE_NAMES[role.kind])
+                event=esc(role.event.localized("name", t.language)), role=_(ROLE_NAMES[role.kind])
             )
         )
     for membership in data.memberships:
@@ -90,7 +95,8 @@ def my_data_text(t: Translator, data: privacy.PersonalData, zone: str) -> str:
     for report in data.reports_made:
         lines.append(_("You reported a message from {name} at {event}, {time}: “{excerpt}”").format(
             name=esc(report.reported.display_name if report.reported else "?"),
-            event=esc(report.event.name), time=t.datetime(report.created_at, report.event.timezone),
+            event=esc(report.event.localized("name", t.language)),
+            time=t.datetime(report.created_at, report.event.timezone),
             excerpt=esc(report.excerpt)))  # fmt: skip
     for answer in data.followups:
         lines.append(followup_line(t, answer))
@@ -99,10 +105,10 @@ def my_data_text(t: Translator, data: privacy.PersonalData, zone: str) -> str:
             _("Messages relayed to your groups: {count}").format(count=data.relayed_messages)
         )
     if data.messages_waiting or data.messages_kept:
-        lines.append(_(
-            "Messages to you: {waiting} waiting to be sent, {kept} sent and kept until the "
-            "event's data is deleted"
-        ).format(waiting=data.messages_waiting, kept=data.messages_kept))  # fmt: skip
+        lines.append(_("Messages to you: {counts}").format(counts=", ".join([
+            t.plural(MESSAGES_WAITING, data.messages_waiting),
+            t.plural(MESSAGES_KEPT, data.messages_kept),
+        ])))  # fmt: skip
     for avoided in data.avoidances:
         name = esc(avoided.name) if avoided.name else _("someone whose data is deleted since")
         lines.append(_("You asked not to be grouped again with {name} ({date})").format(
@@ -116,7 +122,8 @@ def help_alert_lines(t: Translator, alerts: list[HelpAlert]) -> list[str]:
     lines = []
     for alert in alerts:
         lines.append(_("Help request at {event}, {time}: {level}").format(
-            event=esc(alert.event.name), time=t.datetime(alert.created_at, alert.event.timezone),
+            event=esc(alert.event.localized("name", t.language)),
+            time=t.datetime(alert.created_at, alert.event.timezone),
             level=_(LEVEL_NAMES[HelpLevel(alert.level)])))  # fmt: skip
         if alert.text:
             lines.append(_("Your words: “{text}”").format(text=esc(alert.text)))
@@ -131,8 +138,8 @@ def followup_line(t: Translator, answer: FollowupAnswer) -> str:
     met = MET_ANSWERS.get(answer.group_met or "")
     home = HOME_ANSWERS.get(answer.home_safe or "")
     line = _("Your answers the morning after {event}: group met: {met}; home safe: {home}").format(
-        event=esc(answer.event.name), met=_(met) if met else "—", home=_(home) if home else "—"
-    )
+        event=esc(answer.event.localized("name", t.language)), met=_(met) if met else "—",
+        home=_(home) if home else "—")
     if answer.report:
         line += "\n" + _("What you told the organizers: “{text}”").format(text=esc(answer.report))
     return line
@@ -179,7 +186,8 @@ async def notify_member_left(context: Context, group_ids: list[int]) -> None:
 
 
 async def on_companions(update: Update, context: Context) -> int:
-    _ = tr(update, context).gettext
+    t = tr(update, context)
+    _ = t.gettext
     found = await privacy.companions(update.effective_user.id)
     if not found:
         await send(update, context, _("You have not been in a group yet."))
@@ -188,12 +196,13 @@ async def on_companions(update: Update, context: Context) -> int:
                "again, tap her name: she is never told.")]  # fmt: skip
     buttons = []
     for companion in found:
+        event_name = companion.event.localized("name", t.language)
         if companion.avoided:
             lines.append(_("🚫 {name} ({event}): never grouped with you again").format(
-                name=esc(companion.name), event=esc(companion.event_name)))  # fmt: skip
+                name=esc(companion.name), event=esc(event_name)))  # fmt: skip
         else:
             label = _("Not again with {name} ({event})").format(
-                name=companion.name, event=companion.event_name
+                name=companion.name, event=event_name
             )
             buttons.append((label, button(update, f"av:{companion.person_id}")))
     await send(update, context, "\n".join(lines), column(buttons) if buttons else None)

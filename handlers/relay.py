@@ -54,9 +54,12 @@ async def on_member_message(update: Update, context: Context) -> None:
     if relayed.recipients == 0:
         await send(update, context, _("Nobody else in your group can receive messages right now."))
     elif relayed.parts > 1:
-        await send(update, context, _(
+        await send(update, context, tr(update, context).ngettext(
             "Your message was too long for one Telegram message: your group gets it in {count} "
-            "parts."
+            "part.",
+            "Your message was too long for one Telegram message: your group gets it in {count} "
+            "parts.",
+            relayed.parts,
         ).format(count=relayed.parts))  # fmt: skip
 
 
@@ -81,8 +84,8 @@ async def on_group(update: Update, context: Context) -> None:
     names = [m.registration.person.display_name or "?" for m in await active_members(group)]
     muted = membership.member.muted
     text = "\n".join([
-        _("Your group for {event}: {names}.").format(event=esc(group.event.name),
-                                                      names=esc(", ".join(names))),
+        _("Your group for {event}: {names}.").format(
+            event=esc(group.event.localized("name", t.language)), names=esc(", ".join(names))),
         _("Meeting at {time}.").format(time=t.time(group.meet_at, group.event.timezone)),
         _("Write here to talk to them. To report a message, reply to it with /report."),
     ])  # fmt: skip
@@ -166,7 +169,8 @@ async def on_remove(update: Update, context: Context) -> None:
             buttons.insert(0, (_(relay.REMOVE_FROM_GROUP),
                                button(update, f"rr:group:{registration.id}")))  # fmt: skip
         await send(update, context, _("<b>{name}</b> at {event}: {groups}").format(
-            name=esc(registration.person.display_name), event=esc(registration.event.name),
+            name=esc(registration.person.display_name),
+            event=esc(registration.event.localized("name", t.language)),
             groups=esc(groups) if groups else _("not in a group"),
         ), column(buttons))  # fmt: skip
 

@@ -57,7 +57,6 @@ from handlers.common import (
     answer_query,
     close_buttons,
     column,
-    edit,
     esc,
     keyboard,
     remember_language,
@@ -149,16 +148,16 @@ async def is_current_prompt(update: Update, context: Context) -> bool:
 
 async def retire_previous_prompt(update: Update, context: Context) -> None:
     """A typed answer leaves the question's buttons behind: remove them, they are stale now
-    (a question not delivered yet has nothing to remove)."""
+    (from a question not delivered yet, before it goes)."""
     previous = context.user_data.pop(PROMPT_KEY, None)
     if previous is None:
         return
-    chat_id = update.effective_chat.id
-    message_id = await outbox.sent_message_id(previous, chat_id)
     tapped = update.callback_query.message if update.callback_query else None
-    if message_id is None or (tapped is not None and tapped.message_id == message_id):
-        return
-    await edit(chat_id, message_id)
+    if tapped is not None and tapped.message_id == await outbox.sent_message_id(
+        previous, tapped.chat.id
+    ):
+        return  # the tapped question: close_buttons says what she chose there
+    await outbox.edit(previous, method="editMessageReplyMarkup", priority=outbox.REPLY_PRIORITY)
 
 
 async def ask_language(
@@ -185,10 +184,12 @@ async def ask_charter(
     _ = t.gettext
     await reg.fetch_related("event")
     text = _("Welcome to <b>{event}</b>! Before we look for companions, please read the charter:")
+    event, language = reg.event, t.language
     return await send(
         update,
         context,
-        f"{text.format(event=esc(reg.event.name))}\n\n{esc(reg.event.charter)}",
+        f"{text.format(event=esc(event.localized('name', language)))}\n\n"
+        f"{esc(event.localized('charter', language))}",
         column([(_("✅ I agree"), "su:charter:yes"), (_("I don't agree"), "su:charter:no")]),
     )
 
@@ -231,7 +232,7 @@ async def ask_arrival(
     text = _(
         "When do you plan to arrive at {venue}? Pick a slot and we will match you with people "
         "arriving at the same time, to go in together."
-    ).format(venue=esc(reg.event.venue_name))
+    ).format(venue=esc(reg.event.localized("venue_name", t.language)))
     return await send(update, context, text, column(buttons))
 
 
@@ -244,7 +245,7 @@ async def ask_destination(
         "(for example 11e, Montreuil, Ixelles), or share a location pin (📎 → Location). "
         "Only the neighbourhood is kept, never the exact point."
     )
-    if names := await zones.names(reg.event_id):
+    if names := await zones.names(reg.event_id, t.language):
         text += "\n" + _("The organizers' zones: {zones}.").format(
             zones=", ".join(esc(name) for name in names)
         )
@@ -280,7 +281,7 @@ async def ask_summary(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
     _ = t.gettext
-    shown = await registrations.view(reg)
+    shown = await registrations.view(reg, t.language)
     confirmed = reg.status == RegistrationStatus.CONFIRMED
     edits = [
         (_("✏️ {what}").format(what=_(label)), f"su:edit:{step.value}")
@@ -305,7 +306,7 @@ ASK = {
 
 
 def wave_label(t: Translator, wave, timezone: str) -> str:
-    point = wave.meeting_point.name if wave.meeting_point else None
+    point = wave.meeting_point.localized("name", t.language) if wave.meeting_point else None
     clock = t.time(wave.departs_at, timezone)
     return f"{clock} — {point}" if point else clock
 
@@ -344,7 +345,8 @@ def summary_text(t: Translator, shown: RegistrationView) -> str:
         Step.WAVE: departure,
     }
     lines = [
-        f"<b>{esc(shown.event.name)}</b> — {esc(shown.event.venue_name)}, "
+        f"<b>{esc(shown.event.localized('name', t.language))}</b> — "
+        f"{esc(shown.event.localized('venue_name', t.language))}, "
         f"{t.datetime(shown.event.doors_open, zone)}",
         status,
         "",
@@ -459,7 +461,8 @@ async def on_me(update: Update, context: Context) -> str | int:
     if len(mine) == 1:
         context.user_data[EVENT_KEY] = mine[0].event_id
         return await ask(update, context, Step.SUMMARY)
-    buttons = [(esc(reg.event.name), f"su:me:{reg.event_id}") for reg in mine]
+    language = tr(update, context).language
+    buttons = [(reg.event.localized("name", language), f"su:me:{reg.event_id}") for reg in mine]
     await send(update, context, _("Which event?"), column(buttons))
     return END
 
@@ -595,7 +598,9 @@ async def on_destination_text(update: Update, context: Context) -> str | int:
     _ = tr(update, context).gettext
     text = update.effective_message.text or ""
     await registration.fetch_related("event")
-    found = await registrations.find_destination(text, registration.event)
+    found = await registrations.find_destination(
+        text, registration.event, tr(update, context).language
+    )
     if found.match is not None:
         try:
             await registrations.set_destination(registration, found.match.id)
@@ -635,7 +640,7 @@ async def on_destination_location(update: Update, context: Context) -> str | int
     location = update.effective_message.location
     await registration.fetch_related("event")
     place = await registrations.snap_location(
-        location.latitude, location.longitude, registration.event
+        location.latitude, location.longitude, registration.event, tr(update, context).language
     )
     if place is None:
         await send(
@@ -773,7 +778,7 @@ async def on_confirm(update: Update, context: Context) -> str | int:
             "You're signed up for <b>{event}</b>! We will introduce your companions before "
             "the event, by display name only. /me shows or edits your answers, /leave cancels "
             "your registration."
-        ).format(event=esc(registration.event.name)),
+        ).format(event=esc(registration.event.localized("name", tr(update, context).language))),
         # From now on, "🆘 I need help" stays under her keyboard (handlers/help.py).
         help_keyboard(tr(update, context)),
     )

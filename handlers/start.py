@@ -54,7 +54,8 @@ async def on_start(update: Update, context: Context) -> str | int:
             else _("You are already a volunteer at <b>{event}</b>.")
         )
         name = (await people.get_person(update.effective_user.id)).display_name
-        await send(update, context, text.format(event=esc(event.name), name=esc(name)))
+        event_name = esc(event.localized("name", language))
+        await send(update, context, text.format(event=event_name, name=esc(name)))
         return await signup.resume(update, context)
     if invite.kind == InviteKind.ORGANIZER:
         added = await roles.grant(update.effective_user.id, event, RoleKind.ORGANIZER)
@@ -63,7 +64,7 @@ async def on_start(update: Update, context: Context) -> str | int:
             if added
             else _("You are already an organizer of <b>{event}</b>. See /myevents.")
         )
-        await send(update, context, text.format(event=esc(event.name)))
+        await send(update, context, text.format(event=esc(event.localized("name", language))))
         return await signup.resume(update, context)
     try:
         registration = await registrations.start_signup(update.effective_user.id, event)

@@ -1,7 +1,8 @@
 """Organizers' zones: `/zones` lists an event's own destinations (a station, a district, the
 town the coach goes back to), next to the gazetteer's neighbourhoods, with how many attendees
-head to each. "➕ Add a zone" asks its name, then where it is: a location pin, a neighbourhood
-the gazetteer knows, or coordinates. "🗑 Remove" removes a zone nobody heads to. With several
+head to each. "➕ Add a zone" asks its name (in one language or several: `Gare du Nord | en:
+North station`), then where it is: a location pin, a neighbourhood the gazetteer knows, or
+coordinates. "🗑 Remove" removes a zone nobody heads to. With several
 events she picks one first. Buttons are signed, and the zones service checks the organizer role
 again at every step; `/cancel` leaves."""
 
@@ -16,12 +17,23 @@ from telegram.ext import (
     filters,
 )
 
-from companion_bot.services import broadcasts, zones
+from companion_bot.i18n import N_
+from companion_bot.services import broadcasts, texts, zones
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.roles import NotOrganizer
+from companion_bot.services.texts import Versions
 from companion_bot.signing import signed_pattern
 from handlers.callbacks import button, signed
-from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
+from handlers.common import (
+    Context,
+    answer_query,
+    close_buttons,
+    column,
+    esc,
+    in_several_languages,
+    send,
+    tr,
+)
 from handlers.conversation import END, Conversation
 from handlers.general import on_stray_button
 from handlers.signup import pressed_label
@@ -31,18 +43,22 @@ PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 TEXT = PRIVATE & filters.TEXT & ~filters.COMMAND
 DRAFT = "zones_draft"  # {"event": id, "name": the new zone's name once typed}
 NAME, POINT = "zone_name", "zone_point"
-END = END
+ZONE_EXAMPLE = N_("Coach stop | fr: Arrêt du car")
 
 
 async def on_zones(update: Update, context: Context) -> int:
-    _ = tr(update, context).gettext
+    t = tr(update, context)
+    _ = t.gettext
     events = await broadcasts.organizer_events(update.effective_user.id)
     if not events:
         await send(update, context, _("Only this event's organizers can do this."))
     elif len(events) == 1:
         await show(update, context, events[0].id)
     else:
-        buttons = [(event.name, button(update, f"zn:ev:{event.id}")) for event in events]
+        buttons = [
+            (event.localized("name", t.language), button(update, f"zn:ev:{event.id}"))
+            for event in events
+        ]
         await send(update, context, _("Which event?"), column(buttons))
     return END
 
@@ -57,7 +73,7 @@ async def show(update: Update, context: Context, event_id: int) -> None:
         await send(update, context, error.translate(_))
         return
     lines = [
-        _("Zones of <b>{event}</b>").format(event=esc(listing.event.name)),
+        _("Zones of <b>{event}</b>").format(event=esc(listing.event.localized("name", t.language))),
         _(
             "Attendees can pick a zone as where they head after the event, like a "
             "neighbourhood: by typing its name, or with a location pin less than {km} km "
@@ -66,7 +82,7 @@ async def show(update: Update, context: Context, event_id: int) -> None:
         "",
     ]
     for use in listing.zones:
-        line = f"• {esc(use.zone.name)}"
+        line = f"• {esc(texts.versions_of(use.zone, 'name').written())}"
         if use.heading:
             line += " — " + t.ngettext(
                 "{count} person heading there", "{count} people heading there", use.heading
@@ -76,7 +92,10 @@ async def show(update: Update, context: Context, event_id: int) -> None:
         lines.append(_("No zone yet."))
     buttons = [(_("➕ Add a zone"), button(update, f"zn:add:{event_id}"))]
     buttons += [
-        (_("🗑 Remove {name}").format(name=use.zone.name), button(update, f"zn:del:{use.zone.id}"))
+        (
+            _("🗑 Remove {name}").format(name=use.zone.localized("name", t.language)),
+            button(update, f"zn:del:{use.zone.id}"),
+        )
         for use in listing.zones
     ]
     await send(update, context, "\n".join(lines), column(buttons))
@@ -115,14 +134,14 @@ async def ask_name(update: Update, context: Context, event_id: str) -> int | str
 
 
 def name_question(update: Update, context: Context) -> str:
-    return (
-        tr(update, context)
-        .gettext(
+    _ = tr(update, context).gettext
+    return "\n".join([
+        _(
             "Name of the new zone? Attendees will see it and type it: {limit} characters at "
             "most, like “Gare du Nord” or “Porte de Montreuil”. /cancel to stop."
-        )
-        .format(limit=zones.MAX_NAME)
-    )
+        ).format(limit=zones.MAX_NAME),
+        in_several_languages(_, ZONE_EXAMPLE),
+    ])  # fmt: skip
 
 
 async def remove(update: Update, context: Context, zone_id: str) -> None:
@@ -136,14 +155,19 @@ async def remove(update: Update, context: Context, zone_id: str) -> None:
             "“{name}” stays: {count} attendees head there. It can be removed once nobody does.",
             used.count,
         )
-        await send(update, context, text.format(name=esc(used.name), count=used.count))
+        name = used.zone.localized("name", t.language)
+        await send(update, context, text.format(name=esc(name), count=used.count))
         return
     except UserInputError as error:
         await close_buttons(update)
         await send(update, context, error.translate(_))
         return
     await close_buttons(update, pressed_label(update))
-    await send(update, context, _("Zone “{name}” removed.").format(name=esc(zone.name)))
+    await send(
+        update,
+        context,
+        _("Zone “{name}” removed.").format(name=esc(zone.localized("name", t.language))),
+    )
     await show(update, context, zone.event_id)
 
 
@@ -151,7 +175,7 @@ async def at_place(update: Update, context: Context, place_id: str) -> int | str
     return await save(
         update,
         context,
-        lambda user, draft: zones.add_at_place(user, draft["event"], draft["name"], place_id),
+        lambda user, draft: zones.add_at_place(user, draft["event"], draft_name(draft), place_id),
     )
 
 
@@ -165,27 +189,28 @@ async def on_name(update: Update, context: Context) -> int | str:
         return await expired(update, context)
     try:
         name = await zones.check_new_name(
-            update.effective_user.id, draft["event"], update.effective_message.text
+            update.effective_user.id,
+            draft["event"],
+            update.effective_message.text,
+            tr(update, context).language,
         )
     except NotOrganizer as error:
         return await stop(update, context, error)
     except UserInputError as error:
         await send(update, context, error.translate(_) + "\n" + name_question(update, context))
         return NAME
-    draft["name"] = name
-    await send(update, context, point_question(update, context, name))
+    draft["name"] = name.to_json()
+    await send(update, context, point_question(update, context, draft["name"]))
     return POINT
 
 
-def point_question(update: Update, context: Context, name: str) -> str:
-    return (
-        tr(update, context)
-        .gettext(
-            "Where is “{name}”? Share a location pin (📎 → Location), or type a neighbourhood "
-            "I know (like Montreuil or Paris 18e) or coordinates like 48.8809, 2.3553."
-        )
-        .format(name=esc(name))
-    )
+def point_question(update: Update, context: Context, name: list | str) -> str:
+    """`name`: the zone's name as kept in her draft (`Versions.to_json`)."""
+    t = tr(update, context)
+    return t.gettext(
+        "Where is “{name}”? Share a location pin (📎 → Location), or type a neighbourhood "
+        "I know (like Montreuil or Paris 18e) or coordinates like 48.8809, 2.3553."
+    ).format(name=esc(Versions.from_json(name).in_language(t.language)))
 
 
 async def on_not_a_name(update: Update, context: Context) -> str:
@@ -200,7 +225,7 @@ async def on_pin(update: Update, context: Context) -> int | str:
         update,
         context,
         lambda user, draft: zones.add(
-            user, draft["event"], draft["name"], location.latitude, location.longitude
+            user, draft["event"], draft_name(draft), location.latitude, location.longitude
         ),
     )
 
@@ -210,13 +235,18 @@ async def on_point_text(update: Update, context: Context) -> int | str:
     return await save(
         update,
         context,
-        lambda user, draft: zones.add_from_text(user, draft["event"], draft["name"], text),
+        lambda user, draft: zones.add_from_text(user, draft["event"], draft_name(draft), text),
     )
+
+
+def draft_name(draft: dict) -> Versions:
+    return Versions.from_json(draft["name"])
 
 
 async def save(update: Update, context: Context, adding) -> int | str:
     """`adding(telegram_id, draft)` stores the zone; a refusal says why and asks again."""
-    _ = tr(update, context).gettext
+    t = tr(update, context)
+    _ = t.gettext
     draft = context.user_data.get(DRAFT)
     if not draft or "name" not in draft:
         return await expired(update, context)
@@ -243,7 +273,7 @@ async def save(update: Update, context: Context, adding) -> int | str:
         update,
         context,
         _("✅ Zone “{name}” added at {point}.").format(
-            name=esc(zone.name), point=f"{zone.lat:.5f}, {zone.lon:.5f}"
+            name=esc(zone.localized("name", t.language)), point=f"{zone.lat:.5f}, {zone.lon:.5f}"
         ),
     )
     await show(update, context, zone.event_id)

@@ -25,7 +25,7 @@ from companion_bot.i18n import LANGUAGES  # noqa: E402 - the bot's languages are
 
 LOCALES = ROOT / "locales"
 SOURCE_DIRS = ("companion_bot", "handlers")
-KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "N_plural": (1, 2)}
 
 
 def extract() -> Catalog:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -210,3 +211,55 @@ def test_event_create_speaks_dutch(tmp_path):
     result = run_cli(*common, "--language", "nl", env={**env, "DEFAULT_LANGUAGE": "en"},
                      cwd=tmp_path)  # fmt: skip
     assert result.returncode == 2 and result.stderr.startswith(dutch), result.stderr
+
+
+def test_event_create_takes_texts_in_several_languages(tmp_path):
+    env = {"DATABASE_URL": f"sqlite://{tmp_path / 'bot.sqlite3'}", "DEFAULT_LANGUAGE": "en"}
+    charter = tmp_path / "charter.txt"
+    charter.write_text("Soyons bienveillantes, toujours.\n| en: Let us be kind, always.\n")
+    common = ["event", "create", "--venue", "Le Hangar", "--venue-place", "Paris 19e",
+              "--doors-open", "2099-12-05 23:00", "--closing", "06:00", "--language", "fr",
+              "--bot-username", "compagnonnes_bot"]  # fmt: skip
+    result = run_cli(*common, "--name", "Nuit | Night", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: Après « | », commence chaque version par sa langue")
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    result = run_cli(
+        *common, "--name", "Nuit | en: Night", "--charter-file", str(charter),
+        "--meeting-point", "Entrée principale | en: Main entrance",
+        "--departure", "03:00@Main entrance", "--zone", "Navette | en: Shuttle@48.9,2.4",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    database = sqlite3.connect(tmp_path / "bot.sqlite3")
+    event, point, zone = (
+        database.execute(f"SELECT name, translations FROM {table}").fetchone()
+        for table in ("event", "meeting_point", "event_zone")
+    )
+    charter_text = database.execute("SELECT charter FROM event").fetchone()[0]
+    database.close()
+    assert (event[0], json.loads(event[1])["name"]) == ("Nuit", {"fr": "Nuit", "en": "Night"})
+    assert json.loads(event[1])["charter"]["en"] == "Let us be kind, always."
+    assert charter_text == "Soyons bienveillantes, toujours."
+    assert (point[0], json.loads(point[1])) == (
+        "Entrée principale", {"name": {"fr": "Entrée principale", "en": "Main entrance"}}
+    )
+    assert (zone[0], json.loads(zone[1])) == (
+        "Navette", {"name": {"fr": "Navette", "en": "Shuttle"}}
+    )
+
+
+def test_event_create_gives_its_defaults_in_every_language(tmp_path):
+    env = {"DATABASE_URL": f"sqlite://{tmp_path / 'bot.sqlite3'}", "DEFAULT_LANGUAGE": "fr"}
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    result = run_cli("event", "create", "--name", "N", "--venue", "V", "--venue-place",
+                     "Paris 11e", "--doors-open", "2099-12-05 23:00", "--closing", "06:00",
+                     "--bot-username", "compagnonnes_bot", env=env, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    database = sqlite3.connect(tmp_path / "bot.sqlite3")
+    name, versions = database.execute("SELECT name, translations FROM meeting_point").fetchone()
+    charter, texts = database.execute("SELECT charter, translations FROM event").fetchone()
+    database.close()
+    assert json.loads(versions)["name"] == {"fr": name, "en": "Main entrance", "nl": "Hoofdingang"}
+    assert charter.startswith("Charte")
+    assert "I treat my companions" in json.loads(texts)["charter"]["en"]

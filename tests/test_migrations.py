@@ -56,9 +56,9 @@ async def test_upgrade_from_the_first_version_keeps_data(empty_database_url: str
 
 
 async def test_conversation_steps_move_into_her_stored_state(empty_database_url: str) -> None:
-    """0006: the steps PTB's persistence kept in conversation_state join her user_data row,
+    """0008: the steps PTB's persistence kept in conversation_state join her user_data row,
     where the dispatcher reads them, so an upgrade in the middle of a sign-up loses nothing."""
-    await apply_migrations(empty_database_url, target=f"{APP_LABEL}.0005_zones")
+    await apply_migrations(empty_database_url, target=f"{APP_LABEL}.0007_outbox_edits")
     await open_database(empty_database_url)
     connection = get_connection("default")
     await connection.execute_script(
@@ -133,4 +133,44 @@ async def test_an_avoidance_outlives_the_person_it_names(empty_database_url: str
     await get_connection("default").execute_script("DELETE FROM person WHERE telegram_id = 22")
     wish = await Avoidance.get(id=1)
     assert (wish.person_id, wish.avoided_id, wish.avoided_key) == (1, None, "k" * 64)
+    await Tortoise.close_connections()
+
+
+async def test_events_made_before_texts_had_languages_keep_working(
+    empty_database_url: str,
+) -> None:
+    """0006: an event, its meeting point and its zone from 0005 read as before, in every
+    language, and take versions in several languages afterwards."""
+    from companion_bot.models import MeetingPoint, Zone
+
+    await apply_migrations(empty_database_url, target=f"{APP_LABEL}.0005_zones")
+    await open_database(empty_database_url)
+    doors = datetime(2030, 1, 1, 22, 0, tzinfo=UTC)
+    await get_connection("default").execute_script(
+        "INSERT INTO event (name, venue_name, venue_lat, venue_lon, timezone, doors_open, closing,"
+        " min_group_size, preferred_min_size, preferred_max_size, max_group_size, charter,"
+        " attendee_code, volunteer_code, organizer_code, created_at) VALUES ("
+        f"'Nuit', 'Le Hangar', 48.86, 2.38, 'Europe/Paris', '{doors.isoformat()}',"
+        f" '{(doors + timedelta(hours=7)).isoformat()}', 2, 3, 4, 5, 'Soyons bienveillantes',"
+        " 'att', 'vol', 'org', CURRENT_TIMESTAMP);"
+        "INSERT INTO meeting_point (event_id, position, name) VALUES (1, 0, 'Entrée principale');"
+        "INSERT INTO event_zone (event_id, name, lat, lon, created_at)"
+        " VALUES (1, 'Navette', 48.9, 2.4, CURRENT_TIMESTAMP);"
+    )
+    await Tortoise.close_connections()
+
+    await apply_migrations(empty_database_url)
+
+    await open_database(empty_database_url)
+    event = await Event.get(attendee_code="att")
+    point = await MeetingPoint.get(event=event)
+    zone = await Zone.get(event=event)
+    for language in ("fr", "en"):
+        assert event.localized("name", language) == "Nuit"
+        assert event.localized("charter", language) == "Soyons bienveillantes"
+        assert point.localized("name", language) == "Entrée principale"
+        assert zone.localized("name", language) == "Navette"
+    point.translations = {"name": {"fr": "Entrée principale", "en": "Main entrance"}}
+    await point.save(update_fields=["translations"])
+    assert (await MeetingPoint.get(id=point.id)).localized("name", "en") == "Main entrance"
     await Tortoise.close_connections()

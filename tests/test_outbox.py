@@ -38,11 +38,11 @@ async def drain(harness: BotHarness, timeout: float = 30) -> None:  # noqa: ASYN
     await outbox_worker(harness).wait_idle(timeout)
 
 
-def sends_to(harness: BotHarness, chat_id: int) -> list:
-    """sendMessage requests to a chat, as the emulator logged them (refused ones too)."""
+def calls_to(harness: BotHarness, chat_id: int, method: str = "sendMessage") -> list:
+    """`method` requests to a chat, as the emulator logged them (refused ones too)."""
     return [
         call
-        for call in harness.emulator.calls("sendMessage")
+        for call in harness.emulator.calls(method)
         if str(call.params.get("chat_id")) == str(chat_id)
     ]
 
@@ -164,7 +164,7 @@ async def test_messages_are_delivered_in_order_per_chat_one_second_apart(harness
             f"Message 1 for {person.id}",
             f"Message 2 for {person.id}",
         ]
-        first, second = sends_to(harness, person.id)
+        first, second = calls_to(harness, person.id)
         assert second.time - first.time >= 1.0
     assert harness.emulator.stats.total_rejected == 0
     rows = await OutboxMessage.all()
@@ -202,12 +202,12 @@ async def test_someone_who_blocked_the_bot_is_marked_and_never_retried(harness):
     assert [row.status for row in rows] == [OutboxStatus.BLOCKED] * 3
     assert "blocked" in rows[0].error
     assert "initiate" in rows[2].error
-    assert len(sends_to(harness, lea.id)) == 1  # the second was never tried
+    assert len(calls_to(harness, lea.id)) == 1  # the second was never tried
     person = await Person.get(telegram_id=lea.id)
     assert person.blocked_bot_at is not None
     assert (await outbox.enqueue(lea.id, "Third")).status == OutboxStatus.BLOCKED
     await worker.wait_idle()
-    assert len(sends_to(harness, lea.id)) == 1
+    assert len(calls_to(harness, lea.id)) == 1
     assert worker.counters.blocked == 3
 
 
@@ -306,7 +306,7 @@ async def test_a_message_that_keeps_failing_gives_up_after_max_attempts(harness)
     assert row.status == OutboxStatus.FAILED
     assert row.attempts == 3
     assert "Internal Server Error" in row.error
-    assert len(sends_to(harness, marie.id)) == 3
+    assert len(calls_to(harness, marie.id)) == 3
 
 
 async def test_a_broadcast_reports_what_was_delivered(harness, event):
@@ -374,6 +374,134 @@ async def test_paced_outbox_and_direct_replies_share_one_budget_without_429s(db)
     assert all(len(person.messages()) == 1 for person in audience)
     assert all(person.messages() for person in talkers)
     assert emulator.stats.total_rejected == 0  # no 429 at all
+
+
+# -- edits and coalescing ----------------------------------------------------------------------
+
+
+def buttons(*labels: str) -> dict:
+    return {"inline_keyboard": [[{"text": label, "callback_data": label}] for label in labels]}
+
+
+async def test_an_edit_changes_the_message_its_row_became(harness):
+    marie = harness.user(started=True)
+    card = await outbox.enqueue(marie.id, "Group 1: Ada not there yet", reply_markup=buttons("X"))
+    await drain(harness)
+    shown = marie.last_message()
+    assert await outbox.edit(card, "Group 1: Ada at the meeting point") is not None
+    await drain(harness)
+    assert shown.text == "Group 1: Ada at the meeting point"
+    assert not shown.inline_buttons()  # an edit without buttons removes them, as on Telegram
+    assert len(marie.messages()) == 1
+    edit = await OutboxMessage.get(edit_of_id=card.id)
+    assert edit.status == OutboxStatus.SENT and edit.chat_id == marie.id
+    # The same state again changes nothing: nothing is queued.
+    assert await outbox.edit(card.id, "Group 1: Ada at the meeting point") is None
+
+
+async def test_an_edit_of_a_message_not_sent_yet_goes_out_with_it(harness):
+    marie = harness.user(started=True)
+    worker = outbox_worker(harness)
+    await worker.stop()  # a long queue: the card is still waiting
+    card = await outbox.enqueue(marie.id, "Ada not there yet", reply_markup=buttons("Left"))
+    folded = await outbox.edit(card, "Ada at the meeting point", reply_markup=buttons("Left"))
+    assert folded is not None and folded.id == card.id
+    await worker.start()
+    await drain(harness)
+    assert [m.text for m in marie.messages()] == ["Ada at the meeting point"]
+    assert not marie.last_message().edited and marie.last_message().inline_buttons()
+    assert not calls_to(harness, marie.id, "editMessageText")
+
+
+async def test_edits_not_sent_yet_make_one_call_with_the_last_state(harness):
+    marie = harness.user(started=True)
+    card = await outbox.enqueue(marie.id, "0 at the meeting point")
+    await drain(harness)
+    worker = outbox_worker(harness)
+    await worker.stop()
+    for count in range(1, 6):
+        await outbox.edit(card, f"{count} at the meeting point")
+    assert await OutboxMessage.filter(edit_of_id=card.id).count() == 1
+    await worker.start()
+    await drain(harness)
+    assert marie.last_text() == "5 at the meeting point"
+    assert len(calls_to(harness, marie.id, "editMessageText")) == 1
+
+
+async def test_edits_are_spaced_by_their_min_interval(harness):
+    marie = harness.user(started=True)
+    card = await outbox.enqueue(marie.id, "0 home")
+    await drain(harness)
+    spacing = timedelta(seconds=5)
+    first = await outbox.edit(card, "1 home", min_interval=spacing)
+    await drain(harness)
+    await first.refresh_from_db()
+    assert first.status == OutboxStatus.SENT and marie.last_text() == "1 home"
+    second = await outbox.edit(card, "2 home", min_interval=spacing)
+    third = await outbox.edit(card, "3 home", min_interval=spacing)
+    assert third.id == second.id and third.not_before >= first.sent_at + spacing
+    await drain(harness)
+    assert marie.last_text() == "1 home"  # not yet: the edit waits for its turn
+    await harness.travel_to(third.not_before)
+    assert marie.last_text() == "3 home"
+    assert len(calls_to(harness, marie.id, "editMessageText")) == 2
+
+
+async def test_an_edit_waits_for_the_message_being_sent_and_is_dropped_with_it(harness):
+    marie, lea, zoe = (harness.user(started=True) for _ in range(3))
+    worker = outbox_worker(harness)
+    await worker.stop()
+    card = await outbox.enqueue(marie.id, "Ada not there yet")
+    # Another process is sending it right now: the edit cannot be folded into it.
+    await OutboxMessage.filter(id=card.id).update(
+        status=OutboxStatus.SENDING, claimed_by="elsewhere-1-abcdef", claimed_at=datetime.now(UTC)
+    )
+    edit = await outbox.edit(card, "Ada at the meeting point")
+    assert edit is not None and edit.edit_of_id == card.id
+    await worker.start()
+    await outbox.enqueue(zoe.id, "Meanwhile")  # the worker goes round: the edit waits
+    await harness.emulator.wait_for(lambda: bool(zoe.messages()), timeout=10)
+    await edit.refresh_from_db()
+    assert edit.status == OutboxStatus.PENDING and not marie.messages()
+    # The other process lost it: it goes again, then the edit.
+    await OutboxMessage.filter(id=card.id).update(status=OutboxStatus.PENDING, claimed_by=None)
+    worker.wake()
+    await drain(harness)
+    assert [m.text for m in marie.messages()] == ["Ada at the meeting point"]
+    assert marie.last_message().edited
+
+    # A message that will never be sent takes its waiting edits with it.
+    await worker.stop()
+    other = await outbox.enqueue(lea.id, "Bea not there yet")
+    await OutboxMessage.filter(id=other.id).update(status=OutboxStatus.SENDING)
+    lost = await outbox.edit(other, "Bea home")
+    await OutboxMessage.filter(id=other.id).update(status=OutboxStatus.FAILED)
+    assert await outbox.edit(other, "Bea left") is None
+    await worker.start()
+    await drain(harness)
+    await lost.refresh_from_db()
+    assert lost.status == OutboxStatus.CANCELLED and not lea.messages()
+
+
+async def test_deleting_a_message_row_deletes_its_edits(db):
+    card = await outbox.enqueue(7, "Ada not there yet")
+    await OutboxMessage.filter(id=card.id).update(
+        status=OutboxStatus.SENT, telegram_message_id=12, sent_at=datetime.now(UTC)
+    )
+    await outbox.edit(card, "Ada home")
+    await OutboxMessage.filter(id=card.id).delete()
+    assert not await OutboxMessage.exists()
+
+
+async def test_a_coalesce_key_replaces_a_message_not_sent_yet(db):
+    first = await outbox.enqueue(7, "Groups at 03:00 (1)", coalesce_key="waves:7")
+    again = await outbox.enqueue(7, "Groups at 03:00 (2)", coalesce_key="waves:7")
+    assert again.id == first.id
+    row = await OutboxMessage.get(id=first.id)
+    assert row.payload["text"] == "Groups at 03:00 (2)"
+    await OutboxMessage.filter(id=first.id).update(status=OutboxStatus.SENT)
+    third = await outbox.enqueue(7, "Groups at 03:00 (3)", coalesce_key="waves:7")
+    assert third.id != first.id
 
 
 # -- pacing ------------------------------------------------------------------------------------

@@ -10,15 +10,20 @@ from enum import StrEnum
 
 from companion_bot.emulator import BotApiEmulator, EmulatedUser
 from companion_bot.gazetteer import Gazetteer
-from companion_bot.i18n import N_, translator
+from companion_bot.i18n import N_
 from companion_bot.models import ArrivalKind, ArrivalSlot, DepartureWave, Event, RoleKind
 from companion_bot.services import closing, events, people, registrations, roles
+from companion_bot.services.texts import Versions
 
-EVENT_NAME = "Nuit Compagnonnes (démo)"
+# The organizer's texts, in French and English: each attendee reads them in her language.
+EVENT_NAME = Versions((("fr", "Nuit Compagnonnes (démo)"), ("en", "Compagnonnes Night (demo)")))
 VENUE_NAME = "Le Hangar"
 # By the Canal de l'Ourcq, Paris 19e.
 VENUE = (48.8890, 2.3930)
-MEETING_POINTS = ["Entrée principale", "Porte du canal"]
+MEETING_POINTS = [
+    Versions((("fr", "Entrée principale"), ("en", "Main entrance"))),
+    Versions((("fr", "Porte du canal"), ("en", "Canal gate"))),
+]
 
 
 class PersonaRole(StrEnum):
@@ -146,7 +151,7 @@ def event_spec(now: datetime, language: str) -> events.EventSpec:
         timezone="Europe/Paris",
         doors_open=doors,
         closing=closing,
-        charter=translator(language).gettext(events.DEFAULT_CHARTER),
+        charter=events.standard_charter(language),
         meeting_points=list(MEETING_POINTS),
         arrival_slots=[
             (doors, doors + timedelta(hours=1), 0),

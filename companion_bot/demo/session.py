@@ -33,7 +33,7 @@ from companion_bot.emulator import (
     StoredMessage,
     settle,
 )
-from companion_bot.i18n import N_, Translator, translator
+from companion_bot.i18n import N_, N_plural, Translator, translator
 from companion_bot.models import ArrivalSlot, DepartureWave, Event, ScheduledTask
 from companion_bot.services import board, broadcasts, closing, groups, help, lifecycle
 from companion_bot.settings import Settings, load_settings
@@ -52,6 +52,7 @@ REFRESH_SECONDS = 5.0
 # Every kind of task the bot schedules, in words (tests/demo checks none is missing).
 TASK_LABELS = {
     groups.ROUND_TASK: N_("Matching round: groups are formed, and announced when it is time."),
+    groups.CARDS_TASK: N_("A group changed: the volunteers' cards of it are brought up to date."),
     closing.NIGHT_START_TASK: N_(
         "The night begins: the attendees are reminded that the “I need help” button is there."
     ),
@@ -80,7 +81,9 @@ TASK_LABELS = {
     ),
 }
 OTHER_TASK = N_("Something the bot had planned.")
-CLOCK_MOVED = N_("The clock moves forward {minutes} minutes.")
+CLOCK_MOVED = N_plural(
+    "The clock moves forward {count} minute.", "The clock moves forward {count} minutes."
+)
 NIGHT_OVER = N_("The night is over: nothing else is planned.")
 NEW_NIGHT_STARTING = N_("A new night is starting: try again in a moment.")
 
@@ -112,8 +115,14 @@ class Persona:
 @dataclass
 class LogEntry:
     moment: datetime
-    message: str
+    # An N_ text, or an N_plural one whose values give the "count".
+    message: str | tuple[str, str]
     values: dict[str, str] = field(default_factory=dict)
+
+    def text(self, t: Translator) -> str:
+        if isinstance(self.message, tuple):
+            return t.ngettext(*self.message, int(self.values["count"])).format(**self.values)
+        return t.gettext(self.message).format(**self.values)
 
 
 def demo_settings(emulator: BotApiEmulator, database_url: str, language: str = "fr") -> Settings:
@@ -257,14 +266,14 @@ class Demo:
             "night": self.number,
             "clock": t.datetime(clock.now(), self.event.timezone),
             "event": {
-                "name": self.event.name,
-                "venue": self.event.venue_name,
+                "name": self.event.localized("name", t.language),
+                "venue": self.event.localized("venue_name", t.language),
                 "doors": t.datetime(self.event.doors_open, self.event.timezone),
             },
             "night_over": self.night_over,
             "next": None,
             "log": [
-                {"at": self._when(entry.moment, t), "text": _(entry.message).format(**entry.values)}
+                {"at": self._when(entry.moment, t), "text": entry.text(t)}
                 for entry in self.log
             ],
             "personas": personas,
@@ -381,7 +390,7 @@ class Demo:
             clock.travel_to(moment)
             timeline.wake(self.application)
             await self._settle_night()
-            self._log(LogEntry(moment, CLOCK_MOVED, {"minutes": str(minutes)}))
+            self._log(LogEntry(moment, CLOCK_MOVED, {"count": str(minutes)}))
             await self._refresh_next()
         self.emulator.changed.notify()
 

@@ -16,8 +16,9 @@ class Limits:
     """Which of Telegram's limits the emulator enforces. All off by default.
 
     `Limits.telegram()` gives the documented values (30 messages/s per bot, 1/s per chat,
-    20/min per group). `failure_rate` is the share of send requests that fail with one of
-    `failure_kinds`, drawn from `random.Random(seed)` so a run is reproducible.
+    20/min per group); edits count as messages. `failure_rate` is the share of send requests
+    that fail with one of `failure_kinds`, drawn from `random.Random(seed)` so a run is
+    reproducible.
     """
 
     rate_limit_per_second: float | None = None

@@ -533,6 +533,7 @@ def _editable(call: Call) -> tuple[Conversation, StoredMessage]:
     message = call.message(conv, "message to edit not found")
     if not message.from_bot:
         raise bad_request("message can't be edited")
+    call.emulator.check_flood(call.bot, conv.chat_id)  # edits count, as on Telegram
     return conv, message
 
 

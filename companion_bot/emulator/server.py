@@ -294,14 +294,19 @@ class BotApiEmulator:
 
     # ------------------------------------------------------------------------- messages
 
-    def deliver(self, bot: BotAccount, conv: Conversation, data: JSONDict) -> StoredMessage:
-        """Store a message the bot sends, after Telegram's flood limits and injected faults."""
-        chat_id = conv.chat_id
+    def check_flood(self, bot: BotAccount, chat_id: int) -> None:
+        """Count a call that writes to a chat (a new message or an edit, as Telegram counts
+        them) against the flood limits in force, or raise the 429 Telegram would answer."""
         try:
             self._flood.check(bot.id, chat_id)
         except ApiError:
             self.stats.rate_limited[chat_id] += 1
             raise
+
+    def deliver(self, bot: BotAccount, conv: Conversation, data: JSONDict) -> StoredMessage:
+        """Store a message the bot sends, after Telegram's flood limits and injected faults."""
+        chat_id = conv.chat_id
+        self.check_flood(bot, chat_id)
         failure = self._flood.draw_failure()
         if failure is not None and failure != "lost_response":
             self.stats.failed[chat_id] += 1

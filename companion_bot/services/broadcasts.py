@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from tortoise.transactions import in_transaction
 
 from companion_bot import clock
-from companion_bot.i18n import N_, escape
+from companion_bot.i18n import N_, N_plural, Translator, escape
 from companion_bot.models import (
     Broadcast,
     CompanionGroup,
@@ -33,6 +33,7 @@ from companion_bot.services import closing, groups, outbox, scheduler
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import language_of
 from companion_bot.services.roles import require_organizer
+from companion_bot.services.texts import meeting_place
 
 REPORT_TASK = "broadcast_report"
 REPORT_POLL = timedelta(seconds=5)
@@ -116,9 +117,7 @@ async def send_broadcast(
         await outbox.enqueue_many(
             outbox.Outgoing(
                 chat_id=person.telegram_id,
-                text=language_of(person).gettext(BROADCAST_HEADER).format(
-                    event=escape(event.name)
-                ) + "\n\n" + escape(text),
+                text=header(language_of(person), event) + "\n\n" + escape(text),
                 broadcast_id=broadcast.id,
                 dedupe_key=f"broadcast:{broadcast.id}:{person.id}",
             )
@@ -129,14 +128,30 @@ async def send_broadcast(
     return broadcast
 
 
-def report_text(t, count: int, sent: int, blocked: int, failed: int) -> str:
-    return t.ngettext(
-        "📣 Delivery report of your message to {count} person: {sent} sent, {blocked} blocked "
-        "the bot, {failed} failed.",
-        "📣 Delivery report of your message to {count} people: {sent} sent, {blocked} blocked "
-        "the bot, {failed} failed.",
-        count,
-    ).format(count=count, sent=sent, blocked=blocked, failed=failed)
+def header(t: Translator, event: Event) -> str:
+    """What a broadcast starts with, in the recipient's language."""
+    return t.gettext(BROADCAST_HEADER).format(event=escape(event.localized("name", t.language)))
+
+
+REPORT = N_plural(
+    "📣 Delivery report of your message to {count} person:",
+    "📣 Delivery report of your message to {count} people:",
+)
+REPORT_COUNTS = (
+    N_plural("{count} sent", "{count} sent"),
+    N_plural("{count} blocked the bot", "{count} blocked the bot"),
+    N_plural("{count} failed", "{count} failed"),
+)
+
+
+def report_text(t: Translator, count: int, sent: int, blocked: int, failed: int) -> str:
+    counts = zip(REPORT_COUNTS, (sent, blocked, failed), strict=True)
+    return (
+        t.plural(REPORT, count)
+        + " "
+        + ", ".join(t.plural(message, number) for message, number in counts)
+        + "."
+    )
 
 
 async def on_report_task(payload: dict, now: datetime) -> None:
@@ -308,6 +323,7 @@ async def change_wave(
         stamp = f"{departs_at.isoformat()}:{wave.meeting_point_id}"
         await tell_wave(wave, event, "wavemoved", stamp, WAVE_MOVED)
         await closing.schedule_wave_reminder(event, wave)
+        await closing.wave_changed(wave.id)
     return wave
 
 
@@ -322,7 +338,6 @@ async def tell_wave(
 ) -> int:
     """Everyone leaving with `wave` (or those of them in `only`, registration ids) hears
     where and when it now leaves; returns how many."""
-    point = wave.meeting_point.name if wave.meeting_point else event.venue_name
     query = Registration.filter(
         departure_wave=wave, status=RegistrationStatus.CONFIRMED, wants_departure_group=True
     )
@@ -334,7 +349,9 @@ async def tell_wave(
         await outbox.enqueue(
             registration.person.telegram_id,
             t.gettext(message).format(time=t.time(wave.departs_at, event.timezone),
-                                      point=escape(point), old=old),
+                                      point=escape(meeting_place(wave.meeting_point, event,
+                                                                 t.language)),
+                                      old=old),
             priority=closing.URGENT,
             dedupe_key=f"{key}:{wave.id}:{registration.id}:{stamp}",
         )  # fmt: skip
@@ -400,6 +417,7 @@ async def remove_wave(telegram_id: int, wave_id: int, now: datetime | None = Non
         await scheduler.cancel_prefix(f"wave:{wave.id}:")
         for prefix in (f"reminder:{wave.id}:", f"wavecard:{wave.id}:", f"wavealone:{wave.id}:"):
             await outbox.cancel(prefix)
+        await closing.wave_changed(target.id)
         await wave.delete()
         await groups.schedule_round(event.id, now + timedelta(minutes=1))
     return Removal(target, told)

@@ -4,6 +4,13 @@ confirming that groups have left, "I'm home" check-ins and alerts when someone g
 Every timed step is a scheduled task and every message goes through the outbox, so a crash or
 a redeploy loses none of them. Buttons sent to a person are signed for her (see
 `companion_bot.signing`); the handlers still check here who may do what.
+
+The volunteers see each departure group on a card (at the wave's reminder, and on /waves).
+Every card sent for a group stays true: whatever changes what it shows (a member at the
+meeting point, gone, home, asked for, joining or leaving; the group confirmed gone) asks for
+a redraw with `groups.changed`, in the transaction of the change. The redraw runs right after
+(`on_group_cards`), reads what was committed, and edits each card through the outbox,
+coalesced and paced (`CARD_EDIT_INTERVAL`), so a busy door costs a few edits, never a flood.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from companion_bot import clock
-from companion_bot.i18n import N_, Translator, escape
+from companion_bot.i18n import N_, N_plural, Translator, escape
 from companion_bot.models import (
     ArrivalSlot,
     CompanionGroup,
@@ -25,8 +32,8 @@ from companion_bot.models import (
     GroupKind,
     GroupMember,
     GroupStatus,
-    MeetingPoint,
     MemberStatus,
+    OutboxMessage,
     Person,
     Registration,
     RegistrationStatus,
@@ -37,6 +44,8 @@ from companion_bot.models import (
 from companion_bot.services import groups, outbox, relay, scheduler
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import HELP_BUTTON, help_keyboard, language_of, signed_markup
+from companion_bot.services.people import ensure_person
+from companion_bot.services.texts import meeting_place
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +61,8 @@ ARRIVAL_ALONE_BEFORE = timedelta(minutes=20)
 NIGHT_START_BEFORE = timedelta(hours=1)
 # Alerts about people jump the queue of a broadcast.
 URGENT = 10
+# A card is edited at most this often: the changes in between make one edit, the last state.
+CARD_EDIT_INTERVAL = timedelta(seconds=3)
 
 STATUS_ICONS = {"home": "🏠", "left": "🚶", "at_point": "✅", "missing": "❓", "waiting": "⏳"}
 
@@ -118,16 +129,11 @@ async def on_night_start(payload: dict, now: datetime) -> None:
         t = language_of(person)
         await outbox.enqueue(
             person.telegram_id,
-            t.gettext(NIGHT_START).format(event=escape(event.name),
+            t.gettext(NIGHT_START).format(event=escape(event.localized("name", t.language)),
                                           button=t.gettext(HELP_BUTTON)),
             reply_markup=help_keyboard(t),
             dedupe_key=f"night:{event.id}:{person.id}",
         )  # fmt: skip
-
-
-def meeting_place(point: MeetingPoint | None, event: Event) -> str:
-    """Where people meet: the named meeting point, else the venue itself."""
-    return point.name if point else event.venue_name
 
 
 # -- arriving without a group ----------------------------------------------------------------
@@ -164,7 +170,6 @@ async def on_arrival_alone(payload: dict, now: datetime) -> None:
     if not alone:
         return
     event = slot.event
-    point = meeting_place(slot.meeting_point, event)
     stamp = slot.starts_at.isoformat()
     for registration, _reason in alone:
         person = registration.person
@@ -174,7 +179,7 @@ async def on_arrival_alone(payload: dict, now: datetime) -> None:
             t.gettext(ARRIVING_ALONE).format(
                 start=t.time(slot.starts_at, event.timezone),
                 end=t.time(slot.ends_at, event.timezone),
-                point=escape(point),
+                point=escape(meeting_place(slot.meeting_point, event, t.language)),
             ),
             dedupe_key=f"arrivalalone:{slot.id}:{registration.id}:{stamp}",
         )
@@ -193,7 +198,7 @@ def arrival_alone_text(t: Translator, slot: ArrivalSlot, alone) -> str:
     header = t.gettext(ARRIVING_ALONE_HEADER).format(
         start=t.time(slot.starts_at, zone),
         end=t.time(slot.ends_at, zone),
-        point=escape(meeting_place(slot.meeting_point, slot.event)),
+        point=escape(meeting_place(slot.meeting_point, slot.event, t.language)),
     )
     return "\n".join([header, *alone_lines(t, [(r.person.display_name or "?", why)
                                                 for r, why in alone])])  # fmt: skip
@@ -202,13 +207,17 @@ def arrival_alone_text(t: Translator, slot: ArrivalSlot, alone) -> str:
 # -- the wave reminder --------------------------------------------------------------------------
 
 
-WAVE_REMINDER = N_(
+WAVE_REMINDER = N_plural(
+    "🌙 Your departure leaves at <b>{time}</b> from <b>{point}</b>, in {minutes} minute. "
+    "Your group: {names}.",
     "🌙 Your departure leaves at <b>{time}</b> from <b>{point}</b>, in {minutes} minutes. "
-    "Your group: {names}."
+    "Your group: {names}.",
 )
-WAVE_REMINDER_ALONE = N_(
+WAVE_REMINDER_ALONE = N_plural(
+    "🌙 Your departure leaves at <b>{time}</b> from <b>{point}</b>, in {minutes} minute. "
+    "We have not found a group for you: the volunteers know and will leave with you.",
     "🌙 Your departure leaves at <b>{time}</b> from <b>{point}</b>, in {minutes} minutes. "
-    "We have not found a group for you: the volunteers know and will leave with you."
+    "We have not found a group for you: the volunteers know and will leave with you.",
 )
 AT_POINT = N_("📍 I'm at the meeting point")
 LEAVING_LATER = N_("⏰ I'm leaving later")
@@ -230,24 +239,25 @@ async def on_wave_reminder(payload: dict, now: datetime) -> None:
         status=RegistrationStatus.CONFIRMED,
         left_at=None,
     ).prefetch_related("person")
-    point = meeting_place(wave.meeting_point, event)
+    later = await DepartureWave.exists(event=event, departs_at__gt=wave.departs_at)
     for registration in registrations:
         person = registration.person
         t = language_of(person)
         group = await departure_group_of(registration.id)
         names = await other_names(group, registration.id) if group else []
         template = WAVE_REMINDER if names else WAVE_REMINDER_ALONE
-        text = t.gettext(template).format(
+        text = t.ngettext(*template, event.reminder_minutes).format(
             time=t.time(wave.departs_at, event.timezone),
-            point=escape(point),
+            point=escape(meeting_place(wave.meeting_point, event, t.language)),
             minutes=event.reminder_minutes,
             names=", ".join(f"<b>{escape(n)}</b>" for n in names),
         )
         rows = [
             [(t.gettext(AT_POINT), f"cl:at:{registration.id}")],
-            [(t.gettext(LEAVING_LATER), f"cl:later:{registration.id}:{wave.id}")],
+            *([[(t.gettext(LEAVING_LATER), f"cl:later:{registration.id}:{wave.id}")]]
+              if later else []),
             [(t.gettext(ALREADY_LEFT), f"cl:gone:{registration.id}")],
-        ]
+        ]  # fmt: skip
         await outbox.enqueue(
             person.telegram_id,
             text,
@@ -309,25 +319,34 @@ def member_state(registration: Registration) -> str:
     return "waiting"
 
 
+# Groups that have (or had) cards: numbered among these, in order, a group keeps its number.
+CARD_STATUSES = (GroupStatus.ANNOUNCED, GroupStatus.LEFT, GroupStatus.DISSOLVED)
+
+
 async def wave_groups(wave_id: int) -> list[GroupState]:
+    """The wave's groups still standing (announced, or gone), numbered as on their cards."""
     found = (
-        await CompanionGroup.filter(
-            departure_wave_id=wave_id, status__in=[GroupStatus.ANNOUNCED, GroupStatus.LEFT]
-        )
+        await CompanionGroup.filter(departure_wave_id=wave_id, status__in=CARD_STATUSES)
         .order_by("id")
         .prefetch_related("meeting_point", "left_confirmed_by", "event")
     )
-    states = []
-    for number, group in enumerate(found, start=1):
-        members = [
-            MemberState(
-                m.registration.person.display_name or "?", m.registration_id,
-                member_state(m.registration),
-            )
-            for m in await groups.active_members(group)
-        ]  # fmt: skip
-        states.append(GroupState(group, members, number))
-    return states
+    return [
+        await state_of(group, number)
+        for number, group in enumerate(found, start=1)
+        if group.status != GroupStatus.DISSOLVED
+    ]
+
+
+async def state_of(group: CompanionGroup, number: int) -> GroupState:
+    """`group` comes with its event, meeting point and who confirmed it left."""
+    members = [
+        MemberState(
+            m.registration.person.display_name or "?", m.registration_id,
+            member_state(m.registration),
+        )
+        for m in await groups.active_members(group)
+    ]  # fmt: skip
+    return GroupState(group, members, number)
 
 
 MEMBER_STATES = {
@@ -339,6 +358,9 @@ MEMBER_STATES = {
 }
 GROUP_HEADER = N_("Group {number} — {time}, {point}")
 GROUP_LEFT_BY = N_("✅ Left at {time}, confirmed by {name}")
+GROUP_DISSOLVED = N_(
+    "Too few members were left: this group is dissolved. Its members are being matched again."
+)
 GROUP_HAS_LEFT = N_("✅ Group has left")
 SOMEONE_MISSING = N_("❓ Someone is missing")
 
@@ -346,7 +368,7 @@ SOMEONE_MISSING = N_("❓ Someone is missing")
 def group_card(t: Translator, state: GroupState) -> str:
     _ = t.gettext
     group, zone = state.group, state.group.event.timezone
-    point = meeting_place(group.meeting_point, group.event)
+    point = meeting_place(group.meeting_point, group.event, t.language)
     lines = [
         "<b>"
         + _(GROUP_HEADER).format(number=state.number, time=t.time(group.meet_at, zone),
@@ -360,6 +382,8 @@ def group_card(t: Translator, state: GroupState) -> str:
     if group.status == GroupStatus.LEFT and group.left_at:
         who = group.left_confirmed_by.display_name if group.left_confirmed_by else "?"
         lines.append(_(GROUP_LEFT_BY).format(time=t.time(group.left_at, zone), name=escape(who)))
+    if group.status == GroupStatus.DISSOLVED:
+        lines.append(_(GROUP_DISSOLVED))
     return "\n".join(lines)
 
 
@@ -373,27 +397,98 @@ def group_card_markup(t: Translator, volunteer: Person, state: GroupState):
     )  # fmt: skip
 
 
+def card_key(group_id: int, chat_id: int) -> str:
+    """The coalesce key of the cards of a group sent to one chat: a card not sent yet is
+    replaced by a newer one, and `on_group_cards` finds every card of a group by it."""
+    return f"{groups.cards_of(group_id)}{chat_id}"
+
+
+async def send_card(person: Person, state: GroupState, dedupe_key: str | None = None) -> None:
+    """A group's card to her, in her language; one of hers still waiting is replaced.
+    Call `groups.changed` once the cards are queued: a change made while they were being
+    drawn then reaches them too."""
+    t = language_of(person)
+    await outbox.enqueue(
+        person.telegram_id,
+        group_card(t, state),
+        reply_markup=group_card_markup(t, person, state),
+        priority=URGENT,
+        dedupe_key=dedupe_key,
+        coalesce_key=card_key(state.group.id, person.telegram_id),
+    )
+
+
 async def send_wave_to_volunteers(wave: DepartureWave, now: datetime) -> None:
     states = await wave_groups(wave.id)
     alone = await alone_in_wave(wave)
+    stamp = wave.departs_at.isoformat()
     for volunteer in await on_duty_team(wave.event_id, kinds=(RoleKind.VOLUNTEER,)):
-        t = language_of(volunteer)
         for state in states:
-            await outbox.enqueue(
-                volunteer.telegram_id,
-                group_card(t, state),
-                reply_markup=group_card_markup(t, volunteer, state),
-                priority=URGENT,
-                dedupe_key=f"wavecard:{wave.id}:{state.group.id}:{volunteer.id}:"
-                f"{wave.departs_at.isoformat()}",
-            )
+            key = f"wavecard:{wave.id}:{state.group.id}:{volunteer.id}:{stamp}"
+            await send_card(volunteer, state, dedupe_key=key)
         if alone:
             await outbox.enqueue(
                 volunteer.telegram_id,
-                alone_text(t, wave, wave.event.timezone, alone),
+                alone_text(language_of(volunteer), wave, wave.event.timezone, alone),
                 priority=URGENT,
-                dedupe_key=f"wavealone:{wave.id}:{volunteer.id}:{wave.departs_at.isoformat()}",
+                dedupe_key=f"wavealone:{wave.id}:{volunteer.id}:{stamp}",
             )
+    for state in states:
+        await groups.changed(state.group)
+
+
+async def on_group_cards(payload: dict, now: datetime) -> None:
+    """Redraw every card sent for a group (`groups.changed` asks for it), in each reader's
+    language: edits through the outbox, at most one per card every `CARD_EDIT_INTERVAL`,
+    none for a card that already shows this. The group's row is locked meanwhile, so two
+    redraws of one group (two processes) queue their edits in the order they read."""
+    cards = await OutboxMessage.filter(
+        coalesce_key__startswith=groups.cards_of(payload["group_id"]),
+        edit_of_id=None,
+        status__in=outbox.LIVE,
+    )
+    if not cards:
+        return
+    async with in_transaction():
+        group = (
+            await CompanionGroup.filter(id=payload["group_id"])
+            .select_for_update()
+            .prefetch_related("meeting_point", "left_confirmed_by", "event")
+            .first()
+        )
+        if group is None:
+            return
+        state = await state_of(group, await number_of(group))
+        readers = await Person.filter(telegram_id__in={card.chat_id for card in cards})
+        by_chat = {person.telegram_id: person for person in readers}
+        for card in cards:
+            reader = by_chat.get(card.chat_id)
+            if reader is None:  # forgotten meanwhile
+                continue
+            t = language_of(reader)
+            await outbox.edit(
+                card,
+                group_card(t, state),
+                reply_markup=group_card_markup(t, reader, state),
+                priority=URGENT,
+                min_interval=CARD_EDIT_INTERVAL,
+            )
+
+
+async def wave_changed(wave_id: int) -> None:
+    """The departure moved, or took in another one's groups: its groups' cards are redrawn
+    (their time, meeting point and numbers)."""
+    for group in await CompanionGroup.filter(
+        departure_wave_id=wave_id, kind=GroupKind.DEPARTURE, status__in=CARD_STATUSES
+    ):
+        await groups.changed(group)
+
+
+async def number_of(group: CompanionGroup) -> int:
+    """Its number within its departure, as `wave_groups` gives it."""
+    return await CompanionGroup.filter(
+        departure_wave_id=group.departure_wave_id, status__in=CARD_STATUSES, id__lte=group.id
+    ).count()
 
 
 UNPLACED_REASONS = {
@@ -468,9 +563,11 @@ async def own_registration(telegram_id: int, registration_id: int) -> Registrati
 async def at_meeting_point(telegram_id: int, registration_id: int, now: datetime | None = None):
     registration = await own_registration(telegram_id, registration_id)
     if registration.at_meeting_point_at is None:
-        registration.at_meeting_point_at = now or _now()
-        registration.missing_flagged_at = None
-        await registration.save(update_fields=["at_meeting_point_at", "missing_flagged_at"])
+        async with in_transaction():
+            registration.at_meeting_point_at = now or _now()
+            registration.missing_flagged_at = None
+            await registration.save(update_fields=["at_meeting_point_at", "missing_flagged_at"])
+            await groups.changed(await departure_group_of(registration.id))
     return registration
 
 
@@ -479,11 +576,12 @@ GONE_TO_GROUP = N_("{name} has already left.")
 HOME_TO_GROUP = N_("🏠 {name} is home.")
 
 
-async def tell_group(registration: Registration, message: str, key: str) -> None:
-    """Her departure group hears about her (by display name: they know each other)."""
+async def tell_group(registration: Registration, message: str, key: str) -> CompanionGroup | None:
+    """Her departure group hears about her (by display name: they know each other); returns
+    that group."""
     group = await departure_group_of(registration.id)
     if group is None:
-        return
+        return None
     await registration.fetch_related("person")
     name = escape(registration.person.display_name)
     await outbox.enqueue_many(
@@ -495,6 +593,7 @@ async def tell_group(registration: Registration, message: str, key: str) -> None
         for member in await groups.active_members(group)
         if member.registration_id != registration.id
     )
+    return group
 
 
 async def leave_later(
@@ -546,8 +645,9 @@ async def already_left(telegram_id: int, registration_id: int, now: datetime | N
         async with in_transaction():
             registration.left_at = now
             await registration.save(update_fields=["left_at"])
-            await tell_group(registration, GONE_TO_GROUP, "gone")
+            group = await tell_group(registration, GONE_TO_GROUP, "gone")
             await schedule_check_in(registration, now)
+            await groups.changed(group)
     return registration
 
 
@@ -559,9 +659,10 @@ async def home(telegram_id: int, registration_id: int, now: datetime | None = No
             registration.home_at = now
             registration.left_at = registration.left_at or now
             await registration.save(update_fields=["home_at", "left_at"])
-            await tell_group(registration, HOME_TO_GROUP, "home")
+            group = await tell_group(registration, HOME_TO_GROUP, "home")
             await relay.stop_live_locations(telegram_id)
             await scheduler.cancel_prefix(f"home:{registration.id}:")
+            await groups.changed(group)
     return registration
 
 
@@ -681,6 +782,7 @@ async def confirm_group_left(
         if updated:
             for member in await groups.active_members(group):
                 await group_member_left(group, member.registration, now)
+            await groups.changed(group)
     who = group.left_confirmed_by.display_name if group.left_confirmed_by else "?"
     return Confirmation(group, bool(updated), who or "?")
 
@@ -740,21 +842,23 @@ async def flag_missing(
     if membership is None:
         raise UserInputError(N_("This button is no longer active."))
     registration = membership.registration
-    registration.missing_flagged_at = now
-    await registration.save(update_fields=["missing_flagged_at"])
     person = registration.person
     t = language_of(person)
-    point = meeting_place(group.meeting_point, group.event)
-    await outbox.enqueue(
-        person.telegram_id,
-        t.gettext(WHERE_ARE_YOU).format(point=escape(point)),
-        reply_markup=signed_markup(person, [
-            [(t.gettext(ON_MY_WAY), f"cl:coming:{registration.id}")],
-            [(t.gettext(WITHOUT_ME), f"cl:alone:{registration.id}")],
-        ]),
-        priority=URGENT,
-        dedupe_key=f"missing:{group.id}:{registration.id}:{now.isoformat()}",
-    )  # fmt: skip
+    point = meeting_place(group.meeting_point, group.event, t.language)
+    async with in_transaction():
+        registration.missing_flagged_at = now
+        await registration.save(update_fields=["missing_flagged_at"])
+        await outbox.enqueue(
+            person.telegram_id,
+            t.gettext(WHERE_ARE_YOU).format(point=escape(point)),
+            reply_markup=signed_markup(person, [
+                [(t.gettext(ON_MY_WAY), f"cl:coming:{registration.id}")],
+                [(t.gettext(WITHOUT_ME), f"cl:alone:{registration.id}")],
+            ]),
+            priority=URGENT,
+            dedupe_key=f"missing:{group.id}:{registration.id}:{now.isoformat()}",
+        )  # fmt: skip
+        await groups.changed(group)
     return registration
 
 
@@ -803,11 +907,28 @@ async def set_duty(telegram_id: int, event_id: int, on: bool, now: datetime | No
     return role
 
 
-async def group_state(group_id: int) -> GroupState:
-    group = await CompanionGroup.get(id=group_id).prefetch_related(
-        "meeting_point", "left_confirmed_by", "event"
-    )
-    return next(s for s in await wave_groups(group.departure_wave_id) if s.group.id == group_id)
+async def send_waves(
+    telegram_id: int, language: str | None = None, now: datetime | None = None
+) -> bool | None:
+    """/waves: the cards of her events' coming departures (and of the last two hours), then
+    who is without a group, queued in that order; her cards are kept up to date like those of
+    the reminders. `language` is hers if she never chose one. None when she is neither a
+    volunteer nor an organizer of an event not over yet; False when there is nothing to show."""
+    cards = await upcoming_wave_cards(telegram_id, now)
+    if cards is None:
+        return None
+    person = await ensure_person(telegram_id, language)
+    alone = await upcoming_alone(telegram_id, now)
+    if not cards and not alone:
+        return False
+    async with in_transaction():
+        for state in cards:
+            await send_card(person, state)
+        for text in alone:
+            await outbox.enqueue(telegram_id, text, priority=URGENT)
+        for state in cards:
+            await groups.changed(state.group)
+    return True
 
 
 async def upcoming_wave_cards(

@@ -1,5 +1,9 @@
 """Events: creation (shared by `/newevent` and `companion-bot event create`), the three
-invitation links and what organizers see of their events."""
+invitation links and what organizers see of their events.
+
+The texts an organizer types (name, venue, charter, meeting points, zones) may come in
+several languages (`Entrée principale | en: Main entrance`, see services/texts.py); our own
+defaults (the standard charter, "Main entrance") come in every language of the bot."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from telegram.helpers import create_deep_linked_url
 from tortoise.transactions import in_transaction
 
 from companion_bot.gazetteer import Gazetteer
-from companion_bot.i18n import N_
+from companion_bot.i18n import LANGUAGES, N_
 from companion_bot.models import (
     ArrivalSlot,
     DepartureWave,
@@ -26,10 +30,11 @@ from companion_bot.models import (
     RoleKind,
     Zone,
 )
-from companion_bot.services import lifecycle, zones
+from companion_bot.services import lifecycle, texts, zones
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.people import ensure_person
 from companion_bot.services.retention import DEFAULT_RETENTION_DAYS, check_retention_days
+from companion_bot.services.texts import Versions
 from companion_bot.services.times import (
     next_occurrence,
     parse_clock,
@@ -47,6 +52,8 @@ DEFAULT_CHARTER = N_(
     "• I tell my group if my plans change, and I say when I am home.\n"
     "• I go to a volunteer if anything feels wrong, for me or for someone else."
 )
+MAIN_ENTRANCE = N_("Main entrance")
+CHARTER_MAX = 3000
 
 
 class InviteKind(StrEnum):
@@ -63,17 +70,18 @@ class Invite:
 
 @dataclass
 class EventSpec:
-    """Everything needed to create an event; times in UTC."""
+    """Everything needed to create an event; times in UTC. Texts are `Versions` (one per
+    language); a plain string is taken as a single version."""
 
-    name: str
-    venue_name: str
+    name: Versions | str
+    venue_name: Versions | str
     venue_lat: float
     venue_lon: float
     timezone: str
     doors_open: datetime
     closing: datetime
-    charter: str
-    meeting_points: list[str] = field(default_factory=list)
+    charter: Versions | str
+    meeting_points: list[Versions | str] = field(default_factory=list)
     # (start, end, index into meeting_points)
     arrival_slots: list[tuple[datetime, datetime, int]] = field(default_factory=list)
     # (departure time, index into meeting_points)
@@ -85,7 +93,14 @@ class EventSpec:
     # Personal data is purged this many days after closing.
     retention_days: int = DEFAULT_RETENTION_DAYS
     # Organizer-defined destinations: (name, latitude, longitude).
-    zones: list[tuple[str, float, float]] = field(default_factory=list)
+    zones: list[tuple[Versions | str, float, float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.name = Versions.of(self.name)
+        self.venue_name = Versions.of(self.venue_name)
+        self.charter = Versions.of(self.charter)
+        self.meeting_points = [Versions.of(point) for point in self.meeting_points]
+        self.zones = [(Versions.of(name), lat, lon) for name, lat, lon in self.zones]
 
 
 @dataclass(frozen=True)
@@ -114,6 +129,32 @@ def clean_name(text: str | None, *, empty: str = EMPTY_NAME, limit: int = 120) -
     return text
 
 
+def read_name(text: str | None, language: str, *, empty: str = EMPTY_NAME) -> Versions:
+    """An event's or a venue's name, in one language or several (see services/texts.py)."""
+    return texts.parse(text, language, lambda version: clean_name(version, empty=empty))
+
+
+def clean_charter(text: str | None) -> str:
+    text = (text or "").strip()
+    if len(text) < 20:
+        raise UserInputError(N_("A charter needs a few sentences (20 characters at least)."))
+    if len(text) > CHARTER_MAX:
+        raise UserInputError(N_("That is too long: {limit} characters at most."), limit=CHARTER_MAX)
+    return text
+
+
+def read_charter(text: str | None, language: str) -> Versions:
+    return texts.parse(text, language, clean_charter)
+
+
+def standard_charter(language: str) -> Versions:
+    return Versions.every_language(DEFAULT_CHARTER, language)
+
+
+def default_meeting_points(language: str) -> list[Versions]:
+    return [Versions.every_language(MAIN_ENTRANCE, language)]
+
+
 def closing_after(text: str, doors_open: datetime, timezone: str) -> datetime:
     closing = next_occurrence(parse_clock(text), doors_open + timedelta(minutes=1), timezone)
     if closing - doors_open > MAX_NIGHT:
@@ -121,17 +162,20 @@ def closing_after(text: str, doors_open: datetime, timezone: str) -> datetime:
     return closing
 
 
-def parse_meeting_points(text: str) -> list[str]:
-    names = [
-        clean_name(line, limit=120) for line in re.split(r"[\n;]+", text or "") if line.strip()
+def parse_meeting_points(text: str, language: str) -> list[Versions]:
+    """One meeting point per line (or after ";"), each in one language or several."""
+    points = [
+        read_name(line, language) for line in re.split(r"[\n;]+", text or "") if line.strip()
     ]
-    if not names:
+    if not points:
         raise UserInputError(N_("Please give at least one meeting point."))
-    if len(names) > MAX_LIST_ITEMS:
+    if len(points) > MAX_LIST_ITEMS:
         raise UserInputError(N_("{limit} items at most, please."), limit=MAX_LIST_ITEMS)
-    if len({name.casefold() for name in names}) != len(names):
-        raise UserInputError(N_("Two meeting points have the same name."))
-    return names
+    for index, point in enumerate(points):
+        others = {name.casefold() for other in points[:index] for name in other.texts}
+        if any(name.casefold() in others for name in point.texts):
+            raise UserInputError(N_("Two meeting points have the same name."))
+    return points
 
 
 def _split_items(text: str) -> list[str]:
@@ -162,11 +206,15 @@ def parse_arrival_slots(
 
 
 def parse_departure_waves(
-    text: str, doors_open: datetime, closing: datetime, timezone: str, meeting_points: list[str]
+    text: str,
+    doors_open: datetime,
+    closing: datetime,
+    timezone: str,
+    meeting_points: list[Versions],
 ) -> list[tuple[datetime, int]]:
-    """ "03:00, 06:00 @ Back door" → waves; a wave names its meeting point after "@"."""
+    """ "03:00, 06:00 @ Back door" → waves; a wave names its meeting point after "@", in any
+    of the point's languages."""
     waves = []
-    lowered = [name.casefold() for name in meeting_points]
     for item in _split_items(text):
         clock_text, _, point_text = item.partition("@")
         departs = next_occurrence(parse_clock(clock_text), doors_open, timezone)
@@ -176,17 +224,22 @@ def parse_departure_waves(
             )
         point = 0
         if point_text.strip():
-            if point_text.strip().casefold() not in lowered:
-                raise UserInputError(
-                    N_("“{name}” is not one of the meeting points: {points}."),
-                    name=point_text.strip(),
-                    points=", ".join(meeting_points),
-                )
-            point = lowered.index(point_text.strip().casefold())
+            point = _point_named(point_text.strip(), meeting_points)
         waves.append((departs, point))
     if len({when for when, _ in waves}) != len(waves):
         raise UserInputError(N_("Two departures are at the same time."))
     return sorted(waves)
+
+
+def _point_named(name: str, meeting_points: list[Versions]) -> int:
+    for index, point in enumerate(meeting_points):
+        if name.casefold() in (text.casefold() for text in point.texts):
+            return index
+    raise UserInputError(
+        N_("“{name}” is not one of the meeting points: {points}."),
+        name=name,
+        points=", ".join(point.first for point in meeting_points),
+    )
 
 
 def parse_group_sizes(text: str) -> tuple[int, int, int, int]:
@@ -255,14 +308,17 @@ async def create_event(spec: EventSpec, creator_telegram_id: int | None = None) 
         if creator_telegram_id is not None:
             creator = await ensure_person(creator_telegram_id)
         event = await Event.create(
-            name=spec.name,
-            venue_name=spec.venue_name,
+            name=spec.name.first,
+            venue_name=spec.venue_name.first,
             venue_lat=spec.venue_lat,
             venue_lon=spec.venue_lon,
             timezone=spec.timezone,
             doors_open=spec.doors_open,
             closing=spec.closing,
-            charter=spec.charter,
+            charter=spec.charter.first,
+            translations=texts.stored(
+                name=spec.name, venue_name=spec.venue_name, charter=spec.charter
+            ),
             min_group_size=spec.min_group_size,
             preferred_min_size=spec.preferred_min_size,
             preferred_max_size=spec.preferred_max_size,
@@ -274,7 +330,12 @@ async def create_event(spec: EventSpec, creator_telegram_id: int | None = None) 
             created_by=creator,
         )
         points = [
-            await MeetingPoint.create(event=event, position=position, name=name)
+            await MeetingPoint.create(
+                event=event,
+                position=position,
+                name=name.first,
+                translations=texts.stored(name=name),
+            )
             for position, name in enumerate(spec.meeting_points)
         ]
         for start, end, point in spec.arrival_slots:
@@ -284,7 +345,9 @@ async def create_event(spec: EventSpec, creator_telegram_id: int | None = None) 
         for departs, point in spec.departure_waves:
             await DepartureWave.create(event=event, departs_at=departs, meeting_point=points[point])
         for name, lat, lon in spec.zones:
-            await Zone.create(event=event, name=name, lat=lat, lon=lon)
+            await Zone.create(
+                event=event, name=name.first, translations=texts.stored(name=name), lat=lat, lon=lon
+            )
         if creator is not None:
             await Role.create(event=event, person=creator, kind=RoleKind.ORGANIZER)
         await lifecycle.schedule_event(event)
@@ -408,19 +471,26 @@ def build_spec(
     timezone: str,
     doors_open: str,
     closing: str,
-    meeting_points: list[str],
+    meeting_points: list[str] | None,
     arrival_slots: list[str] | None,
     departures: list[str] | None,
     group_sizes: str,
-    charter: str,
+    charter: str | None,
     now: datetime,
     zone_arguments: list[str] | None = None,
+    language: str = LANGUAGES[0],
 ) -> EventSpec:
-    """An event from the texts an organizer types (the command line's arguments)."""
+    """An event from the texts an organizer types (the command line's arguments); texts
+    without their language code are in `language`. No meeting point: "Main entrance"; no
+    charter: the standard one (both in every language)."""
     timezone = check_timezone(timezone)
     opens = parse_local_datetime(doors_open, timezone, now)
     closes = closing_after(closing, opens, timezone)
-    points = parse_meeting_points("\n".join(meeting_points))
+    points = (
+        parse_meeting_points("\n".join(meeting_points), language)
+        if meeting_points
+        else default_meeting_points(language)
+    )
     slots = (
         parse_arrival_slots(", ".join(arrival_slots), opens, closes, timezone)
         if arrival_slots
@@ -433,14 +503,14 @@ def build_spec(
     )
     minimum, preferred_min, preferred_max, maximum = parse_group_sizes(group_sizes)
     return EventSpec(
-        name=clean_name(name),
-        venue_name=clean_name(venue_name, empty=EMPTY_VENUE_NAME),
+        name=read_name(name, language),
+        venue_name=read_name(venue_name, language, empty=EMPTY_VENUE_NAME),
         venue_lat=venue.lat,
         venue_lon=venue.lon,
         timezone=timezone,
         doors_open=opens,
         closing=closes,
-        charter=charter.strip(),
+        charter=read_charter(charter, language) if charter else standard_charter(language),
         meeting_points=points,
         arrival_slots=slots,
         departure_waves=waves,
@@ -448,5 +518,5 @@ def build_spec(
         preferred_min_size=preferred_min,
         preferred_max_size=preferred_max,
         max_group_size=maximum,
-        zones=zones.parse_arguments(zone_arguments or [], (venue.lat, venue.lon)),
+        zones=zones.parse_arguments(zone_arguments or [], (venue.lat, venue.lon), language),
     )

@@ -18,6 +18,7 @@ from companion_bot.models import (
     GroupKind,
     GroupStatus,
     HelpLevel,
+    MeetingPoint,
     MemberStatus,
 )
 from companion_bot.services import broadcasts, help, lifecycle
@@ -65,7 +66,7 @@ async def night_statistics(event: Event) -> dict:
     waves = [
         {
             "departs_at": wave.wave.departs_at.isoformat(),
-            "meeting_point": wave.wave.meeting_point.name if wave.wave.meeting_point else "",
+            **meeting_point_names(wave.wave.meeting_point),
             **{measure: getattr(wave, measure) for measure in WAVE_MEASURES},
         }
         for wave in dashboard.waves
@@ -79,6 +80,15 @@ async def night_statistics(event: Event) -> dict:
         if size:
             sizes[group.kind][str(size)] += 1
     return {"waves": waves, "group_sizes": {kind: dict(c) for kind, c in sizes.items()}}
+
+
+def meeting_point_names(point: MeetingPoint | None) -> dict:
+    """Its name, and its names by language when it has several (statistics older than
+    that have the name only)."""
+    if point is None:
+        return {"meeting_point": ""}
+    names = (point.translations or {}).get("name")
+    return {"meeting_point": point.name, **({"meeting_point_names": names} if names else {})}
 
 
 async def anonymous_statistics(event: Event) -> dict:
@@ -110,8 +120,9 @@ def statistics_rows(t: Translator, statistics: dict, timezone: str) -> list[Row]
     section = _(DEPARTURE_SECTION)
     for wave in statistics.get("waves") or []:
         detail = t.time(datetime.fromisoformat(wave["departs_at"]), timezone)
-        if wave.get("meeting_point"):
-            detail += f" {wave['meeting_point']}"
+        names = wave.get("meeting_point_names") or {}
+        if point := names.get(t.language) or wave.get("meeting_point"):
+            detail += f" {point}"
         rows += [Row(section, detail, _(label), int(wave.get(key, 0)))
                  for key, label in WAVE_MEASURES.items()]  # fmt: skip
     section = _(GROUP_SIZES_SECTION)

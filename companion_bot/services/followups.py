@@ -39,7 +39,7 @@ async def tell_organizers(answer: FollowupAnswer) -> int:
         t = language_of(organizer)
         lines = [
             t.gettext(CONTACT_REQUEST).format(
-                event=escape(answer.event.name),
+                event=escape(answer.event.localized("name", t.language)),
                 name=escape(answer.contact.display_name or "?"),
                 met=answer_label(t, MET_ANSWERS, answer.group_met),
                 home=answer_label(t, HOME_ANSWERS, answer.home_safe),
@@ -109,7 +109,7 @@ async def write(telegram_id: int, answer_id: int, organizer_id: int | None, text
         found.recipient.telegram_id,
         t.gettext(template).format(
             name=escape(found.sender.display_name or "?"),
-            event=escape(found.answer.event.name),
+            event=escape(found.answer.event.localized("name", t.language)),
             text=escape(text),
         ),
         reply_markup=signed_markup(found.recipient, [[(t.gettext(button), data)]]),

@@ -9,7 +9,8 @@ Answers can change after a group is announced (/me: another transport, departure
 neighbourhood or arrival slot). A member who no longer fits her group (`matching.misfits`)
 leaves it: she is told, the others hear only that a member left, and she is placed again.
 Whoever leaves a group, for whatever reason, leaves it through `take_out`, which lets
-`matching.cancel` decide what becomes of the group.
+`matching.cancel` decide what becomes of the group. Joining (`add_member`) and leaving both
+call `changed`, so the volunteers' cards of a departure group show who is in it.
 
 Concurrency: one round or placement at a time per event in a process (`event_lock`), and
 across processes (PostgreSQL) every transaction that changes an event's groups first locks the
@@ -44,16 +45,19 @@ from companion_bot.models import (
     GroupStatus,
     MeetingPoint,
     MemberStatus,
+    OutboxMessage,
     Registration,
     RegistrationStatus,
     Unplaced,
 )
-from companion_bot.services import outbox, scheduler, zones
+from companion_bot.services import outbox, scheduler, texts, zones
 from companion_bot.services.messaging import language_of
 
 logger = logging.getLogger(__name__)
 
 ROUND_TASK = "matching_round"
+# Redraws the volunteers' cards of a departure group (`closing.on_group_cards`).
+CARDS_TASK = "group_cards"
 # A sign-up or a cancellation asks for a round soon (several in a row make one round).
 ROUND_AFTER_SIGNUP = timedelta(minutes=2)
 LOCKED_STATUSES = (GroupStatus.ANNOUNCED, GroupStatus.LEFT)
@@ -562,19 +566,20 @@ async def add_member(
         former.position = position
         await former.save(update_fields=["status", "left_at", "introduced_at", "position"])
         again = f":{now.isoformat()}"
+    await changed(group)
     await group.fetch_related("event")
     newcomer = await Registration.get(id=registration_id).prefetch_related("person")
     for member in await active_members(group):
         if member.registration_id == registration_id:
             continue
         person = member.registration.person
-        _ = language_of(person).gettext
+        t = language_of(person)
         await outbox.enqueue(
             person.telegram_id,
-            _(NEWCOMER).format(
+            t.gettext(NEWCOMER).format(
                 name=escape(newcomer.person.display_name),
-                kind=_(KIND_NAMES[GroupKind(group.kind)]),
-                event=escape(group.event.name),
+                kind=t.gettext(KIND_NAMES[GroupKind(group.kind)]),
+                event=escape(group.event.localized("name", t.language)),
             ),
             dedupe_key=f"joined:{group.id}:{registration_id}:{member.registration_id}{again}",
         )
@@ -602,11 +607,9 @@ async def introduce(
         t = language_of(person)
         others = [m.registration.person.display_name or "?" for m in members if m is not member]
         text = t.gettext(INTRODUCTION[GroupKind(group.kind)]).format(
-            event=escape(group.event.name),
+            event=escape(group.event.localized("name", t.language)),
             names=", ".join(f"<b>{escape(name)}</b>" for name in others),
-            point=escape(
-                group.meeting_point.name if group.meeting_point else group.event.venue_name
-            ),
+            point=escape(texts.meeting_place(group.meeting_point, group.event, t.language)),
             time=t.time(group.meet_at, group.event.timezone),
         )
         await outbox.enqueue(
@@ -858,6 +861,7 @@ async def take_out(
         await leaving.save(update_fields=["status", "left_at"])
     if group.status == GroupStatus.FORMING:
         return  # nobody was told about this group yet; the next round redoes it
+    await changed(group)
     event = group.event
     kind = GroupKind(group.kind)
     stamp = now.isoformat()
@@ -891,12 +895,31 @@ async def take_out(
         await group.save(update_fields=["oversize", "updated_at"])
 
 
+async def changed(group: CompanionGroup | None) -> None:
+    """What the volunteers' cards show of this group changed (who is in it, where a member
+    is, whether it left or dissolved): if it has cards, they are redrawn once this
+    transaction commits, from what it committed (`closing.on_group_cards`). A burst of
+    changes makes one redraw. None (she has no group) changes nothing."""
+    if group is None or group.kind != GroupKind.DEPARTURE:
+        return
+    if await OutboxMessage.exists(coalesce_key__startswith=cards_of(group.id)):
+        await scheduler.schedule(CARDS_TASK, _now(), {"group_id": group.id},
+                                 dedupe_key=f"cards:{group.id}")  # fmt: skip
+
+
+def cards_of(group_id: int) -> str:
+    """What the outbox coalesce keys of a group's cards start with (`closing.card_key`)."""
+    return f"card:{group_id}:"
+
+
 async def tell(member: GroupMember, message: str, kind: GroupKind, event: Event, key: str) -> None:
     person = member.registration.person
-    _ = language_of(person).gettext
+    t = language_of(person)
     await outbox.enqueue(
         person.telegram_id,
-        _(message).format(kind=_(KIND_NAMES[kind]), event=escape(event.name)),
+        t.gettext(message).format(
+            kind=t.gettext(KIND_NAMES[kind]), event=escape(event.localized("name", t.language))
+        ),
         dedupe_key=f"{key}:{member.registration_id}",
     )
 

@@ -7,8 +7,8 @@ Each step is one transaction: the alert's new status, the messages it queues and
 it sets are written together or not at all, so a step that failed half-way is simply done
 again (dedupe keys make a retry safe). Every copy of an alert sent to the team has a dedupe
 key `help:<alert>:vol:<person>` (volunteers) or `help:<alert>:esc:<person>` (organizers): once
-claimed or closed, the copies not sent yet are cancelled by that prefix and the sent ones are
-edited to say who has it.
+claimed or closed, the copies not sent yet are cancelled by that prefix and the others are
+edited (`outbox.edit`: once sent, for a copy being sent right then) to say who has it.
 
 Her location at the venue, if she shares it, is kept only while the alert is open.
 """
@@ -184,7 +184,7 @@ def alert_text(t, alert: HelpAlert) -> str:
         t.gettext(ALERT_TEXT).format(
             level=t.gettext(LEVEL_NAMES[HelpLevel(alert.level)]),
             name=escape(alert.person.display_name if alert.person else "?"),
-            event=escape(alert.event.name),
+            event=escape(alert.event.localized("name", t.language)),
         )
     ]
     if alert.text:
@@ -206,7 +206,6 @@ async def send_alert(alert: HelpAlert, recipient: Person, kind: str, note: str |
         priority=ALERT_PRIORITY,
         dedupe_key=key(alert.id, kind, recipient.id),
         purpose=ALERT_PURPOSE,
-        reference={"alert_id": alert.id},
     )
     if alert.latitude is not None:
         await outbox.enqueue(
@@ -317,15 +316,14 @@ async def claim(volunteer_telegram_id: int, alert_id: int, now: datetime | None 
 async def update_alert_messages(
     alert: HelpAlert, except_person: Person | None = None, closer: Person | None = None
 ) -> None:
-    """Copies not sent yet are cancelled; every sent copy shows who took it (or closed it),
+    """Copies not sent yet are cancelled; every other copy shows who took it (or closed it),
     without its button."""
     for kind in (VOLUNTEER_COPY, ORGANIZER_COPY):
         await outbox.cancel(key(alert.id, kind, ""))
     copies = await OutboxMessage.filter(
         dedupe_key__startswith=key(alert.id, ""),
         purpose=ALERT_PURPOSE,
-        status=OutboxStatus.SENT,
-        telegram_message_id__not_isnull=True,
+        status__in=(OutboxStatus.SENDING, OutboxStatus.SENT),
     )
     for copy in copies:
         if except_person is None or copy.chat_id != except_person.telegram_id:
@@ -333,7 +331,7 @@ async def update_alert_messages(
 
 
 async def edit_copy(alert: HelpAlert, copy: OutboxMessage, closer: Person | None = None) -> None:
-    """One sent copy of a claimed or closed alert: the alert, then who has it, no button."""
+    """One copy of a claimed or closed alert: the alert, then who has it, no button."""
     recipient = await Person.get_or_none(telegram_id=copy.chat_id)
     if recipient is None:
         return
@@ -350,25 +348,7 @@ async def edit_copy(alert: HelpAlert, copy: OutboxMessage, closer: Person | None
             time=t.time(moment or _now(), alert.event.timezone),
         )
     )
-    await outbox.enqueue(
-        copy.chat_id,
-        method="editMessageText",
-        payload={"message_id": copy.telegram_message_id, "text": text, "parse_mode": "HTML"},
-        priority=ALERT_PRIORITY,
-        dedupe_key=key(alert.id, "edit", copy.id, alert.status),
-    )
-
-
-async def on_copy_sent(row: OutboxMessage, message) -> None:
-    """After-send hook: a copy that went out while the alert was being claimed or closed
-    gets the same edit as the others."""
-    alert_id = (row.reference or {}).get("alert_id")
-    alert = await HelpAlert.get_or_none(id=alert_id, status__in=(HelpStatus.CLAIMED,
-                                                                  HelpStatus.CLOSED))  # fmt: skip
-    if alert is None or row.telegram_message_id is None:
-        return
-    await alert.fetch_related("person", "event", "claimed_by")
-    await edit_copy(alert, row)
+    await outbox.edit(copy, text, priority=ALERT_PRIORITY)
 
 
 CLOSED_FOR_HER = N_(

@@ -90,7 +90,7 @@ async def on_followup(payload: dict, now: datetime) -> None:
                 for value, label in MET_ANSWERS.items()]  # fmt: skip
         await outbox.enqueue(
             person.telegram_id,
-            t.gettext(FOLLOWUP).format(event=escape(event.name)),
+            t.gettext(FOLLOWUP).format(event=escape(event.localized("name", t.language))),
             reply_markup=signed_markup(person, rows),
             dedupe_key=f"followup:{event.id}:{person.id}",
         )

@@ -5,6 +5,13 @@ Handlers and services never call the Bot API for a notification: they `enqueue` 
 at once. The outbox worker (`companion_bot.workers`) sends the rows, paced to Telegram's
 limits, retried on flood waits and network errors. So a crash or a redeploy loses no
 notification, and a step retried after a crash does not queue one twice (`dedupe_key`).
+
+A message that shows a state which keeps changing (a group's card for the volunteers, a help
+alert once taken) is kept up to date with `edit`: it changes the message an earlier row
+became, whether that row was sent yet or not. Rows sharing a `coalesce_key` replace each
+other until sent, so a burst of changes makes one call with the last state, and
+`min_interval` spaces them out: never more than one edit of a message every few seconds,
+whatever happens in the chat.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import base64
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Message
@@ -42,6 +49,15 @@ BLOCKED_ERROR = "not sent: she blocked the bot"
 # them. After help alerts (services/help.py), before reminders and broadcasts.
 REPLY_PRIORITY = 15
 ATTACHMENT = "attachment"  # the key naming a file in a payload value (see `attachment`)
+# Rows whose message is out, or about to be: what an edit can still change.
+LIVE = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.SENT)
+# What each edit method changes in a message. Folded into a message not sent yet, and
+# compared with what the message shows to skip an edit that would change nothing.
+EDITED_FIELDS = {
+    "editMessageText": ("text", "parse_mode", "entities", "link_preview_options", "reply_markup"),
+    "editMessageCaption": ("caption", "parse_mode", "caption_entities", "reply_markup"),
+    "editMessageReplyMarkup": ("reply_markup",),
+}
 PURPOSE_MAX_LENGTH = 32  # OutboxMessage.purpose
 _CHUNK = 500  # ids per IN (...) list: well below SQLite's and PostgreSQL's parameter limits
 
@@ -65,6 +81,9 @@ class Outgoing:
     broadcast_id: int | None = None
     purpose: str | None = None
     reference: Any = None
+    coalesce_key: str | None = None
+    min_interval: timedelta = timedelta(0)
+    edit_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +122,8 @@ async def enqueue(
     broadcast_id: int | None = None,
     purpose: str | None = None,
     reference: Any = None,
+    coalesce_key: str | None = None,
+    min_interval: timedelta = timedelta(0),
 ) -> OutboxMessage | None:
     """Queue one Bot API call to `chat_id`; no Telegram call happens here.
 
@@ -110,33 +131,78 @@ async def enqueue(
     markup or its dict) are merged into it, and text gets parse_mode HTML unless the payload
     says otherwise. Higher `priority` goes first; within a priority and a chat, messages go
     in the order they were queued. `not_before` delays the message. A `dedupe_key` already
-    used makes this a no-op returning None. To someone who blocked the bot, the row is
-    stored as BLOCKED and never sent. `purpose` names an after-send hook
+    used makes this a no-op returning None. A `coalesce_key` makes this call replace the one
+    with the same key that is not sent yet (the returned row is that one); `min_interval`
+    then keeps it that long after the last one with its key was sent. To someone who blocked
+    the bot, the row is stored as BLOCKED and never sent. `purpose` names an after-send hook
     (`register_after_send`), which gets the row (with its `reference`) and the sent message.
     Works inside the caller's transaction (a duplicate key only rolls back a savepoint).
     """
     item = Outgoing(
         chat_id, text, method, payload, reply_markup, priority, not_before, dedupe_key,
-        broadcast_id, purpose, reference,
+        broadcast_id, purpose, reference, coalesce_key, min_interval,
     )  # fmt: skip
-    fields = _row_fields(item, _utcnow())
-    if await _is_blocked(chat_id):
-        fields |= {"status": OutboxStatus.BLOCKED, "error": BLOCKED_ERROR}
-    if dedupe_key is None:
-        row = await OutboxMessage.create(**fields)
-    else:
-        if await OutboxMessage.exists(dedupe_key=dedupe_key):
-            return None
-        try:
-            async with in_transaction():  # a savepoint when the caller is in a transaction
-                row = await OutboxMessage.create(**fields)
-        except IntegrityError:
-            if await OutboxMessage.exists(dedupe_key=dedupe_key):
-                return None  # queued by someone else meanwhile
-            raise
-    if row.status == OutboxStatus.PENDING:
-        _notify()
-    return row
+    return await _store(item)
+
+
+async def edit(
+    target: OutboxMessage | int,
+    text: str | None = None,
+    *,
+    method: str = "editMessageText",
+    payload: dict[str, Any] | None = None,
+    reply_markup: Any = None,
+    priority: int = 0,
+    coalesce_key: str | None = None,
+    min_interval: timedelta = timedelta(0),
+) -> OutboxMessage | None:
+    """Change the message that the outbox row `target` became, or will become.
+
+    Queued like `enqueue` (`text`, `payload`, `reply_markup` mean the same; without
+    `reply_markup`, a text or caption edit removes the buttons, as Telegram does), in the
+    caller's transaction; the message id is filled in when the edit is sent. So it does not
+    matter whether `target` was sent yet: a message still waiting goes out with the change
+    folded in, and an edit of a message being sent waits until it is sent. Edits with the
+    same `coalesce_key` (by default one per target) replace each other until sent: the last
+    state wins; `min_interval` keeps an edit that long after the previous one was sent.
+
+    Returns the row that carries the change (`target` itself when folded in), or None when
+    there is nothing to change: `target` will never be sent (cancelled, failed, blocked), or
+    its message already shows, or is about to show, exactly this.
+    """
+    row = await OutboxMessage.get_or_none(id=target if isinstance(target, int) else target.id)
+    if row is None or row.status not in LIVE:
+        return None
+    if row.edit_of_id is not None:
+        raise ValueError("edit the message's own row, not one of its edits")
+    if row.status == OutboxStatus.SENT and row.telegram_message_id is None:
+        return None  # nothing Telegram could edit (e.g. a call that returns no message)
+    key = coalesce_key or f"edit:{row.id}"
+    body = render_payload(text, payload, reply_markup)
+    latest = await OutboxMessage.filter(coalesce_key=key, status__in=LIVE).order_by("-id").first()
+    shown = latest.payload if latest is not None else row.payload
+    if _edited_part(method, shown) == _edited_part(method, body):
+        return None
+    if row.status == OutboxStatus.PENDING and _foldable(method, row):
+        kept = {k: v for k, v in row.payload.items() if k not in EDITED_FIELDS[method]}
+        folded = kept | _edited_part(method, body)
+        if await OutboxMessage.filter(id=row.id, status=OutboxStatus.PENDING).update(
+            payload=folded
+        ):
+            # Edits queued while it was out (a flood wait sent it back) would undo this one.
+            await OutboxMessage.filter(coalesce_key=key, status=OutboxStatus.PENDING).update(
+                status=OutboxStatus.CANCELLED
+            )
+            row.payload = folded
+            return row
+        await row.refresh_from_db()  # claimed meanwhile: an edit after all
+    item = Outgoing(
+        row.chat_id, None, method, body, None, priority,
+        # Never due before the message it edits: it could not go before it anyway.
+        row.not_before if row.status == OutboxStatus.PENDING else None,
+        coalesce_key=key, min_interval=min_interval, edit_of=row.id,
+    )  # fmt: skip
+    return await _store(item)
 
 
 async def enqueue_many(messages: Iterable[Outgoing]) -> int:
@@ -147,6 +213,8 @@ async def enqueue_many(messages: Iterable[Outgoing]) -> int:
     """
     now = _utcnow()
     items = list(messages)
+    if any(item.coalesce_key is not None or item.edit_of is not None for item in items):
+        raise ValueError("enqueue_many queues new messages: coalesce and edit one by one")
     keys = [item.dedupe_key for item in items if item.dedupe_key is not None]
     used: set[str] = set()
     for chunk in _chunks(sorted(set(keys))):
@@ -169,6 +237,88 @@ async def enqueue_many(messages: Iterable[Outgoing]) -> int:
         await OutboxMessage.bulk_create(rows, batch_size=_CHUNK, ignore_conflicts=bool(keys))
         _notify()
     return len(rows)
+
+
+async def _store(item: Outgoing) -> OutboxMessage | None:
+    """One row for `enqueue` or `edit`: deduplicated, coalesced, paced, blocked."""
+    now = _utcnow()
+    fields = _row_fields(item, now)
+    if await _is_blocked(item.chat_id):
+        fields |= {"status": OutboxStatus.BLOCKED, "error": BLOCKED_ERROR}
+    if item.dedupe_key is not None and await OutboxMessage.exists(dedupe_key=item.dedupe_key):
+        return None
+    if item.coalesce_key is not None and fields["status"] == OutboxStatus.PENDING:
+        replaced = await _replace_waiting(item.coalesce_key, fields)
+        if replaced is not None:
+            return replaced
+        fields["not_before"] = await _paced(item.coalesce_key, fields["not_before"],
+                                            item.min_interval, now)  # fmt: skip
+    if item.dedupe_key is None:
+        row = await OutboxMessage.create(**fields)
+    else:
+        try:
+            async with in_transaction():  # a savepoint when the caller is in a transaction
+                row = await OutboxMessage.create(**fields)
+        except IntegrityError:
+            if await OutboxMessage.exists(dedupe_key=item.dedupe_key):
+                return None  # queued by someone else meanwhile
+            raise
+    if row.status == OutboxStatus.PENDING:
+        _notify()
+    return row
+
+
+async def _replace_waiting(key: str, fields: dict[str, Any]) -> OutboxMessage | None:
+    """The row with this coalesce key that is not sent yet, now carrying `fields`' call."""
+    waiting = (
+        await OutboxMessage.filter(coalesce_key=key, status=OutboxStatus.PENDING)
+        .order_by("-id")
+        .first()
+    )
+    if waiting is None:
+        return None
+    changes = {name: fields[name] for name in ("method", "payload", "priority", "purpose",
+                                               "reference", "edit_of_id")}  # fmt: skip
+    changes["not_before"] = max(waiting.not_before, fields["not_before"])
+    if not await OutboxMessage.filter(id=waiting.id, status=OutboxStatus.PENDING).update(**changes):
+        return None  # claimed meanwhile: the new state goes in a row of its own
+    waiting.update_from_dict(changes)
+    _notify()
+    return waiting
+
+
+async def _paced(key: str, not_before: datetime, interval: timedelta, now: datetime) -> datetime:
+    """`not_before`, or later: `interval` after the last row with this key went out."""
+    if not interval:
+        return not_before
+    last = (
+        await OutboxMessage.filter(
+            coalesce_key=key, status__in=(OutboxStatus.SENDING, OutboxStatus.SENT)
+        )
+        .order_by("-id")
+        .first()
+    )
+    if last is None:
+        return not_before
+    went_out = now if last.status == OutboxStatus.SENDING else (last.sent_at or now)
+    return max(not_before, went_out + interval)
+
+
+def _edited_part(method: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """What an edit with `method` sets, taken from a message's or an edit's payload."""
+    names = EDITED_FIELDS.get(method)
+    if names is None:  # another edit method: all of it but the chat and message ids
+        return {k: v for k, v in payload.items() if k not in ("chat_id", "message_id")}
+    return {name: payload[name] for name in names if name in payload}
+
+
+def _foldable(method: str, row: OutboxMessage) -> bool:
+    """Can this edit be made to the message before it is sent (same kind of content)?"""
+    if method == "editMessageText":
+        return row.method == "sendMessage"
+    if method == "editMessageCaption":
+        return "caption" in row.payload
+    return method == "editMessageReplyMarkup" and row.method.startswith("send")
 
 
 async def cancel(target: str | Iterable[int]) -> int:
@@ -286,8 +436,10 @@ def _notify() -> None:
 def _row_fields(item: Outgoing, now: datetime) -> dict[str, Any]:
     if not item.method:
         raise ValueError("method is required, e.g. 'sendMessage'")
-    if item.dedupe_key is not None and not 0 < len(item.dedupe_key) <= 128:
-        raise ValueError("dedupe_key must be 1 to 128 characters")
+    for name in ("dedupe_key", "coalesce_key"):
+        value = getattr(item, name)
+        if value is not None and not 0 < len(value) <= 128:
+            raise ValueError(f"{name} must be 1 to 128 characters")
     not_before = item.not_before or now
     if not_before.tzinfo is None:
         raise ValueError("not_before must be an aware datetime (UTC)")
@@ -302,6 +454,8 @@ def _row_fields(item: Outgoing, now: datetime) -> dict[str, Any]:
         "broadcast_id": item.broadcast_id,
         "purpose": item.purpose,
         "reference": item.reference,
+        "coalesce_key": item.coalesce_key,
+        "edit_of_id": item.edit_of,
         "created_at": now,
     }
 

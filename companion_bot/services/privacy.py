@@ -67,19 +67,20 @@ class PersonalData:
     avoidances: list[AvoidanceShown]
 
 
-async def personal_data(telegram_id: int) -> PersonalData | None:
+async def personal_data(telegram_id: int, language: str) -> PersonalData | None:
+    """Everything about her; what organizers wrote (event names…) in `language`."""
     person = await Person.get_or_none(telegram_id=telegram_id)
     if person is None:
         return None
     views = [
-        await registrations.view(registration)
+        await registrations.view(registration, language)
         for registration in await person.registrations.all().order_by("created_at")
     ]
     roles = await Role.filter(person=person).prefetch_related("event").order_by("created_at")
     members = await GroupMember.filter(registration__person=person).prefetch_related("group__event")
     memberships = [
         Membership(
-            event_name=member.group.event.name,
+            event_name=member.group.event.localized("name", language),
             timezone=member.group.event.timezone,
             kind=member.group.kind,
             meet_at=member.group.meet_at,
@@ -198,7 +199,7 @@ async def forget_conversations(telegram_id: int) -> None:
 class Companion:
     person_id: int
     name: str
-    event_name: str
+    event: Event
     avoided: bool
 
 
@@ -223,7 +224,7 @@ async def companions(telegram_id: int) -> list[Companion]:
         if other.id in seen:
             continue
         seen.add(other.id)
-        found.append(Companion(other.id, other.display_name or "?", member.group.event.name,
+        found.append(Companion(other.id, other.display_name or "?", member.group.event,
                                other.id in avoided))  # fmt: skip
     return found
 

@@ -48,7 +48,8 @@ class Step(StrEnum):
 
 @dataclass(frozen=True)
 class RegistrationView:
-    """A registration with what is needed to show it, in any language."""
+    """A registration with what is needed to show it, in one language (the organizers'
+    texts, like meeting points and zones, are already in it)."""
 
     registration: Registration
     event: Event
@@ -141,16 +142,18 @@ async def set_arrival(registration: Registration, kind: ArrivalKind, slot_id: in
     await registration.save(update_fields=["arrival_kind", "arrival_slot_id", "updated_at"])
 
 
-async def find_destination(text: str, event: Event) -> LookupResult:
+async def find_destination(text: str, event: Event, language: str) -> LookupResult:
     """Typed destination → a confident match, or up to three suggestions: the event's zones
-    first, then the gazetteer's neighbourhoods near the venue (`zones.first_zones`)."""
-    return await zones.find(text, event)
+    first (named in `language`), then the gazetteer's neighbourhoods near the venue
+    (`zones.first_zones`)."""
+    return await zones.find(text, event, language)
 
 
-async def snap_location(lat: float, lon: float, event: Event) -> Place | None:
+async def snap_location(lat: float, lon: float, event: Event, language: str) -> Place | None:
     """A location pin becomes the event's nearest zone (within `zones.SNAP_KM`), else its
     neighbourhood; the point itself is never stored."""
-    return await zones.snap(lat, lon, event.id) or gazetteer().nearest(lat, lon, max_km=SNAP_MAX_KM)
+    zone = await zones.snap(lat, lon, event.id, language)
+    return zone or gazetteer().nearest(lat, lon, max_km=SNAP_MAX_KM)
 
 
 async def set_destination(registration: Registration, place_id: str | None) -> None:
@@ -231,14 +234,16 @@ async def cancel(telegram_id: int, registration_id: int) -> Registration | None:
     return registration
 
 
-async def view(registration: Registration) -> RegistrationView:
+async def view(registration: Registration, language: str) -> RegistrationView:
     await registration.fetch_related(
         "event", "person", "arrival_slot__meeting_point", "departure_wave__meeting_point"
     )
     slot = registration.arrival_slot
     wave = registration.departure_wave
     # None as well for a zone removed since: the view shows no destination, never fails.
-    destination = await zones.resolve(registration.destination_place_id, registration.event_id)
+    destination = await zones.resolve(
+        registration.destination_place_id, registration.event_id, language
+    )
     return RegistrationView(
         registration=registration,
         event=registration.event,
@@ -246,8 +251,12 @@ async def view(registration: Registration) -> RegistrationView:
         arrival_slot=slot,
         destination=destination,
         departure_wave=wave,
-        arrival_meeting_point=slot.meeting_point.name if slot and slot.meeting_point else None,
-        departure_meeting_point=wave.meeting_point.name if wave and wave.meeting_point else None,
+        arrival_meeting_point=(
+            slot.meeting_point.localized("name", language) if slot and slot.meeting_point else None
+        ),
+        departure_meeting_point=(
+            wave.meeting_point.localized("name", language) if wave and wave.meeting_point else None
+        ),
     )
 
 

@@ -331,7 +331,7 @@ async def report(telegram_id: int, reply_to_message_id: int) -> MessageReport:
         await outbox.enqueue(
             role.person.telegram_id,
             t.gettext(REPORT_TO_ORGANIZERS).format(
-                event=escape(event.name),
+                event=escape(event.localized("name", t.language)),
                 name=escape(copy.sender.display_name if copy.sender else "?"),
                 excerpt=escape(shorten(entry.excerpt, EXCERPT_SHOWN)),
             ),
@@ -412,7 +412,9 @@ async def remove(organizer_telegram_id: int, registration: Registration, scope: 
     t = language_of(person)
     await outbox.enqueue(
         person.telegram_id,
-        "\n".join(t.gettext(message) for message in messages).format(event=escape(event.name)),
+        "\n".join(t.gettext(message) for message in messages).format(
+            event=escape(event.localized("name", t.language))
+        ),
     )  # a second tap finds her out already: no need for a dedupe key
     return person
 
@@ -427,7 +429,8 @@ async def tell_team_removed(organizer_telegram_id: int, event: Event, person: Pe
         await outbox.enqueue(
             member.telegram_id,
             t.gettext(TEAM_TOLD_REMOVED).format(
-                name=escape(person.display_name or "?"), event=escape(event.name)
+                name=escape(person.display_name or "?"),
+                event=escape(event.localized("name", t.language)),
             ),
             priority=10,
         )

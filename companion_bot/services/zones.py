@@ -7,6 +7,9 @@ zone to a location pin. The lookup is the gazetteer's own code: an event's zones
 zone stores that id, and matching takes the zone's point, so people heading to one zone leave
 together. Only the zone is stored, never the point of her pin.
 
+A zone's name may come in several languages (`Gare du Nord | en: North station`, see
+services/texts.py): she reads it in hers and finds it by any of them.
+
 A zone is removed only while nobody signing up or signed up heads there; the check and the
 removal, like choosing a zone, hold the zone's row (PostgreSQL), so neither slips in between.
 """
@@ -25,8 +28,10 @@ from tortoise.transactions import in_transaction
 from companion_bot.gazetteer import Gazetteer, LookupResult, Place, normalise
 from companion_bot.i18n import N_
 from companion_bot.models import Event, Registration, RegistrationStatus, Zone
+from companion_bot.services import texts
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.roles import require_organizer
+from companion_bot.services.texts import Versions
 
 PREFIX = "zone:"
 KIND = "zone"
@@ -57,9 +62,9 @@ _COORDINATES = re.compile(r"\s*([-+]?\d{1,3}\.\d+)\s*[,; ]\s*([-+]?\d{1,3}\.\d+)
 class ZoneInUse(Exception):
     """The zone is the destination of `count` attendees: it stays."""
 
-    def __init__(self, name: str, count: int) -> None:
-        super().__init__(name, count)
-        self.name = name
+    def __init__(self, zone: Zone, count: int) -> None:
+        super().__init__(zone.name, count)
+        self.zone = zone
         self.count = count
 
 
@@ -90,16 +95,23 @@ def is_zone(destination: str | None) -> bool:
     return bool(destination) and destination.startswith(PREFIX)
 
 
-def as_place(zone: Zone) -> Place:
+def as_place(zone: Zone, language: str | None = None) -> Place:
+    """A zone as a place named in `language` (else its first name), its names in the other
+    languages as aliases: typed in any of them, it is found."""
+    name = zone.localized("name", language) if language else zone.name
+    aliases = tuple(other for other in texts.all_texts(zone, "name") if other != name)
     return Place(
-        id=place_id(zone.id), name=zone.name, kind=KIND, city="", country="",
-        lat=zone.lat, lon=zone.lon, population=0, parent=None, aliases=(),
+        id=place_id(zone.id), name=name, kind=KIND, city="", country="",
+        lat=zone.lat, lon=zone.lon, population=0, parent=None, aliases=aliases,
     )  # fmt: skip
 
 
-async def places(event_id: int) -> dict[str, Place]:
+async def places(event_id: int, language: str | None = None) -> dict[str, Place]:
     """The event's zones as places, by id: one query."""
-    return {place.id: place for place in map(as_place, await Zone.filter(event_id=event_id))}
+    return {
+        place.id: place
+        for place in (as_place(zone, language) for zone in await Zone.filter(event_id=event_id))
+    }
 
 
 def resolve_in(destination: str | None, zone_places: dict[str, Place]) -> Place | None:
@@ -112,12 +124,14 @@ def resolve_in(destination: str | None, zone_places: dict[str, Place]) -> Place 
     return Gazetteer.default().get(destination)
 
 
-async def resolve(destination: str | None, event_id: int) -> Place | None:
+async def resolve(
+    destination: str | None, event_id: int, language: str | None = None
+) -> Place | None:
     number = zone_id(destination)
     if number is None:
         return resolve_in(destination, {})
     zone = await Zone.get_or_none(id=number, event_id=event_id)
-    return as_place(zone) if zone else None
+    return as_place(zone, language) if zone else None
 
 
 def finder(zone_places: Iterable[Place]) -> Gazetteer:
@@ -142,22 +156,23 @@ def first_zones(in_zones: LookupResult, in_gazetteer: LookupResult) -> LookupRes
     return LookupResult(suggestions=tuple(unique.values())[:MAX_SUGGESTIONS])
 
 
-async def find(text: str, event: Event) -> LookupResult:
-    """Typed destination → a zone or a neighbourhood (see `first_zones`)."""
+async def find(text: str, event: Event, language: str | None = None) -> LookupResult:
+    """Typed destination → a zone or a neighbourhood (see `first_zones`); zones named in
+    `language`."""
     venue = (event.venue_lat, event.venue_lon)
-    in_zones = finder((await places(event.id)).values()).lookup(text, near=venue)
+    in_zones = finder((await places(event.id, language)).values()).lookup(text, near=venue)
     return first_zones(in_zones, Gazetteer.default().lookup(text, near=venue))
 
 
-async def snap(lat: float, lon: float, event_id: int) -> Place | None:
+async def snap(lat: float, lon: float, event_id: int, language: str | None = None) -> Place | None:
     """The zone nearest a location pin, within `SNAP_KM`."""
-    return finder((await places(event_id)).values()).nearest(lat, lon, max_km=SNAP_KM)
+    return finder((await places(event_id, language)).values()).nearest(lat, lon, max_km=SNAP_KM)
 
 
-async def names(event_id: int) -> list[str]:
-    return list(
-        await Zone.filter(event_id=event_id).order_by("name", "id").values_list("name", flat=True)
-    )
+async def names(event_id: int, language: str) -> list[str]:
+    """The event's zones, named in `language`, in alphabetical order."""
+    zones = await Zone.filter(event_id=event_id)
+    return sorted((zone.localized("name", language) for zone in zones), key=normalise)
 
 
 async def lock_for_destination(destination: str, event_id: int) -> bool:
@@ -183,6 +198,11 @@ def clean_name(text: str | None) -> str:
     return name
 
 
+def read_name(text: str | None, language: str) -> Versions:
+    """A zone's name as typed, in one language or several; `language`: the organizer's."""
+    return texts.parse(text, language, clean_name)
+
+
 def check_point(lat: float, lon: float, text: str | None = None) -> tuple[float, float]:
     try:
         lat, lon = float(lat), float(lon)
@@ -193,16 +213,22 @@ def check_point(lat: float, lon: float, text: str | None = None) -> tuple[float,
     return lat, lon
 
 
-def check_new(name: str, existing: Iterable[str]) -> None:
-    """`name` (clean) next to the event's zones: not the same once case, accents and
-    punctuation are set aside (attendees could not tell them apart), and not one too many."""
-    existing = list(existing)
-    key = normalise(name)
-    for other in existing:
-        if normalise(other) == key:
-            raise UserInputError(DUPLICATE, name=other)
+def check_new(name: Versions, existing: Iterable[Iterable[str]]) -> None:
+    """`name` (clean) next to the names of the event's zones (each zone's in all its
+    languages): none the same once case, accents and punctuation are set aside (attendees
+    could not tell them apart), and not one too many."""
+    existing = [list(names) for names in existing]
+    keys = {normalise(text) for text in name.texts}
+    for names in existing:
+        for other in names:
+            if normalise(other) in keys:
+                raise UserInputError(DUPLICATE, name=other)
     if len(existing) >= MAX_ZONES:
         raise UserInputError(TOO_MANY, limit=MAX_ZONES)
+
+
+async def names_in_every_language(event_id: int) -> list[list[str]]:
+    return [texts.all_texts(zone, "name") for zone in await Zone.filter(event_id=event_id)]
 
 
 def read_point(text: str, near: tuple[float, float] | None) -> tuple[float, float]:
@@ -217,29 +243,30 @@ def read_point(text: str, near: tuple[float, float] | None) -> tuple[float, floa
 
 
 def parse_arguments(
-    items: Iterable[str], near: tuple[float, float] | None
-) -> list[tuple[str, float, float]]:
-    """`--zone "Name@48.85,2.35"` (or "Name@Montreuil") arguments → (name, lat, lon)."""
-    zones: list[tuple[str, float, float]] = []
+    items: Iterable[str], near: tuple[float, float] | None, language: str
+) -> list[tuple[Versions, float, float]]:
+    """`--zone "Name@48.85,2.35"` (or "Name@Montreuil", or "Nom | en: Name@…") arguments →
+    (name, lat, lon)."""
+    zones: list[tuple[Versions, float, float]] = []
     for item in items:
         name, at, where = (item or "").rpartition("@")
         if not at or not where.strip():
             raise UserInputError(BAD_ARGUMENT)
-        name = clean_name(name)
-        check_new(name, [other for other, *_ in zones])
-        zones.append((name, *read_point(where, near)))
+        versions = read_name(name, language)
+        check_new(versions, [other.texts for other, *_ in zones])
+        zones.append((versions, *read_point(where, near)))
     return zones
 
 
-def check_list(zones: list[tuple[str, float, float]]) -> None:
+def check_list(zones: list[tuple[Versions, float, float]]) -> None:
     """An event's zones before it is created (`EventSpec.zones`)."""
-    seen: list[str] = []
+    seen: list[tuple[str, ...]] = []
     for name, lat, lon in zones:
-        if clean_name(name) != name:
+        if any(clean_name(text) != text for text in name.texts):
             raise UserInputError(EMPTY_NAME)
         check_new(name, seen)
         check_point(lat, lon)
-        seen.append(name)
+        seen.append(name.texts)
 
 
 # -- organizers ------------------------------------------------------------------------------------
@@ -273,36 +300,51 @@ async def event_zones(telegram_id: int, event_id: int) -> EventZones:
     return EventZones(event, [ZoneUse(zone, counts[place_id(zone.id)]) for zone in zones])
 
 
-async def check_new_name(telegram_id: int, event_id: int, text: str | None) -> str:
-    """The name she typed for a new zone, clean, before she says where it is."""
+async def check_new_name(
+    telegram_id: int, event_id: int, text: str | None, language: str
+) -> Versions:
+    """The name she typed for a new zone (in `language` unless she says otherwise), clean,
+    before she says where it is."""
     await require_organizer(telegram_id, event_id)
-    name = clean_name(text)
-    check_new(name, await Zone.filter(event_id=event_id).values_list("name", flat=True))
+    name = read_name(text, language)
+    check_new(name, await names_in_every_language(event_id))
     return name
 
 
-async def add(telegram_id: int, event_id: int, name: str, lat: float, lon: float) -> Zone:
+async def add(
+    telegram_id: int, event_id: int, name: Versions | str, lat: float, lon: float
+) -> Zone:
     await require_organizer(telegram_id, event_id)
-    name = clean_name(name)
+    name = Versions(
+        tuple((language, clean_name(text)) for language, text in Versions.of(name).items)
+    )
     lat, lon = check_point(lat, lon)
     async with in_transaction():
         # Two organizers adding look-alike names at once: the second waits, then sees it.
         await Event.select_for_update().filter(id=event_id).only("id").first()
-        check_new(name, await Zone.filter(event_id=event_id).values_list("name", flat=True))
+        check_new(name, await names_in_every_language(event_id))
         try:
-            return await Zone.create(event_id=event_id, name=name, lat=lat, lon=lon)
+            return await Zone.create(
+                event_id=event_id,
+                name=name.first,
+                translations=texts.stored(name=name),
+                lat=lat,
+                lon=lon,
+            )
         except IntegrityError:
-            raise UserInputError(DUPLICATE, name=name) from None
+            raise UserInputError(DUPLICATE, name=name.first) from None
 
 
-async def add_from_text(telegram_id: int, event_id: int, name: str, text: str) -> Zone:
+async def add_from_text(telegram_id: int, event_id: int, name: Versions, text: str) -> Zone:
     """At typed coordinates or at a neighbourhood's point; `NotAPlace` with suggestions."""
     event = await require_organizer(telegram_id, event_id)
     lat, lon = read_point(text, (event.venue_lat, event.venue_lon))
     return await add(telegram_id, event_id, name, lat, lon)
 
 
-async def add_at_place(telegram_id: int, event_id: int, name: str, gazetteer_id: str) -> Zone:
+async def add_at_place(
+    telegram_id: int, event_id: int, name: Versions, gazetteer_id: str
+) -> Zone:
     place = Gazetteer.default().get(gazetteer_id)
     if place is None:
         raise UserInputError(N_("This button is no longer active."))
@@ -324,7 +366,7 @@ async def remove(telegram_id: int, zone_number: int) -> Zone:
         named = Registration.filter(event_id=zone.event_id, destination_place_id=destination)
         count = await named.filter(status__in=HEADING).count()
         if count:
-            raise ZoneInUse(zone.name, count)
+            raise ZoneInUse(zone, count)
         await named.update(destination_place_id=None, wants_departure_group=None)
         await locked.delete()
     return zone

@@ -18,11 +18,19 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from babel.dates import format_time
 
-from companion_bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator, normalise_language
+from companion_bot.i18n import (
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    N_,
+    N_plural,
+    Translator,
+    normalise_language,
+)
 from companion_bot.i18n import translator as translator_for
 from companion_bot.models import Event
 from companion_bot.services import closing, export, help, qr
 from companion_bot.services.board import NO_NEWS, Board, event_by_token, live_board
+from companion_bot.services.texts import meeting_place
 from companion_bot.web.keys import BOT_USERNAME, SETTINGS
 
 FILES = Path(__file__).resolve().parent / "board"
@@ -40,6 +48,22 @@ PRIVATE_HEADERS = {
 }
 
 MEMBER_LABELS = closing.MEMBER_STATES | {NO_NEWS: N_("no news")}
+# What each count is, after its number: its form follows the number.
+COUNT_LABELS = {
+    "signed_up": N_plural("person signed up", "people signed up"),
+    "departure_grouped": N_plural("in a departure group", "in departure groups"),
+    "arrival_grouped": N_plural("in an arrival group", "in arrival groups"),
+    "unplaced": N_plural("waiting for a group", "waiting for a group"),
+    "open_alerts": N_plural("open help alert", "open help alerts"),
+}
+WAVE_COUNT_LABELS = {
+    "signed_up": COUNT_LABELS["signed_up"],
+    "grouped": N_plural("person in a group", "people in groups"),
+    "at_meeting_point": N_plural("person at the meeting point", "people at the meeting point"),
+    "left": N_plural("person has left", "people have left"),
+    "home": N_plural("person home safe", "people home safe"),
+    "no_news": N_plural("person with no news", "people with no news"),
+}
 MEMBER_ICONS = closing.STATUS_ICONS | {NO_NEWS: "⚠️"}
 QR_KINDS = {kind.value: kind for kind in qr.QR_KINDS}
 
@@ -163,7 +187,7 @@ def board_state(t: Translator, board: Board) -> dict:
     waves = []
     for wave in board.waves:
         departure = wave.counts.wave
-        point = departure.meeting_point.name if departure.meeting_point else board.event.venue_name
+        point = meeting_place(departure.meeting_point, board.event, t.language)
         groups = []
         for group in wave.groups:
             note = None
@@ -184,8 +208,8 @@ def board_state(t: Translator, board: Board) -> dict:
         waves.append({
             "time": t.time(departure.departs_at, zone),
             "point": point,
-            "counts": [{"key": key, "label": _(label), "value": getattr(wave.counts, key)}
-                       for key, label in export.WAVE_MEASURES.items()],
+            "counts": [wave_count(t, key, getattr(wave.counts, key))
+                       for key in export.WAVE_MEASURES],
             "groups": groups,
         })  # fmt: skip
     alerts = [
@@ -203,19 +227,27 @@ def board_state(t: Translator, board: Board) -> dict:
         }
         for alert in board.alerts
     ]
+    counts = {
+        "signed_up": dashboard.confirmed,
+        "departure_grouped": board.departure_grouped,
+        "arrival_grouped": dashboard.arrival_grouped,
+        "unplaced": dashboard.unplaced,
+        "open_alerts": dashboard.open_alerts,
+    }
     return {
         "purged": False,
         "updated": format_time(board.now, "HH:mm:ss", tzinfo=ZoneInfo(zone), locale=t.language),
-        "counts": {
-            "signed_up": dashboard.confirmed,
-            "departure_grouped": board.departure_grouped,
-            "arrival_grouped": dashboard.arrival_grouped,
-            "unplaced": dashboard.unplaced,
-            "open_alerts": dashboard.open_alerts,
+        "counts": counts,
+        "count_labels": {
+            key: t.ngettext(*COUNT_LABELS[key], value) for key, value in counts.items()
         },
         "waves": waves,
         "alerts": alerts,
     }
+
+
+def wave_count(t: Translator, key: str, value: int) -> dict:
+    return {"key": key, "label": t.ngettext(*WAVE_COUNT_LABELS[key], value), "value": value}
 
 
 def _json_for_script(data: dict) -> str:
@@ -245,23 +277,15 @@ def render_page(t: Translator, board: Board) -> str:
             rows=rows,
         )  # fmt: skip
     else:
-        counts = state_data["counts"]
+        counts, labels = state_data["counts"], state_data["count_labels"]
         body = template("live.html").substitute(
             # Coloured only when there is something to see to: zero is not an alarm.
             unplaced_tone=" warn" if counts["unplaced"] else "",
             open_alerts_tone=" alert" if counts["open_alerts"] else "",
             token=_html(token),
             counts_label=_html(_("Counts")),
-            signed_up=counts["signed_up"],
-            signed_up_label=_html(_("signed up")),
-            departure_grouped=counts["departure_grouped"],
-            departure_grouped_label=_html(_("in departure groups")),
-            arrival_grouped=counts["arrival_grouped"],
-            arrival_grouped_label=_html(_("in arrival groups")),
-            unplaced=counts["unplaced"],
-            unplaced_label=_html(_("waiting for a group")),
-            open_alerts=counts["open_alerts"],
-            open_alerts_label=_html(_("open help alerts")),
+            **counts,
+            **{f"{key}_label": _html(label) for key, label in labels.items()},
             alerts_title=_html(_("Help alerts")),
             no_alerts=_html(_("No open help alert.")),
             waves_title=_html(_("Departures")),
@@ -280,19 +304,20 @@ def render_page(t: Translator, board: Board) -> str:
         + f">{_html(LANGUAGE_NAMES[code])}</a>"
         for code in LANGUAGES
     )
+    name = event.localized("name", t.language)
     meta = " · ".join([
-        event.venue_name,
+        event.localized("venue_name", t.language),
         t.date(event.doors_open, zone),
         f"{t.time(event.doors_open, zone)}–{t.time(event.closing, zone)}",
     ])  # fmt: skip
     return template("board.html").substitute(
         lang=t.language,
-        title=_html(_("Live board — {event}").format(event=event.name)),
+        title=_html(_("Live board — {event}").format(event=name)),
         token=_html(token),
         poll_seconds=POLL_SECONDS,
         offline=_html(_("Connection lost: trying again…")),
         updated_label=_html(_("Updated at {time}")),
-        event_name=_html(event.name),
+        event_name=_html(name),
         event_meta=_html(meta),
         language_label=_html(_("Language")),
         language_links=languages,

@@ -27,6 +27,7 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
+from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from companion_bot.models import OutboxMessage, OutboxStatus, Person
@@ -212,6 +213,7 @@ class OutboxWorker(QueueService):
             self.worker_id,
             self.batch_size,
             window=self.claim_window,
+            eligible=_sendable(),
             narrow=(lambda query: query.exclude(chat_id__in=cooling)) if cooling else None,
             choose=self._not_written_to_lately,
         )
@@ -262,6 +264,8 @@ class OutboxWorker(QueueService):
 
     async def _deliver(self, row: OutboxMessage) -> None:
         try:
+            if row.edit_of_id is not None and not await self._aim_edit(row):
+                return
             try:
                 message_id, message = await self._call(row)
             except RetryAfter as error:
@@ -290,6 +294,16 @@ class OutboxWorker(QueueService):
             logger.exception("outbox: could not record the outcome of message %s", row.id)
         finally:
             self._progress.set()
+
+    async def _aim_edit(self, row: OutboxMessage) -> bool:
+        """An edit gets the id of the message it changes; when that message will never be
+        sent (cancelled, failed, blocked, forgotten), the edit is cancelled: False."""
+        target = await OutboxMessage.get_or_none(id=row.edit_of_id)
+        if target is not None and target.status == OutboxStatus.SENT and target.telegram_message_id:
+            row.payload = {**(row.payload or {}), "message_id": target.telegram_message_id}
+            return True
+        await self._mine(row).update(status=OutboxStatus.CANCELLED, error=NOTHING_TO_EDIT)
+        return False
 
     async def _call(self, row: OutboxMessage) -> tuple[int | None, Message | None]:
         """Send the stored call; Telegram's message id, and the Message if it returned one
@@ -410,6 +424,17 @@ class OutboxWorker(QueueService):
             self.counters.recovered += count
             logger.warning("outbox: %d message(s) left in flight by a stopped process", count)
         return count
+
+
+UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+NOTHING_TO_EDIT = "not sent: the message it edits was never sent"
+
+
+def _sendable() -> Q:
+    """Rows that may go now as far as other rows go: all but edits whose message is still
+    waiting or being sent (they go once it is sent, and hold up nothing meanwhile)."""
+    unsent = OutboxMessage.filter(status__in=UNSENT).values("id")
+    return Q(edit_of_id__isnull=True) | ~Q(edit_of_id__in=Subquery(unsent))
 
 
 def _uploadable(value: Any) -> Any:

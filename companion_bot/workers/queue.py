@@ -142,21 +142,26 @@ async def claim(
     limit: int,
     *,
     window: int | None = None,
+    eligible: Q | None = None,
     narrow: Callable[[Any], Any] | None = None,
     choose: Callable[[list[Any], datetime], Awaitable[list[Any]]] | None = None,
     count_attempt: bool = False,
 ) -> list[Any]:
     """Claim up to `limit` due rows for `worker_id` and return them (marked as claimed).
 
-    `narrow` adds conditions to the candidates' query; `choose` (async) may drop some of the
-    candidates that passed the key check. With `count_attempt`, the claim itself counts as an
-    attempt: a row whose handling kills the process is still given up after `max_attempts`.
+    `eligible`: only rows matching it may be claimed now, and the others, waiting on
+    something else, hold up nothing of their key. `narrow` adds conditions to the
+    candidates' query; `choose` (async) may drop some of the candidates that passed the key
+    check. With `count_attempt`, the claim itself counts as an attempt: a row whose handling
+    kills the process is still given up after `max_attempts`.
     """
     if limit <= 0:
         return []
     now = utcnow()
     async with in_transaction():
         query = spec.due(now)
+        if eligible is not None:
+            query = query.filter(eligible)
         if narrow is not None:
             query = narrow(query)
         # No-op on SQLite; on PostgreSQL other processes skip the rows we are looking at.
@@ -166,7 +171,7 @@ async def claim(
             .select_for_update(skip_locked=True)
         )
         if spec.key_field is not None and candidates:
-            candidates = await _heads(spec, candidates, now)
+            candidates = await _heads(spec, candidates, now, eligible)
         if choose is not None and candidates:
             candidates = await choose(candidates, now)
         chosen = candidates[:limit]
@@ -189,14 +194,19 @@ async def claim(
     return chosen
 
 
-async def _heads(spec: QueueSpec, candidates: list[Any], now: datetime) -> list[Any]:
+async def _heads(
+    spec: QueueSpec, candidates: list[Any], now: datetime, eligible: Q | None
+) -> list[Any]:
     """The candidates that are the head of their key, one per key (see the module doc)."""
     key = spec.key_field
     assert key is not None
     keys = sorted({getattr(row, key) for row in candidates})
-    related = await spec.model.filter(
-        **{f"{key}__in": keys, "status__in": (spec.pending, spec.claimed)}
-    ).values("id", key, "status", spec.due_field, "attempts", *_bare(spec.order))
+    related = spec.model.filter(**{f"{key}__in": keys, "status__in": (spec.pending, spec.claimed)})
+    if eligible is not None:
+        related = related.filter(eligible)
+    related = await related.values(
+        "id", key, "status", spec.due_field, "attempts", *_bare(spec.order)
+    )
     busy: set[Any] = set()
     head: dict[Any, tuple[Any, ...]] = {}
     for other in related:

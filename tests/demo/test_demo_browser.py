@@ -88,7 +88,7 @@ async def test_the_board_link_and_a_new_night(client: TestClient, nights: Nights
     browser.switch_to.window(next(h for h in browser.window_handles if h != page))
     signed_up = "const n = document.querySelector('[data-count=signed_up]'); return n?.textContent"
     await wait_until(browser, lambda d: d.execute_script(signed_up) == "8", "the live board")
-    assert nights.demo.event.name in browser.title
+    assert nights.demo.event.localized("name", "en") in browser.title
     # Nobody waiting, no alert: nothing coloured as an alarm.
     colours = browser.execute_script(
         "return ['signed_up', 'unplaced', 'open_alerts'].map(k => getComputedStyle("

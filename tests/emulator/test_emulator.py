@@ -561,6 +561,17 @@ async def test_flood_limits_answer_429(http, clock) -> None:
         assert emulator.stats.rate_limited[users[0].id] == 1
         assert emulator.stats.total_rejected == 3
 
+        # An edit writes to the chat too: it counts against the same limits.
+        clock[0] += 1.0
+        _, body = await call(http, emulator, "sendMessage", chat_id=users[1].id, text="f")
+        shown = body["result"]["message_id"]
+        edit = {"chat_id": users[1].id, "message_id": shown, "text": "g"}
+        status, _ = await call(http, emulator, "editMessageText", **edit)
+        assert status == 429
+        clock[0] += 1.0
+        status, _ = await call(http, emulator, "editMessageText", **edit)
+        assert status == 200
+
 
 async def test_failure_injection_is_seeded_and_counted(http) -> None:
     async def outcomes(kinds: tuple[str, ...], rate: float, seed: int) -> list[int]:

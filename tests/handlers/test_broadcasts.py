@@ -129,4 +129,4 @@ async def test_people_without_a_language_get_the_default_one(
     harness.settings = harness.settings.model_copy(update={"DEFAULT_LANGUAGE": "fr"})
     await harness.restart()
     await broadcast(harness, orga, "All attendees", "Les portes ouvrent.")
-    assert got(quiet, "📣 De la part de l'équipe d'organisation de Nuit Compagnonnes")
+    assert got(quiet, "📣 De la part de l'équipe d'organisation (Nuit Compagnonnes)")

@@ -34,6 +34,7 @@ async def test_group_has_left_is_all_or_nothing(harness: BotHarness, event, monk
     await harness.say(volunteer, f"/start {event.volunteer_code}")
     ada, bea, cleo = await a_group_of_three(harness, event)
     await harness.say(volunteer, "/waves")
+    await harness.drain()  # the cards come through the outbox
     card = next(m for m in volunteer.messages() if "Ada —" in (m.text or ""))
     group = await CompanionGroup.get(
         kind=GroupKind.DEPARTURE, members__registration__person__telegram_id=ada.id

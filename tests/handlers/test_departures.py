@@ -203,6 +203,22 @@ async def test_already_left_then_home_check_in(harness: BotHarness, event):
     assert "🏠 Ada is home." in received(bea)
 
 
+async def test_leaving_later_is_offered_only_when_a_later_departure_exists(
+    harness: BotHarness, event
+):
+    ada, _bea, _cleo = await a_group_of_three(harness, event)  # the 03:00 departure
+    late = await a_late_leaver(harness, event)  # the 06:00 one, the last
+    last = await DepartureWave.filter(event=event).order_by("-departs_at").first()
+    await harness.travel_to(last.departs_at - timedelta(minutes=15))
+
+    def reminder_buttons(person) -> list[str]:
+        reminder = next(m for m in person.messages() if "Your departure leaves at" in m.text)
+        return [b.text for b in reminder.inline_buttons()]
+
+    assert "⏰ I'm leaving later" in reminder_buttons(ada)
+    assert reminder_buttons(late) == ["📍 I'm at the meeting point", "🚪 I've already left"]
+
+
 async def test_morning_follow_up_is_anonymous_unless_asked(harness: BotHarness, event):
     ada, bea, _cleo = await a_group_of_three(harness, event)
     await harness.travel_to(followup_time(event) + timedelta(minutes=1))
@@ -298,6 +314,8 @@ async def test_volunteers_see_who_is_without_a_group(harness: BotHarness, event)
     await harness.tap(driver, data("su:wave:*"))
     await harness.tap(driver, data("su:sum:confirm"))
     await harness.travel_to(ALL_ANNOUNCED(event) + timedelta(minutes=5))  # the next round
-    reply = await harness.say(volunteer, "/waves")
+    await harness.say(volunteer, "/waves")
+    await harness.drain()  # the cards come through the outbox
+    reply = volunteer.last_message()
     assert "Without a departure group at 03:00" in reply.text
     assert "Dora — nobody else travels her way in this departure" in reply.text

@@ -316,6 +316,7 @@ async def test_whoever_arrives_without_a_group_is_told_and_the_volunteers_welcom
     assert str(ada.id) not in cards[0]
     # Asked again later, /waves lists her too; the attendee herself may not ask.
     await harness.say(vic, "/waves")
+    await harness.drain()  # the cards come through the outbox
     assert any("• Ada — " in t and "Arriving without a group" in t for t in texts_of(vic)[-3:])
     await harness.say(ada, "/waves")
     assert "Only this event's volunteers and organizers" in ada.last_text()

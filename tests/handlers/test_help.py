@@ -14,6 +14,7 @@ from companion_bot.models import (
     HelpStatus,
     OutboxMessage,
     OutboxStatus,
+    Person,
     ScheduledTask,
     TaskStatus,
 )
@@ -186,6 +187,32 @@ async def test_copies_not_sent_yet_are_cancelled_once_claimed(harness: BotHarnes
     await harness.drain()
     assert not any("needs help" in text for text in received(team[1]))
     assert "🙋 Vol0, a volunteer, is on the way to you." in received(ada)[-1]
+
+
+async def test_a_copy_on_its_way_when_the_alert_is_taken_says_so_once_it_arrives(
+    harness: BotHarness, event
+):
+    _orga, team = await the_team(harness, event, 2)
+    ada = await at_the_party(harness, event)
+    await harness.drain()
+    worker = get_workers(harness.application).outbox
+    await worker.stop()
+    await asks_for_help(harness, ada)
+    alert = await HelpAlert.get(person__telegram_id=ada.id)
+    # Vol1's copy is being sent by another process at the moment Vol0 takes the alert.
+    vol1 = await Person.get(telegram_id=team[1].id)
+    in_flight = await OutboxMessage.get(dedupe_key=alerts.key(alert.id, alerts.VOLUNTEER_COPY,
+                                                              vol1.id))  # fmt: skip
+    await OutboxMessage.filter(id=in_flight.id).update(
+        status=OutboxStatus.SENDING, claimed_by="elsewhere-1-abcdef", claimed_at=clock.now()
+    )
+    await alerts.claim(team[0].id, alert.id)
+    # That process died before it was sent: it goes back to the queue and goes out here.
+    await OutboxMessage.filter(id=in_flight.id).update(status=OutboxStatus.PENDING)
+    await worker.start()
+    await harness.drain()
+    copy = alert_copy(team[1])
+    assert "Taken by Vol0 at" in copy.text and not copy.inline_buttons()
 
 
 async def test_she_is_told_when_the_organizers_are_alerted(harness: BotHarness, event):

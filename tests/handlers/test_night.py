@@ -93,6 +93,7 @@ async def test_a_whole_night(harness: BotHarness, event) -> None:
     # -- a missing member ----------------------------------------------------------------------
     vol0 = volunteers[0]
     await harness.say(vol0, "/waves")
+    await harness.drain()  # the cards come through the outbox
     missing_card = next(
         m for m in reversed(vol0.messages()) if "Amie01 — not there yet" in (m.text or "")
     )
@@ -113,6 +114,7 @@ async def test_a_whole_night(harness: BotHarness, event) -> None:
     )  # fmt: skip
     for volunteer in volunteers[:2]:
         await harness.say(volunteer, "/waves")
+    await harness.drain()
     card_of = {
         v.id: next(m for m in reversed(v.messages())
                    if "Amie01 —" in (m.text or "") and m.inline_buttons())
@@ -137,6 +139,7 @@ async def test_a_whole_night(harness: BotHarness, event) -> None:
 
     # The other 03:00 groups leave too.
     await harness.say(volunteers[2], "/waves")
+    await harness.drain()
     for card in [m for m in volunteers[2].messages() if m.inline_buttons()]:
         if any(b.text == "✅ Group has left" for b in card.inline_buttons()):
             await harness.tap(volunteers[2], "✅ Group has left", message=card)

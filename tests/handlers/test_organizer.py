@@ -162,7 +162,7 @@ async def test_my_events_lists_links_and_counts(harness: BotHarness, event) -> N
 
     reply = await harness.say(alex, "/myevents")
     assert "Nuit Compagnonnes" in reply.text
-    assert "2 signed up, 1 signing up, 1 volunteers, 1 organizers" in reply.text
+    assert "2 signed up, 1 signing up, 1 volunteer, 1 organizer" in reply.text
     assert f"?start={event.attendee_code}" in reply.text
     reply = await harness.say(volunteer, "/myevents")
     assert "Volunteer at Nuit Compagnonnes" in reply.text

@@ -290,6 +290,7 @@ async def test_an_organizer_removes_someone_by_her_name(harness: BotHarness, eve
     assert await Unplaced.exists(registration=registration, kind=GroupKind.DEPARTURE,
                                  resolved_at=None)  # fmt: skip
     await harness.say(vic, "/waves")
+    await harness.drain()  # the cards come through the outbox
     assert any("Ada" in t and "keep an eye" in t for t in received(vic)[-3:])
 
     reply = await harness.say(orga, "/remove Ada")

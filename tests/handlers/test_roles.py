@@ -186,6 +186,7 @@ async def test_an_outsider_cannot_close_a_help_alert(harness: BotHarness, event)
 async def test_forged_signature_is_refused(harness: BotHarness, event):
     volunteer, _people, group = await team_and_group(harness, event)
     await harness.say(volunteer, "/waves")
+    await harness.drain()  # the cards come through the outbox
     card = next(m for m in reversed(volunteer.messages()) if m.inline_buttons())
     await volunteer.tap_data(card.message_id, f"vo:left:{group.id}~AAAAAAAAAA")
     await harness.settle()

@@ -385,11 +385,11 @@ async def test_sign_up_in_french(harness: BotHarness, event) -> None:
     assert reply.text.startswith("Quelle langue préfères-tu ?")
     assert [b.text for b in chloe.inline_buttons()] == ["✓ Français", "English", "Nederlands"]
     reply = await harness.tap(chloe, "✓ Français")
-    assert "Bienvenue à Nuit Compagnonnes !" in reply.text
+    assert "Bienvenue ! Nuit Compagnonnes : avant qu'on te trouve" in reply.text
     reply = await harness.tap(chloe, "✅ J'accepte")
     assert "Quel nom tes compagnonnes de route verront-elles ?" in reply.text
     reply = await harness.say(chloe, "Chloé B.")
-    assert "Quand penses-tu arriver à La Station ?" in reply.text
+    assert "Lieu : La Station. Quand penses-tu arriver ?" in reply.text
     assert [b.text for b in chloe.inline_buttons()][2:] == [
         "Je suis déjà sur place",
         "J'arrive de mon côté",
@@ -415,7 +415,7 @@ async def test_sign_up_in_french(harness: BotHarness, event) -> None:
     # The date in French, in the event's time zone ("samedi 5 décembre, 23:00").
     assert translator("fr").datetime(event.doors_open, "Europe/Paris") in reply.text
     reply = await harness.tap(chloe, "✅ Confirmer")
-    assert "Ton inscription à Nuit Compagnonnes est enregistrée !" in reply.text
+    assert "Ton inscription est enregistrée : Nuit Compagnonnes !" in reply.text
     registration = await registration_of(chloe)
     assert registration.status == RegistrationStatus.CONFIRMED
     assert registration.person.language == "fr"

@@ -23,7 +23,7 @@ QUESTIONS = {
     "language": "Quelle langue préfères-tu ?",
     "charter": "lis la charte",
     "name": "Quel nom tes compagnonnes de route verront-elles ?",
-    "arrival": "Quand penses-tu arriver à La Station ?",
+    "arrival": "Lieu : La Station. Quand penses-tu arriver ?",
     "destination": "Où vas-tu après l'événement ?",
     "transport": "Comment rentres-tu chez toi ?",
     "wave": "Quelle heure de départ te convient ?",
@@ -76,7 +76,7 @@ async def assert_completes(harness: BotHarness, person, step: str) -> None:
     await finish_from(harness, person, step)
     registration = await Registration.get(person__telegram_id=person.id)
     assert registration.status == RegistrationStatus.CONFIRMED
-    assert "Ton inscription à" in person.last_text()
+    assert "Ton inscription est enregistrée" in person.last_text()
 
 
 BUTTON_STEPS = ["language", "charter", "arrival", "transport", "wave", "summary"]

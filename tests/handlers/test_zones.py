@@ -93,7 +93,7 @@ async def test_organizer_adds_a_zone_with_a_pin_then_one_at_a_typed_neighbourhoo
 async def test_organizer_adds_a_zone_in_french(harness: BotHarness, event) -> None:
     orga = await organizer_of(harness, event, "fr")
     reply = await harness.say(orga, "/zones")
-    assert reply.text.startswith("Zones de Nuit Compagnonnes")
+    assert reply.text.startswith("Zones — Nuit Compagnonnes")
     assert "Pas encore de zone." in reply.text
     reply = await harness.tap(orga, "➕ Ajouter une zone")
     assert reply.text.startswith("Nom de la nouvelle zone ?")

@@ -23,6 +23,7 @@ from companion_bot.models import (
 from companion_bot.services import lifecycle, registrations, zones
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.roles import NotOrganizer
+from companion_bot.services.texts import Versions
 
 ORGANIZER = 555
 
@@ -64,17 +65,19 @@ async def test_suggestions_put_zones_first_and_stop_at_three(event) -> None:
 
 async def test_a_pin_snaps_to_a_zone_within_a_few_km_only(event) -> None:
     zone = await Zone.create(event=event, name="Basilique", lat=48.9356, lon=2.3597)
-    near = await registrations.snap_location(48.95, 2.36, event)  # 1.6 km away
+    near = await registrations.snap_location(48.95, 2.36, event, "fr")  # 1.6 km away
     assert near.id == f"zone:{zone.id}"
-    far = await registrations.snap_location(48.8535, 2.3700, event)  # Bastille, 9 km away
+    far = await registrations.snap_location(48.8535, 2.3700, event, "fr")  # Bastille, 9 km away
     assert far is not None and not zones.is_zone(far.id)
 
 
 def test_command_line_zones_are_checked() -> None:
     near = (48.8649, 2.38)
-    parsed = zones.parse_arguments(["Gare du Nord@48.8809, 2.3553", "Canal@Stalingrad"], near)
+    parsed = zones.parse_arguments(
+        ["Gare du Nord@48.8809, 2.3553", "Canal@Stalingrad"], near, "fr"
+    )
     stalingrad = Gazetteer.default().get("fr-paris-stalingrad")
-    assert parsed == [
+    assert [(name.first, lat, lon) for name, lat, lon in parsed] == [
         ("Gare du Nord", 48.8809, 2.3553),
         ("Canal", stalingrad.lat, stalingrad.lon),
     ]
@@ -90,13 +93,13 @@ def test_command_line_zones_are_checked() -> None:
     }
     for argument, message in bad.items():
         with pytest.raises(UserInputError) as raised:
-            zones.parse_arguments([argument], near)
+            zones.parse_arguments([argument], near, "fr")
         assert raised.value.message == message, argument
     with pytest.raises(UserInputError) as raised:
-        zones.parse_arguments(["Gare du Nord@48.88,2.35", "gare-du-nord@48.1,2.1"], near)
+        zones.parse_arguments(["Gare du Nord@48.88,2.35", "gare-du-nord@48.1,2.1"], near, "fr")
     assert raised.value.message == zones.DUPLICATE
     with pytest.raises(UserInputError):
-        zones.check_list([("Ok", 48.0, 2.0), ("Off", 100.0, 2.0)])
+        zones.check_list([(Versions.of("Ok"), 48.0, 2.0), (Versions.of("Off"), 100.0, 2.0)])
 
 
 async def test_organizer_actions_check_the_role_every_time(event) -> None:
@@ -108,7 +111,7 @@ async def test_organizer_actions_check_the_role_every_time(event) -> None:
     assert raised.value.params == {"name": "Gare du Nord"}
     for action in (
         zones.add(777, event.id, "Autre", 48.0, 2.0),
-        zones.check_new_name(777, event.id, "Autre"),
+        zones.check_new_name(777, event.id, "Autre", "fr"),
         zones.event_zones(777, event.id),
         zones.remove(777, zone.id),
     ):
@@ -156,9 +159,9 @@ async def test_views_survive_a_removed_zone_and_a_purge(event) -> None:
         event, 1, status=RegistrationStatus.CONFIRMED, wants_departure_group=True,
         destination_place_id=f"zone:{zone.id}",
     )  # fmt: skip
-    assert (await registrations.view(registration)).destination.name == "Basilique"
+    assert (await registrations.view(registration, "fr")).destination.name == "Basilique"
     await Zone.filter(id=zone.id).delete()  # as if removed behind the service's back
-    assert (await registrations.view(registration)).destination is None
+    assert (await registrations.view(registration, "fr")).destination is None
 
     kept = await Zone.create(event=event, name="Gare", lat=48.88, lon=2.35)
     await attendee(event, 2, status=RegistrationStatus.CONFIRMED,

@@ -15,12 +15,17 @@
   }
 
   // A count with a tone (waiting for a group, open alerts) is coloured only when not zero.
-  function renderCounts(counts) {
+  function renderCounts(counts, labels) {
     for (const node of document.querySelectorAll("[data-count]")) {
       const value = counts[node.dataset.count];
       if (value === undefined) continue;
       node.textContent = String(value);
       if (node.dataset.tone) node.parentElement.classList.toggle(node.dataset.tone, value > 0);
+    }
+    // "1 person signed up", "2 people signed up": the label follows the number.
+    for (const node of document.querySelectorAll("[data-count-label]")) {
+      const label = labels[node.dataset.countLabel];
+      if (label !== undefined) node.textContent = label;
     }
   }
 
@@ -87,7 +92,7 @@
 
   function render(state) {
     if (state.purged) return;
-    renderCounts(state.counts);
+    renderCounts(state.counts, state.count_labels || {});
     renderAlerts(state.alerts);
     renderWaves(state.waves);
     setStatus(body.dataset.updated.replace("{time}", state.updated), false);

@@ -59,7 +59,7 @@ async def _nothing(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0005_zones')]
+    dependencies = [('models', '0007_outbox_edits')]
 
     initial = False
 
