@@ -29,6 +29,7 @@ from companion_bot.telegram_http import AiohttpRequest
 from companion_bot.telegram_updates import TelegramDispatcher, poll
 from companion_bot.web.webhook import WEBHOOK_MODE_KEY, register_webhook
 from companion_bot.workers import SharedRateLimiter, start_workers, stop_workers
+from companion_bot.workers.ratelimit import DatabaseBudget
 from handlers import register_handlers
 
 logger = logging.getLogger(__name__)
@@ -71,7 +72,14 @@ def build_application(settings: Settings, *, webhook: bool = False) -> Applicati
     if settings.TELEGRAM_RATE_LIMIT > 0:
         # One budget for handlers' replies and the outbox (see SharedRateLimiter).
         builder = builder.rate_limiter(
-            SharedRateLimiter(settings.TELEGRAM_RATE_LIMIT, max_retries=3)
+            SharedRateLimiter(
+                settings.TELEGRAM_RATE_LIMIT,
+                max_retries=3,
+                # Processes sharing PostgreSQL share Telegram's limit too.
+                budget=DatabaseBudget(settings.TELEGRAM_RATE_LIMIT)
+                if settings.shared_database
+                else None,
+            )
         )
     application = builder.build()
     application.bot_data["settings"] = settings
@@ -136,8 +144,9 @@ async def start_bot(application: Application, **polling: object) -> None:
         raise
     await publish_commands(application)
     await application.start()
-    await start_workers(application, TelegramDispatcher(application))
-    if application.bot_data[WEBHOOK_MODE_KEY]:
+    webhook = application.bot_data[WEBHOOK_MODE_KEY]
+    await start_workers(application, TelegramDispatcher(application), in_order=not webhook)
+    if webhook:
         await register_webhook(application, application.bot_data["settings"])
     else:
         await application.bot.delete_webhook()

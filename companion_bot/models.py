@@ -594,6 +594,19 @@ class InboxUpdate(Model):
         indexes = (("status", "due_at"), ("key", "update_id"))
 
 
+class RateBudget(Model):
+    """The next free slot of a rate every bot process shares (Telegram's limit is per bot).
+
+    Only PostgreSQL deployments use it: several processes take their turns from this row.
+    """
+
+    name = fields.CharField(max_length=32, primary_key=True)
+    next_at = fields.DatetimeField()
+
+    class Meta:
+        table = "rate_budget"
+
+
 class UserData(Model):
     """Where she is in every conversation and its pending answers: the one place it lives.
 

@@ -218,6 +218,11 @@ class Settings(BaseSettings):
         token = self.TELEGRAM_BOT_TOKEN.get_secret_value() if self.TELEGRAM_BOT_TOKEN else ""
         return hashlib.sha256(f"compagnonnes-webhook|{token}".encode()).hexdigest()
 
+    @property
+    def shared_database(self) -> bool:
+        """PostgreSQL: several bot processes may share it (SQLite is one process)."""
+        return not self.DATABASE_URL.startswith("sqlite://")
+
     def sqlite_directory(self) -> Path | None:
         """The folder a SQLite database file lives in, to create it before first use."""
         if not self.DATABASE_URL.startswith("sqlite://"):

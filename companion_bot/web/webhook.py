@@ -18,7 +18,7 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
-from companion_bot import inbox
+from companion_bot import faults, inbox
 from companion_bot.settings import Settings
 from companion_bot.telegram_updates import CHANNEL, received
 from companion_bot.web.keys import APPLICATION, SETTINGS
@@ -65,6 +65,7 @@ class WebhookReceiver:
             return web.Response(status=400, text="not a Telegram update\n")
         # A database that cannot store it answers 500: Telegram will post it again.
         await inbox.store(CHANNEL, received(data))
+        faults.reached("webhook.stored")
         return web.Response()
 
 

@@ -39,12 +39,16 @@ class Workers:
         await self.outbox.wait_idle(timeout)
 
 
-async def start_workers(application: Application, dispatcher: Dispatcher) -> Workers:
-    """Start the inbox and outbox workers and the scheduler runner (Tortoise must be open)."""
+async def start_workers(
+    application: Application, dispatcher: Dispatcher, *, in_order: bool = False
+) -> Workers:
+    """Start the inbox and outbox workers and the scheduler runner (Tortoise must be open).
+    `in_order`: updates are stored in the order they were made (long polling), so the inbox
+    need not wait for one that is missing (see `InboxWorker.gap_wait`)."""
     settings = application.bot_data.get("settings")
     interval = settings.TELEGRAM_CHAT_INTERVAL if settings is not None else 1.0
     workers = Workers(
-        InboxWorker(dispatcher),
+        InboxWorker(dispatcher, gap_wait=0.0 if in_order else 1.0),
         OutboxWorker(application.bot, per_chat_interval=interval),
         SchedulerRunner(),
     )

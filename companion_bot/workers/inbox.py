@@ -31,19 +31,24 @@ from typing import Any, Protocol
 
 from tortoise.transactions import in_transaction
 
-from companion_bot import inbox
+from companion_bot import faults, inbox
 from companion_bot.models import InboxStatus, InboxUpdate
 from companion_bot.workers.queue import (
     ConcurrentRunner,
     QueueSpec,
     backoff,
     give_up,
+    hold,
+    release_unheld,
     retry_later,
     short_error,
     utcnow,
 )
 
 logger = logging.getLogger(__name__)
+
+# A claimed update's handling transaction locks its row a moment after the claim commits.
+HOLD_GRACE = 5.0
 
 UPDATES = QueueSpec(
     model=InboxUpdate,
@@ -148,9 +153,21 @@ class InboxWorker(ConcurrentRunner):
     def on_recovered(self, count: int) -> None:
         self.counters.recovered += count
 
+    async def recover(self) -> int:
+        """Also updates left in hand by a process that died on another host: their handling
+        transaction holds a lock on their row; when nobody does, nobody handles them."""
+        count = await super().recover()
+        released = await release_unheld(UPDATES, self.worker_id, HOLD_GRACE)
+        if released:
+            self.on_recovered(released)
+            logger.warning("inbox: %d update(s) left in hand by a stopped process", released)
+        return count + released
+
     async def _choose(self, candidates: list[InboxUpdate], now: datetime) -> list[InboxUpdate]:
         """Hold back an update while the one before it may still be on its way (see the
         module docstring); an update with nothing stored before it goes at once."""
+        if self.gap_wait <= 0:  # updates are stored in order (long polling): no gap to wait on
+            return candidates
         settled = now - timedelta(seconds=self.gap_wait)
         young = [row for row in candidates if row.received_at > settled and row.attempts == 0]
         if not young:
@@ -187,6 +204,7 @@ class InboxWorker(ConcurrentRunner):
         token = _scope.set(scope)
         try:
             async with in_transaction():
+                await hold(UPDATES, row.id)
                 await self.dispatcher.handle(row)
                 if scope.error is not None:
                     raise HandlingFailed(short_error(scope.error)) from scope.error
@@ -195,6 +213,7 @@ class InboxWorker(ConcurrentRunner):
                 )
                 if not handled:  # our claim was taken back meanwhile: undo, it runs again
                     raise HandlingFailed("the claim was lost while handling")
+                faults.reached("inbox.in_transaction")
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await UPDATES.mine(row.id, self.worker_id).update(
@@ -207,6 +226,7 @@ class InboxWorker(ConcurrentRunner):
         finally:
             _scope.reset(token)
         self.counters.handled += 1
+        faults.reached("inbox.committed")
         for hook in self.after_commit_hooks:
             hook()
         for action in scope.after_commit:

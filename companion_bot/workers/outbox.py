@@ -12,9 +12,9 @@ import asyncio
 import base64
 import logging
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Bot, InputFile, Message
@@ -30,6 +30,7 @@ from telegram.error import (
 from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
+from companion_bot import faults
 from companion_bot.models import OutboxMessage, OutboxStatus, Person
 from companion_bot.services import outbox
 from companion_bot.workers.queue import (
@@ -78,9 +79,11 @@ class OutboxCounters:
 class OutboxWorker(QueueService):
     """Sends the outbox through `bot`, paced to Telegram's limits, and retries.
 
-    Claims due rows (priority, then queue order), at most one per chat at a time and none
-    for a chat written to less than `per_chat_interval` ago, so a chat's later messages wait
-    in the queue instead of holding up everyone. `concurrency` is how many calls may be in
+    Claims due rows (priority, then queue order), at most one per chat at a time, and none
+    for a chat that had `per_chat_burst` messages in the last `per_chat_burst ×
+    per_chat_interval` seconds (Telegram allows about one a second per chat, with short
+    bursts: an answer and the next question go at once), so a chat's later messages wait in
+    the queue instead of holding up everyone. `concurrency` is how many calls may be in
     flight: each one in flight when the process dies may be delivered twice, so the default
     (1) keeps that to one message; against a distant server, more keeps up the pace.
     Global pacing is the bot's rate limiter's job (`SharedRateLimiter`).
@@ -97,6 +100,7 @@ class OutboxWorker(QueueService):
         lease: float = 60.0,
         poll_interval: float = 0.5,
         per_chat_interval: float = 1.0,
+        per_chat_burst: int = 3,
         per_chat_margin: float = 0.1,
         batch_size: int = 25,
         claim_window: int = 100,
@@ -111,6 +115,7 @@ class OutboxWorker(QueueService):
         self.concurrency = max(1, concurrency)
         self.lease = lease
         self.per_chat_interval = per_chat_interval
+        self.per_chat_burst = max(1, per_chat_burst)
         self.per_chat_margin = per_chat_margin
         self.batch_size = batch_size
         self.claim_window = claim_window
@@ -120,7 +125,7 @@ class OutboxWorker(QueueService):
         self.sweep_interval = sweep_interval
         self.counters = OutboxCounters()
         self._paused_until = 0.0  # our own flood wait, when the bot has no SharedRateLimiter
-        self._chat_ready_at: dict[int, float] = {}
+        self._chat_sends: dict[int, deque[float]] = {}
         self._busy = False
 
     @property
@@ -188,21 +193,36 @@ class OutboxWorker(QueueService):
         await self._sleep(remaining)
         return True
 
+    @property
+    def per_chat_window(self) -> float:
+        """At most `per_chat_burst` messages to one chat within this many seconds (0: any)."""
+        if self.per_chat_interval <= 0:
+            return 0.0
+        return self.per_chat_burst * self.per_chat_interval + self.per_chat_margin
+
     def _next_wakeup(self) -> float:
         now = time.monotonic()
-        soonest = [ready - now for ready in self._chat_ready_at.values() if ready > now]
-        return min([self.poll_interval, *soonest])
+        soonest = [
+            sends[0] + self.per_chat_window - now
+            for sends in self._chat_sends.values()
+            if len(sends) >= self.per_chat_burst
+        ]
+        return min([self.poll_interval, *(wait for wait in soonest if wait > 0)])
 
     def _cooling_chats(self) -> set[int]:
-        """Chats written to too recently for another message, as far as this process knows."""
-        now = time.monotonic()
-        self._chat_ready_at = {c: at for c, at in self._chat_ready_at.items() if at > now}
-        cooling = set(self._chat_ready_at)
-        if self.limiter is not None:  # handlers' direct replies count too
-            cooling |= self.limiter.chats_written_within(
-                self.per_chat_interval + self.per_chat_margin
-            )
-        return cooling
+        """Chats that had their burst of messages lately, as far as this process knows."""
+        window = self.per_chat_window
+        if window <= 0:
+            return set()
+        since = time.monotonic() - window
+        for chat, sends in list(self._chat_sends.items()):
+            while sends and sends[0] <= since:
+                sends.popleft()
+            if not sends:
+                del self._chat_sends[chat]
+        return {
+            chat for chat, sends in self._chat_sends.items() if len(sends) >= self.per_chat_burst
+        }
 
     # -- claiming ------------------------------------------------------------------------
 
@@ -215,21 +235,8 @@ class OutboxWorker(QueueService):
             window=self.claim_window,
             eligible=_sendable(),
             narrow=(lambda query: query.exclude(chat_id__in=cooling)) if cooling else None,
-            choose=self._not_written_to_lately,
+            pace=(self.per_chat_burst, self.per_chat_window),
         )
-
-    async def _not_written_to_lately(
-        self, candidates: list[OutboxMessage], now: datetime
-    ) -> list[OutboxMessage]:
-        """Candidates whose chat no process wrote to less than `per_chat_interval` ago."""
-        recent = now - timedelta(seconds=self.per_chat_interval + self.per_chat_margin)
-        chats = sorted({row.chat_id for row in candidates})
-        written = set(
-            await OutboxMessage.filter(chat_id__in=chats, sent_at__gt=recent)
-            .distinct()
-            .values_list("chat_id", flat=True)
-        )
-        return [row for row in candidates if row.chat_id not in written]
 
     # -- sending -------------------------------------------------------------------------
 
@@ -287,6 +294,7 @@ class OutboxWorker(QueueService):
                 logger.exception("outbox: unexpected error sending message %s", row.id)
                 await self._on_transient(row, error)
             else:
+                faults.reached("outbox.sent")
                 await self._on_sent(row, message_id, message)
         except asyncio.CancelledError:
             raise
@@ -322,9 +330,8 @@ class OutboxWorker(QueueService):
             )
         finally:
             # Counted from the answer, which comes after Telegram saw the call: never early.
-            self._chat_ready_at[row.chat_id] = (
-                time.monotonic() + self.per_chat_interval + self.per_chat_margin
-            )
+            if self.per_chat_window > 0:
+                self._chat_sends.setdefault(row.chat_id, deque()).append(time.monotonic())
         if not isinstance(result, dict) or "message_id" not in result:
             return None, None
         message = None

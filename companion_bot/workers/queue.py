@@ -28,12 +28,14 @@ import os
 import secrets
 import socket
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise.expressions import Q
+from tortoise.connection import get_connection
+from tortoise.expressions import F, Q
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -143,6 +145,7 @@ async def claim(
     *,
     window: int | None = None,
     eligible: Q | None = None,
+    pace: tuple[int, float] = (1, 0.0),
     narrow: Callable[[Any], Any] | None = None,
     choose: Callable[[list[Any], datetime], Awaitable[list[Any]]] | None = None,
     count_attempt: bool = False,
@@ -150,10 +153,12 @@ async def claim(
     """Claim up to `limit` due rows for `worker_id` and return them (marked as claimed).
 
     `eligible`: only rows matching it may be claimed now, and the others, waiting on
-    something else, hold up nothing of their key. `narrow` adds conditions to the
-    candidates' query; `choose` (async) may drop some of the candidates that passed the key
-    check. With `count_attempt`, the claim itself counts as an attempt: a row whose handling
-    kills the process is still given up after `max_attempts`.
+    something else, hold up nothing of their key. `pace` = (n, seconds): a key with n rows
+    done within the last `seconds` waits (a chat's burst of messages, say). `narrow`
+    adds conditions to the candidates' query; `choose` (async) may drop some of the
+    candidates that passed the key check. With `count_attempt`, the claim itself counts as
+    an attempt: a row whose handling kills the process is still given up after
+    `max_attempts`.
     """
     if limit <= 0:
         return []
@@ -171,7 +176,7 @@ async def claim(
             .select_for_update(skip_locked=True)
         )
         if spec.key_field is not None and candidates:
-            candidates = await _heads(spec, candidates, now, eligible)
+            candidates = await _heads(spec, candidates, now, eligible, pace)
         if choose is not None and candidates:
             candidates = await choose(candidates, now)
         chosen = candidates[:limit]
@@ -181,12 +186,8 @@ async def claim(
         values: dict[str, Any] = {"status": spec.claimed, "claimed_by": worker_id}
         values["claimed_at"] = now
         if count_attempt:
-            for row in chosen:  # one statement per row only when counting (the inbox)
-                await spec.rows(id=row.id, status=spec.pending).update(
-                    **values, attempts=row.attempts + 1
-                )
-        else:
-            await spec.rows(id__in=ids, status=spec.pending).update(**values)
+            values["attempts"] = F("attempts") + 1
+        await spec.rows(id__in=ids, status=spec.pending).update(**values)
     for row in chosen:
         row.status, row.claimed_by, row.claimed_at = spec.claimed, worker_id, now
         if count_attempt:
@@ -195,23 +196,35 @@ async def claim(
 
 
 async def _heads(
-    spec: QueueSpec, candidates: list[Any], now: datetime, eligible: Q | None
+    spec: QueueSpec,
+    candidates: list[Any],
+    now: datetime,
+    eligible: Q | None,
+    pace: tuple[int, float],
 ) -> list[Any]:
     """The candidates that are the head of their key, one per key (see the module doc)."""
     key = spec.key_field
     assert key is not None
     keys = sorted({getattr(row, key) for row in candidates})
-    related = spec.model.filter(**{f"{key}__in": keys, "status__in": (spec.pending, spec.claimed)})
+    waiting = Q(status__in=(spec.pending, spec.claimed))
     if eligible is not None:
-        related = related.filter(eligible)
-    related = await related.values(
+        waiting &= eligible
+    burst, window = pace
+    if window > 0:  # done lately: counted against the key's pace
+        waiting |= Q(**{f"{spec.done_field}__gt": now - timedelta(seconds=window)})
+    related = await spec.model.filter(waiting, **{f"{key}__in": keys}).values(
         "id", key, "status", spec.due_field, "attempts", *_bare(spec.order)
     )
     busy: set[Any] = set()
     head: dict[Any, tuple[Any, ...]] = {}
+    done_lately: Counter[Any] = Counter()
     for other in related:
-        if other["status"] != spec.pending:
+        if other["status"] == spec.claimed:
             busy.add(other[key])
+        elif other["status"] != spec.pending:
+            done_lately[other[key]] += 1
+            if done_lately[other[key]] >= burst:
+                busy.add(other[key])
         elif other[spec.due_field] <= now or other["attempts"] > 0:
             order = spec.sort_key(other)
             current = head.get(other[key])
@@ -284,6 +297,38 @@ async def release_abandoned(spec: QueueSpec, worker_id: str, lease: float) -> in
             status=spec.pending, claimed_by=None, claimed_at=None
         )
     return count
+
+
+def _postgres() -> bool:
+    return get_connection("default").capabilities.dialect == "postgres"
+
+
+async def hold(spec: QueueSpec, row_id: int) -> None:
+    """Lock a claimed row for the rest of the caller's transaction: the sign, on PostgreSQL,
+    that its worker is alive (`release_unheld`). Nothing to do on SQLite (one process)."""
+    if _postgres():
+        await spec.rows(id=row_id).select_for_update().values_list("id", flat=True)
+
+
+async def release_unheld(spec: QueueSpec, worker_id: str, grace: float) -> int:
+    """On PostgreSQL, claims older than `grace` whose row no transaction holds (`hold`) go
+    back to the queue at once: their worker died, wherever it ran, with no lease to wait.
+    Only for queues whose workers hold their rows while working (the inbox)."""
+    if not _postgres():
+        return 0
+    settled = utcnow() - timedelta(seconds=grace)
+    async with in_transaction():
+        free = await (
+            spec.rows(status=spec.claimed, claimed_at__lt=settled)
+            .exclude(claimed_by=worker_id)
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)
+        )
+        if not free:
+            return 0
+        return await spec.rows(id__in=list(free), status=spec.claimed).update(
+            status=spec.pending, claimed_by=None, claimed_at=None
+        )
 
 
 async def outstanding(spec: QueueSpec) -> bool:

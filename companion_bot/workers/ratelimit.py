@@ -10,10 +10,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
+from tortoise.connection import get_connection
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +23,44 @@ logger = logging.getLogger(__name__)
 def retry_after_seconds(error: RetryAfter) -> float:
     """A timedelta: we opt in to PTB's time periods as timedeltas (companion_bot/__init__.py)."""
     return error.retry_after.total_seconds()  # type: ignore[union-attr]
+
+
+class DatabaseBudget:
+    """Telegram's ~30 messages per second are per bot, whichever process sends them: on
+    PostgreSQL the processes take their turns from one row (`RateBudget`), one statement per
+    call, the database's clock deciding. A slot is `1/rate` seconds after the previous one
+    (`headroom` keeps a margin), and a flood wait one process meets holds them all."""
+
+    TAKE = (
+        'INSERT INTO "rate_budget" ("name", "next_at") VALUES ($1, clock_timestamp() + $2)'
+        ' ON CONFLICT ("name") DO UPDATE SET "next_at" ='
+        ' GREATEST("rate_budget"."next_at", clock_timestamp()) + $2'
+        ' RETURNING EXTRACT(EPOCH FROM "next_at" - clock_timestamp()) AS "ahead"'
+    )
+    PUSH = (
+        'INSERT INTO "rate_budget" ("name", "next_at") VALUES ($1, clock_timestamp() + $2)'
+        ' ON CONFLICT ("name") DO UPDATE SET "next_at" ='
+        ' GREATEST("rate_budget"."next_at", clock_timestamp() + $2)'
+    )
+
+    def __init__(
+        self, messages_per_second: float, *, headroom: float = 0.99, name: str = "telegram"
+    ) -> None:
+        self.name = name
+        self.interval = timedelta(seconds=1 / (messages_per_second * headroom))
+
+    async def take(self) -> float:
+        """Reserve the next slot; the seconds to wait for it."""
+        rows = await get_connection("default").execute_query_dict(
+            self.TAKE, [self.name, self.interval]
+        )
+        return max(0.0, float(rows[0]["ahead"]) - self.interval.total_seconds())
+
+    async def pause(self, seconds: float) -> None:
+        """No slot for anyone before `seconds` from now."""
+        await get_connection("default").execute_query(
+            self.PUSH, [self.name, timedelta(seconds=seconds)]
+        )
 
 
 @dataclass
@@ -56,6 +96,7 @@ class SharedRateLimiter(BaseRateLimiter[dict[str, Any]]):
         group_messages_per_minute: float = 20,
         max_retries: int = 3,
         clock: Callable[[], float] = time.monotonic,
+        budget: DatabaseBudget | None = None,
     ) -> None:
         if messages_per_second <= 0:
             raise ValueError("messages_per_second must be positive")
@@ -70,7 +111,7 @@ class SharedRateLimiter(BaseRateLimiter[dict[str, Any]]):
         self._last_start = 0.0
         self._paused_until = 0.0
         self._group_sends: dict[int | str, deque[float]] = {}
-        self._chat_sends: dict[int, float] = {}
+        self.budget = budget
 
     async def initialize(self) -> None:
         return None
@@ -84,11 +125,6 @@ class SharedRateLimiter(BaseRateLimiter[dict[str, Any]]):
 
     def paused_for(self) -> float:
         return max(0.0, self._paused_until - self._clock())
-
-    def chats_written_within(self, seconds: float) -> set[int]:
-        """Chats a call went to in the last `seconds`."""
-        since = self._clock() - seconds
-        return {chat for chat, at in self._chat_sends.items() if at >= since}
 
     async def process_request(
         self,
@@ -114,6 +150,8 @@ class SharedRateLimiter(BaseRateLimiter[dict[str, Any]]):
                 seconds = retry_after_seconds(error)
                 self.flood_waits += 1
                 self.pause(seconds)
+                if self.budget is not None:
+                    await self.budget.pause(seconds)
                 logger.warning(
                     "Flood control: Telegram asks to wait %.0f s (%s)", seconds, endpoint
                 )
@@ -152,15 +190,17 @@ class SharedRateLimiter(BaseRateLimiter[dict[str, Any]]):
             await self._wait_unpaused()
             if isinstance(chat_id, str) or chat_id < 0:
                 await self._wait_group(chat_id)
-            call = self._reserve()
-            delay = call.at - self._clock()
+            if self.budget is not None:  # the processes' common turn, not only ours
+                delay = await self.budget.take()
+                call = _Call(self._clock() + delay)
+            else:
+                call = self._reserve()
+                delay = call.at - self._clock()
             if delay > 0:
                 await asyncio.sleep(delay)
             if self.paused_for() == 0:
                 break  # else a flood wait began while we queued: queue again after it
             call.answered = True  # never made: counts as a call at its slot, harmlessly
-        if isinstance(chat_id, int):
-            self._remember_chat(chat_id)
         return call
 
     async def _wait_group(self, group: int | str) -> None:
@@ -173,9 +213,3 @@ class SharedRateLimiter(BaseRateLimiter[dict[str, Any]]):
                 sends.append(now)
                 return
             await asyncio.sleep(sends[0] + 60 - now)
-
-    def _remember_chat(self, chat_id: int) -> None:
-        now = self._clock()
-        self._chat_sends[chat_id] = now
-        if len(self._chat_sends) > 2_000:
-            self._chat_sends = {c: at for c, at in self._chat_sends.items() if at > now - 10}
