@@ -47,8 +47,9 @@ async def start_workers(
     need not wait for one that is missing (see `InboxWorker.gap_wait`)."""
     settings = application.bot_data.get("settings")
     interval = settings.TELEGRAM_CHAT_INTERVAL if settings is not None else 1.0
+    order_wait = settings.INBOX_ORDER_WAIT if settings is not None else 1.0
     workers = Workers(
-        InboxWorker(dispatcher, gap_wait=0.0 if in_order else 1.0),
+        InboxWorker(dispatcher, gap_wait=0.0 if in_order else order_wait),
         OutboxWorker(application.bot, per_chat_interval=interval),
         SchedulerRunner(),
     )
