@@ -47,10 +47,12 @@ def test_bad_versions_are_explained(typed: str, message: str) -> None:
 
 
 def test_any_language_of_the_bot_is_accepted(monkeypatch) -> None:
-    """A language added to the bot (Dutch) is one organizers can write in, unchanged."""
+    """A language added to the bot is one organizers can write in, unchanged; one the bot
+    does not have is refused."""
     with pytest.raises(UserInputError):
-        read("Entrée | nl: Hoofdingang")
-    monkeypatch.setattr(texts, "LANGUAGES", ("fr", "en", "nl"))
+        read("Entrée | de: Haupteingang")
+    monkeypatch.setattr(texts, "LANGUAGES", ("fr", "en", "nl", "de"))
+    assert read("Entrée | de: Haupteingang").in_language("de") == "Haupteingang"
     versions = read("Entrée | nl: Hoofdingang | en: Main entrance")
     assert versions.in_language("nl") == "Hoofdingang"
     assert versions.in_language("de") == "Entrée"  # no version of hers: the first
@@ -63,6 +65,7 @@ def test_our_own_defaults_come_in_every_language() -> None:
     assert events.default_meeting_points("fr")[0].items == (
         ("fr", "Entrée principale"),
         ("en", "Main entrance"),
+        ("nl", "Hoofdingang"),
     )
 
 
