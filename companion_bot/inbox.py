@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from companion_bot import clock
@@ -95,9 +96,19 @@ async def forget(key: str) -> int:
     ).delete()
 
 
-async def purge(before: datetime) -> int:
-    """Handled updates older than `before` (kept until then to recognise a second delivery)."""
-    return await InboxUpdate.filter(status=InboxStatus.DONE, handled_at__lt=before).delete()
+# Handled updates are kept (their id only) to recognise a second delivery: Telegram keeps
+# an update it could not deliver for a day. Parked ones (they failed every try) keep her
+# words for the operators, a week at most.
+KEEP_HANDLED = timedelta(days=1)
+KEEP_PARKED = timedelta(days=7)
+
+
+async def purge(now: datetime) -> int:
+    """Delete handled updates past `KEEP_HANDLED` and parked ones past `KEEP_PARKED`."""
+    return await InboxUpdate.filter(
+        Q(status=InboxStatus.DONE, handled_at__lt=now - KEEP_HANDLED)
+        | Q(status=InboxStatus.PARKED, handled_at__lt=now - KEEP_PARKED)
+    ).delete()
 
 
 def add_listener(callback: Callable[[], None]) -> None:

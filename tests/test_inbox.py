@@ -4,6 +4,9 @@ a failed try leaves nothing half done."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from companion_bot import clock, inbox
 from companion_bot.models import InboxStatus, InboxUpdate, OutboxMessage, Person
 from companion_bot.services import people
 from companion_bot.workers import get_workers
@@ -57,3 +60,15 @@ async def test_an_update_no_handler_takes_is_marked_handled(harness: BotHarness)
     await harness.settle()
     row = await InboxUpdate.get(update_id=update_id)
     assert (row.status, row.attempts, row.payload) == (InboxStatus.DONE, 1, None)
+
+
+async def test_handled_updates_are_kept_a_day_and_parked_ones_a_week(db):
+    now = clock.now()
+    ages = {1: (InboxStatus.DONE, timedelta(hours=2)), 2: (InboxStatus.DONE, timedelta(days=2)),
+            3: (InboxStatus.PARKED, timedelta(days=2)), 4: (InboxStatus.PARKED, timedelta(days=8)),
+            5: (InboxStatus.PENDING, timedelta(days=30))}  # fmt: skip
+    for update_id, (status, age) in ages.items():
+        await InboxUpdate.create(update_id=update_id, key="user:1", status=status,
+                                 due_at=now - age, handled_at=now - age)  # fmt: skip
+    assert await inbox.purge(now) == 2
+    assert sorted(await InboxUpdate.all().values_list("update_id", flat=True)) == [1, 3, 5]

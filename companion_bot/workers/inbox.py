@@ -154,9 +154,11 @@ class InboxWorker(ConcurrentRunner):
         self.counters.recovered += count
 
     async def recover(self) -> int:
-        """Also updates left in hand by a process that died on another host: their handling
-        transaction holds a lock on their row; when nobody does, nobody handles them."""
+        """Also updates left in hand by a process that died on another host (their handling
+        transaction holds a lock on their row; when nobody does, nobody handles them), and
+        the purge of updates kept long enough (`inbox.purge`)."""
         count = await super().recover()
+        await inbox.purge(utcnow())
         released = await release_unheld(UPDATES, self.worker_id, HOLD_GRACE)
         if released:
             self.on_recovered(released)

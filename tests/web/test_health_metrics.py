@@ -40,7 +40,8 @@ async def test_healthz_is_ok_when_the_database_answers_and_the_bot_runs(hook: We
     response = await hook.client.get("/healthz")
     assert response.status == 200
     assert await response.json() == {
-        "status": "ok", "database": "ok", "bot": "ok", "outbox": "ok", "scheduler": "ok",
+        "status": "ok", "database": "ok", "bot": "ok", "inbox": "ok", "outbox": "ok",
+        "scheduler": "ok",
     }  # fmt: skip
 
 
@@ -63,7 +64,7 @@ async def test_healthz_fails_once_the_bot_is_stopped(hook: WebhookHarness):
     response = await hook.client.get("/healthz")
     assert response.status == 503
     body = await response.json()
-    assert body["bot"] == "not running" and body["outbox"] == "not running"
+    assert body["bot"] == body["inbox"] == body["outbox"] == "not running"
     assert body["database"] == "ok"
 
 
