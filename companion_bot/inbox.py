@@ -8,7 +8,7 @@ delivery of the same update (`channel`, `update_id`) changes nothing. The inbox 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,8 +19,12 @@ from tortoise.transactions import in_transaction
 
 from companion_bot import clock
 from companion_bot.models import InboxStatus, InboxUpdate
+from companion_bot.wakeups import Signal
 
-_listeners: list[Callable[[], None]] = []
+# Says an update was stored (the inbox worker listens).
+NEW_WORK = Signal()
+
+
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ async def store(channel: str, received: Received) -> bool:
         if await InboxUpdate.exists(channel=channel, update_id=received.update_id):
             return False
         raise
-    _notify()
+    NEW_WORK.notify()
     return True
 
 
@@ -79,7 +83,7 @@ async def store_many(channel: str, batch: Iterable[Received]) -> int:
             ]
         )
     if fresh:
-        _notify()
+        NEW_WORK.notify()
     return len(fresh)
 
 
@@ -109,17 +113,3 @@ async def purge(now: datetime) -> int:
         Q(status=InboxStatus.DONE, handled_at__lt=now - KEEP_HANDLED)
         | Q(status=InboxStatus.PARKED, handled_at__lt=now - KEEP_PARKED)
     ).delete()
-
-
-def add_listener(callback: Callable[[], None]) -> None:
-    _listeners.append(callback)
-
-
-def remove_listener(callback: Callable[[], None]) -> None:
-    if callback in _listeners:
-        _listeners.remove(callback)
-
-
-def _notify() -> None:
-    for callback in list(_listeners):
-        callback()

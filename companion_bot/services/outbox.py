@@ -30,8 +30,12 @@ from tortoise.transactions import in_transaction
 
 from companion_bot import clock
 from companion_bot.models import OutboxMessage, OutboxStatus, Person
+from companion_bot.wakeups import Signal
 
 logger = logging.getLogger(__name__)
+
+# Says a message became due (the outbox worker listens).
+NEW_WORK = Signal()
 
 # Outbox rows carry the rendered call, so the bot's Defaults (applied by PTB to its typed
 # methods only) are written into the payload: HTML, like every message of this bot.
@@ -63,7 +67,6 @@ _CHUNK = 500  # ids per IN (...) list: well below SQLite's and PostgreSQL's para
 
 AfterSendHook = Callable[[OutboxMessage, Message | None], Awaitable[None]]
 _after_send: dict[str, AfterSendHook] = {}
-_listeners: list[Callable[[], None]] = []
 
 
 @dataclass(frozen=True)
@@ -235,7 +238,7 @@ async def enqueue_many(messages: Iterable[Outgoing]) -> int:
     if rows:
         # ignore_conflicts: a key queued concurrently by someone else is skipped, not an error.
         await OutboxMessage.bulk_create(rows, batch_size=_CHUNK, ignore_conflicts=bool(keys))
-        _notify()
+        NEW_WORK.notify()
     return len(rows)
 
 
@@ -264,7 +267,7 @@ async def _store(item: Outgoing) -> OutboxMessage | None:
                 return None  # queued by someone else meanwhile
             raise
     if row.status == OutboxStatus.PENDING:
-        _notify()
+        NEW_WORK.notify()
     return row
 
 
@@ -283,7 +286,7 @@ async def _replace_waiting(key: str, fields: dict[str, Any]) -> OutboxMessage | 
     if not await OutboxMessage.filter(id=waiting.id, status=OutboxStatus.PENDING).update(**changes):
         return None  # claimed meanwhile: the new state goes in a row of its own
     waiting.update_from_dict(changes)
-    _notify()
+    NEW_WORK.notify()
     return waiting
 
 
@@ -415,19 +418,10 @@ ERASE_AFTER_SENDING = "erase"
 register_after_send(ERASE_AFTER_SENDING, _erase)
 
 
-def add_listener(callback: Callable[[], None]) -> None:
-    """`callback()` runs (synchronously) whenever a message becomes due: wakes the worker."""
-    _listeners.append(callback)
 
 
-def remove_listener(callback: Callable[[], None]) -> None:
-    if callback in _listeners:
-        _listeners.remove(callback)
 
 
-def _notify() -> None:
-    for callback in list(_listeners):
-        callback()
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -53,8 +53,6 @@ async def start_workers(
         OutboxWorker(application.bot, per_chat_interval=interval),
         SchedulerRunner(),
     )
-    # Replies queued while an update was handled are visible once its transaction commits.
-    workers.inbox.after_commit_hooks.append(workers.outbox.wake)
     application.bot_data[WORKERS_KEY] = workers
     await workers.outbox.start()
     await workers.scheduler.start()

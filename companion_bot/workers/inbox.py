@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from tortoise.transactions import in_transaction
 
-from companion_bot import faults, inbox
+from companion_bot import faults, inbox, wakeups
 from companion_bot.models import InboxStatus, InboxUpdate
 from companion_bot.workers.queue import (
     ConcurrentRunner,
@@ -107,6 +107,7 @@ class InboxCounters:
 class InboxWorker(ConcurrentRunner):
     name = "inbox worker"
     spec = UPDATES
+    signal = inbox.NEW_WORK
     count_attempt = True
 
     def __init__(
@@ -138,17 +139,6 @@ class InboxWorker(ConcurrentRunner):
         self.backoff_cap = backoff_cap
         self.gap_wait = gap_wait
         self.counters = InboxCounters()
-        self.after_commit_hooks: list[Callable[[], None]] = []
-
-    async def start(self) -> None:
-        inbox.add_listener(self.wake)
-        await super().start()
-
-    async def stop(self) -> None:
-        try:
-            await super().stop()
-        finally:
-            inbox.remove_listener(self.wake)
 
     def on_recovered(self, count: int) -> None:
         self.counters.recovered += count
@@ -205,17 +195,23 @@ class InboxWorker(ConcurrentRunner):
         scope = UpdateScope()
         token = _scope.set(scope)
         try:
-            async with in_transaction():
-                await hold(UPDATES, row.id)
-                await self.dispatcher.handle(row)
-                if scope.error is not None:
-                    raise HandlingFailed(short_error(scope.error)) from scope.error
-                handled = await UPDATES.mine(row.id, self.worker_id).update(
-                    status=InboxStatus.DONE, handled_at=utcnow(), payload=None, last_error=None
-                )
-                if not handled:  # our claim was taken back meanwhile: undo, it runs again
-                    raise HandlingFailed("the claim was lost while handling")
-                faults.reached("inbox.in_transaction")
+            # What it queues (replies, tasks) wakes their workers once it is committed.
+            with wakeups.deferred():
+                async with in_transaction():
+                    await hold(UPDATES, row.id)
+                    await self.dispatcher.handle(row)
+                    if scope.error is not None:
+                        raise HandlingFailed(short_error(scope.error)) from scope.error
+                    handled = await UPDATES.mine(row.id, self.worker_id).update(
+                        status=InboxStatus.DONE,
+                        handled_at=utcnow(),
+                        payload=None,
+                        last_error=None,
+                    )
+                    if not handled:  # our claim was taken back meanwhile: undo, it runs again
+                        raise HandlingFailed("the claim was lost while handling")
+                    faults.reached("inbox.in_transaction")
+                faults.reached("inbox.committed")  # its replies are not sent yet
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await UPDATES.mine(row.id, self.worker_id).update(
@@ -228,9 +224,6 @@ class InboxWorker(ConcurrentRunner):
         finally:
             _scope.reset(token)
         self.counters.handled += 1
-        faults.reached("inbox.committed")
-        for hook in self.after_commit_hooks:
-            hook()
         for action in scope.after_commit:
             try:
                 await action()
@@ -259,9 +252,8 @@ class InboxWorker(ConcurrentRunner):
             return
         self.counters.parked += 1
         try:
-            async with in_transaction():
-                await self.dispatcher.parked(row)
+            with wakeups.deferred():
+                async with in_transaction():
+                    await self.dispatcher.parked(row)
         except Exception:
             logger.exception("inbox: could not tell the person her update %s failed", row.id)
-        for hook in self.after_commit_hooks:
-            hook()

@@ -90,6 +90,7 @@ class OutboxWorker(QueueService):
     """
 
     name = "outbox worker"
+    signal = outbox.NEW_WORK
 
     def __init__(
         self,
@@ -133,16 +134,9 @@ class OutboxWorker(QueueService):
         limiter = getattr(self.bot, "rate_limiter", None)
         return limiter if isinstance(limiter, SharedRateLimiter) else None
 
-    async def start(self) -> None:
-        outbox.add_listener(self.wake)
-        await super().start()
-
     async def stop(self) -> None:
         """Finish the message in flight, hand the rest of the batch back, stop."""
-        try:
-            await self._stop_loop()
-        finally:
-            outbox.remove_listener(self.wake)
+        await self._stop_loop()
 
     async def wait_idle(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - public API
         """Return once nothing is left to send now, by this or any other process.

@@ -40,6 +40,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from companion_bot import clock
+from companion_bot.wakeups import Signal
 
 logger = logging.getLogger(__name__)
 
@@ -351,6 +352,7 @@ class QueueService:
     """Start/stop, wake-ups and the idle wait shared by the workers of every queue."""
 
     name = "service"
+    signal: Signal | None = None  # its queue's "new work" (companion_bot/wakeups.py)
 
     def __init__(self, worker_id: str | None, poll_interval: float, stop_timeout: float) -> None:
         self.worker_id = worker_id or new_worker_id()
@@ -365,19 +367,22 @@ class QueueService:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def wake(self) -> None:
-        """New work: look now, and once more a moment later. Work is often queued inside a
-        transaction that has not committed yet when we look (PostgreSQL shows it only after
-        the commit); without the second look it would wait for the next poll."""
+    def wake(self, committed: bool = False) -> None:
+        """New work: look now; unless it is known to be committed, once more a moment later:
+        work queued inside a transaction that has not committed yet when we look (PostgreSQL
+        shows it only after the commit) would otherwise wait for the next poll."""
         self._wake.set()
-        with contextlib.suppress(RuntimeError):  # no running loop: nobody to wake
-            asyncio.get_running_loop().call_later(LOOK_AGAIN_AFTER, self._wake.set)
+        if not committed:
+            with contextlib.suppress(RuntimeError):  # no running loop: nobody to wake
+                asyncio.get_running_loop().call_later(LOOK_AGAIN_AFTER, self._wake.set)
 
     async def start(self) -> None:
         if self.running:
             return
         self._stopping = False
         _live_worker_ids.add(self.worker_id)
+        if self.signal is not None:
+            self.signal.add_listener(self.wake)
         self._task = asyncio.create_task(self._run(), name=f"{self.name} {self.worker_id}")
 
     async def _run(self) -> None:
@@ -399,6 +404,8 @@ class QueueService:
         finally:
             self._task = None
             _live_worker_ids.discard(self.worker_id)
+            if self.signal is not None:
+                self.signal.remove_listener(self.wake)
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep until woken (new work, stop) or `seconds` passed."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from tortoise.expressions import Q
 
+from companion_bot import wakeups
 from companion_bot.models import ScheduledTask, TaskStatus
 from companion_bot.services import scheduler
 from companion_bot.workers.queue import (
@@ -52,6 +53,7 @@ class SchedulerCounters:
 class SchedulerRunner(ConcurrentRunner):
     name = "scheduler runner"
     spec = TASKS
+    signal = scheduler.NEW_WORK
 
     def __init__(
         self,
@@ -79,16 +81,6 @@ class SchedulerRunner(ConcurrentRunner):
         self.backoff_cap = backoff_cap
         self.counters = SchedulerCounters()
 
-    async def start(self) -> None:
-        scheduler.add_listener(self.wake)
-        await super().start()
-
-    async def stop(self) -> None:
-        try:
-            await super().stop()
-        finally:
-            scheduler.remove_listener(self.wake)
-
     async def outstanding(self) -> bool:
         return await outstanding_tasks()
 
@@ -104,7 +96,8 @@ class SchedulerRunner(ConcurrentRunner):
             logger.error("scheduler: task %s failed: %s", task.id, error)
             return
         try:
-            await handler(dict(task.payload or {}), utcnow())
+            with wakeups.deferred():  # what it queues wakes the workers once it is done
+                await handler(dict(task.payload or {}), utcnow())
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await TASKS.mine(task.id, self.worker_id).update(
