@@ -111,6 +111,7 @@ async def reply(
         payload=payload or None,
         priority=outbox.REPLY_PRIORITY,
         purpose=purpose,
+        answering=True,
     )
     assert row is not None  # no dedupe key: always queued
     return row

@@ -87,6 +87,7 @@ class Outgoing:
     coalesce_key: str | None = None
     min_interval: timedelta = timedelta(0)
     edit_of: int | None = None
+    answering: bool = False  # to someone who just wrote to the bot: she has not blocked it
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ async def enqueue(
     reference: Any = None,
     coalesce_key: str | None = None,
     min_interval: timedelta = timedelta(0),
+    answering: bool = False,
 ) -> OutboxMessage | None:
     """Queue one Bot API call to `chat_id`; no Telegram call happens here.
 
@@ -137,13 +139,14 @@ async def enqueue(
     used makes this a no-op returning None. A `coalesce_key` makes this call replace the one
     with the same key that is not sent yet (the returned row is that one); `min_interval`
     then keeps it that long after the last one with its key was sent. To someone who blocked
-    the bot, the row is stored as BLOCKED and never sent. `purpose` names an after-send hook
+    the bot, the row is stored as BLOCKED and never sent (`answering`: she just wrote to the
+    bot, so she has not: nothing to check). `purpose` names an after-send hook
     (`register_after_send`), which gets the row (with its `reference`) and the sent message.
     Works inside the caller's transaction (a duplicate key only rolls back a savepoint).
     """
     item = Outgoing(
         chat_id, text, method, payload, reply_markup, priority, not_before, dedupe_key,
-        broadcast_id, purpose, reference, coalesce_key, min_interval,
+        broadcast_id, purpose, reference, coalesce_key, min_interval, answering=answering,
     )  # fmt: skip
     return await _store(item)
 
@@ -246,7 +249,7 @@ async def _store(item: Outgoing) -> OutboxMessage | None:
     """One row for `enqueue` or `edit`: deduplicated, coalesced, paced, blocked."""
     now = _utcnow()
     fields = _row_fields(item, now)
-    if await _is_blocked(item.chat_id):
+    if not item.answering and await _is_blocked(item.chat_id):
         fields |= {"status": OutboxStatus.BLOCKED, "error": BLOCKED_ERROR}
     if item.dedupe_key is not None and await OutboxMessage.exists(dedupe_key=item.dedupe_key):
         return None

@@ -230,51 +230,66 @@ class OutboxWorker(QueueService):
             eligible=_sendable(),
             narrow=(lambda query: query.exclude(chat_id__in=cooling)) if cooling else None,
             pace=(self.per_chat_burst, self.per_chat_window),
+            per_key=self.per_chat_burst,  # an answer and the next question in one claim
         )
 
     # -- sending -------------------------------------------------------------------------
 
     async def _send_batch(self, batch: list[OutboxMessage]) -> None:
+        """Chats in parallel (`concurrency` calls at most), each chat's messages in order."""
         claimed_at = time.monotonic()
-        waiting = list(batch)
-        in_flight: set[asyncio.Task[None]] = set()
+        chats: dict[int, list[OutboxMessage]] = {}
+        for row in batch:
+            chats.setdefault(row.chat_id, []).append(row)
+        slots = asyncio.Semaphore(self.concurrency)
+        left: list[OutboxMessage] = []
+
+        def may_go_on() -> bool:
+            return not (
+                self._stopping
+                or self._pause_remaining() > 0
+                # Old claims may soon look abandoned to other processes: hand them back.
+                or time.monotonic() - claimed_at > self.lease / 2
+            )
+
+        async def send_chat(rows: list[OutboxMessage]) -> None:
+            for index, row in enumerate(rows):
+                async with slots:
+                    if not may_go_on():
+                        left.extend(rows[index:])
+                        return
+                    if not await self._deliver(row):  # it waits: so do the ones after it
+                        left.extend(rows[index + 1 :])
+                        return
+
+        tasks = [asyncio.create_task(send_chat(rows)) for rows in chats.values()]
         try:
-            while waiting:
-                if (
-                    self._stopping
-                    or self._pause_remaining() > 0
-                    # Old claims may soon look abandoned to other processes: hand them back.
-                    or time.monotonic() - claimed_at > self.lease / 2
-                ):
-                    break
-                if len(in_flight) >= self.concurrency:
-                    _, in_flight = await asyncio.wait(
-                        in_flight, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    continue
-                in_flight.add(asyncio.create_task(self._deliver(waiting.pop(0))))
-            if in_flight:
-                await asyncio.wait(in_flight)
+            await asyncio.gather(*tasks)
         except asyncio.CancelledError:
-            for task in in_flight:
+            for task in tasks:
                 task.cancel()
             raise
         finally:
-            if waiting:
-                await self._release(waiting)
+            if left:
+                await self._release(left)
 
-    async def _deliver(self, row: OutboxMessage) -> None:
+    async def _deliver(self, row: OutboxMessage) -> bool:
+        """Send one message and record the outcome; False when the next messages of its
+        chat must wait (it goes back to the queue, to be retried first)."""
         try:
             if row.edit_of_id is not None and not await self._aim_edit(row):
-                return
+                return True
             try:
                 message_id, message = await self._call(row)
             except RetryAfter as error:
                 await self._on_flood_wait(row, retry_after_seconds(error))
+                return False
             except Forbidden as error:
                 await self._on_blocked(row, error)
+                return False
             except ChatMigrated as error:
                 await self._on_migrated(row, error)
+                return False
             except BadRequest as error:
                 if "message is not modified" in error.message.lower():
                     await self._on_sent(row, None, None)  # the chat already shows it
@@ -282,18 +297,22 @@ class OutboxWorker(QueueService):
                     await self._on_failed(row, error)
             except (NetworkError, InvalidToken) as error:  # TimedOut is a NetworkError
                 await self._on_transient(row, error)
+                return False
             except TelegramError as error:
                 await self._on_failed(row, error)
             except Exception as error:
                 logger.exception("outbox: unexpected error sending message %s", row.id)
                 await self._on_transient(row, error)
+                return False
             else:
                 faults.reached("outbox.sent")
                 await self._on_sent(row, message_id, message)
+            return True
         except asyncio.CancelledError:
             raise
         except Exception:  # recording the outcome failed (database down?): the lease recovers
             logger.exception("outbox: could not record the outcome of message %s", row.id)
+            return False
         finally:
             self._progress.set()
 
@@ -370,8 +389,11 @@ class OutboxWorker(QueueService):
         reason = short_error(error.message)
         async with in_transaction():
             await self._mine(row).update(status=OutboxStatus.BLOCKED, error=reason)
+            # Her other messages, waiting or in this worker's hands (the rest of its batch).
             others = await OutboxMessage.filter(
-                chat_id=row.chat_id, status=OutboxStatus.PENDING
+                Q(status=OutboxStatus.PENDING)
+                | Q(status=OutboxStatus.SENDING, claimed_by=self.worker_id),
+                chat_id=row.chat_id,
             ).update(status=OutboxStatus.BLOCKED, error=reason)
             await Person.filter(telegram_id=row.chat_id, blocked_bot_at__isnull=True).update(
                 blocked_bot_at=now

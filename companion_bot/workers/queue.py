@@ -147,6 +147,7 @@ async def claim(
     window: int | None = None,
     eligible: Q | None = None,
     pace: tuple[int, float] = (1, 0.0),
+    per_key: int = 1,
     narrow: Callable[[Any], Any] | None = None,
     choose: Callable[[list[Any], datetime], Awaitable[list[Any]]] | None = None,
     count_attempt: bool = False,
@@ -155,7 +156,9 @@ async def claim(
 
     `eligible`: only rows matching it may be claimed now, and the others, waiting on
     something else, hold up nothing of their key. `pace` = (n, seconds): a key with n rows
-    done within the last `seconds` waits (a chat's burst of messages, say). `narrow`
+    done within the last `seconds` waits (a chat's burst of messages, say). `per_key`: up to
+    that many of a key's rows are claimed together, its next ones in order (the caller
+    handles them one after the other). `narrow`
     adds conditions to the candidates' query; `choose` (async) may drop some of the
     candidates that passed the key check. With `count_attempt`, the claim itself counts as
     an attempt: a row whose handling kills the process is still given up after
@@ -177,7 +180,7 @@ async def claim(
             .select_for_update(skip_locked=True)
         )
         if spec.key_field is not None and candidates:
-            candidates = await _heads(spec, candidates, now, eligible, pace)
+            candidates = await _heads(spec, candidates, now, eligible, pace, per_key)
         if choose is not None and candidates:
             candidates = await choose(candidates, now)
         chosen = candidates[:limit]
@@ -202,8 +205,10 @@ async def _heads(
     now: datetime,
     eligible: Q | None,
     pace: tuple[int, float],
+    per_key: int = 1,
 ) -> list[Any]:
-    """The candidates that are the head of their key, one per key (see the module doc)."""
+    """The candidates that are the head of their key (see the module doc), and up to
+    `per_key` of their key's next rows, in order, within the key's pace."""
     key = spec.key_field
     assert key is not None
     keys = sorted({getattr(row, key) for row in candidates})
@@ -217,26 +222,30 @@ async def _heads(
         "id", key, "status", spec.due_field, "attempts", *_bare(spec.order)
     )
     busy: set[Any] = set()
-    head: dict[Any, tuple[Any, ...]] = {}
+    queued: dict[Any, list[tuple[Any, ...]]] = {}  # each key's due or retrying rows
     done_lately: Counter[Any] = Counter()
     for other in related:
         if other["status"] == spec.claimed:
             busy.add(other[key])
         elif other["status"] != spec.pending:
             done_lately[other[key]] += 1
-            if done_lately[other[key]] >= burst:
-                busy.add(other[key])
         elif other[spec.due_field] <= now or other["attempts"] > 0:
-            order = spec.sort_key(other)
-            current = head.get(other[key])
-            head[other[key]] = order if current is None else min(current, order)
+            queued.setdefault(other[key], []).append(spec.sort_key(other))
+    offered: dict[Any, list[Any]] = {}
+    for row in sorted(candidates, key=spec.sort_key):
+        offered.setdefault(getattr(row, key), []).append(row)
     chosen = []
-    for row in candidates:
-        if getattr(row, key) in busy or head.get(getattr(row, key)) != spec.sort_key(row):
+    for value, rows in offered.items():
+        room = per_key if window <= 0 else min(per_key, burst - done_lately[value])
+        if value in busy or room <= 0:
             continue
-        chosen.append(row)
-        busy.add(getattr(row, key))
-    return chosen
+        # The key's queue from its head on, as long as the rows offered follow each other.
+        for row, expected in zip(rows, sorted(queued.get(value, [])), strict=False):
+            if room <= 0 or spec.sort_key(row) != expected:
+                break
+            chosen.append(row)
+            room -= 1
+    return sorted(chosen, key=spec.sort_key)
 
 
 def _bare(order: Sequence[str]) -> list[str]:
