@@ -49,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 # A claimed update's handling transaction locks its row a moment after the claim commits.
 HOLD_GRACE = 5.0
+# How far back an update looks for a missing one before it (see `_choose`).
+GAP_SPAN = 200
 
 UPDATES = QueueSpec(
     model=InboxUpdate,
@@ -61,6 +63,7 @@ UPDATES = QueueSpec(
     done_field="handled_at",
     order=("update_id", "id"),
     key_field="key",
+    strict_order=True,
 )
 
 
@@ -156,35 +159,30 @@ class InboxWorker(ConcurrentRunner):
         return count + released
 
     async def _choose(self, candidates: list[InboxUpdate], now: datetime) -> list[InboxUpdate]:
-        """Hold back an update while the one before it may still be on its way (see the
-        module docstring); an update with nothing stored before it goes at once."""
+        """Hold back an update while one made before it may still be on its way: any number
+        missing among the `GAP_SPAN` before it (Telegram numbers updates one by one). An
+        update with nothing stored before it goes at once. The key check runs after this,
+        so it sees every update this saw."""
         if self.gap_wait <= 0:  # updates are stored in order (long polling): no gap to wait on
             return candidates
         settled = now - timedelta(seconds=self.gap_wait)
         young = [row for row in candidates if row.received_at > settled and row.attempts == 0]
         if not young:
             return candidates
-        channels = {row.channel for row in young}
-        previous = {
-            (channel, update_id)
-            for channel, update_id in await InboxUpdate.filter(
-                channel__in=sorted(channels), update_id__in=[row.update_id - 1 for row in young]
-            ).values_list("channel", "update_id")
-        }
-        lowest = {
-            channel: await InboxUpdate.filter(channel=channel)
-            .order_by("update_id")
-            .limit(1)
-            .values_list("update_id", flat=True)
-            for channel in channels
-        }
-        waiting = {
-            row.id
-            for row in young
-            if (row.channel, row.update_id - 1) not in previous
-            and lowest[row.channel]
-            and lowest[row.channel][0] < row.update_id
-        }
+        waiting: set[int] = set()
+        for channel in {row.channel for row in young}:
+            mine = [row for row in young if row.channel == channel]
+            top = max(row.update_id for row in mine)
+            stored = set(
+                await InboxUpdate.filter(
+                    channel=channel, update_id__gte=top - GAP_SPAN, update_id__lt=top
+                ).values_list("update_id", flat=True)
+            )
+            floor = min(stored, default=top)  # nothing stored before: no gap to wait on
+            for row in mine:
+                start = max(floor, row.update_id - GAP_SPAN)
+                if any(number not in stored for number in range(start, row.update_id)):
+                    waiting.add(row.id)
         return [row for row in candidates if row.id not in waiting]
 
     async def _execute(self, row: InboxUpdate) -> None:

@@ -14,9 +14,10 @@ process by design) the claim runs in a transaction, which its single connection 
 
 Queues with a key (the inbox: one person; the outbox: one chat) hand out a key's rows one
 at a time and in order: a row is claimed only when it is the head of its key, that is the
-first, in the queue's order, of the key's rows that are due or retrying, and no row of the
-key is claimed. That check reads committed rows, so a head row another process has locked
-(and not yet marked as claimed) still holds back the rows behind it.
+first, in the queue's order, of the key's rows that are due or retrying (of all its waiting
+rows, with `strict_order`), and no row of the key is claimed. That check reads committed
+rows, so a head row another process has locked (and not yet marked as claimed) still holds
+back the rows behind it.
 """
 
 from __future__ import annotations
@@ -123,6 +124,10 @@ class QueueSpec:
     done_field: str  # when it was done
     order: tuple[str, ...]  # the queue's order (and, within a key, the key's order)
     key_field: str | None = None  # rows of one key are claimed one at a time, in order
+    # Every waiting row of a key holds back the ones after it, even one not due yet (an
+    # update stored a moment "later" by another process's clock); else only due or retrying
+    # ones do (a message queued for later lets the chat's others go).
+    strict_order: bool = False
 
     def rows(self, **filters: Any) -> Any:
         return self.model.filter(**filters)
@@ -162,7 +167,7 @@ async def claim(
     adds conditions to the candidates' query; `choose` (async) may drop some of the
     candidates that passed the key check. With `count_attempt`, the claim itself counts as
     an attempt: a row whose handling kills the process is still given up after
-    `max_attempts`.
+    `max_attempts`. `choose` runs before the key check.
     """
     if limit <= 0:
         return []
@@ -179,10 +184,11 @@ async def claim(
             .limit(window or limit)
             .select_for_update(skip_locked=True)
         )
-        if spec.key_field is not None and candidates:
-            candidates = await _heads(spec, candidates, now, eligible, pace, per_key)
+        # `choose` first: the key check then reads at least every row `choose` saw committed.
         if choose is not None and candidates:
             candidates = await choose(candidates, now)
+        if spec.key_field is not None and candidates:
+            candidates = await _heads(spec, candidates, now, eligible, pace, per_key)
         chosen = candidates[:limit]
         if not chosen:
             return []
@@ -229,7 +235,7 @@ async def _heads(
             busy.add(other[key])
         elif other["status"] != spec.pending:
             done_lately[other[key]] += 1
-        elif other[spec.due_field] <= now or other["attempts"] > 0:
+        elif spec.strict_order or other[spec.due_field] <= now or other["attempts"] > 0:
             queued.setdefault(other[key], []).append(spec.sort_key(other))
     offered: dict[Any, list[Any]] = {}
     for row in sorted(candidates, key=spec.sort_key):
