@@ -19,6 +19,7 @@ confirmed registration). Callbacks read it through `pending`, never from a copy.
 from __future__ import annotations
 
 import functools
+import html
 import re
 
 from telegram import Update
@@ -138,12 +139,27 @@ def pending(context: Context) -> tuple[Step | None, bool]:
 
 async def is_current_prompt(update: Update, context: Context) -> bool:
     """The tapped message is the last question or summary she was sent (so its event is the
-    one she is answering for); older ones are stale."""
+    one she is answering for), or a second copy of it; older ones are stale. (A message sent
+    when its process died is sent again: the outbox cannot know the first copy arrived.)"""
     message = update.callback_query.message if update.callback_query else None
     prompt = context.user_data.get(PROMPT_KEY)
-    if message is None or prompt is None:
+    if message is None or not message.is_accessible or prompt is None:
         return False
-    return message.message_id == await outbox.sent_message_id(prompt, message.chat.id)
+    row = await outbox.queued(prompt, message.chat.id)
+    if row is None:
+        return False
+    if row.telegram_message_id == message.message_id:
+        return True
+    markup = message.reply_markup.to_dict() if message.reply_markup else None
+    payload = row.payload or {}
+    return markup == payload.get("reply_markup") and message.text == plain_text(
+        payload.get("text", "")
+    )
+
+
+def plain_text(html_text: str) -> str:
+    """What a message we send in HTML shows."""
+    return html.unescape(re.sub(r"<[^>]+>", "", html_text))
 
 
 async def retire_previous_prompt(update: Update, context: Context) -> None:

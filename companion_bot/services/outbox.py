@@ -354,10 +354,13 @@ def attachment(content: bytes, filename: str) -> dict[str, str]:
 
 async def sent_message_id(row_id: int, chat_id: int) -> int | None:
     """The message an outbox row became in `chat_id`, once sent."""
-    found = await OutboxMessage.filter(id=row_id, chat_id=chat_id).values_list(
-        "telegram_message_id", flat=True
-    )
-    return found[0] if found else None
+    row = await queued(row_id, chat_id)
+    return row.telegram_message_id if row is not None else None
+
+
+async def queued(row_id: int, chat_id: int) -> OutboxMessage | None:
+    """An outbox row to `chat_id`: its call and, once sent, the message it became."""
+    return await OutboxMessage.get_or_none(id=row_id, chat_id=chat_id)
 
 
 async def delivery_report(broadcast_id: int) -> Report:

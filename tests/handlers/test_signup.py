@@ -10,14 +10,16 @@ import pytest
 from companion_bot.i18n import translator
 from companion_bot.models import (
     ArrivalKind,
+    OutboxMessage,
     Registration,
     RegistrationStatus,
     Transport,
 )
+from companion_bot.services import outbox
 from companion_bot.services.events import create_event
 from tests.support import (
-    conversation_step,
     BotHarness,
+    conversation_step,
     data,
     event_spec,
     sign_up,
@@ -432,3 +434,29 @@ async def test_language_can_be_changed_any_time(harness: BotHarness, event) -> N
     assert reply.text == "I will speak English with you."
     reply = await harness.say(chloe, "/me")
     assert "Language: English" in reply.text
+
+
+async def test_a_second_copy_of_her_question_works_like_the_first(harness: BotHarness, event):
+    """A process that dies just after sending a message sends it again on restart (the
+    outbox cannot know the first copy arrived): she may tap either copy."""
+    marie = harness.user(first_name="Marie", language_code="en")
+    await reach_destination_step(harness, marie, event)
+    await harness.say(marie, "Pantin")
+    await harness.tap(marie, data("su:tr:transit"))
+    await harness.tap(marie, data("su:wave:*"))
+    first = marie.last_message()
+    assert "Please check and confirm" in first.text
+    prompt = await OutboxMessage.get(chat_id=marie.id, telegram_message_id=first.message_id)
+    copy = await outbox.enqueue(marie.id, method="sendMessage", payload=prompt.payload)
+    await harness.drain()
+    second = marie.last_message()
+    assert second.message_id != first.message_id and second.text == first.text
+    # The outbox kept the second copy's id, as after a resend.
+    await OutboxMessage.filter(id=prompt.id).update(
+        telegram_message_id=(await OutboxMessage.get(id=copy.id)).telegram_message_id
+    )
+
+    reply = await harness.tap(marie, data("su:sum:confirm"), message=first)
+    assert "You're signed up" in reply.text
+    registration = await Registration.get(person__telegram_id=marie.id)
+    assert registration.status == RegistrationStatus.CONFIRMED
