@@ -132,7 +132,7 @@ async def benchmark(args: argparse.Namespace) -> dict[str, object]:
         await open_database(database_url)
         application = build_application(settings)
         try:
-            await start_polling(application, poll_interval=0, timeout=5)
+            await start_polling(application, timeout=5)
             worker = get_workers(application).outbox
             if args.concurrency:
                 worker.concurrency = args.concurrency

@@ -101,7 +101,7 @@ async def benchmark(args: argparse.Namespace) -> dict[str, object]:
             people = await seed(emulator, args.n)
             committed: dict[int, float] = {}
             restore = stamp_commits(committed)
-            await start_polling(application, poll_interval=0, timeout=5)
+            await start_polling(application, timeout=5)
             tapped_at: dict[int, float] = {}
             for user, registration in people:
                 data = sign(user.id, f"cl:home:{registration.id}")

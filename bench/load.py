@@ -1,8 +1,17 @@
-"""Load benchmark: many attendees signing up at once through the webhook of a real bot process.
+"""Load benchmark: many attendees signing up at once through the webhook of real bot processes.
 
     python bench/load.py --users 600 --rate 300
     python bench/load.py --users 600 --rate 300 --database-url postgres://postgres@127.0.0.1:5432/test
     python bench/load.py --users 600 --rate 0        # as fast as the bot goes (capacity)
+    python bench/load.py --users 300 --rate 0 --processes 2 --database-url postgres://…
+    python bench/load.py --users 300 --rate 0 --baseline echo     # and the framework's floor
+
+`--processes N` starts N bot processes on the one database; the updates are posted to them in
+turn, as a round-robin proxy would. `--baseline echo` then runs, in the same run and against
+the same emulator, a bare python-telegram-bot application (bench/echo_bot.py: one handler
+that answers each update, the project's aiohttp request class, an aiohttp webhook that puts
+each update on PTB's queue) with as many updates, and prints the CPU each costs per update
+and the ratio: what our bot adds to the framework's floor.
 
 Starts `companion-bot run --webhook` as a subprocess on a scratch database (a temporary SQLite
 file, or a PostgreSQL database of its own on the given server, dropped afterwards), with the
@@ -30,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -77,6 +87,12 @@ def arguments() -> argparse.Namespace:
         "--profile",
         type=Path,
         help="profile the bot: cProfile to a .prof file, else pyinstrument (.html or text)",
+    )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="bot processes on the database (default 1)"
+    )
+    parser.add_argument(
+        "--baseline", choices=["echo"], help="also measure a bare PTB echo bot (bench/echo_bot.py)"
     )
     parser.add_argument("--json-out", type=Path, help="also write the JSON result to this file")
     return parser.parse_args()
@@ -159,6 +175,7 @@ class Run:
     bot_cpu: float | None = None
     bench_cpu: float = 0.0
     machine_busy: float | None = None
+    per_process_cpu: list[float] = field(default_factory=list)
 
 
 async def attendee(
@@ -166,14 +183,14 @@ async def attendee(
     http: aiohttp.ClientSession,
     headers: dict[str, str],
     person: EmulatedUser,
-    code: str,
-    destination: str,
+    steps: list[tuple[Callable[[], Awaitable[int]], Callable[[StoredMessage], bool]]],
+    bases: itertools.cycle,
     pacer: Pacer,
     run: Run,
 ) -> None:
     pending = emulator.default_bot.pending
     loop = asyncio.get_running_loop()
-    for step, (act, answer) in enumerate(sign_up_steps(person, code, destination), start=1):
+    for step, (act, answer) in enumerate(steps, start=1):
         await pacer.turn()
         update_id = await act()
         update = pending.pop()  # what she just did: the emulator queued it last
@@ -183,7 +200,7 @@ async def attendee(
         posted = time.perf_counter()
         if run.first_post is None:
             run.first_post = posted
-        async with http.post("/telegram", json=update, headers=headers) as response:
+        async with http.post(f"{next(bases)}/telegram", json=update, headers=headers) as response:
             if response.status != 200:
                 run.stuck.append(f"step {step}: HTTP {response.status}")
                 return
@@ -200,21 +217,39 @@ async def attendee(
     run.completed += 1
 
 
+def echo_steps(
+    person: EmulatedUser, code: str, destination: str
+) -> list[tuple[Callable[[], Awaitable[int]], Callable[[StoredMessage], bool]]]:
+    """As many updates as a sign-up, for the echo bot: each answered with its own text."""
+    return [
+        (lambda n=n: person.send_text(f"echo {n}"), lambda m, n=n: m.text == f"echo {n}")
+        for n in range(len(sign_up_steps(person, code, destination)))
+    ]
+
+
 async def crowd(
-    emulator: TimedEmulator, base: str, secret: str, code: str, people: int, rate: float
+    emulator: TimedEmulator,
+    bases: list[str],
+    secret: str,
+    code: str,
+    people: int,
+    rate: float,
+    steps=sign_up_steps,
 ) -> Run:
     run = Run()
     pacer = Pacer(rate)
     headers = {SECRET_HEADER: secret}
+    turns = itertools.cycle(bases)  # a round-robin proxy
     connector = aiohttp.TCPConnector(limit=TELEGRAM_MAX_CONNECTIONS)
-    async with aiohttp.ClientSession(base, connector=connector) as http:
+    async with aiohttp.ClientSession(connector=connector) as http:
         attendees = [
             emulator.user(first_name=f"Attendee{i}", language_code="en") for i in range(people)
         ]
         await asyncio.gather(
             *(
-                attendee(emulator, http, headers, person, code,
-                         DESTINATIONS[i % len(DESTINATIONS)], pacer, run)
+                attendee(emulator, http, headers, person,
+                         steps(person, code, DESTINATIONS[i % len(DESTINATIONS)]), turns,
+                         pacer, run)
                 for i, person in enumerate(attendees)
             )
         )  # fmt: skip
@@ -236,8 +271,10 @@ class BotProcess:
 
 
 @contextlib.asynccontextmanager
-async def bot_process(env: dict[str, str], profile: Path | None, cwd: Path):
-    command = [sys.executable, "-m", "companion_bot", "run", "--webhook"]
+async def bot_process(
+    env: dict[str, str], profile: Path | None, cwd: Path, command: list[str] | None = None
+):
+    command = command or [sys.executable, "-m", "companion_bot", "run", "--webhook"]
     if profile is not None:
         if profile.suffix == ".prof":  # CPU per function: python -m pstats FILE
             command[1:1] = ["-m", "cProfile", "-o", str(profile)]
@@ -362,33 +399,100 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         secret = load_settings(TELEGRAM_BOT_TOKEN=emulator.token, _env_file=None).webhook_secret
         with tempfile.TemporaryDirectory() as folder:  # no stray .env is read
             profile = args.profile.resolve() if args.profile else None
-            async with bot_process(env, profile, Path(folder)) as bot:
+            async with contextlib.AsyncExitStack() as stack:
+                bots = [
+                    await stack.enter_async_context(
+                        bot_process(env, profile if index == 0 else None, Path(folder))
+                    )
+                    for index in range(args.processes)
+                ]
+                bases = [bot.base for bot in bots]
                 await emulator.wait_for(lambda: bool(emulator.default_bot.webhook.url), 60)
                 if args.warmup:
-                    await crowd(emulator, bot.base, secret, event.attendee_code, args.warmup, 0)
-                before = await scrape(bot.base)
-                cpu_before = (process_cpu_seconds(bot.process.pid), time.process_time())
-                machine_before = machine_cpu()
-                started = time.perf_counter()
-                run = await crowd(
-                    emulator, bot.base, secret, event.attendee_code, args.users, args.rate
+                    await crowd(emulator, bases, secret, event.attendee_code, args.warmup, 0)
+                run, wall, before, after = await measured(
+                    emulator, bots, secret, event.attendee_code, args
                 )
-                wall = time.perf_counter() - started
-                machine_after = machine_cpu()
-                cpu = (process_cpu_seconds(bot.process.pid), time.process_time())
-                after = await scrape(bot.base)
-            bot.reader.cancel()
+                for bot in bots:
+                    bot.reader.cancel()
+            echo = None
+            if args.baseline == "echo":
+                echo_command = [sys.executable, str(ROOT / "bench" / "echo_bot.py")]
+                async with bot_process(env, None, Path(folder), echo_command) as bot:
+                    if args.warmup:
+                        await crowd(emulator, [bot.base], secret, "", args.warmup, 0, echo_steps)
+                    echo, _wall, _before, _after = await measured(
+                        emulator, [bot], secret, "", args, echo_steps, metrics=False
+                    )
+                    bot.reader.cancel()
         await open_database(database_url)
         try:
             stored = await Registration.filter(event_id=event.id).count()
         finally:
             await close_database()
-    run.bot_cpu = cpu[0] - cpu_before[0] if None not in (cpu[0], cpu_before[0]) else None
-    run.bench_cpu = cpu[1] - cpu_before[1]
+    problems = [line for bot in bots for line in bot.problems()]
+    result = summary(args, database_url, run, wall, before, after, stored, problems)
+    if echo is not None:
+        result["echo_baseline"] = {
+            "updates_answered": len(echo.latencies),
+            "cpu_ms_per_update": round(echo.bot_cpu / len(echo.latencies) * 1000, 2)
+            if echo.bot_cpu is not None and echo.latencies
+            else None,
+            "latency_ms_p50": round(statistics.median(echo.latencies) * 1000, 1)
+            if echo.latencies
+            else None,
+        }
+        bot_ms = result["cpu_ms_per_update"]["bot"]
+        echo_ms = result["echo_baseline"]["cpu_ms_per_update"]
+        result["bot_to_echo_cpu_ratio"] = round(bot_ms / echo_ms, 2) if bot_ms and echo_ms else None
+    return result
+
+
+async def measured(
+    emulator: TimedEmulator,
+    bots: list[BotProcess],
+    secret: str,
+    code: str,
+    args: argparse.Namespace,
+    steps=sign_up_steps,
+    *,
+    metrics: bool = True,
+) -> tuple[Run, float, str, str]:
+    """One crowd through `bots`, with the CPU every bot process used meanwhile."""
+    bases = [bot.base for bot in bots]
+    before = await scrape_all(bases) if metrics else ""
+    cpu_before = [process_cpu_seconds(bot.process.pid) for bot in bots]
+    bench_before = time.process_time()
+    machine_before = machine_cpu()
+    started = time.perf_counter()
+    run = await crowd(emulator, bases, secret, code, args.users, args.rate, steps)
+    wall = time.perf_counter() - started
+    machine_after = machine_cpu()
+    cpu_after = [process_cpu_seconds(bot.process.pid) for bot in bots]
+    after = await scrape_all(bases) if metrics else ""
+    if None not in cpu_before and None not in cpu_after:
+        run.bot_cpu = sum(cpu_after) - sum(cpu_before)  # type: ignore[arg-type]
+        run.per_process_cpu = [round(a - b, 2) for a, b in zip(cpu_after, cpu_before, strict=True)]
+    run.bench_cpu = time.process_time() - bench_before
     if machine_before and machine_after:
         busy = machine_after[0] - machine_before[0]
         run.machine_busy = busy / max(1, machine_after[1] - machine_before[1])
-    return summary(args, database_url, run, wall, before, after, stored, bot.problems())
+    return run, wall, before, after
+
+
+async def scrape_all(bases: list[str]) -> str:
+    """Every process's /metrics, summed sample by sample (counters and histograms add up)."""
+    texts = [await scrape(base) for base in bases]
+    if len(texts) == 1:
+        return texts[0]
+    totals: dict[str, float] = {}
+    for text in texts:
+        for line in text.splitlines():
+            if line.startswith("#") or " " not in line:
+                continue
+            name, value = line.rsplit(" ", 1)
+            totals[name] = totals.get(name, 0.0) + float(value)
+    return "\n".join(f"{name} {value}" for name, value in totals.items())
 
 
 async def create_event() -> Any:
@@ -458,6 +562,8 @@ def summary(
             "p50": ms(histogram_quantile(handler, 0.5)),
             "p99": ms(histogram_quantile(handler, 0.99)),
         },
+        "processes": args.processes,
+        "cpu_seconds_per_process": run.per_process_cpu,
         "cpu_ms_per_update": {
             "bot": ms(run.bot_cpu / answered) if run.bot_cpu is not None and answered else None,
             "emulator_and_driver": ms(run.bench_cpu / answered) if answered else None,
@@ -491,6 +597,16 @@ def main() -> None:
         f"CPU:         bot {cpu['bot']} ms/update, emulator+driver {cpu['emulator_and_driver']} "
         f"ms/update; all CPUs {result['machine_cpu_busy']:.0%} busy (any process)"
     )
+    if result["processes"] > 1:
+        each = result["cpu_seconds_per_process"]
+        print(f"processes:   {result['processes']}, CPU seconds each: {each}")
+    if "echo_baseline" in result:
+        echo = result["echo_baseline"]
+        print(
+            f"echo floor:  {echo['cpu_ms_per_update']} ms CPU/update (bare PTB echo bot, "
+            f"{echo['updates_answered']} updates, p50 {echo['latency_ms_p50']} ms); bot/echo = "
+            f"{result['bot_to_echo_cpu_ratio']}"
+        )
     print(f"errors:      {result['bot_errors']:.0f} in handlers, {result['bot_log_errors']} logged")
     if result["stuck"]:
         print("stuck:       " + "; ".join(result["stuck"]))

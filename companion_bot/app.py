@@ -1,5 +1,11 @@
-"""Application wiring: the PTB Application, its persistence and update processor, and the
-run loop, receiving updates by long polling or through the web server's webhook."""
+"""Application wiring: the PTB Application that routes updates to our handlers, the workers,
+and the run loop, receiving updates by long polling or through the web server's webhook.
+
+Received updates are stored in the inbox first (companion_bot/inbox.py); the inbox worker
+hands each to the application, with the person's state read from the database
+(companion_bot/telegram_updates.py). PTB's Updater, persistence and update queue are not
+used: they keep what matters in memory.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +14,22 @@ import contextlib
 import logging
 import signal
 
-from telegram import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, Defaults
-from telegram.request import HTTPXRequest
 
 from companion_bot import signing
 from companion_bot.db import close_database, start_database
 from companion_bot.i18n import LANGUAGES, N_, load_all, translator
 from companion_bot.logging_setup import configure_logging
-from companion_bot.metrics import update_metrics
-from companion_bot.persistence import DatabasePersistence, PerUserUpdateProcessor
 from companion_bot.services import messaging, outbox, scheduler
 from companion_bot.services.board import WEB_ADDRESS_KEY
 from companion_bot.settings import Settings, SettingsError
 from companion_bot.telegram_http import AiohttpRequest
+from companion_bot.telegram_updates import TelegramDispatcher, poll
+from companion_bot.web.webhook import WEBHOOK_MODE_KEY, register_webhook
 from companion_bot.workers import SharedRateLimiter, start_workers, stop_workers
+from companion_bot.workers.ratelimit import DatabaseBudget
 from handlers import register_handlers
 
 logger = logging.getLogger(__name__)
@@ -40,12 +46,14 @@ COMMANDS = [
 ]
 
 
+POLLING_KEY = "polling"
+
+
 def build_application(settings: Settings, *, webhook: bool = False) -> Application:
-    """The bot; with `webhook`, it has no Updater: updates come from the web server's
-    webhook route (companion_bot/web/webhook.py) instead of long polling."""
+    """The bot; with `webhook`, updates come from the web server's webhook route
+    (companion_bot/web/webhook.py), else from our long-polling loop."""
     signing.configure(settings.callback_secret)
     messaging.configure(settings.DEFAULT_LANGUAGE)
-    processor = PerUserUpdateProcessor(max_concurrent_updates=64)
     builder = (
         ApplicationBuilder()
         .token(settings.token)
@@ -56,25 +64,26 @@ def build_application(settings: Settings, *, webhook: bool = False) -> Applicati
                 parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
             )
         )
-        .persistence(DatabasePersistence())
-        .concurrent_updates(processor)
+        .updater(None)
         # One connection (PTB's default) would queue every reply behind the others; aiohttp
         # costs a quarter of httpx's CPU per call (companion_bot/telegram_http.py).
         .request(AiohttpRequest(connection_pool_size=32))
     )
-    if webhook:
-        builder = builder.updater(None)
-    else:
-        builder = builder.get_updates_request(HTTPXRequest(connection_pool_size=1))
     if settings.TELEGRAM_RATE_LIMIT > 0:
         # One budget for handlers' replies and the outbox (see SharedRateLimiter).
         builder = builder.rate_limiter(
-            SharedRateLimiter(settings.TELEGRAM_RATE_LIMIT, max_retries=3)
+            SharedRateLimiter(
+                settings.TELEGRAM_RATE_LIMIT,
+                max_retries=3,
+                # Processes sharing PostgreSQL share Telegram's limit too.
+                budget=DatabaseBudget(settings.TELEGRAM_RATE_LIMIT)
+                if settings.shared_database
+                else None,
+            )
         )
     application = builder.build()
-    processor.after_update = application.update_persistence
-    processor.on_handled = update_metrics(application).observe
     application.bot_data["settings"] = settings
+    application.bot_data[WEBHOOK_MODE_KEY] = webhook
     register_handlers(application)
     register_tasks()
     return application
@@ -120,9 +129,9 @@ async def publish_commands(application: Application) -> None:
 
 
 async def start_bot(application: Application, **polling: object) -> None:
-    """Initialise, publish the command menus, start receiving updates (long polling, or
-    register the webhook when the application has no Updater), handle them, start the
-    outbox worker and the scheduler: one path for both modes.
+    """Initialise, publish the command menus, start the workers (inbox, outbox, scheduler),
+    start receiving updates (register the webhook, or long polling): one path for both
+    modes.
 
     Not `run_polling()`/`run_webhook()`: Tortoise's context must be the one of the task that
     runs the bot.
@@ -134,22 +143,29 @@ async def start_bot(application: Application, **polling: object) -> None:
         await application.bot.shutdown()
         raise
     await publish_commands(application)
-    if application.updater is None:
-        from companion_bot.web.webhook import register_webhook
-
+    await application.start()
+    webhook = application.bot_data[WEBHOOK_MODE_KEY]
+    await start_workers(application, TelegramDispatcher(application), in_order=not webhook)
+    if webhook:
         await register_webhook(application, application.bot_data["settings"])
     else:
-        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, **polling)
-    await application.start()
-    await start_workers(application)
+        await application.bot.delete_webhook()
+        stop = asyncio.Event()
+        task = asyncio.create_task(poll(application, stop, **polling), name="long polling")
+        application.bot_data[POLLING_KEY] = (stop, task)
 
 
 async def stop_bot(application: Application) -> None:
-    """Stop the workers, stop receiving, handle what was received, shut down. The webhook
-    stays registered: Telegram keeps updates for the next start (or another process)."""
+    """Stop receiving, stop the workers (what is in hand finishes, the rest waits in the
+    database), shut down. The webhook stays registered: Telegram keeps updates for the next
+    start (or another process)."""
+    if polling := application.bot_data.pop(POLLING_KEY, None):
+        stop, task = polling
+        stop.set()
+        task.cancel()  # a long poll in progress: its answer would be fetched again later
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await stop_workers(application)
-    if application.updater is not None and application.updater.running:
-        await application.updater.stop()
     if application.running:
         await application.stop()
     await application.shutdown()

@@ -78,6 +78,13 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class InboxStatus(StrEnum):
+    PENDING = "pending"
+    HANDLING = "handling"
+    DONE = "done"
+    PARKED = "parked"  # its handling failed every time: kept aside, never blocks her next ones
+
+
 class HelpLevel(StrEnum):
     UNCOMFORTABLE = "uncomfortable"
     HARASSED = "harassed"
@@ -559,22 +566,52 @@ class FollowupAnswer(Model):
         table = "followup_answer"
 
 
-class ConversationState(Model):
-    """Where a person is in a conversation, written through on every step."""
+class InboxUpdate(Model):
+    """An update received from Telegram, committed before Telegram gets its answer.
 
-    id = fields.IntField(primary_key=True)
-    conversation = fields.CharField(max_length=64)
-    key = fields.CharField(max_length=128)
-    state = fields.JSONField()
-    updated_at = fields.DatetimeField(auto_now=True)
+    Handled once, in the same transaction as its effects; the rows of one person (`key`) in
+    `update_id` order. Once handled only the id is kept (to ignore a second delivery); the
+    payload, which holds her words, is emptied.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    channel = fields.CharField(max_length=16, default="telegram")
+    update_id = fields.BigIntField()
+    key = fields.CharField(max_length=64)
+    payload = fields.JSONField(null=True)
+    status = fields.CharEnumField(InboxStatus, max_length=16, default=InboxStatus.PENDING)
+    attempts = fields.SmallIntField(default=0)
+    due_at = fields.DatetimeField()
+    claimed_by = fields.CharField(max_length=64, null=True)
+    claimed_at = fields.DatetimeField(null=True)
+    handled_at = fields.DatetimeField(null=True)
+    last_error = fields.CharField(max_length=200, null=True)
+    received_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
-        table = "conversation_state"
-        unique_together = (("conversation", "key"),)
+        table = "inbox_update"
+        unique_together = (("channel", "update_id"),)
+        indexes = (("status", "due_at"), ("key", "update_id"))
+
+
+class RateBudget(Model):
+    """The next free slot of a rate every bot process shares (Telegram's limit is per bot).
+
+    Only PostgreSQL deployments use it: several processes take their turns from this row.
+    """
+
+    name = fields.CharField(max_length=32, primary_key=True)
+    next_at = fields.DatetimeField()
+
+    class Meta:
+        table = "rate_budget"
 
 
 class UserData(Model):
-    """PTB's per-user scratch data (which event she is signing up for, pending choices)."""
+    """Where she is in every conversation and its pending answers: the one place it lives.
+
+    Read when her update is handled, written in the same transaction as its effects.
+    """
 
     id = fields.IntField(primary_key=True)
     telegram_id = fields.BigIntField(unique=True)

@@ -44,8 +44,12 @@ class Settings(BaseSettings):
     CALLBACK_SECRET: SecretStr | None = None
     # Telegram allows about 30 messages per second per bot; 0 turns pacing off (tests).
     TELEGRAM_RATE_LIMIT: float = Field(default=30.0, ge=0)
-    # Seconds between two queued messages to one chat (Telegram allows about one per second).
+    # Seconds between two queued messages to one chat (Telegram allows about one per second,
+    # with short bursts).
     TELEGRAM_CHAT_INTERVAL: float = Field(default=1.0, ge=0)
+    # Webhook mode: how long a person's update waits for her earlier one still on its way
+    # (Telegram posts in parallel, several processes receive), so hers go in order.
+    INBOX_ORDER_WAIT: float = Field(default=1.0, ge=0, le=60)
     # Webhook mode (`run --webhook`, or this set): the public https URL Telegram posts to; its
     # path (default /telegram) is also the route the web server answers on.
     WEBHOOK_URL: str | None = None
@@ -217,6 +221,11 @@ class Settings(BaseSettings):
             return self.WEBHOOK_SECRET.get_secret_value()
         token = self.TELEGRAM_BOT_TOKEN.get_secret_value() if self.TELEGRAM_BOT_TOKEN else ""
         return hashlib.sha256(f"compagnonnes-webhook|{token}".encode()).hexdigest()
+
+    @property
+    def shared_database(self) -> bool:
+        """PostgreSQL: several bot processes may share it (SQLite is one process)."""
+        return not self.DATABASE_URL.startswith("sqlite://")
 
     def sqlite_directory(self) -> Path | None:
         """The folder a SQLite database file lives in, to create it before first use."""

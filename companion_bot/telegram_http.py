@@ -3,8 +3,7 @@
 Measured against the emulator (3,000 sendMessage calls, 32 at a time, on this project's 2-core
 machine), httpx cost about 4.7 ms of CPU per call and aiohttp about 1.1 ms, the emulator's own
 work included in both. Every reply goes through here, two or three calls per update, so this is
-most of what the bot does per update. Long polling keeps PTB's httpx client: it makes one call
-every few seconds.
+most of what the bot does per update. Long polling goes through it too.
 
 Same contract as `HTTPXRequest`: form-encoded parameters (multipart when a file is attached),
 `TimedOut` for timeouts (including no free connection within `pool_timeout`), `NetworkError`
@@ -13,14 +12,25 @@ for anything else that kept the call from being answered.
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
-from telegram.error import NetworkError, TimedOut
+from telegram._utils.types import JSONDict, ODVInput
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 
 class AiohttpRequest(BaseRequest):
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> JSONDict:
+        """PTB's, without its error log: a proxy's error page (a 502 from nginx) is no JSON,
+        and PTB then raises a NetworkError the outbox retries. Nothing for the log."""
+        try:
+            return json.loads(payload.decode("utf-8", "replace"))
+        except ValueError as error:
+            raise TelegramError("the server's answer is not JSON") from error
+
     def __init__(
         self,
         connection_pool_size: int = 32,

@@ -6,12 +6,12 @@ role is checked again when she taps."""
 
 from __future__ import annotations
 
-from telegram import InputFile, Update
+from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from companion_bot.i18n import Translator
 from companion_bot.models import Event
-from companion_bot.services import board, broadcasts, export, qr
+from companion_bot.services import board, broadcasts, export, outbox, qr
 from companion_bot.services.errors import UserInputError
 from companion_bot.signing import signed_pattern
 from handlers.callbacks import button, signed
@@ -85,12 +85,16 @@ async def send_qr_codes(update: Update, context: Context, event_id: int) -> None
         return
     for kind in qr.QR_KINDS:
         link, png = qr.event_qr(event, context.bot.username, kind)
-        await context.bot.send_photo(
-            chat_id=update.effective_chat.id,
-            photo=InputFile(png, filename=qr.qr_filename(event, kind)),
-            caption=_(qr.CAPTIONS[kind]).format(
-                event=esc(event.localized("name", t.language)), link=esc(link)
-            ),
+        await outbox.enqueue(
+            update.effective_chat.id,
+            method="sendPhoto",
+            payload={
+                "photo": outbox.attachment(png, qr.qr_filename(event, kind)),
+                "caption": _(qr.CAPTIONS[kind]).format(
+                    event=esc(event.localized("name", t.language)), link=esc(link)
+                ),
+            },
+            priority=outbox.REPLY_PRIORITY,
         )
 
 
@@ -100,14 +104,20 @@ async def send_export(update: Update, context: Context, event_id: int) -> None:
     if event is None:
         return
     text = await export.event_csv(t, event)
-    await context.bot.send_document(
-        chat_id=update.effective_chat.id,
-        # A byte-order mark, so that spreadsheets open accents as UTF-8.
-        document=InputFile(("\ufeff" + text).encode("utf-8"), filename=export.csv_filename(event)),
-        caption=t.gettext(
-            "📊 Anonymous statistics of <b>{event}</b>: counts only, no names, no ids, no "
-            "written reports."
-        ).format(event=esc(event.localized("name", t.language))),
+    await outbox.enqueue(
+        update.effective_chat.id,
+        method="sendDocument",
+        payload={
+            # A byte-order mark, so that spreadsheets open accents as UTF-8.
+            "document": outbox.attachment(
+                ("\ufeff" + text).encode("utf-8"), export.csv_filename(event)
+            ),
+            "caption": t.gettext(
+                "📊 Anonymous statistics of <b>{event}</b>: counts only, no names, no ids, no "
+                "written reports."
+            ).format(event=esc(event.localized("name", t.language))),
+        },
+        priority=outbox.REPLY_PRIORITY,
     )
 
 
@@ -135,7 +145,8 @@ async def replace_board_link(update: Update, context: Context, event_id: int) ->
     await send(
         update,
         context,
-        t.gettext("The old board link no longer opens.") + "\n"
+        t.gettext("The old board link no longer opens.")
+        + "\n"
         + await board_line(update, context, t, event),
         board_markup(update, t, event.id),
     )

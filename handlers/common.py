@@ -1,10 +1,18 @@
-"""What every journey shares: the person's language, settings, keyboards and safe replies."""
+"""What every journey shares: the person's language, settings, keyboards and replies.
+
+Replies are not Bot API calls: `send` and `close_buttons` queue them in the outbox, in the
+transaction of the update being handled (companion_bot/workers/inbox.py), so they go out
+once it commits, exactly once, retried by the outbox worker when Telegram hiccups. Only the
+answer to a button tap (`answer_query`) is a direct call, made after the commit: it merely
+stops the button's spinner.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
@@ -17,7 +25,10 @@ from companion_bot.i18n import (
     pick_language,
     translator,
 )
+from companion_bot.models import OutboxMessage
+from companion_bot.services import outbox
 from companion_bot.settings import Settings
+from companion_bot.workers.inbox import current_scope
 
 Context = ContextTypes.DEFAULT_TYPE
 Button = tuple[str, str]  # (label, callback data)
@@ -74,37 +85,100 @@ def column(buttons: Sequence[Button]) -> InlineKeyboardMarkup:
     return keyboard([[button] for button in buttons])
 
 
-async def send(update: Update, context: Context, text: str, markup=None) -> Message:
-    """A new message in her chat (also after a button tap, where there is no message to reply)."""
-    return await context.bot.send_message(
-        chat_id=update.effective_chat.id, text=text, reply_markup=markup
+async def send(
+    update: Update,
+    context: Context,
+    text: str,
+    markup=None,
+    *,
+    purpose: str | None = None,
+    **payload: Any,
+) -> OutboxMessage:
+    """A new message in her chat (also after a button tap, where there is no message to
+    reply), queued with the update's effects; `payload`: other sendMessage arguments,
+    `purpose`: what the outbox does once it is sent (`outbox.register_after_send`)."""
+    return await reply(update.effective_chat.id, text, markup, purpose=purpose, **payload)
+
+
+async def reply(
+    chat_id: int, text: str, markup=None, *, purpose: str | None = None, **payload: Any
+) -> OutboxMessage:
+    """A message to `chat_id` in answer to what someone just did (see the module docstring)."""
+    row = await outbox.enqueue(
+        chat_id,
+        text,
+        reply_markup=markup,
+        payload=payload or None,
+        priority=outbox.REPLY_PRIORITY,
+        purpose=purpose,
+        answering=True,
     )
+    assert row is not None  # no dedupe key: always queued
+    return row
 
 
-async def close_buttons(update: Update, note: str | None = None) -> None:
+async def edit_message(
+    chat_id: int,
+    message_id: int,
+    text: str | None = None,
+    markup=None,
+    *,
+    purpose: str | None = None,
+) -> OutboxMessage:
+    """Change a message of her chat known by its Telegram id (the one she tapped): its text
+    (and buttons), or only its buttons (None removes them). Queued like a reply, so it goes
+    after what was queued before. (`outbox.edit` changes what an outbox row became.)"""
+    if text is None:
+        method, payload = "editMessageReplyMarkup", {"message_id": message_id}
+    else:
+        method, payload = "editMessageText", {"message_id": message_id}
+    row = await outbox.enqueue(
+        chat_id,
+        text,
+        method=method,
+        payload=payload,
+        reply_markup=markup,
+        priority=outbox.REPLY_PRIORITY,
+        purpose=purpose,
+    )
+    assert row is not None
+    return row
+
+
+async def close_buttons(
+    update: Update, note: str | None = None, *, purpose: str | None = None
+) -> None:
     """After a tap: remove the tapped message's buttons and say what she chose."""
     query = update.callback_query
     if query is None or query.message is None or not query.message.is_accessible:
         return
-    try:
-        if note:
-            text = query.message.text_html or ""
-            await query.edit_message_text(f"{text}\n\n<b>→ {esc(note)}</b>", reply_markup=None)
-        else:
-            await query.edit_message_reply_markup(reply_markup=None)
-    except BadRequest:
-        # Already edited (a double tap) or too old to edit: nothing to tidy.
-        pass
+    message = query.message
+    if note:
+        text = f"{message.text_html or ''}\n\n<b>→ {esc(note)}</b>"
+        await edit_message(message.chat.id, message.message_id, text, purpose=purpose)
+    elif message.reply_markup is not None:
+        await edit_message(message.chat.id, message.message_id, purpose=purpose)
 
 
 async def answer_query(update: Update, text: str | None = None, alert: bool = False) -> None:
-    if update.callback_query is None:
+    """Stop the tapped button's spinner (with a note or an alert): after the update's
+    transaction commits, so that a tap whose handling is undone is answered by its retry."""
+    query = update.callback_query
+    if query is None:
         return
-    try:
-        await update.callback_query.answer(text=text, show_alert=alert)
-    except BadRequest:
-        # Queries older than a few minutes can no longer be answered.
-        pass
+
+    async def answer() -> None:
+        try:
+            await query.answer(text=text, show_alert=alert)
+        except BadRequest:
+            pass  # queries older than a few minutes can no longer be answered
+
+    scope = current_scope()
+    if scope is None:
+        await answer()
+    elif ("answer", query.id) not in scope.queued:  # a tap gets one answer: the first
+        scope.queued.add(("answer", query.id))
+        scope.after_commit.append(answer)
 
 
 def in_private_chat(update: Update) -> bool:

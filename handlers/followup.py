@@ -8,7 +8,6 @@ from telegram import Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
-    ConversationHandler,
     MessageHandler,
     filters,
 )
@@ -18,6 +17,7 @@ from companion_bot.services.errors import UserInputError
 from companion_bot.signing import signed_pattern
 from handlers.callbacks import button, signed
 from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
+from handlers.conversation import END, Conversation
 
 HOME, REPORT, CONTACT = "followup_home", "followup_report", "followup_contact"
 ANSWERS = "followup"
@@ -30,7 +30,7 @@ async def on_met(update: Update, context: Context, parts: list[str]) -> str | in
     _ = tr(update, context).gettext
     if parts[1] != "met" or parts[3] not in lifecycle.MET_ANSWERS:
         await answer_query(update, _("This button is no longer active."))
-        return ConversationHandler.END
+        return END
     context.user_data[ANSWERS] = {"event": int(parts[2]), "met": parts[3]}
     await answer_query(update)
     await close_buttons(update, _(lifecycle.MET_ANSWERS[parts[3]]))
@@ -47,7 +47,7 @@ async def on_home(update: Update, context: Context, parts: list[str]) -> str | i
     answers = context.user_data.get(ANSWERS)
     if parts[1] != "home" or answers is None or parts[3] not in lifecycle.HOME_ANSWERS:
         await answer_query(update, _("This button is no longer active."))
-        return HOME if answers else ConversationHandler.END
+        return HOME if answers else END
     answers["home"] = parts[3]
     await answer_query(update)
     await close_buttons(update, _(lifecycle.HOME_ANSWERS[parts[3]]))
@@ -82,13 +82,13 @@ async def on_done(update: Update, context: Context, parts: list[str]) -> int:
     await answer_query(update)
     await close_buttons(update)
     if parts[1] != "done" or answers is None:
-        return ConversationHandler.END
+        return END
     await lifecycle.record_followup(
         update.effective_user.id, answers["event"], answers.get("met", ""),
         answers.get("home", ""), answers.get("report"), contact=parts[3] == "1",
     )  # fmt: skip
     await send(update, context, _("Thank you for your answers. See you at the next event!"))
-    return ConversationHandler.END
+    return END
 
 
 @signed
@@ -100,7 +100,7 @@ async def on_contact(update: Update, context: Context, parts: list[str]) -> str 
         found = await followups.thread(update.effective_user.id, answer_id, organizer_id)
     except UserInputError as error:
         await answer_query(update, error.translate(_), alert=True)
-        return ConversationHandler.END
+        return END
     context.user_data[THREAD] = [answer_id, organizer_id]
     await answer_query(update)
     await send(update, context, _(
@@ -114,7 +114,7 @@ async def on_contact_text(update: Update, context: Context) -> str | int:
     _ = tr(update, context).gettext
     answer_id, organizer_id = context.user_data.get(THREAD) or (None, None)
     if answer_id is None:
-        return ConversationHandler.END
+        return END
     try:
         found = await followups.write(update.effective_user.id, answer_id, organizer_id,
                                       update.effective_message.text)  # fmt: skip
@@ -124,7 +124,7 @@ async def on_contact_text(update: Update, context: Context) -> str | int:
     context.user_data.pop(THREAD, None)
     await send(update, context, _("Sent to {name}.").format(
         name=esc(found.recipient.display_name or "?")))  # fmt: skip
-    return ConversationHandler.END
+    return END
 
 
 async def on_unexpected(update: Update, context: Context) -> None:
@@ -132,10 +132,9 @@ async def on_unexpected(update: Update, context: Context) -> None:
     await send(update, context, _("Please answer with one of the buttons below, or /cancel."))
 
 
-def conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:
-    return ConversationHandler(
+def conversation(fallbacks: list[BaseHandler]) -> Conversation:
+    return Conversation(
         name="followup",
-        persistent=True,
         entry_points=[
             CallbackQueryHandler(on_met, pattern=signed_pattern("fu")),
             CallbackQueryHandler(on_contact, pattern=signed_pattern("fc")),

@@ -9,30 +9,39 @@ import re
 from telegram import Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import (
+    Application,
     BaseHandler,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
-    ConversationHandler,
     MessageHandler,
     filters,
 )
 
-from companion_bot.i18n import LANGUAGE_CODES, LANGUAGE_NAMES, LANGUAGES
+from companion_bot import persistence
+from companion_bot.i18n import (
+    LANGUAGE_CODES,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    pick_language,
+    translator,
+)
 from companion_bot.services import outbox, people, registrations
 from companion_bot.services.errors import UserInputError
+from companion_bot.workers.inbox import current_scope
 from handlers import relay
 from handlers.common import (
+    LANGUAGE_KEY,
     Context,
     answer_query,
     close_buttons,
     column,
     esc,
-    in_private_chat,
     remember_language,
     send,
     tr,
 )
+from handlers.conversation import END
 from handlers.start import welcome_text
 
 logger = logging.getLogger(__name__)
@@ -81,7 +90,7 @@ async def on_cancel_in_conversation(update: Update, context: Context) -> int:
         context,
         _("Stopped. Your answers so far are kept: /me shows them, or open the link again."),
     )
-    return ConversationHandler.END
+    return END
 
 
 async def on_cancel(update: Update, context: Context) -> None:
@@ -95,7 +104,7 @@ async def on_leave(update: Update, context: Context) -> int:
     mine = await registrations.active_registrations(update.effective_user.id)
     if not mine:
         await send(update, context, _("You are not signed up for any event."))
-        return ConversationHandler.END
+        return END
     buttons = [
         (
             _("Cancel my registration for {event}").format(
@@ -107,7 +116,7 @@ async def on_leave(update: Update, context: Context) -> int:
     ]
     buttons.append((_("Keep my registration"), "leave:no"))
     await send(update, context, _("Which registration do you want to cancel?"), column(buttons))
-    return ConversationHandler.END
+    return END
 
 
 async def on_leave_button(update: Update, context: Context) -> None:
@@ -179,8 +188,11 @@ async def on_group_message(update: Update, context: Context) -> None:
     """In groups the bot stays silent except to point to the private chat."""
     if update.effective_message and update.effective_message.text:
         _ = tr(update, context).gettext
-        await update.effective_message.reply_text(
-            _("I only talk in private, to keep everyone's details safe. Write to me directly.")
+        await send(
+            update,
+            context,
+            _("I only talk in private, to keep everyone's details safe. Write to me directly."),
+            reply_parameters={"message_id": update.effective_message.message_id},
         )
 
 
@@ -220,6 +232,15 @@ def unreachable(error: BaseException | None) -> bool:
 
 
 async def on_error(update: object, context: Context) -> None:
+    """A handler failed. While an update is being handled (always, in the running bot) the
+    inbox worker rolls back its transaction and tries again, then sets it aside and tells
+    her (`tell_update_failed`): nothing is said here, nothing is half done."""
+    # Counted for /metrics and for the tests that feed the bot hostile input.
+    context.application.bot_data["errors"] = context.application.bot_data.get("errors", 0) + 1
+    scope = current_scope()
+    if scope is not None:
+        scope.error = context.error
+        return
     if unreachable(context.error):
         user = update.effective_user if isinstance(update, Update) else None
         logger.info("Could not answer %s: %s", "a person" if user else "an update", context.error)
@@ -227,17 +248,19 @@ async def on_error(update: object, context: Context) -> None:
             await people.mark_blocked(user.id)
         return
     logger.error("Unhandled error while handling an update", exc_info=context.error)
-    # Counted for /metrics and for the tests that feed the bot hostile input.
-    context.application.bot_data["errors"] = context.application.bot_data.get("errors", 0) + 1
-    if isinstance(update, Update) and update.effective_chat and in_private_chat(update):
-        _ = tr(update, context).gettext
-        try:
-            await context.bot.send_message(
-                update.effective_chat.id,
-                _(
-                    "Sorry, something went wrong on our side. "
-                    "Your answers are saved: please try again."
-                ),
-            )
-        except Exception:  # the error may be that Telegram is unreachable
-            logger.warning("Could not tell the person about the error")
+
+
+async def tell_update_failed(update: Update, application: Application) -> None:
+    """Her update failed every time it was tried (the inbox set it aside): say so in her
+    private chat, so she does not wait for an answer that will not come."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or chat.type != "private":
+        return
+    saved = (await persistence.load(user.id)).get(LANGUAGE_KEY) if user else None
+    default = application.bot_data["settings"].DEFAULT_LANGUAGE
+    _ = translator(pick_language(saved, user.language_code if user else None, default)).gettext
+    await outbox.enqueue(
+        chat.id,
+        _("Sorry, something went wrong on our side. Your answers are saved: please try again."),
+        priority=outbox.REPLY_PRIORITY,
+    )

@@ -10,7 +10,6 @@ from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ConversationHandler,
     MessageHandler,
     filters,
 )
@@ -34,6 +33,7 @@ from handlers.common import (
     send,
     tr,
 )
+from handlers.conversation import END, Conversation
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 TEXT = PRIVATE & filters.TEXT & ~filters.COMMAND
@@ -51,7 +51,7 @@ async def pick_event(update: Update, context: Context, action: str) -> int | str
     events = await broadcasts.organizer_events(update.effective_user.id)
     if not events:
         await send(update, context, _("Only this event's organizers can do this."))
-        return ConversationHandler.END
+        return END
     if len(events) == 1:
         return events[0].id
     buttons = [
@@ -66,7 +66,7 @@ async def refuse(update: Update, context: Context, error: UserInputError) -> int
     _ = tr(update, context).gettext
     await answer_query(update)
     await send(update, context, error.translate(_))
-    return ConversationHandler.END
+    return END
 
 
 # -- /broadcast ---------------------------------------------------------------------------------
@@ -75,8 +75,8 @@ async def refuse(update: Update, context: Context, error: UserInputError) -> int
 async def on_broadcast(update: Update, context: Context) -> int | str:
     event_id = await pick_event(update, context, "bc")
     if event_id is None:
-        return ConversationHandler.END
-    if event_id == ConversationHandler.END:
+        return END
+    if event_id == END:
         return event_id
     return await ask_audience(update, context, event_id)
 
@@ -123,7 +123,7 @@ async def on_event_pick(update: Update, context: Context, parts: list[str]) -> i
         await run_match(update, context, event_id)
     elif action == "st":
         await show_settings(update, context, event_id)
-    return ConversationHandler.END
+    return END
 
 
 @signed
@@ -187,7 +187,7 @@ async def on_preview(update: Update, context: Context, parts: list[str]) -> int 
     if parts[1] == "cancel":
         context.user_data.pop(DRAFT, None)
         await send(update, context, _("Nothing was sent."))
-        return ConversationHandler.END
+        return END
     draft = context.user_data.pop(DRAFT, {})
     try:
         broadcast = await broadcasts.send_broadcast(
@@ -198,7 +198,7 @@ async def on_preview(update: Update, context: Context, parts: list[str]) -> int 
         if isinstance(error, UserInputError):
             return await refuse(update, context, error)
         await send(update, context, _("This button is no longer active."))
-        return ConversationHandler.END
+        return END
     await send(
         update,
         context,
@@ -210,7 +210,7 @@ async def on_preview(update: Update, context: Context, parts: list[str]) -> int 
         )
         .format(count=broadcast.recipients),
     )
-    return ConversationHandler.END
+    return END
 
 
 def pressed(update: Update) -> str | None:
@@ -230,7 +230,7 @@ async def for_event(update: Update, context: Context, action: str, show) -> None
     """`show(update, context, event_id)` for her event; when she has several, she picks one
     first (its button comes back to `on_event_pick` with `action`)."""
     event_id = await pick_event(update, context, action)
-    if isinstance(event_id, int) and event_id != ConversationHandler.END:
+    if isinstance(event_id, int) and event_id != END:
         await show(update, context, event_id)
 
 
@@ -332,8 +332,8 @@ async def run_match(update: Update, context: Context, event_id: int) -> None:
 
 async def on_departures(update: Update, context: Context) -> int | str:
     event_id = await pick_event(update, context, "dp")
-    if event_id is None or event_id == ConversationHandler.END:
-        return ConversationHandler.END
+    if event_id is None or event_id == END:
+        return END
     return await show_waves(update, context, event_id)
 
 
@@ -403,7 +403,7 @@ async def on_wave_time(update: Update, context: Context) -> int | str:
         return NEW_WAVE
     except KeyError:
         await send(update, context, _("This button is no longer active."))
-        return ConversationHandler.END
+        return END
     draft["time"] = departs_at.isoformat()
     points = await broadcasts.meeting_points(event.id)
     if not points:
@@ -446,10 +446,10 @@ async def save_wave(update: Update, context: Context, point_id: int | None) -> i
         return await refuse(update, context, error)
     except KeyError:
         await send(update, context, _("This button is no longer active."))
-        return ConversationHandler.END
+        return END
     await wave.fetch_related("event")
     await send(update, context, done.format(time=t.time(wave.departs_at, wave.event.timezone)))
-    return ConversationHandler.END
+    return END
 
 
 @signed
@@ -464,7 +464,7 @@ async def on_wave_remove(update: Update, context: Context, parts: list[str]) -> 
     context.user_data.pop(DRAFT, None)
     if parts[1] == "delno":
         await send(update, context, _("Nothing was changed."))
-        return ConversationHandler.END
+        return END
     try:
         removal = await broadcasts.remove_wave(update.effective_user.id, int(parts[2]))
     except UserInputError as error:
@@ -476,7 +476,7 @@ async def on_wave_remove(update: Update, context: Context, parts: list[str]) -> 
         "Departure removed: its {count} people now leave at {time} and are told.",
         removal.people,
     ).format(count=removal.people, time=t.time(wave.departs_at, wave.event.timezone)))  # fmt: skip
-    return ConversationHandler.END
+    return END
 
 
 # -- /settings: the event's closing-time delays ---------------------------------------------------
@@ -545,10 +545,9 @@ async def on_stale(update: Update, context: Context) -> None:
     await answer_query(update, tr(update, context).gettext("This button is no longer active."))
 
 
-def conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:
-    return ConversationHandler(
+def conversation(fallbacks: list[BaseHandler]) -> Conversation:
+    return Conversation(
         name="night",
-        persistent=True,
         entry_points=[
             CommandHandler("broadcast", on_broadcast, filters=PRIVATE),
             CommandHandler("departures", on_departures, filters=PRIVATE),

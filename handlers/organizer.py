@@ -19,7 +19,6 @@ from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ConversationHandler,
     MessageHandler,
     filters,
 )
@@ -69,6 +68,7 @@ from handlers.common import (
     settings_of,
     tr,
 )
+from handlers.conversation import END, Conversation
 
 CONVERSATION_NAME = "newevent"
 DRAFT_KEY = "newevent_draft"
@@ -322,7 +322,7 @@ async def on_new_event(update: Update, context: Context) -> str | int:
                 "its organizers for their organizer link."
             ),
         )
-        return ConversationHandler.END
+        return END
     context.user_data[DRAFT_KEY] = new_draft(context, tr(update, context))
     return await ask(update, context, FIELDS[0].key)
 
@@ -440,7 +440,7 @@ async def on_create(update: Update, context: Context) -> int:
         context,
         _("Event created!") + "\n\n" + links_text(tr(update, context), event, links),
     )
-    return ConversationHandler.END
+    return END
 
 
 async def on_restart(update: Update, context: Context) -> str:
@@ -588,7 +588,7 @@ async def on_my_events(update: Update, context: Context) -> None:
     await send(update, context, "\n\n".join(blocks))
 
 
-def new_event_conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:
+def new_event_conversation(fallbacks: list[BaseHandler]) -> Conversation:
     text = PRIVATE & filters.TEXT & ~filters.COMMAND
 
     def button(pattern: str, callback: Callable[..., Awaitable]) -> CallbackQueryHandler:
@@ -603,9 +603,8 @@ def new_event_conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:
         button(r"^ne:where:[a-z0-9-]{1,60}$", on_where_pick),
     ]
     states[REVIEW] = [button(r"^ne:create$", on_create), button(r"^ne:restart$", on_restart)]
-    return ConversationHandler(
+    return Conversation(
         name=CONVERSATION_NAME,
-        persistent=True,
         entry_points=[CommandHandler("newevent", on_new_event, filters=PRIVATE)],
         states=states,
         fallbacks=[

@@ -9,13 +9,12 @@ from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ConversationHandler,
     filters,
 )
 
 from companion_bot.i18n import LANGUAGE_NAMES, N_, N_plural, Translator
 from companion_bot.models import FollowupAnswer, GroupKind, HelpAlert, HelpLevel
-from companion_bot.services import privacy
+from companion_bot.services import outbox, privacy
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.groups import KIND_NAMES
 from companion_bot.services.help import LEVEL_NAMES
@@ -33,6 +32,7 @@ from handlers.common import (
     settings_of,
     tr,
 )
+from handlers.conversation import END
 from handlers.signup import summary_text
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -55,11 +55,11 @@ async def on_my_data(update: Update, context: Context) -> int:
     data = await privacy.personal_data(update.effective_user.id, t.language)
     if data is None:
         await send(update, context, t.gettext("I hold no data about you."))
-        return ConversationHandler.END
+        return END
     zone = settings_of(context).DEFAULT_TIMEZONE
     for text in split_lines(my_data_text(t, data, zone)):
         await send(update, context, text)
-    return ConversationHandler.END
+    return END
 
 
 def my_data_text(t: Translator, data: privacy.PersonalData, zone: str) -> str:
@@ -156,7 +156,7 @@ async def on_forget(update: Update, context: Context) -> int:
         ),
         column([(_("Yes, delete everything"), "fg:yes"), (_("No, keep it"), "fg:no")]),
     )
-    return ConversationHandler.END
+    return END
 
 
 async def on_forget_button(update: Update, context: Context) -> None:
@@ -165,12 +165,16 @@ async def on_forget_button(update: Update, context: Context) -> None:
     if update.callback_query.data == "fg:no":
         await close_buttons(update, _("No, keep it"))
         return
-    await close_buttons(update, _("Yes, delete everything"))
     forgotten = await privacy.forget(update.effective_user.id)
     if forgotten is not None:
         await notify_member_left(context, forgotten.group_ids)
-    await send(update, context, _("Done: everything about you is deleted. Take care!"))
-    context.application.drop_user_data(update.effective_user.id)
+    # Queued after her rows were deleted, and erased once sent: nothing of her stays.
+    erase = outbox.ERASE_AFTER_SENDING
+    await close_buttons(update, _("Yes, delete everything"), purpose=erase)
+    await send(
+        update, context, _("Done: everything about you is deleted. Take care!"), purpose=erase
+    )
+    context.user_data.clear()  # her stored conversation state goes too
 
 
 async def notify_member_left(context: Context, group_ids: list[int]) -> None:
@@ -187,7 +191,7 @@ async def on_companions(update: Update, context: Context) -> int:
     found = await privacy.companions(update.effective_user.id)
     if not found:
         await send(update, context, _("You have not been in a group yet."))
-        return ConversationHandler.END
+        return END
     lines = [_("People you shared a group with. If you prefer not to be grouped with someone "
                "again, tap her name: she is never told.")]  # fmt: skip
     buttons = []
@@ -202,7 +206,7 @@ async def on_companions(update: Update, context: Context) -> int:
             )
             buttons.append((label, button(update, f"av:{companion.person_id}")))
     await send(update, context, "\n".join(lines), column(buttons) if buttons else None)
-    return ConversationHandler.END
+    return END
 
 
 @signed

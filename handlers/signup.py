@@ -18,17 +18,15 @@ confirmed registration). Callbacks read it through `pending`, never from a copy.
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import html
 import re
 
-from telegram import Message, Update
-from telegram.error import BadRequest
+from telegram import Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ConversationHandler,
     MessageHandler,
     filters,
 )
@@ -41,8 +39,14 @@ from companion_bot.i18n import (
     Translator,
     normalise_language,
 )
-from companion_bot.models import ArrivalKind, Registration, RegistrationStatus, Transport
-from companion_bot.services import people, registrations, zones
+from companion_bot.models import (
+    ArrivalKind,
+    OutboxMessage,
+    Registration,
+    RegistrationStatus,
+    Transport,
+)
+from companion_bot.services import outbox, people, registrations, zones
 from companion_bot.services import relay as group_relay
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import help_keyboard
@@ -60,10 +64,11 @@ from handlers.common import (
     send,
     tr,
 )
+from handlers.conversation import END, Conversation, hand_over, step_of
 
 CONVERSATION_NAME = "signup"
 EVENT_KEY = "signup_event"
-PROMPT_KEY = "signup_prompt"
+PROMPT_KEY = "signup_prompt_row"  # the outbox row of the last question or summary
 SUGGESTIONS_KEY = "signup_suggestions"
 EDITING = "edit:"  # the state of a question that edits her confirmed registration
 
@@ -108,13 +113,13 @@ async def ask(
     registration = registration or await current_registration(update, context)
     if registration is None:
         await send(update, context, _("Your sign-up has expired. Open the event's link again."))
-        return ConversationHandler.END
+        return END
     await retire_previous_prompt(update, context)
     prompt = await ASK[step](update, context, tr(update, context), registration)
-    context.user_data[PROMPT_KEY] = prompt.message_id
+    context.user_data[PROMPT_KEY] = prompt.id
     confirmed = registration.status == RegistrationStatus.CONFIRMED
     if confirmed and step == Step.SUMMARY:
-        return ConversationHandler.END
+        return END
     return state_of(step, editing=confirmed)
 
 
@@ -124,36 +129,56 @@ def state_of(step: Step, editing: bool) -> str:
 
 def pending(context: Context) -> tuple[Step | None, bool]:
     """The question she was asked and has not answered (None outside the conversation), and
-    whether it edits her confirmed registration: the conversation's state, read for this
-    update by `SignupConversation`."""
-    state = getattr(context, "signup_state", None)
+    whether it edits her confirmed registration: the conversation's stored state (a callback
+    sees the state before its own answer)."""
+    state = step_of(context.user_data, CONVERSATION_NAME)
     if not isinstance(state, str):
         return None, False
     return Step(state.removeprefix(EDITING)), state.startswith(EDITING)
 
 
-def is_current_prompt(update: Update, context: Context) -> bool:
+async def is_current_prompt(update: Update, context: Context) -> bool:
     """The tapped message is the last question or summary she was sent (so its event is the
-    one she is answering for); older ones are stale."""
+    one she is answering for), or a second copy of it; older ones are stale. (A message sent
+    when its process died is sent again: the outbox cannot know the first copy arrived.)"""
     message = update.callback_query.message if update.callback_query else None
-    return message is not None and message.message_id == context.user_data.get(PROMPT_KEY)
+    prompt = context.user_data.get(PROMPT_KEY)
+    if message is None or not message.is_accessible or prompt is None:
+        return False
+    row = await outbox.queued(prompt, message.chat.id)
+    if row is None:
+        return False
+    if row.telegram_message_id == message.message_id:
+        return True
+    markup = message.reply_markup.to_dict() if message.reply_markup else None
+    payload = row.payload or {}
+    return markup == payload.get("reply_markup") and message.text == plain_text(
+        payload.get("text", "")
+    )
+
+
+def plain_text(html_text: str) -> str:
+    """What a message we send in HTML shows."""
+    return html.unescape(re.sub(r"<[^>]+>", "", html_text))
 
 
 async def retire_previous_prompt(update: Update, context: Context) -> None:
-    """A typed answer leaves the question's buttons behind: remove them, they are stale now."""
+    """A typed answer leaves the question's buttons behind: remove them, they are stale now
+    (from a question not delivered yet, before it goes)."""
     previous = context.user_data.pop(PROMPT_KEY, None)
-    tapped = update.callback_query.message if update.callback_query else None
-    if previous is None or (tapped is not None and tapped.message_id == previous):
+    if previous is None:
         return
-    with contextlib.suppress(BadRequest):
-        await context.bot.edit_message_reply_markup(
-            chat_id=update.effective_chat.id, message_id=previous, reply_markup=None
-        )
+    tapped = update.callback_query.message if update.callback_query else None
+    if tapped is not None and tapped.message_id == await outbox.sent_message_id(
+        previous, tapped.chat.id
+    ):
+        return  # the tapped question: close_buttons says what she chose there
+    await outbox.edit(previous, method="editMessageReplyMarkup", priority=outbox.REPLY_PRIORITY)
 
 
 async def ask_language(
     update: Update, context: Context, t: Translator, reg: Registration
-) -> Message:
+) -> OutboxMessage:
     buttons = [
         (
             (f"✓ {LANGUAGE_NAMES[lang]}" if lang == t.language else LANGUAGE_NAMES[lang]),
@@ -171,7 +196,7 @@ async def ask_language(
 
 async def ask_charter(
     update: Update, context: Context, t: Translator, reg: Registration
-) -> Message:
+) -> OutboxMessage:
     _ = t.gettext
     await reg.fetch_related("event")
     text = _("Welcome to <b>{event}</b>! Before we look for companions, please read the charter:")
@@ -185,7 +210,9 @@ async def ask_charter(
     )
 
 
-async def ask_name(update: Update, context: Context, t: Translator, reg: Registration) -> Message:
+async def ask_name(
+    update: Update, context: Context, t: Translator, reg: Registration
+) -> OutboxMessage:
     _ = t.gettext
     await reg.fetch_related("person")
     proposal = reg.person.display_name or update.effective_user.first_name
@@ -208,7 +235,7 @@ async def ask_name(update: Update, context: Context, t: Translator, reg: Registr
 
 async def ask_arrival(
     update: Update, context: Context, t: Translator, reg: Registration
-) -> Message:
+) -> OutboxMessage:
     _ = t.gettext
     await reg.fetch_related("event")
     slots, _waves = await registrations.event_choices(reg.event_id)
@@ -227,7 +254,7 @@ async def ask_arrival(
 
 async def ask_destination(
     update: Update, context: Context, t: Translator, reg: Registration
-) -> Message:
+) -> OutboxMessage:
     _ = t.gettext
     text = _(
         "Where are you heading after the event? Type a neighbourhood or a commune "
@@ -245,7 +272,7 @@ async def ask_destination(
 
 async def ask_transport(
     update: Update, context: Context, t: Translator, reg: Registration
-) -> Message:
+) -> OutboxMessage:
     _ = t.gettext
     buttons = [(_(label), f"su:tr:{mode.value}") for mode, label in TRANSPORT_LABELS.items()]
     return await send(
@@ -256,7 +283,9 @@ async def ask_transport(
     )
 
 
-async def ask_wave(update: Update, context: Context, t: Translator, reg: Registration) -> Message:
+async def ask_wave(
+    update: Update, context: Context, t: Translator, reg: Registration
+) -> OutboxMessage:
     _ = t.gettext
     await reg.fetch_related("event")
     _slots, waves = await registrations.event_choices(reg.event_id)
@@ -266,7 +295,7 @@ async def ask_wave(update: Update, context: Context, t: Translator, reg: Registr
 
 async def ask_summary(
     update: Update, context: Context, t: Translator, reg: Registration
-) -> Message:
+) -> OutboxMessage:
     _ = t.gettext
     shown = await registrations.view(reg, t.language)
     confirmed = reg.status == RegistrationStatus.CONFIRMED
@@ -394,20 +423,14 @@ async def resume(update: Update, context: Context) -> str | int:
     link…): a sign-up she was in goes on with its question again; an edit is left."""
     step, editing = pending(context)
     if step is None:
-        return ConversationHandler.END
+        return END
     if editing:
         await retire_previous_prompt(update, context)
-        return ConversationHandler.END
+        return END
     return await ask(update, context, step)
 
 
 # -- what is meant for somewhere else -----------------------------------------------------------
-
-
-def hand_over(context: Context) -> None:
-    """Once the conversation has taken its new state, the handlers registered after it get
-    this update too, as if the sign-up had not taken it (`SignupConversation`)."""
-    context.signup_hand_over = True
 
 
 async def leave_edit(update: Update, context: Context) -> int:
@@ -416,7 +439,7 @@ async def leave_edit(update: Update, context: Context) -> int:
     does what it does anywhere else."""
     await retire_previous_prompt(update, context)
     hand_over(context)
-    return ConversationHandler.END
+    return END
 
 
 def unless_for_her_group(callback):
@@ -427,9 +450,10 @@ def unless_for_her_group(callback):
     @functools.wraps(callback)
     async def answer(update: Update, context: Context) -> str | int | None:
         reply = update.effective_message.reply_to_message
-        if reply is None or await group_relay.group_of_reply(
-            update.effective_user.id, reply.message_id
-        ) is None:
+        if (
+            reply is None
+            or await group_relay.group_of_reply(update.effective_user.id, reply.message_id) is None
+        ):
             return await callback(update, context)
         _step, editing = pending(context)
         if editing:
@@ -449,14 +473,14 @@ async def on_me(update: Update, context: Context) -> str | int:
             context,
             _("You are not signed up for any event. Open the link the organizers shared."),
         )
-        return ConversationHandler.END
+        return END
     if len(mine) == 1:
         context.user_data[EVENT_KEY] = mine[0].event_id
         return await ask(update, context, Step.SUMMARY)
     language = tr(update, context).language
     buttons = [(reg.event.localized("name", language), f"su:me:{reg.event_id}") for reg in mine]
     await send(update, context, _("Which event?"), column(buttons))
-    return ConversationHandler.END
+    return END
 
 
 async def on_me_pick(update: Update, context: Context) -> str | int:
@@ -464,7 +488,7 @@ async def on_me_pick(update: Update, context: Context) -> str | int:
     registration = await registrations.get_registration(update.effective_user.id, event_id)
     if registration is None or registration.status == RegistrationStatus.CANCELLED:
         await answer_query(update, tr(update, context).gettext("This button is no longer active."))
-        return ConversationHandler.END
+        return END
     await answer_query(update)
     await close_buttons(update)
     context.user_data[EVENT_KEY] = event_id
@@ -501,7 +525,7 @@ async def on_language_text(update: Update, context: Context) -> str | int:
 async def choose_language(update: Update, context: Context, language: str) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     await people.set_language(update.effective_user.id, language)
     remember_language(context, language)
     await answer_query(update)
@@ -512,7 +536,7 @@ async def choose_language(update: Update, context: Context, language: str) -> st
 async def on_charter(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     _ = tr(update, context).gettext
     await answer_query(update)
     if update.callback_query.data.endswith(":no"):
@@ -525,7 +549,7 @@ async def on_charter(update: Update, context: Context) -> str | int:
                 "If you change your mind, open the event's link again."
             ),
         )
-        return ConversationHandler.END
+        return END
     await close_buttons(update, _("✅ I agree"))
     await registrations.record_consent(registration)
     return await advance(update, context, registration)
@@ -534,7 +558,7 @@ async def on_charter(update: Update, context: Context) -> str | int:
 async def on_default_name(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     await registration.fetch_related("person")
     name = registration.person.display_name or update.effective_user.first_name
     return await save_name(update, context, registration, name)
@@ -543,7 +567,7 @@ async def on_default_name(update: Update, context: Context) -> str | int:
 async def on_name_text(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     return await save_name(update, context, registration, update.effective_message.text)
 
 
@@ -568,7 +592,7 @@ async def on_name_not_text(update: Update, context: Context) -> str | int:
 async def on_arrival(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     choice = update.callback_query.data.removeprefix("su:arr:")
     kind = {"here": ArrivalKind.ALREADY_THERE, "own": ArrivalKind.ON_MY_OWN}.get(
         choice, ArrivalKind.SLOT
@@ -586,7 +610,7 @@ async def on_arrival(update: Update, context: Context) -> str | int:
 async def on_destination_text(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     _ = tr(update, context).gettext
     text = update.effective_message.text or ""
     await registration.fetch_related("event")
@@ -627,7 +651,7 @@ async def on_destination_text(update: Update, context: Context) -> str | int:
 async def on_destination_location(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     _ = tr(update, context).gettext
     location = update.effective_message.location
     await registration.fetch_related("event")
@@ -676,7 +700,7 @@ async def on_destination_zone(update: Update, context: Context, parts: list[str]
 async def on_destination_pick(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     _ = tr(update, context).gettext
     choice = update.callback_query.data.removeprefix("su:dest:")
     if choice == "retype":
@@ -698,7 +722,7 @@ async def pick_destination(
     """A destination button: a suggestion, or no departure group."""
     registration = registration or await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     try:
         await registrations.set_destination(registration, place_id)
     except UserInputError as error:
@@ -711,7 +735,7 @@ async def pick_destination(
 async def on_transport(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     try:
         await registrations.set_transport(registration, update.callback_query.data.split(":")[-1])
     except UserInputError as error:
@@ -724,7 +748,7 @@ async def on_transport(update: Update, context: Context) -> str | int:
 async def on_wave(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     try:
         await registrations.set_departure_wave(
             registration, int(update.callback_query.data.split(":")[-1])
@@ -739,7 +763,7 @@ async def on_wave(update: Update, context: Context) -> str | int:
 async def on_edit(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     step = Step(update.callback_query.data.removeprefix("su:edit:"))
     await answer_query(update)
     await close_buttons(update)
@@ -749,11 +773,11 @@ async def on_edit(update: Update, context: Context) -> str | int:
 
 
 async def on_confirm(update: Update, context: Context) -> str | int:
-    if not is_current_prompt(update, context):
+    if not await is_current_prompt(update, context):
         return await stale_button(update, context)
     registration = await registration_or_expire(update, context)
     if registration is None:
-        return ConversationHandler.END
+        return END
     _ = tr(update, context).gettext
     try:
         await registrations.confirm(registration)
@@ -775,7 +799,7 @@ async def on_confirm(update: Update, context: Context) -> str | int:
         help_keyboard(tr(update, context)),
     )
     context.user_data.pop(PROMPT_KEY, None)  # answered: a second tap of it is stale
-    return ConversationHandler.END
+    return END
 
 
 def pressed_label(update: Update) -> str | None:
@@ -818,35 +842,11 @@ async def stale_button(update: Update, context: Context) -> str | int:
     step, _editing = pending(context)
     if step is None:  # an old summary's button: tidy it away
         await close_buttons(update)
-        return ConversationHandler.END
+        return END
     return await ask(update, context, step)
 
 
-class SignupConversation(ConversationHandler):
-    """PTB's ConversationHandler, plus what the sign-up needs: its callbacks read her state
-    for this update (`pending`), and a callback may hand the update over (`hand_over`)."""
-
-    async def handle_update(self, update, application, check_result, context):
-        context.signup_state = check_result[0]
-        context.signup_hand_over = False
-        result = await super().handle_update(update, application, check_result, context)
-        if context.signup_hand_over:
-            await self.hand_over(update, application, context)
-        return result
-
-    async def hand_over(self, update: Update, application, context: Context) -> None:
-        """What `Application.process_update` does with the rest of this handler's group."""
-        for group in application.handlers.values():
-            if self not in group:
-                continue
-            for handler in group[group.index(self) + 1 :]:
-                check = handler.check_update(update)
-                if check is not None and check is not False:
-                    await handler.handle_update(update, application, check, context)
-                    return
-
-
-def conversation(start_handler: BaseHandler, fallbacks: list[BaseHandler]) -> ConversationHandler:
+def conversation(start_handler: BaseHandler, fallbacks: list[BaseHandler]) -> Conversation:
     """The sign-up conversation; `/start` dispatching and shared commands come from outside.
 
     Each step has two states: answering it in the sign-up, and answering it to edit a
@@ -866,33 +866,34 @@ def conversation(start_handler: BaseHandler, fallbacks: list[BaseHandler]) -> Co
         button(r"^su:sum:confirm$", on_confirm),
         button(r"^su:edit:[a-z]{1,16}$", on_edit_checked),
     ]
-    return SignupConversation(
+    return Conversation(
         name=CONVERSATION_NAME,
-        persistent=True,
         # Her summary's buttons work outside the conversation too: it ends on showing it.
         entry_points=[*again, *summary],
-        states=with_edit_states({
-            Step.LANGUAGE.value: [
-                button(rf"^su:lang:({LANGUAGE_CODES})$", on_language),
-                MessageHandler(text, on_language_text),
-            ],
-            Step.CHARTER.value: [button(r"^su:charter:(yes|no)$", on_charter)],
-            Step.NAME.value: [
-                button(r"^su:name:default$", on_default_name),
-                MessageHandler(text, on_name_text),
-                MessageHandler(private & ~filters.COMMAND, on_name_not_text),
-            ],
-            Step.ARRIVAL.value: [button(r"^su:arr:(slot:\d{1,9}|here|own)$", on_arrival)],
-            Step.DESTINATION.value: [
-                MessageHandler(text, on_destination_text),
-                MessageHandler(private & filters.LOCATION, on_destination_location),
-                button(r"^su:dest:(place:[a-z0-9-]{1,60}|none|retype)$", on_destination_pick),
-                CallbackQueryHandler(on_destination_zone, pattern=signed_pattern("sz")),
-            ],
-            Step.TRANSPORT.value: [button(r"^su:tr:[a-z_]{1,16}$", on_transport)],
-            Step.WAVE.value: [button(r"^su:wave:\d{1,9}$", on_wave)],
-            Step.SUMMARY.value: summary,
-        }),
+        states=with_edit_states(
+            {
+                Step.LANGUAGE.value: [
+                    button(rf"^su:lang:({LANGUAGE_CODES})$", on_language),
+                    MessageHandler(text, on_language_text),
+                ],
+                Step.CHARTER.value: [button(r"^su:charter:(yes|no)$", on_charter)],
+                Step.NAME.value: [
+                    button(r"^su:name:default$", on_default_name),
+                    MessageHandler(text, on_name_text),
+                    MessageHandler(private & ~filters.COMMAND, on_name_not_text),
+                ],
+                Step.ARRIVAL.value: [button(r"^su:arr:(slot:\d{1,9}|here|own)$", on_arrival)],
+                Step.DESTINATION.value: [
+                    MessageHandler(text, on_destination_text),
+                    MessageHandler(private & filters.LOCATION, on_destination_location),
+                    button(r"^su:dest:(place:[a-z0-9-]{1,60}|none|retype)$", on_destination_pick),
+                    CallbackQueryHandler(on_destination_zone, pattern=signed_pattern("sz")),
+                ],
+                Step.TRANSPORT.value: [button(r"^su:tr:[a-z_]{1,16}$", on_transport)],
+                Step.WAVE.value: [button(r"^su:wave:\d{1,9}$", on_wave)],
+                Step.SUMMARY.value: summary,
+            }
+        ),
         fallbacks=[
             *again,
             *fallbacks,
@@ -928,6 +929,6 @@ def with_edit_states(states: dict[str, list[BaseHandler]]) -> dict[str, list[Bas
 async def on_edit_checked(update: Update, context: Context) -> str | int:
     if update.callback_query.data.removeprefix("su:edit:") not in {s.value for s in EDITABLE}:
         return await stale_button(update, context)
-    if not is_current_prompt(update, context):
+    if not await is_current_prompt(update, context):
         return await stale_button(update, context)
     return await on_edit(update, context)

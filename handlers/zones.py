@@ -13,7 +13,6 @@ from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ConversationHandler,
     MessageHandler,
     filters,
 )
@@ -35,6 +34,7 @@ from handlers.common import (
     send,
     tr,
 )
+from handlers.conversation import END, Conversation
 from handlers.general import on_stray_button
 from handlers.signup import pressed_label
 
@@ -43,7 +43,6 @@ PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 TEXT = PRIVATE & filters.TEXT & ~filters.COMMAND
 DRAFT = "zones_draft"  # {"event": id, "name": the new zone's name once typed}
 NAME, POINT = "zone_name", "zone_point"
-END = ConversationHandler.END
 ZONE_EXAMPLE = N_("Coach stop | fr: Arrêt du car")
 
 
@@ -319,11 +318,10 @@ async def on_unexpected(update: Update, context: Context) -> None:
     await send(update, context, _("You are adding a zone: answer the question above, or /cancel."))
 
 
-def conversation(fallbacks: list[BaseHandler]) -> ConversationHandler:
+def conversation(fallbacks: list[BaseHandler]) -> Conversation:
     not_a_command = PRIVATE & ~filters.COMMAND
-    return ConversationHandler(
+    return Conversation(
         name=CONVERSATION_NAME,
-        persistent=True,
         allow_reentry=True,
         entry_points=[
             CommandHandler("zones", on_zones, filters=PRIVATE),

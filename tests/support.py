@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 
 from telegram.ext import Application
 
+from companion_bot import persistence
 from companion_bot.app import build_application, start_polling, stop_polling
 from companion_bot.demo import timeline
 from companion_bot.emulator import BotApiEmulator, EmulatedUser, StoredMessage, settle
 from companion_bot.services.events import EventSpec
 from companion_bot.settings import Settings, load_settings
+from handlers.conversation import CONVERSATIONS
 from handlers.flood import FloodGuard
 
 ADMIN_ID = 90001
@@ -124,7 +126,7 @@ def harness_settings(database_url: str, emulator: BotApiEmulator) -> Settings:
 async def start_application(application: Application) -> None:
     # Test scripts tap faster than any person: only the flood test uses the real guard.
     application.bot_data["flood_guard"] = FloodGuard(capacity=10_000)
-    await start_polling(application, poll_interval=0, timeout=5)
+    await start_polling(application, timeout=5)
 
 
 async def stop_application(application: Application) -> None:
@@ -143,6 +145,13 @@ async def start_harness(database_url: str) -> AsyncIterator[BotHarness]:
             yield harness
         finally:
             await stop_application(harness.application)
+
+
+async def conversation_step(telegram_id: int, conversation: str) -> object | None:
+    """Her stored step in a conversation (None when she is in none), as the next update
+    handled by any process will read it."""
+    state = await persistence.load(telegram_id)
+    return state.get(CONVERSATIONS, {}).get(conversation)
 
 
 def data(value: str):

@@ -10,7 +10,7 @@ from tortoise.connection import get_connection
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 from companion_bot.db import APP_LABEL, apply_migrations, open_database, tortoise_config
-from companion_bot.models import ConversationState, Event, Person, Registration, Role
+from companion_bot.models import Event, InboxUpdate, Person, Registration, Role, UserData
 
 FIRST = f"{APP_LABEL}.0001_initial"
 
@@ -50,8 +50,39 @@ async def test_upgrade_from_the_first_version_keeps_data(empty_database_url: str
     assert (registration.status, registration.destination_place_id) == ("confirmed", "fr-paris-11")
     assert await Role.filter(person=person, kind="volunteer").exists()
     # What the newer version added works on the upgraded database.
-    await ConversationState.create(conversation="signup", key="[1,1]", state={"value": "name"})
-    assert await ConversationState.filter(conversation="signup").count() == 1
+    await InboxUpdate.create(update_id=1, key="user:1234", payload={}, due_at=doors)
+    assert await InboxUpdate.filter(key="user:1234").count() == 1
+    await Tortoise.close_connections()
+
+
+async def test_conversation_steps_move_into_her_stored_state(empty_database_url: str) -> None:
+    """0008: the steps PTB's persistence kept in conversation_state join her user_data row,
+    where the dispatcher reads them, so an upgrade in the middle of a sign-up loses nothing."""
+    await apply_migrations(empty_database_url, target=f"{APP_LABEL}.0007_outbox_edits")
+    await open_database(empty_database_url)
+    connection = get_connection("default")
+    await connection.execute_script(
+        "INSERT INTO user_data (telegram_id, data, updated_at)"
+        """ VALUES (41, '{"signup_event": 3}', CURRENT_TIMESTAMP);"""
+        "INSERT INTO conversation_state (conversation, key, state, updated_at) VALUES"
+        """ ('signup', '[41,41]', '{"value": "destination"}', CURRENT_TIMESTAMP),"""
+        """ ('zones', '[41,41]', '{"value": 2}', CURRENT_TIMESTAMP),"""
+        """ ('signup', '[42,42]', '{"value": "name"}', CURRENT_TIMESTAMP),"""
+        """ ('signup', '[-5,43]', '{"value": "name"}', CURRENT_TIMESTAMP);"""
+    )
+    await Tortoise.close_connections()
+
+    await apply_migrations(empty_database_url)
+
+    await open_database(empty_database_url)
+    first = await UserData.get(telegram_id=41)
+    assert first.data == {
+        "signup_event": 3,
+        "conversations": {"signup": "destination", "zones": 2},
+    }
+    second = await UserData.get(telegram_id=42)
+    assert second.data == {"conversations": {"signup": "name"}}
+    assert not await UserData.exists(telegram_id=43)  # not a private chat: nothing to keep
     await Tortoise.close_connections()
 
 

@@ -150,27 +150,30 @@ async def test_enqueue_many_skips_keys_already_queued(db):
 # -- delivery ----------------------------------------------------------------------------------
 
 
-async def test_messages_are_delivered_in_order_per_chat_one_second_apart(harness):
-    harness.emulator.set_limits(Limits(per_chat_per_second=1))
-    outbox_worker(harness).per_chat_interval = 1.0  # Telegram's pace
-    people = [harness.user(started=True) for _ in range(4)]
-    for round_number in (1, 2):
+async def test_messages_to_a_chat_go_in_order_a_short_burst_then_one_a_second(harness):
+    """Telegram allows about one message a second per chat, with short bursts: an answer and
+    the next question go at once, a longer run waits its turn."""
+    harness.emulator.set_limits(Limits(per_chat_per_second=1, per_chat_burst=3))
+    worker = outbox_worker(harness)
+    worker.per_chat_interval, worker.per_chat_burst = 1.0, 3  # Telegram's pace
+    people = [harness.user(started=True) for _ in range(3)]
+    for round_number in range(1, 6):
         for person in people:
             await outbox.enqueue(person.id, f"Message {round_number} for {person.id}")
     await drain(harness)
 
     for person in people:
         assert [m.text for m in person.messages()] == [
-            f"Message 1 for {person.id}",
-            f"Message 2 for {person.id}",
+            f"Message {round_number} for {person.id}" for round_number in range(1, 6)
         ]
-        first, second = calls_to(harness, person.id)
-        assert second.time - first.time >= 1.0
+        times = [call.time for call in calls_to(harness, person.id)]
+        assert len(times) == 5
+        assert times[3] - times[0] >= 3.0 and times[4] - times[1] >= 3.0  # 3 per 3 s at most
     assert harness.emulator.stats.total_rejected == 0
     rows = await OutboxMessage.all()
     assert {row.status for row in rows} == {OutboxStatus.SENT}
     assert all(row.telegram_message_id and row.sent_at for row in rows)
-    assert outbox_worker(harness).counters.sent == 8
+    assert outbox_worker(harness).counters.sent == 15
 
 
 async def test_higher_priority_goes_first(harness):
@@ -261,7 +264,7 @@ async def test_after_send_hooks_get_the_row_and_telegrams_message(harness, monke
 
 async def test_a_flood_wait_pauses_sending_and_loses_nothing(harness):
     # No pacing in the bot (TELEGRAM_RATE_LIMIT=0 in tests), 10 msg/s at "Telegram".
-    harness.emulator.set_limits(Limits(rate_limit_per_second=10, per_chat_per_second=1))
+    harness.emulator.set_limits(Limits(rate_limit_per_second=10, per_chat_per_second=1, per_chat_burst=3))
     people = [harness.user(started=True) for _ in range(25)]
     await outbox.enqueue_many(Outgoing(person.id, f"Hi {person.id}") for person in people)
     await drain(harness)
@@ -334,7 +337,7 @@ async def test_a_broadcast_reports_what_was_delivered(harness, event):
 async def test_several_calls_in_flight_still_deliver_everything_once(harness):
     outbox_worker(harness).concurrency = 4
     outbox_worker(harness).per_chat_interval = 1.0  # Telegram's pace
-    harness.emulator.set_limits(Limits(per_chat_per_second=1))
+    harness.emulator.set_limits(Limits(per_chat_per_second=1, per_chat_burst=3))
     people = [harness.user(started=True) for _ in range(40)]
     await outbox.enqueue_many(Outgoing(person.id, f"Hi {person.id}") for person in people)
     await outbox.enqueue_many(Outgoing(person.id, f"Bye {person.id}") for person in people[:5])

@@ -127,7 +127,7 @@ async def test_a_killed_bot_loses_nothing_and_resends_only_what_was_in_flight(
     reason="several processes share an outbox on PostgreSQL; SQLite is one process by design",
 )
 async def test_two_processes_share_the_outbox_without_sending_twice(db, tmp_path):
-    async with BotApiEmulator(limits=Limits(per_chat_per_second=1)) as emulator:
+    async with BotApiEmulator(limits=Limits(per_chat_per_second=1, per_chat_burst=3)) as emulator:
         people = [emulator.user(started=True) for _ in range(300)]
         workers = []
         try:

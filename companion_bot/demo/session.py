@@ -540,7 +540,7 @@ async def open_demo(database_url: str, *, language: str = "fr") -> AsyncIterator
         settings = demo_settings(emulator, database_url, language)
         application = build_application(settings)
         users, extras = scenario.open_accounts(emulator)
-        await start_polling(application, poll_interval=0, timeout=5)
+        await start_polling(application, timeout=5)
         try:
             event = await scenario.create_event(clock.now(), language)
             demo = Demo(emulator, application, event, users, extras)

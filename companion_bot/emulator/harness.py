@@ -13,11 +13,14 @@ async def settle(
     application: Any,
     timeout: float = 5.0,  # noqa: ASYNC109 - mirrors wait_delivered
 ) -> None:
-    """Return once the application fetched every queued update and its handlers finished.
+    """Return once the bot took every queued update, handled it, and sent what it answered.
 
-    PTB puts fetched updates into `application.update_queue` before its next getUpdates
-    confirms them, so "all confirmed" followed by `update_queue.join()` means handled.
-    Work that handlers push elsewhere (`block=False`, `create_task`, jobs) is not awaited.
+    Our bot confirms an update (its next getUpdates, or its webhook's answer) only once the
+    update is stored; its workers (`application.bot_data["workers"]`, see
+    companion_bot/workers) then handle it and send the replies it queued. Work queued for
+    later (reminders) is not awaited. A plain PTB application puts fetched updates into its
+    `update_queue` before its next getUpdates confirms them, so "all confirmed" followed by
+    `update_queue.join()` means handled.
     """
     bot = next((b for b in emulator.bots.values() if b.token == application.bot.token), None)
     if bot is None:
@@ -25,6 +28,10 @@ async def settle(
     async with asyncio.timeout(timeout):
         while True:
             await emulator.wait_all_delivered(bot, timeout)
-            await application.update_queue.join()
+            workers = application.bot_data.get("workers")
+            if workers is not None:
+                await workers.wait_idle(timeout)
+            else:
+                await application.update_queue.join()
             if not bot.pending:  # handlers may have caused new updates meanwhile
                 return

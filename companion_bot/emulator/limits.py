@@ -15,14 +15,16 @@ from .models import ApiError, FailureKind
 class Limits:
     """Which of Telegram's limits the emulator enforces. All off by default.
 
-    `Limits.telegram()` gives the documented values (30 messages/s per bot, 1/s per chat,
-    20/min per group); edits count as messages. `failure_rate` is the share of send requests
+    `Limits.telegram()` gives the documented values (30 messages/s per bot, 1/s per chat
+    with short bursts allowed: `per_chat_burst` messages within as many seconds, 20/min per
+    group); edits count as messages. `failure_rate` is the share of send requests
     that fail with one of `failure_kinds`, drawn from `random.Random(seed)` so a run is
     reproducible.
     """
 
     rate_limit_per_second: float | None = None
     per_chat_per_second: float | None = None
+    per_chat_burst: int = 1
     per_group_per_minute: float | None = None
     failure_rate: float = 0.0
     failure_kinds: tuple[FailureKind, ...] = ("500", "502", "drop")
@@ -33,6 +35,7 @@ class Limits:
         values: dict[str, object] = {
             "rate_limit_per_second": 30,
             "per_chat_per_second": 1,
+            "per_chat_burst": 3,
             "per_group_per_minute": 20,
         }
         return cls(**(values | overrides))  # type: ignore[arg-type]
@@ -80,7 +83,8 @@ class FloodControl:
         if self.limits.rate_limit_per_second:
             rules.append(("bot", 0, self.limits.rate_limit_per_second, 1.0))
         if chat_id > 0 and self.limits.per_chat_per_second:
-            rules.append(("chat", chat_id, self.limits.per_chat_per_second, 1.0))
+            burst = max(1, self.limits.per_chat_burst)
+            rules.append(("chat", chat_id, self.limits.per_chat_per_second * burst, burst))
         if chat_id < 0 and self.limits.per_group_per_minute:
             rules.append(("group", chat_id, self.limits.per_group_per_minute, 60.0))
         return rules

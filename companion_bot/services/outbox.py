@@ -16,6 +16,7 @@ whatever happens in the chat.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,8 +30,12 @@ from tortoise.transactions import in_transaction
 
 from companion_bot import clock
 from companion_bot.models import OutboxMessage, OutboxStatus, Person
+from companion_bot.wakeups import Signal
 
 logger = logging.getLogger(__name__)
+
+# Says a message became due (the outbox worker listens).
+NEW_WORK = Signal()
 
 # Outbox rows carry the rendered call, so the bot's Defaults (applied by PTB to its typed
 # methods only) are written into the payload: HTML, like every message of this bot.
@@ -44,6 +49,10 @@ FINISHED = (
     OutboxStatus.CANCELLED,
 )
 BLOCKED_ERROR = "not sent: she blocked the bot"
+# Answers to what someone just did (her next question, a confirmation): she is waiting for
+# them. After help alerts (services/help.py), before reminders and broadcasts.
+REPLY_PRIORITY = 15
+ATTACHMENT = "attachment"  # the key naming a file in a payload value (see `attachment`)
 # Rows whose message is out, or about to be: what an edit can still change.
 LIVE = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.SENT)
 # What each edit method changes in a message. Folded into a message not sent yet, and
@@ -58,7 +67,6 @@ _CHUNK = 500  # ids per IN (...) list: well below SQLite's and PostgreSQL's para
 
 AfterSendHook = Callable[[OutboxMessage, Message | None], Awaitable[None]]
 _after_send: dict[str, AfterSendHook] = {}
-_listeners: list[Callable[[], None]] = []
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,7 @@ class Outgoing:
     coalesce_key: str | None = None
     min_interval: timedelta = timedelta(0)
     edit_of: int | None = None
+    answering: bool = False  # to someone who just wrote to the bot: she has not blocked it
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,7 @@ async def enqueue(
     reference: Any = None,
     coalesce_key: str | None = None,
     min_interval: timedelta = timedelta(0),
+    answering: bool = False,
 ) -> OutboxMessage | None:
     """Queue one Bot API call to `chat_id`; no Telegram call happens here.
 
@@ -129,13 +139,14 @@ async def enqueue(
     used makes this a no-op returning None. A `coalesce_key` makes this call replace the one
     with the same key that is not sent yet (the returned row is that one); `min_interval`
     then keeps it that long after the last one with its key was sent. To someone who blocked
-    the bot, the row is stored as BLOCKED and never sent. `purpose` names an after-send hook
+    the bot, the row is stored as BLOCKED and never sent (`answering`: she just wrote to the
+    bot, so she has not: nothing to check). `purpose` names an after-send hook
     (`register_after_send`), which gets the row (with its `reference`) and the sent message.
     Works inside the caller's transaction (a duplicate key only rolls back a savepoint).
     """
     item = Outgoing(
         chat_id, text, method, payload, reply_markup, priority, not_before, dedupe_key,
-        broadcast_id, purpose, reference, coalesce_key, min_interval,
+        broadcast_id, purpose, reference, coalesce_key, min_interval, answering=answering,
     )  # fmt: skip
     return await _store(item)
 
@@ -230,7 +241,7 @@ async def enqueue_many(messages: Iterable[Outgoing]) -> int:
     if rows:
         # ignore_conflicts: a key queued concurrently by someone else is skipped, not an error.
         await OutboxMessage.bulk_create(rows, batch_size=_CHUNK, ignore_conflicts=bool(keys))
-        _notify()
+        NEW_WORK.notify()
     return len(rows)
 
 
@@ -238,7 +249,7 @@ async def _store(item: Outgoing) -> OutboxMessage | None:
     """One row for `enqueue` or `edit`: deduplicated, coalesced, paced, blocked."""
     now = _utcnow()
     fields = _row_fields(item, now)
-    if await _is_blocked(item.chat_id):
+    if not item.answering and await _is_blocked(item.chat_id):
         fields |= {"status": OutboxStatus.BLOCKED, "error": BLOCKED_ERROR}
     if item.dedupe_key is not None and await OutboxMessage.exists(dedupe_key=item.dedupe_key):
         return None
@@ -259,7 +270,7 @@ async def _store(item: Outgoing) -> OutboxMessage | None:
                 return None  # queued by someone else meanwhile
             raise
     if row.status == OutboxStatus.PENDING:
-        _notify()
+        NEW_WORK.notify()
     return row
 
 
@@ -278,7 +289,7 @@ async def _replace_waiting(key: str, fields: dict[str, Any]) -> OutboxMessage | 
     if not await OutboxMessage.filter(id=waiting.id, status=OutboxStatus.PENDING).update(**changes):
         return None  # claimed meanwhile: the new state goes in a row of its own
     waiting.update_from_dict(changes)
-    _notify()
+    NEW_WORK.notify()
     return waiting
 
 
@@ -335,6 +346,23 @@ async def cancel(target: str | Iterable[int]) -> int:
     return cancelled
 
 
+def attachment(content: bytes, filename: str) -> dict[str, str]:
+    """A file to upload with the call (a QR code, an export), stored in its JSON row: the
+    worker uploads it as the named file. For small files only."""
+    return {ATTACHMENT: filename, "base64": base64.b64encode(content).decode("ascii")}
+
+
+async def sent_message_id(row_id: int, chat_id: int) -> int | None:
+    """The message an outbox row became in `chat_id`, once sent."""
+    row = await queued(row_id, chat_id)
+    return row.telegram_message_id if row is not None else None
+
+
+async def queued(row_id: int, chat_id: int) -> OutboxMessage | None:
+    """An outbox row to `chat_id`: its call and, once sent, the message it became."""
+    return await OutboxMessage.get_or_none(id=row_id, chat_id=chat_id)
+
+
 async def delivery_report(broadcast_id: int) -> Report:
     rows = (
         await OutboxMessage.filter(broadcast_id=broadcast_id)
@@ -387,19 +415,19 @@ def after_send_hook(purpose: str | None) -> AfterSendHook | None:
     return _after_send.get(purpose) if purpose else None
 
 
-def add_listener(callback: Callable[[], None]) -> None:
-    """`callback()` runs (synchronously) whenever a message becomes due: wakes the worker."""
-    _listeners.append(callback)
+async def _erase(row: OutboxMessage, message: Message | None) -> None:
+    await OutboxMessage.filter(id=row.id).delete()
 
 
-def remove_listener(callback: Callable[[], None]) -> None:
-    if callback in _listeners:
-        _listeners.remove(callback)
+# The last words to someone who asked to be forgotten: the row goes once sent.
+ERASE_AFTER_SENDING = "erase"
+register_after_send(ERASE_AFTER_SENDING, _erase)
 
 
-def _notify() -> None:
-    for callback in list(_listeners):
-        callback()
+
+
+
+
 
 
 # -- helpers -------------------------------------------------------------------------------

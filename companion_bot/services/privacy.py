@@ -16,10 +16,9 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from companion_bot import signing
+from companion_bot import inbox, persistence, signing
 from companion_bot.models import (
     Avoidance,
-    ConversationState,
     Event,
     FollowupAnswer,
     GroupMember,
@@ -31,7 +30,6 @@ from companion_bot.models import (
     Person,
     RelayedMessage,
     Role,
-    UserData,
 )
 from companion_bot.services import outbox, registrations, relay
 from companion_bot.services.registrations import RegistrationView
@@ -189,9 +187,9 @@ async def delete_person(person: Person) -> None:
 
 
 async def forget_conversations(telegram_id: int) -> None:
-    await UserData.filter(telegram_id=telegram_id).delete()
-    # Conversation keys are [chat_id, user_id]; in private chats both are her id.
-    await ConversationState.filter(key=f"[{telegram_id},{telegram_id}]").delete()
+    """Her conversation state, and her updates waiting to be handled (they hold her words)."""
+    await persistence.forget(telegram_id)
+    await inbox.forget(inbox.person_key(telegram_id))
 
 
 # -- "don't group me with her again" ----------------------------------------------------------

@@ -17,15 +17,18 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from companion_bot.models import ScheduledTask, TaskStatus
+from companion_bot.wakeups import Signal
 
 logger = logging.getLogger(__name__)
+
+# Says a task was scheduled or moved (the scheduler runner listens).
+NEW_WORK = Signal()
 
 KIND_MAX_LENGTH = 32  # ScheduledTask.kind
 DEDUPE_KEY_MAX_LENGTH = 128
 
 TaskHandler = Callable[[dict[str, Any], datetime], Awaitable[None]]
 _handlers: dict[str, TaskHandler] = {}
-_listeners: list[Callable[[], None]] = []
 
 
 def register(kind: str, handler: TaskHandler) -> None:
@@ -70,7 +73,7 @@ async def schedule(
     fields: dict[str, Any] = {"kind": kind, "due_at": due_at, "payload": dict(payload or {})}
     if dedupe_key is None:
         task = await ScheduledTask.create(**fields)
-        _notify()
+        NEW_WORK.notify()
         return task
     # Two attempts: an insert that loses a race to the same key updates the winner's row.
     for _ in range(2):
@@ -87,14 +90,14 @@ async def schedule(
                 claimed_at=None,
             )
             await existing.refresh_from_db()
-            _notify()
+            NEW_WORK.notify()
             return existing
         try:
             async with in_transaction():  # a savepoint when the caller is in a transaction
                 task = await ScheduledTask.create(**fields, dedupe_key=dedupe_key)
         except IntegrityError:
             continue
-        _notify()
+        NEW_WORK.notify()
         return task
     raise RuntimeError(f"could not schedule {dedupe_key!r}")  # pragma: no cover
 
@@ -113,7 +116,7 @@ async def move(dedupe_key: str, due_at: datetime) -> bool:
         due_at=due_at
     )
     if changed:
-        _notify()
+        NEW_WORK.notify()
     return bool(changed)
 
 
@@ -132,18 +135,3 @@ async def cancel_prefix(prefix: str) -> int:
     return await ScheduledTask.filter(
         dedupe_key__startswith=prefix, status=TaskStatus.PENDING
     ).update(status=TaskStatus.CANCELLED)
-
-
-def add_listener(callback: Callable[[], None]) -> None:
-    """`callback()` runs (synchronously) whenever a task is scheduled: wakes the runner."""
-    _listeners.append(callback)
-
-
-def remove_listener(callback: Callable[[], None]) -> None:
-    if callback in _listeners:
-        _listeners.remove(callback)
-
-
-def _notify() -> None:
-    for callback in list(_listeners):
-        callback()

@@ -62,6 +62,7 @@ async def healthz(request: web.Request) -> web.Response:
     checks = {
         "database": await database_status(),
         "bot": "ok" if application.running else "not running",
+        "inbox": _worker_status(workers, "inbox"),
         "outbox": _worker_status(workers, "outbox"),
         "scheduler": _worker_status(workers, "scheduler"),
     }

@@ -2,8 +2,8 @@
 
 Written by hand rather than with prometheus-client: the format is a few lines of text, and
 that library's registry is global to the process, where ours lives with each Application
-(tests run many in one process). Counters are this process's since it started; the outbox and
-scheduler backlogs are read from the database, so they are the same in every process.
+(tests run many in one process). Counters are this process's since it started; the inbox, outbox
+and scheduler backlogs are read from the database, so they are the same in every process.
 Nothing personal: counts and durations only.
 """
 
@@ -16,7 +16,14 @@ from telegram.ext import Application
 from tortoise.functions import Count
 
 from companion_bot.metrics import update_metrics
-from companion_bot.models import OutboxMessage, OutboxStatus, ScheduledTask, TaskStatus
+from companion_bot.models import (
+    InboxStatus,
+    InboxUpdate,
+    OutboxMessage,
+    OutboxStatus,
+    ScheduledTask,
+    TaskStatus,
+)
 from companion_bot.web.health import authorized, unauthorized
 from companion_bot.web.keys import APPLICATION
 from companion_bot.workers import WORKERS_KEY, SharedRateLimiter, Workers, utcnow
@@ -53,6 +60,9 @@ async def render(application: Application) -> str:
     outbox = workers.outbox.counters if workers else None
     scheduler = workers.scheduler.counters if workers else None
     limiter = application.bot.rate_limiter
+    inbox_rows = await _status_counts(
+        InboxUpdate, (InboxStatus.PENDING, InboxStatus.HANDLING, InboxStatus.PARKED)
+    )
     outbox_rows = await _status_counts(OutboxMessage, (OutboxStatus.PENDING, OutboxStatus.SENDING))
     task_rows = await _status_counts(
         ScheduledTask, (TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.FAILED)
@@ -80,8 +90,11 @@ async def render(application: Application) -> str:
         f"companion_update_handling_seconds_count {stats.latency.count}",
     ]
     lines += _family(
-        "companion_update_queue", "gauge", "Updates received and not yet taken by a handler.",
-        [("", application.update_queue.qsize())],
+        "companion_inbox_updates", "gauge",
+        "Received updates waiting (pending), being handled (handling) or set aside after "
+        "failing every try (parked), all processes.",
+        [(f'{{status="{status}"}}', inbox_rows.get(status, 0))
+         for status in (InboxStatus.PENDING, InboxStatus.HANDLING, InboxStatus.PARKED)],
     )  # fmt: skip
     lines += _family(
         "companion_handler_errors_total", "counter", "Errors no handler dealt with.",

@@ -1,10 +1,11 @@
 """Telegram's webhook: Telegram POSTs each update to WEBHOOK_URL, whose path is our route.
 
-Only in webhook mode (an Application built without Updater): with long polling nobody should
-be able to hand the bot updates over HTTP. A post must carry the secret set with setWebhook in
-`X-Telegram-Bot-Api-Secret-Token` (else 403) and be an Update in JSON (else 400); it is put on
-the application's update queue and answered at once, before it is handled, so Telegram never
-waits on our handlers. Nothing of the update is logged.
+Only in webhook mode: with long polling nobody should be able to hand the bot updates over
+HTTP. A post must carry the secret set with setWebhook in `X-Telegram-Bot-Api-Secret-Token`
+(else 403) and be an Update in JSON (else 400). It is committed to the inbox before the answer
+(200), so Telegram sends again whatever we did not store, and never waits on our handlers: the
+inbox worker handles it (companion_bot/workers/inbox.py). A second delivery of an update is
+answered 200 and ignored. Nothing of the update is logged.
 """
 
 from __future__ import annotations
@@ -12,20 +13,20 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections import deque
 
 from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
+from companion_bot import faults, inbox
 from companion_bot.settings import Settings
+from companion_bot.telegram_updates import CHANNEL, received
 from companion_bot.web.keys import APPLICATION, SETTINGS
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-# Telegram posts an update again when our answer did not reach it: remember recent ids.
-RECENT_UPDATES = 2_000
+WEBHOOK_MODE_KEY = "webhook_mode"
 
 
 async def register_webhook(application: Application, settings: Settings) -> None:
@@ -46,8 +47,6 @@ class WebhookReceiver:
     def __init__(self, application: Application, secret: str) -> None:
         self.application = application
         self._secret = secret.encode()
-        self._recent: deque[int] = deque(maxlen=RECENT_UPDATES)
-        self._recent_ids: set[int] = set()
 
     async def receive(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
@@ -57,31 +56,34 @@ class WebhookReceiver:
             data = json.loads(await request.read())
         except ValueError:  # UnicodeDecodeError is one
             return web.Response(status=400, text="body is not JSON\n")
-        if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+        if not looks_like_an_update(data):
             return web.Response(status=400, text="not a Telegram update\n")
-        try:
-            update = Update.de_json(data, self.application.bot)
-        except Exception:
-            logger.warning("Webhook: update %s is not a readable Update", data["update_id"])
-            return web.Response(status=400, text="not a Telegram update\n")
-        if self._seen(update.update_id):
-            return web.Response()  # Telegram's second try of what we already took
-        await self.application.update_queue.put(update)
+        # A database that cannot store it answers 500: Telegram will post it again.
+        await inbox.store(CHANNEL, received(data))
+        faults.reached("webhook.stored")
         return web.Response()
 
-    def _seen(self, update_id: int) -> bool:
-        if update_id in self._recent_ids:
-            return True
-        if len(self._recent) == self._recent.maxlen:
-            self._recent_ids.discard(self._recent[0])
-        self._recent.append(update_id)
-        self._recent_ids.add(update_id)
+
+KINDS = frozenset(Update.ALL_TYPES)
+
+
+def looks_like_an_update(data: object) -> bool:
+    """An update's shape: an integer `update_id` and what happened, each an object. Checked
+    here so that nothing else is stored; the handler reads the rest (a bad field there is
+    retried a few times, then set aside)."""
+    if not isinstance(data, dict) or type(data.get("update_id")) is not int:
         return False
+    kinds = [key for key in data if key != "update_id"]
+    return (
+        bool(kinds)
+        and all(isinstance(data[key], dict) for key in kinds if key in KINDS)
+        and any(key in KINDS for key in kinds)
+    )
 
 
 def setup(app: web.Application) -> None:
     application = app[APPLICATION]
-    if application.updater is not None:
+    if not application.bot_data.get(WEBHOOK_MODE_KEY):
         return  # long polling: updates come from getUpdates only
     settings = app[SETTINGS]
     receiver = WebhookReceiver(application, settings.webhook_secret)

@@ -540,35 +540,39 @@ async def test_long_poll_wakes_on_update_conflict_and_stop(emulator, http) -> No
 
 async def test_flood_limits_answer_429(http, clock) -> None:
     async with BotApiEmulator(limits=Limits.telegram(), clock=lambda: clock[0]) as emulator:
-        users = [emulator.user(started=True) for _ in range(31)]
-        status, _ = await call(http, emulator, "sendMessage", chat_id=users[0].id, text="a")
-        status, body = await call(http, emulator, "sendMessage", chat_id=users[0].id, text="b")
-        assert (status, body["parameters"]) == (429, {"retry_after": 1})
-        assert body["description"] == "Too Many Requests: retry after 1"
-        for user in users[1:30]:
+        users = [emulator.user(started=True) for _ in range(29)]
+        for text in "abc":  # a short burst to one chat is allowed…
+            status, _ = await call(http, emulator, "sendMessage", chat_id=users[0].id, text=text)
+            assert status == 200
+        # …not a fourth message within three seconds.
+        status, body = await call(http, emulator, "sendMessage", chat_id=users[0].id, text="d")
+        assert (status, body["parameters"]) == (429, {"retry_after": 3})
+        assert body["description"] == "Too Many Requests: retry after 3"
+        for user in users[1:28]:
             status, _ = await call(http, emulator, "sendMessage", chat_id=user.id, text="c")
             assert status == 200
-        status, _ = await call(http, emulator, "sendMessage", chat_id=users[30].id, text="d")
+        status, _ = await call(http, emulator, "sendMessage", chat_id=users[28].id, text="d")
         assert status == 429  # 30 messages in this second already
 
         bot = Bot(emulator.token, base_url=emulator.base_url)
         async with bot:
             with pytest.raises(RetryAfter):
-                await bot.send_message(users[30].id, "e")
+                await bot.send_message(users[28].id, "e")
             clock[0] += 1.0
-            await bot.send_message(users[30].id, "e")
+            await bot.send_message(users[28].id, "e")
         assert emulator.stats.total_delivered == 31
         assert emulator.stats.rate_limited[users[0].id] == 1
         assert emulator.stats.total_rejected == 3
 
         # An edit writes to the chat too: it counts against the same limits.
-        clock[0] += 1.0
         _, body = await call(http, emulator, "sendMessage", chat_id=users[1].id, text="f")
         shown = body["result"]["message_id"]
-        edit = {"chat_id": users[1].id, "message_id": shown, "text": "g"}
+        status, _ = await call(http, emulator, "sendMessage", chat_id=users[1].id, text="g")
+        assert status == 200  # "c", "f", "g": three within three seconds
+        edit = {"chat_id": users[1].id, "message_id": shown, "text": "h"}
         status, _ = await call(http, emulator, "editMessageText", **edit)
         assert status == 429
-        clock[0] += 1.0
+        clock[0] += 2.0  # "c" is three seconds old
         status, _ = await call(http, emulator, "editMessageText", **edit)
         assert status == 200
 

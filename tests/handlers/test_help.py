@@ -19,8 +19,7 @@ from companion_bot.models import (
     TaskStatus,
 )
 from companion_bot.services import help as alerts
-from companion_bot.services import scheduler
-from companion_bot.workers import get_workers
+from companion_bot.services import outbox, scheduler
 from tests.handlers.test_relay import received
 from tests.support import BotHarness, sign_up
 
@@ -170,20 +169,48 @@ async def test_two_volunteers_claim_at_once_one_wins_and_both_see_who(harness: B
     assert await scheduler.pending(f"help:{alert.id}:escalation") is None
 
 
+async def asks_while_volunteers_wait(person, level: str = "⚠️ I'm being harassed") -> None:
+    """`asks_for_help`, waiting for her own answers only: the volunteers' queues are held
+    up (`hold_up`), so the bot is never idle."""
+
+    def offers(label: str):
+        return lambda message: any(b.text == label for b in message.inline_buttons())
+
+    await person.send_text(HELP)
+    await person.wait_for_message(offers(level), timeout=30)
+    await person.tap(level)
+    await person.wait_for_message(offers(YES), timeout=30)
+    await person.tap(YES)
+    await person.wait_for_message(lambda m: "volunteers" in (m.text or ""), timeout=30)
+
+
+async def hold_up(chats: list) -> list[int]:
+    """As if these chats' queues were long: a message ahead of theirs (first by priority),
+    waiting for a retry in an hour, holds up the rest of each chat (the outbox keeps a
+    chat's order)."""
+    held = []
+    for person in chats:
+        row = await outbox.enqueue(person.id, "an earlier message", priority=100)
+        await OutboxMessage.filter(id=row.id).update(
+            attempts=1, not_before=clock.now() + timedelta(hours=1)
+        )
+        held.append(row.id)
+    return held
+
+
 async def test_copies_not_sent_yet_are_cancelled_once_claimed(harness: BotHarness, event):
     _orga, team = await the_team(harness, event, 2)
     ada = await at_the_party(harness, event)
     await harness.drain()
-    worker = get_workers(harness.application).outbox
-    await worker.stop()  # as if the queue were long: her alert's copies wait
-    await asks_for_help(harness, ada)
+    held = await hold_up(team)  # her alert's copies wait
+    await asks_while_volunteers_wait(ada)
     alert = await HelpAlert.get(person__telegram_id=ada.id)
     copies = OutboxMessage.filter(dedupe_key__startswith=f"help:{alert.id}:vol:")
     assert {row.status for row in await copies} == {OutboxStatus.PENDING}
     claim = await alerts.claim(team[0].id, alert.id)
     assert claim.first
     assert {row.status for row in await copies} == {OutboxStatus.CANCELLED}
-    await worker.start()
+    await OutboxMessage.filter(id__in=held).delete()
     await harness.drain()
     assert not any("needs help" in text for text in received(team[1]))
     assert "🙋 Vol0, a volunteer, is on the way to you." in received(ada)[-1]
@@ -195,9 +222,8 @@ async def test_a_copy_on_its_way_when_the_alert_is_taken_says_so_once_it_arrives
     _orga, team = await the_team(harness, event, 2)
     ada = await at_the_party(harness, event)
     await harness.drain()
-    worker = get_workers(harness.application).outbox
-    await worker.stop()
-    await asks_for_help(harness, ada)
+    held = await hold_up(team)
+    await asks_while_volunteers_wait(ada)
     alert = await HelpAlert.get(person__telegram_id=ada.id)
     # Vol1's copy is being sent by another process at the moment Vol0 takes the alert.
     vol1 = await Person.get(telegram_id=team[1].id)
@@ -209,7 +235,7 @@ async def test_a_copy_on_its_way_when_the_alert_is_taken_says_so_once_it_arrives
     await alerts.claim(team[0].id, alert.id)
     # That process died before it was sent: it goes back to the queue and goes out here.
     await OutboxMessage.filter(id=in_flight.id).update(status=OutboxStatus.PENDING)
-    await worker.start()
+    await OutboxMessage.filter(id__in=held).delete()
     await harness.drain()
     copy = alert_copy(team[1])
     assert "Taken by Vol0 at" in copy.text and not copy.inline_buttons()

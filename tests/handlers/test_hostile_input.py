@@ -12,12 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from companion_bot.models import (
-    ConversationState,
     Person,
+    UserData,
     Registration,
     RegistrationStatus,
 )
 from companion_bot.services.people import clean_display_name
+from handlers.conversation import CONVERSATIONS
 from companion_bot.services.registrations import Step
 from tests.support import BotHarness
 
@@ -135,8 +136,9 @@ async def assert_state_is_sound() -> None:
     for person in await Person.filter(display_name__not_isnull=True):
         assert clean_display_name(person.display_name) == person.display_name
     steps = {step.value for step in Step}
-    for state in await ConversationState.filter(conversation="signup"):
-        assert state.state["value"] in steps
+    for state in await UserData.all().values_list("data", flat=True):
+        step = (state or {}).get(CONVERSATIONS, {}).get("signup")
+        assert step is None or step in steps
 
 
 @settings(

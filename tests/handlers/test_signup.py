@@ -10,14 +10,16 @@ import pytest
 from companion_bot.i18n import translator
 from companion_bot.models import (
     ArrivalKind,
-    ConversationState,
+    OutboxMessage,
     Registration,
     RegistrationStatus,
     Transport,
 )
+from companion_bot.services import outbox
 from companion_bot.services.events import create_event
 from tests.support import (
     BotHarness,
+    conversation_step,
     data,
     event_spec,
     sign_up,
@@ -95,8 +97,8 @@ async def test_sign_up_in_english(harness: BotHarness, event) -> None:
     assert registration.destination_place_id == "fr-paris-oberkampf"
     assert registration.transport == Transport.TRANSIT
     assert registration.departure_wave.departs_at == event_spec_wave(event, 0)
-    # The conversation is over: nothing left in the persisted state.
-    assert not await ConversationState.filter(key__contains=str(marie.id)).exists()
+    # The conversation is over: nothing left in the stored state.
+    assert await conversation_step(marie.id, "signup") is None
 
 
 def event_spec_wave(event, index: int) -> datetime:
@@ -337,8 +339,7 @@ async def test_restart_mid_sign_up_resumes_where_she_was(harness: BotHarness, ev
     lou = harness.user(first_name="Lou", language_code="en")
     await reach_destination_step(harness, lou, event)
     # Written through already, before any shutdown could flush it.
-    state = await ConversationState.get(conversation="signup", key=f"[{lou.id},{lou.id}]")
-    assert state.state == {"value": "destination"}
+    assert await conversation_step(lou.id, "signup") == "destination"
 
     await harness.restart()
 
@@ -433,3 +434,29 @@ async def test_language_can_be_changed_any_time(harness: BotHarness, event) -> N
     assert reply.text == "I will speak English with you."
     reply = await harness.say(chloe, "/me")
     assert "Language: English" in reply.text
+
+
+async def test_a_second_copy_of_her_question_works_like_the_first(harness: BotHarness, event):
+    """A process that dies just after sending a message sends it again on restart (the
+    outbox cannot know the first copy arrived): she may tap either copy."""
+    marie = harness.user(first_name="Marie", language_code="en")
+    await reach_destination_step(harness, marie, event)
+    await harness.say(marie, "Pantin")
+    await harness.tap(marie, data("su:tr:transit"))
+    await harness.tap(marie, data("su:wave:*"))
+    first = marie.last_message()
+    assert "Please check and confirm" in first.text
+    prompt = await OutboxMessage.get(chat_id=marie.id, telegram_message_id=first.message_id)
+    copy = await outbox.enqueue(marie.id, method="sendMessage", payload=prompt.payload)
+    await harness.drain()
+    second = marie.last_message()
+    assert second.message_id != first.message_id and second.text == first.text
+    # The outbox kept the second copy's id, as after a resend.
+    await OutboxMessage.filter(id=prompt.id).update(
+        telegram_message_id=(await OutboxMessage.get(id=copy.id)).telegram_message_id
+    )
+
+    reply = await harness.tap(marie, data("su:sum:confirm"), message=first)
+    assert "You're signed up" in reply.text
+    registration = await Registration.get(person__telegram_id=marie.id)
+    assert registration.status == RegistrationStatus.CONFIRMED

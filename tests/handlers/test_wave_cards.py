@@ -162,7 +162,7 @@ async def test_many_changes_make_few_edits_paced_within_the_chat_limit(harness: 
     cards = [m for m in vic.messages() if "Ada —" in (m.text or "")]
     assert len(cards) == 2
     # From now on, as on Telegram: one message (or edit) a second per chat.
-    harness.emulator.set_limits(Limits(per_chat_per_second=1))
+    harness.emulator.set_limits(Limits(per_chat_per_second=1, per_chat_burst=3))
     get_workers(harness.application).outbox.per_chat_interval = 1.0
     group = await departure_group(ada)
     ids = {

@@ -40,7 +40,8 @@ async def test_healthz_is_ok_when_the_database_answers_and_the_bot_runs(hook: We
     response = await hook.client.get("/healthz")
     assert response.status == 200
     assert await response.json() == {
-        "status": "ok", "database": "ok", "bot": "ok", "outbox": "ok", "scheduler": "ok",
+        "status": "ok", "database": "ok", "bot": "ok", "inbox": "ok", "outbox": "ok",
+        "scheduler": "ok",
     }  # fmt: skip
 
 
@@ -63,7 +64,7 @@ async def test_healthz_fails_once_the_bot_is_stopped(hook: WebhookHarness):
     response = await hook.client.get("/healthz")
     assert response.status == 503
     body = await response.json()
-    assert body["bot"] == "not running" and body["outbox"] == "not running"
+    assert body["bot"] == body["inbox"] == body["outbox"] == "not running"
     assert body["database"] == "ok"
 
 
@@ -88,7 +89,10 @@ async def test_metrics_count_updates_latency_and_the_outbox(hook: WebhookHarness
     assert sample(after, "companion_update_handling_seconds_bucket", '{le="+Inf"}') == 3
     assert sample(after, "companion_update_handling_seconds_sum") > 0
     assert sample(after, "companion_outbox_messages", '{status="pending"}') == 1
-    assert sample(after, "companion_outbox_sent_total") == 1
+    # Replies go through the outbox too: three questions, the two tapped ones closed, "now".
+    assert sample(after, "companion_outbox_sent_total") == 6
+    for status in ("pending", "handling", "parked"):
+        assert sample(after, "companion_inbox_updates", f'{{status="{status}"}}') == 0
     for name in (
         "companion_outbox_blocked_total", "companion_outbox_failed_total",
         "companion_outbox_retried_total", "companion_outbox_flood_waits_total",

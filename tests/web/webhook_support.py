@@ -17,6 +17,7 @@ from companion_bot.emulator import BotApiEmulator, EmulatedUser, StoredMessage
 from companion_bot.settings import Settings, load_settings
 from companion_bot.web import create_app
 from companion_bot.web.webhook import SECRET_HEADER
+from companion_bot.workers import get_workers
 from handlers.flood import FloodGuard
 from tests.support import ADMIN_ID
 
@@ -70,7 +71,7 @@ class WebhookHarness:
         for update in self.take_pending():
             response = await self.post(update)
             assert response.status == 200, await response.text()
-        await self.application.update_queue.join()
+        await get_workers(self.application).wait_idle()
 
     async def say(self, person: EmulatedUser, text: str) -> StoredMessage | None:
         if text.startswith("/"):

@@ -1,0 +1,257 @@
+"""The inbox worker: handles stored updates (`companion_bot.inbox`), each person's one at a
+time and in `update_id` order, different people in parallel, in any process.
+
+Each update is handled in one database transaction with everything it causes — her answer,
+her next step, the replies it queues in the outbox — and marked handled in that same
+transaction. A crash before the commit leaves nothing behind: the update is handled again,
+by this process after a restart or by another one. So effects never happen twice, and a
+reply is lost only if the outbox loses it (it does not).
+
+The claim counts as an attempt. An update whose handling fails (or kills the process) is
+tried again with a back-off, `max_attempts` times in all; then it is parked (kept aside,
+logged) and the person is told, and her later updates go on: one bad update never blocks
+her.
+
+Order across processes: the queue core hands out a person's updates one at a time (see
+`companion_bot.workers.queue`). Two updates of one person may reach two processes at once
+(webhook posts in parallel): when update N arrives before N-1 was stored, N waits up to
+`gap_wait` seconds for it, so that her updates are handled in the order she sent them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from tortoise.transactions import in_transaction
+
+from companion_bot import faults, inbox, wakeups
+from companion_bot.models import InboxStatus, InboxUpdate
+from companion_bot.workers.queue import (
+    ConcurrentRunner,
+    QueueSpec,
+    backoff,
+    give_up,
+    hold,
+    release_unheld,
+    retry_later,
+    short_error,
+    utcnow,
+)
+
+logger = logging.getLogger(__name__)
+
+# A claimed update's handling transaction locks its row a moment after the claim commits.
+HOLD_GRACE = 5.0
+# How far back an update looks for a missing one before it (see `_choose`).
+GAP_SPAN = 200
+
+UPDATES = QueueSpec(
+    model=InboxUpdate,
+    pending=InboxStatus.PENDING,
+    claimed=InboxStatus.HANDLING,
+    done=InboxStatus.DONE,
+    given_up=InboxStatus.PARKED,
+    due_field="due_at",
+    error_field="last_error",
+    done_field="handled_at",
+    order=("update_id", "id"),
+    key_field="key",
+    strict_order=True,
+)
+
+
+class HandlingFailed(Exception):
+    """A handler failed while handling an update (PTB reports it to the error handler
+    instead of raising it): the update's transaction must roll back."""
+
+
+@dataclass
+class UpdateScope:
+    """What the handling of one update leaves to do after its transaction committed (calls
+    whose failure must not undo it, such as answering a button tap), and the handler error
+    that must undo it."""
+
+    after_commit: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    queued: set[object] = field(default_factory=set)  # what is in after_commit, to do once
+    error: BaseException | None = None
+
+
+_scope: ContextVar[UpdateScope | None] = ContextVar("update_scope", default=None)
+
+
+def current_scope() -> UpdateScope | None:
+    """The update being handled in this task, if any."""
+    return _scope.get()
+
+
+class Dispatcher(Protocol):
+    """The channel's side: turn a stored update into effects, or tell her it was parked."""
+
+    async def handle(self, row: InboxUpdate) -> None: ...
+
+    async def parked(self, row: InboxUpdate) -> None: ...
+
+
+@dataclass
+class InboxCounters:
+    handled: int = 0
+    retried: int = 0
+    parked: int = 0
+    recovered: int = 0
+
+
+class InboxWorker(ConcurrentRunner):
+    name = "inbox worker"
+    spec = UPDATES
+    signal = inbox.NEW_WORK
+    count_attempt = True
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        *,
+        worker_id: str | None = None,
+        concurrency: int = 8,
+        lease: float = 120.0,
+        poll_interval: float = 0.5,
+        max_attempts: int = 4,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        gap_wait: float = 1.0,
+        sweep_interval: float = 10.0,
+        stop_timeout: float = 10.0,
+    ) -> None:
+        super().__init__(
+            worker_id=worker_id,
+            concurrency=concurrency,
+            lease=lease,
+            poll_interval=poll_interval,
+            sweep_interval=sweep_interval,
+            stop_timeout=stop_timeout,
+        )
+        self.dispatcher = dispatcher
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.gap_wait = gap_wait
+        self.counters = InboxCounters()
+
+    def on_recovered(self, count: int) -> None:
+        self.counters.recovered += count
+
+    async def recover(self) -> int:
+        """Also updates left in hand by a process that died on another host (their handling
+        transaction holds a lock on their row; when nobody does, nobody handles them), and
+        the purge of updates kept long enough (`inbox.purge`)."""
+        count = await super().recover()
+        await inbox.purge(utcnow())
+        released = await release_unheld(UPDATES, self.worker_id, HOLD_GRACE)
+        if released:
+            self.on_recovered(released)
+            logger.warning("inbox: %d update(s) left in hand by a stopped process", released)
+        return count + released
+
+    async def _choose(self, candidates: list[InboxUpdate], now: datetime) -> list[InboxUpdate]:
+        """Hold back an update while one made before it may still be on its way: any number
+        missing among the `GAP_SPAN` before it (Telegram numbers updates one by one). An
+        update with nothing stored before it goes at once. The key check runs after this,
+        so it sees every update this saw."""
+        if self.gap_wait <= 0:  # updates are stored in order (long polling): no gap to wait on
+            return candidates
+        settled = now - timedelta(seconds=self.gap_wait)
+        young = [row for row in candidates if row.received_at > settled and row.attempts == 0]
+        if not young:
+            return candidates
+        waiting: set[int] = set()
+        for channel in {row.channel for row in young}:
+            mine = [row for row in young if row.channel == channel]
+            top = max(row.update_id for row in mine)
+            stored = set(
+                await InboxUpdate.filter(
+                    channel=channel, update_id__gte=top - GAP_SPAN, update_id__lt=top
+                ).values_list("update_id", flat=True)
+            )
+            floor = min(stored, default=top)  # nothing stored before: no gap to wait on
+            for row in mine:
+                start = max(floor, row.update_id - GAP_SPAN)
+                if any(number not in stored for number in range(start, row.update_id)):
+                    waiting.add(row.id)
+        return [row for row in candidates if row.id not in waiting]
+
+    async def _execute(self, row: InboxUpdate) -> None:
+        if row.attempts > self.max_attempts:
+            # Claimed more often than allowed: the last tries killed their process.
+            await self._park(row, row.last_error or "its handling never finished")
+            return
+        scope = UpdateScope()
+        token = _scope.set(scope)
+        try:
+            # What it queues (replies, tasks) wakes their workers once it is committed.
+            with wakeups.deferred():
+                async with in_transaction():
+                    await hold(UPDATES, row.id)
+                    await self.dispatcher.handle(row)
+                    if scope.error is not None:
+                        raise HandlingFailed(short_error(scope.error)) from scope.error
+                    handled = await UPDATES.mine(row.id, self.worker_id).update(
+                        status=InboxStatus.DONE,
+                        handled_at=utcnow(),
+                        payload=None,
+                        last_error=None,
+                    )
+                    if not handled:  # our claim was taken back meanwhile: undo, it runs again
+                        raise HandlingFailed("the claim was lost while handling")
+                    faults.reached("inbox.in_transaction")
+                faults.reached("inbox.committed")  # its replies are not sent yet
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await UPDATES.mine(row.id, self.worker_id).update(
+                    status=InboxStatus.PENDING, claimed_by=None, claimed_at=None
+                )
+            raise
+        except Exception as error:
+            await self._on_error(row, error)
+            return
+        finally:
+            _scope.reset(token)
+        self.counters.handled += 1
+        for action in scope.after_commit:
+            try:
+                await action()
+            except Exception as error:  # a late answer to a tap, say: the update is handled
+                logger.info("inbox: after-commit call failed: %s", short_error(error))
+
+    async def _on_error(self, row: InboxUpdate, error: Exception) -> None:
+        cause = error.__cause__ if isinstance(error, HandlingFailed) and error.__cause__ else error
+        if row.attempts >= self.max_attempts:
+            logger.error(
+                "inbox: update %s failed %d times, parked", row.update_id, row.attempts,
+                exc_info=cause,
+            )  # fmt: skip
+            await self._park(row, cause)
+            return
+        delay = backoff(row.attempts, self.backoff_base, self.backoff_cap)
+        await retry_later(UPDATES, row, self.worker_id, cause, delay, attempts=row.attempts)
+        self.counters.retried += 1
+        logger.warning(
+            "inbox: update %s failed (%s), tried again in %.1f s",
+            row.update_id, short_error(cause), delay,
+        )  # fmt: skip
+
+    async def _park(self, row: InboxUpdate, error: BaseException | str) -> None:
+        if not await give_up(UPDATES, row, self.worker_id, error, handled_at=utcnow()):
+            return
+        self.counters.parked += 1
+        try:
+            with wakeups.deferred():
+                async with in_transaction():
+                    await self.dispatcher.parked(row)
+        except Exception:
+            logger.exception("inbox: could not tell the person her update %s failed", row.id)
