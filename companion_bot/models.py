@@ -264,6 +264,8 @@ class Registration(Model):
     wants_departure_group = fields.BooleanField(null=True)
     destination_place_id = fields.CharField(max_length=64, null=True)
     transport = fields.CharEnumField(Transport, max_length=16, null=True)
+    # A driver's seats for companions: None not asked, 0 she drives alone, 1-8 (MAX_SEATS).
+    seats_offered = fields.SmallIntField(null=True)
     departure_wave: fields.ForeignKeyNullableRelation[DepartureWave] = fields.ForeignKeyField(
         "models.DepartureWave", related_name="registrations", null=True, on_delete=fields.SET_NULL
     )

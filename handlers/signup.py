@@ -87,6 +87,7 @@ EDITABLE = {
     Step.ARRIVAL: N_("Arrival"),
     Step.DESTINATION: N_("Destination"),
     Step.TRANSPORT: N_("Transport"),
+    Step.SEATS: N_("Seats"),
     Step.WAVE: N_("Departure"),
 }
 
@@ -283,6 +284,27 @@ async def ask_transport(
     )
 
 
+async def ask_seats(
+    update: Update, context: Context, t: Translator, reg: Registration
+) -> OutboxMessage:
+    _ = t.gettext
+    counts = [(str(n), f"su:seats:{n}") for n in range(1, 5)]
+    return await send(
+        update,
+        context,
+        _(
+            "Can you drive companions home? People of your departure heading your way may "
+            "ride with you (you are dropped last, and never take a long detour for them). "
+            "Tap how many seats you offer, or type a number up to {limit}."
+        ).format(limit=registrations.MAX_SEATS),
+        keyboard([counts, [(_("No seat: I drive alone"), "su:seats:0")]]),
+    )
+
+
+def drives_a_car(reg: Registration) -> bool:
+    return bool(reg.wants_departure_group) and reg.transport == Transport.CAR
+
+
 async def ask_wave(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
@@ -302,7 +324,8 @@ async def ask_summary(
     edits = [
         (_("✏️ {what}").format(what=_(label)), f"su:edit:{step.value}")
         for step, label in EDITABLE.items()
-        if step not in (Step.TRANSPORT, Step.WAVE) or reg.wants_departure_group
+        if step not in (Step.TRANSPORT, Step.SEATS, Step.WAVE) or reg.wants_departure_group
+        if step != Step.SEATS or drives_a_car(reg)
     ]
     rows = [[(_("✅ Done") if confirmed else _("✅ Confirm"), "su:sum:confirm")]]
     rows += [edits[i : i + 2] for i in range(0, len(edits), 2)]
@@ -316,6 +339,7 @@ ASK = {
     Step.ARRIVAL: ask_arrival,
     Step.DESTINATION: ask_destination,
     Step.TRANSPORT: ask_transport,
+    Step.SEATS: ask_seats,
     Step.WAVE: ask_wave,
     Step.SUMMARY: ask_summary,
 }
@@ -360,6 +384,9 @@ def summary_text(t: Translator, shown: RegistrationView) -> str:
         Step.TRANSPORT: transport,
         Step.WAVE: departure,
     }
+    if drives_a_car(reg):
+        answers[Step.SEATS] = seats_text(t, reg.seats_offered)
+    answers = {step: answers[step] for step in EDITABLE if step in answers}  # EDITABLE's order
     lines = [
         f"<b>{esc(shown.event.localized('name', t.language))}</b> — "
         f"{esc(shown.event.localized('venue_name', t.language))}, "
@@ -372,6 +399,14 @@ def summary_text(t: Translator, shown: RegistrationView) -> str:
         ),
     ]
     return "\n".join(lines)
+
+
+def seats_text(t: Translator, seats: int | None) -> str:
+    if seats is None:
+        return "—"
+    if seats == 0:
+        return t.gettext("none, I drive alone")
+    return t.ngettext("{n} seat for companions", "{n} seats for companions", seats).format(n=seats)
 
 
 # -- moving on after an answer -------------------------------------------------------------
@@ -745,6 +780,32 @@ async def on_transport(update: Update, context: Context) -> str | int:
     return await advance(update, context, registration)
 
 
+async def on_seats(update: Update, context: Context) -> str | int:
+    registration = await registration_or_expire(update, context)
+    if registration is None:
+        return END
+    try:
+        await registrations.set_seats(registration, int(update.callback_query.data.split(":")[-1]))
+    except UserInputError as error:
+        return await refuse(update, context, error)
+    await answer_query(update)
+    await close_buttons(update, pressed_label(update))
+    return await advance(update, context, registration)
+
+
+async def on_seats_text(update: Update, context: Context) -> str | int:
+    registration = await registration_or_expire(update, context)
+    if registration is None:
+        return END
+    try:
+        seats = registrations.parse_seats(update.effective_message.text)
+        await registrations.set_seats(registration, seats)
+    except UserInputError as error:
+        return await refuse(update, context, error)
+    await retire_previous_prompt(update, context)
+    return await advance(update, context, registration)
+
+
 async def on_wave(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
@@ -767,8 +828,10 @@ async def on_edit(update: Update, context: Context) -> str | int:
     step = Step(update.callback_query.data.removeprefix("su:edit:"))
     await answer_query(update)
     await close_buttons(update)
-    if step == Step.TRANSPORT and not registration.wants_departure_group:
+    if step in (Step.TRANSPORT, Step.SEATS) and not registration.wants_departure_group:
         step = Step.DESTINATION
+    elif step == Step.SEATS and not drives_a_car(registration):
+        step = Step.TRANSPORT
     return await ask(update, context, step)
 
 
@@ -890,6 +953,10 @@ def conversation(start_handler: BaseHandler, fallbacks: list[BaseHandler]) -> Co
                     CallbackQueryHandler(on_destination_zone, pattern=signed_pattern("sz")),
                 ],
                 Step.TRANSPORT.value: [button(r"^su:tr:[a-z_]{1,16}$", on_transport)],
+                Step.SEATS.value: [
+                    button(r"^su:seats:\d{1,2}$", on_seats),
+                    MessageHandler(text, on_seats_text),
+                ],
                 Step.WAVE.value: [button(r"^su:wave:\d{1,9}$", on_wave)],
                 Step.SUMMARY.value: summary,
             }

@@ -194,6 +194,7 @@ async def sign_up_waiting(
     language: str = "en",
     destination: str = "oberkampf",
     transport: str = "transit",
+    seats: int = 0,
     wave: str = "",
 ) -> None:
     """The happy path for people acting at the same time: each waits for her own answers."""
@@ -220,6 +221,9 @@ async def sign_up_waiting(
     await person.send_text(destination)
     await then_expect("su:tr:")
     await person.tap(data(f"su:tr:{transport}"))
+    if transport == "car":
+        await then_expect("su:seats:")
+        await person.tap(data(f"su:seats:{seats}"))
     await then_expect("su:wave:")
     await person.tap(lambda b: (b.callback_data or "").startswith("su:wave:")
                      and b.text.startswith(wave))  # fmt: skip

@@ -35,6 +35,10 @@ SNAP_MAX_KM = 15.0
 STALE_CHOICE = N_("That choice is no longer available. Please pick one of the buttons below.")
 
 
+#: Seats a driver may offer besides her own.
+MAX_SEATS = 8
+
+
 class Step(StrEnum):
     LANGUAGE = "language"
     CHARTER = "charter"
@@ -42,6 +46,7 @@ class Step(StrEnum):
     ARRIVAL = "arrival"
     DESTINATION = "destination"
     TRANSPORT = "transport"
+    SEATS = "seats"
     WAVE = "wave"
     SUMMARY = "summary"
 
@@ -115,6 +120,8 @@ def next_step(registration: Registration, person: Person, has_waves: bool) -> St
     if registration.wants_departure_group:
         if registration.transport is None:
             return Step.TRANSPORT
+        if registration.transport == Transport.CAR and registration.seats_offered is None:
+            return Step.SEATS
         if has_waves and registration.departure_wave_id is None:
             return Step.WAVE
     return Step.SUMMARY
@@ -176,12 +183,14 @@ async def save_destination(registration: Registration, place_id: str | None) -> 
     registration.wants_departure_group = place_id is not None
     if place_id is None:
         registration.transport = None
+        registration.seats_offered = None
         registration.departure_wave = None
     await registration.save(
         update_fields=[
             "destination_place_id",
             "wants_departure_group",
             "transport",
+            "seats_offered",
             "departure_wave_id",
             "updated_at",
         ]
@@ -193,7 +202,43 @@ async def set_transport(registration: Registration, transport: str) -> None:
         registration.transport = Transport(transport)
     except ValueError:
         raise UserInputError(STALE_CHOICE) from None
-    await registration.save(update_fields=["transport", "updated_at"])
+    if registration.transport != Transport.CAR:
+        registration.seats_offered = None  # only a driver offers seats
+    await registration.save(update_fields=["transport", "seats_offered", "updated_at"])
+
+
+def parse_seats(text: str) -> int:
+    """The seats she typed ("2", " 3 "): a whole number from 1 to MAX_SEATS, or a clear
+    refusal (0 is "no seat", which has its button; a car has no more than 8 free seats)."""
+    text = text.strip()
+    if not text.isdecimal():
+        raise UserInputError(
+            N_("Please type a number of seats from 1 to {limit}, or tap a button."),
+            limit=MAX_SEATS,
+        )
+    seats = int(text)
+    if seats == 0:
+        raise UserInputError(
+            N_("0 seats means you drive alone: tap “No seat: I drive alone” for that, or type 1 to {limit}."),
+            limit=MAX_SEATS,
+        )
+    if seats > MAX_SEATS:
+        raise UserInputError(N_("At most {limit} seats, please."), limit=MAX_SEATS)
+    return seats
+
+
+async def set_seats(registration: Registration, seats: int) -> None:
+    """The seats a driver offers to companions heading her way (0: she drives alone)."""
+    if not registration.wants_departure_group or registration.transport != Transport.CAR:
+        raise UserInputError(
+            N_("Seats are for drivers in a departure group: you did not choose the car.")
+            if registration.wants_departure_group
+            else N_("Seats are for drivers in a departure group: you chose none.")
+        )
+    if not 0 <= seats <= MAX_SEATS:
+        raise UserInputError(N_("At most {limit} seats, please."), limit=MAX_SEATS)
+    registration.seats_offered = seats
+    await registration.save(update_fields=["seats_offered", "updated_at"])
 
 
 async def set_departure_wave(registration: Registration, wave_id: int) -> None:

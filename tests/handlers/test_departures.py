@@ -311,6 +311,7 @@ async def test_volunteers_see_who_is_without_a_group(harness: BotHarness, event)
         await harness.tap(driver, data(step))
     await harness.say(driver, "Montreuil")
     await harness.tap(driver, data("su:tr:car"))
+    await harness.tap(driver, data("su:seats:0"))  # she drives alone
     await harness.tap(driver, data("su:wave:*"))
     await harness.tap(driver, data("su:sum:confirm"))
     await harness.travel_to(ALL_ANNOUNCED(event) + timedelta(minutes=5))  # the next round
