@@ -217,6 +217,29 @@ def _departure_problem(
     # groups it returns are still told (and evaluated) in their best order.
     exhaustive_max = EXHAUSTIVE_ORDER_MAX if len(distinct) <= _ORDERS_UP_TO_TYPES else 0
 
+    cached, compute, count = distances.cache.get, distances.compute, distances.count
+
+    def nearest_first(group_types: tuple[int, ...]) -> float:
+        travelled = direct_list[group_types[0]]
+        detour_sum, leg = 0.0, 0.0
+        for j in range(1, len(group_types)):
+            current, previous = group_types[j], group_types[j - 1]
+            if table is not None:
+                leg = table[previous][current]
+            else:
+                leg = cached(previous * count + current)
+                if leg is None:
+                    leg = compute(previous, current)
+            travelled += leg
+            straight = direct_list[current]
+            if straight > 1e-6:
+                detour = travelled / straight - 1.0
+                if detour > cap + 1e-9:
+                    return INFEASIBLE
+                if detour > 0.0:
+                    detour_sum += detour
+        return w_detour * detour_sum + w_solo * leg
+
     def group_cost(group_types: tuple[int, ...], anchor: float | None) -> float:
         # ``group_types`` is sorted: nearest first.
         size = len(group_types)
@@ -230,6 +253,8 @@ def _departure_problem(
                 if last is not None or size > driver_seats[t] + 1:
                     return INFEASIBLE
                 last = position
+        if not exhaustive_max and last is None:
+            return nearest_first(group_types) + size_costs[size]
         if table is not None:
             rows = [table[t] for t in group_types]
             between = [[row[u] for u in group_types] for row in rows]
