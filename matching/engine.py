@@ -50,20 +50,27 @@ from matching.model import (
     Point,
     Unplaced,
     UnplacedReason,
-    from_minutes,
     departure_class,
+    from_minutes,
     group_id,
     is_driver,
     to_minutes,
 )
 from matching.objective import (
+    EXHAUSTIVE_ORDER_MAX,
     CostReport,
     arrival_meeting_minutes,
-    EXHAUSTIVE_ORDER_MAX,
     best_order,
     departure_chain,
     evaluate,
     size_penalty,
+)
+from matching.partition import (
+    COLUMN_LIMIT,
+    EXACT_MAX_PEOPLE,
+    TooBig,
+    enumerate_columns,
+    solve_partition,
 )
 
 INFEASIBLE = math.inf
@@ -83,6 +90,11 @@ _WORK_PER_MEMBER = 400
 # Share of the budget the first local search may use, then the exact regions; the final local
 # search and the rescues use what is left (the rescues always run: nobody alone comes first).
 _IMPROVE_SHARE, _REFINE_SHARE = 0.5, 0.85
+# The exact solver's budget per pool, in CP-SAT's deterministic time units (not the clock: the
+# same input gives the same groups), and a wall-clock safety net far above it.
+_EXACT_WORK_FLOOR = 0.05
+_EXACT_WORK_PER_MEMBER = 0.002
+_EXACT_MAX_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -878,6 +890,7 @@ def match(
     rules: MatchingRules | None = None,
     seed: int = 0,
     now: datetime | None = None,
+    exact: bool = True,
 ) -> Matching:
     """Run one matching round: group everyone in the pool, growing the locked groups.
 
@@ -924,7 +937,9 @@ def match(
             t = to_minutes(next(g.meeting_time for g in arrival_locked if a.id in g.members))
             windows[a.id] = (t, t, t)
     problem = _arrival_problem(event, rules, arrival_pool, windows, arrival_locked, by_id)
-    arrival_groups.extend(_solve(event, problem, rules, seed, windows, reference_time, unplaced))
+    arrival_groups.extend(
+        _solve(event, problem, rules, seed, windows, reference_time, unplaced, exact)
+    )
 
     # Departures: one sub-problem per (wave, transport class).
     waves = {w.id for w in event.departure_waves}
@@ -948,7 +963,7 @@ def match(
             event, rules, wave_id, class_name, pools.get(key, []), locked_by_key.get(key, []), by_id
         )
         departure_groups.extend(
-            _solve(event, problem, rules, seed, windows, reference_time, unplaced)
+            _solve(event, problem, rules, seed, windows, reference_time, unplaced, exact)
         )
 
     arrival_groups.sort(key=lambda g: (g.meeting_time, g.id))
@@ -966,10 +981,14 @@ def _solve(
     windows: dict[str, tuple[float, float, float]],
     reference_time: datetime,
     unplaced: list[Unplaced],
+    exact: bool = True,
 ) -> list[Group]:
     solver = _Solver(problem, rules, seed)
+    solved = solver.solve()
+    if exact:
+        solved = _exact_pool(problem, solver, solved, seed)
     groups = []
-    for group in solver.solve():
+    for group in solved:
         if len(group.members) == 1 and group.locked is None:
             person = group.members[0]
             attendee = problem.attendees[person]
@@ -978,6 +997,58 @@ def _solve(
             continue
         groups.append(_make_group(event, problem, group, windows, rules, reference_time))
     return groups
+
+
+def _exact_pool(
+    problem: _SubProblem, solver: _Solver, groups: list[_Group], seed: int
+) -> list[_Group]:
+    """Exact set partitioning of a small pool (see :mod:`matching.partition`), seeded with the
+    heuristic's groups; they stand if the solver finds nothing better (or ortools is missing)."""
+    size = len(problem.sweep)
+    if problem.locked or not 3 <= size <= EXACT_MAX_PEOPLE:
+        return groups
+    try:
+        import ortools  # noqa: F401
+    except ImportError:
+        return groups
+    own = [problem.kind is GroupKind.DEPARTURE and is_driver(a) for a in problem.attendees]
+
+    def cost(types: tuple[int, ...]) -> float:
+        return solver.cost_types(types, None)
+
+    try:
+        found = enumerate_columns(
+            problem.types,
+            own,
+            problem.avoid,
+            cost,
+            problem.min_size,
+            problem.rescue_max,
+            COLUMN_LIMIT,
+        )
+    except TooBig:
+        return groups
+    bases = [problem.types[members[0]] for members, _ in found.queues]
+    current = sum(g.cost for g in groups)
+    solved = solve_partition(
+        found,
+        cost,
+        bases,
+        [g.members for g in groups],
+        _EXACT_WORK_FLOOR + _EXACT_WORK_PER_MEMBER * size,
+        _EXACT_MAX_SECONDS,
+        workers=1,
+        seed=seed,
+    )
+    if solved is None:
+        return groups
+    better = [_Group(sorted(members)) for members in solved[0]]
+    for group in better:
+        group.cost = solver.cost_of(group.members, None)
+    if sum(g.cost for g in better) >= current - _IMPROVEMENT:
+        return groups
+    solver.groups = dict(enumerate(better))
+    return better
 
 
 __all__ = ["Matching", "choose_meeting_point", "match"]

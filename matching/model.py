@@ -223,10 +223,10 @@ class Group:
     """A group the engine proposes, or one already announced (``locked``).
 
     ``members`` are in a meaningful order: by preferred arrival for an arrival group, in drop-off
-    order for a departure group (the cheapest order, see :func:`matching.objective.drop_off_chain`;
-    a driver who takes the others home is last; a car group has no drop-off order). ``meeting_time`` is the arrival
-    meeting time, or the wave's time for a departure group. A locked group keeps its members and
-    meeting time; it may only grow.
+    order for a departure group (the cheapest order, see
+    :func:`matching.objective.drop_off_chain`; a driver who takes the others home is last; a car
+    group has no drop-off order). ``meeting_time`` is the arrival meeting time, or the wave's
+    time for a departure group. A locked group keeps its members and meeting time; it may only grow.
     """
 
     id: str
