@@ -59,9 +59,9 @@ Example (a round, as the bot runs it)::
     for group in result.groups:
         decision = decide_announcement(group, event, by_id, now)
         # arrival ('ana', 'cleo', 'dina', 'bea') 23:15 west -> announce (already_good)
-        # departure ('bea', 'cleo', 'ana') 01:30 west -> wait (deadline 19:30)
+        # departure ('cleo', 'bea', 'ana') 01:30 west -> wait (deadline 19:30)
     result.unplaced  # (Unplaced('dina', DEPARTURE, NO_COMPATIBLE_COMPANION),): the only driver
-    result.report.total  # 106.86: 100 for dina alone, the rest for the departure trio
+    result.report.total  # 106.20: 100 for dina alone, the rest for the departure trio
 
 Rules in brief
 --------------
@@ -71,7 +71,11 @@ Rules in brief
 - Transport compatibility (:data:`matching.model.TRANSPORT_CLASS`): walk, transit and night bus
   travel together; taxis only with taxis (at most 4); bikes with bikes; cars with cars.
 - Departure groups: one wave, one transport class, nobody's detour over ``rules.max_detour``
-  (50 %) in the drop-off chain model. Arrival groups: windows overlap by at least
+  (50 %) in the drop-off chain model, members in the cheapest drop-off order (every order is
+  tried up to 6 members; ``Group.members`` is that order). A driver who offers seats
+  (``Attendee.seats``) takes people on foot or public transport of her wave home (she is
+  last, her detour within ``rules.max_driver_detour``); drivers who offer none are grouped only
+  to walk to the car park together (no chain). Arrival groups: windows overlap by at least
   ``rules.min_arrival_overlap`` (15 min); the meeting time is on a 5-minute grid inside it.
 - "Never group me with X": ``Attendee.avoid``, symmetric, never broken.
 

@@ -50,16 +50,27 @@ from matching.model import (
     Point,
     Unplaced,
     UnplacedReason,
+    departure_class,
     from_minutes,
     group_id,
+    is_driver,
     to_minutes,
-    transport_class,
 )
 from matching.objective import (
+    EXHAUSTIVE_ORDER_MAX,
     CostReport,
     arrival_meeting_minutes,
+    best_order,
+    departure_chain,
     evaluate,
     size_penalty,
+)
+from matching.partition import (
+    COLUMN_LIMIT,
+    EXACT_MAX_PEOPLE,
+    TooBig,
+    enumerate_columns,
+    solve_partition,
 )
 
 INFEASIBLE = math.inf
@@ -68,6 +79,7 @@ _MAX_REPARTITION = 10  # members of two groups re-partitioned exhaustively
 _NEIGHBOURS = 6  # nearby groups examined for each group
 _REGION_SIZE = 10  # members of a region re-solved exactly
 _LAZY_TABLE_ABOVE = 1500  # distinct destinations beyond which distances are computed on demand
+_ORDERS_UP_TO_TYPES = 1500  # distinct destinations up to which the search tries every order
 # Work budget of a sub-problem, in units of work (a split of two groups examined, a candidate
 # group or a state of the exact region solver): a floor, plus so much per member. Counting
 # work instead of reading a clock keeps the engine deterministic; realistic instances (people
@@ -78,6 +90,11 @@ _WORK_PER_MEMBER = 400
 # Share of the budget the first local search may use, then the exact regions; the final local
 # search and the rescues use what is left (the rescues always run: nobody alone comes first).
 _IMPROVE_SHARE, _REFINE_SHARE = 0.5, 0.85
+# The exact solver's budget per pool, in CP-SAT's deterministic time units (not the clock: the
+# same input gives the same groups), and a wall-clock safety net far above it.
+_EXACT_WORK_FLOOR = 0.05
+_EXACT_WORK_PER_MEMBER = 0.002
+_EXACT_MAX_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,36 +196,46 @@ def _departure_problem(
         members.extend(by_id[m] for m in group.members)
         locked_indices.append((group, indices))
     venue = event.venue
-    # Members without a destination stand at the venue: they peel off first, at no cost.
+    # Members without a destination stand at the venue: they peel off first, at no cost. A
+    # driver who offers seats is a type of her own (she comes last, and has her seats).
     points = [m.destination or venue for m in members]
-    coords = sorted({(p.lat, p.lon) for p in points})
-    lats = np.array([c[0] for c in coords], dtype=float)
-    lons = np.array([c[1] for c in coords], dtype=float)
+    keys = [
+        (p.lat, p.lon, m.id if is_driver(m) else "") for p, m in zip(points, members, strict=True)
+    ]
+    distinct = sorted(set(keys))
+    lats = np.array([c[0] for c in distinct], dtype=float)
+    lons = np.array([c[1] for c in distinct], dtype=float)
     direct = haversine_km(venue.lat, venue.lon, lats, lons)
-    rank = np.lexsort((lons, lats, direct))  # types ordered by distance: sorted = drop-off order
+    drivers = np.array([1 if c[2] else 0 for c in distinct])
+    # Types ordered by distance: sorted types give the nearest-first order.
+    rank = np.lexsort((np.arange(len(distinct)), drivers, lons, lats, direct))
+    distinct = [distinct[i] for i in rank]
     lats, lons, direct = lats[rank], lons[rank], direct[rank]
-    type_of_coord = {(float(lats[i]), float(lons[i])): i for i in range(len(lats))}
-    types = [type_of_coord[(p.lat, p.lon)] for p in points]
+    type_of_key = {c: i for i, c in enumerate(distinct)}
+    types = [type_of_key[k] for k in keys]
+    seats_of = {m.id: m.seats for m in members if is_driver(m)}
+    driver_seats = [seats_of[c[2]] if c[2] else 0 for c in distinct]
     xy = local_xy_km(lats, lons, venue)
     direct_list = direct.tolist()
     distances = _Distances(lats, lons)
-    weights = rules.weights
-    cap = rules.max_detour + 1e-9
-    size_costs = _size_costs(event, rules, class_name)
-
     table = distances.table
+    weights = rules.weights
+    w_detour, w_solo = weights.detour, weights.solo_leg
+    cap, driver_cap = rules.max_detour, rules.max_driver_detour
+    size_costs = _size_costs(event, rules, class_name)
+    car_park = class_name == "car"  # drivers without seats: no drop-off chain
+    # Thousands of distinct destinations (exact positions, not neighbourhoods): costs are not
+    # shared between groups, so the search costs groups nearest-first, which is cheaper; the
+    # groups it returns are still told (and evaluated) in their best order.
+    exhaustive_max = EXHAUSTIVE_ORDER_MAX if len(distinct) <= _ORDERS_UP_TO_TYPES else 0
+
     cached, compute, count = distances.cache.get, distances.compute, distances.count
 
-    def group_cost(group_types: tuple[int, ...], anchor: float | None) -> float:
-        # ``group_types`` is sorted: the drop-off order, and ``previous <= current`` below.
-        size = len(group_types)
-        if size == 1:
-            return weights.alone
+    def nearest_first(group_types: tuple[int, ...]) -> float:
         travelled = direct_list[group_types[0]]
         detour_sum, leg = 0.0, 0.0
-        for j in range(1, size):
-            current = group_types[j]
-            previous = group_types[j - 1]
+        for j in range(1, len(group_types)):
+            current, previous = group_types[j], group_types[j - 1]
             if table is not None:
                 leg = table[previous][current]
             else:
@@ -219,11 +246,43 @@ def _departure_problem(
             straight = direct_list[current]
             if straight > 1e-6:
                 detour = travelled / straight - 1.0
-                if detour > cap:
+                if detour > cap + 1e-9:
                     return INFEASIBLE
                 if detour > 0.0:
                     detour_sum += detour
-        return weights.detour * detour_sum + weights.solo_leg * leg + size_costs[size]
+        return w_detour * detour_sum + w_solo * leg
+
+    def group_cost(group_types: tuple[int, ...], anchor: float | None) -> float:
+        # ``group_types`` is sorted: nearest first.
+        size = len(group_types)
+        if size == 1:
+            return weights.alone
+        if car_park:
+            return size_costs[size]
+        last = None
+        for position, t in enumerate(group_types):
+            if driver_seats[t]:
+                if last is not None or size > driver_seats[t] + 1:
+                    return INFEASIBLE
+                last = position
+        if not exhaustive_max and last is None:
+            return nearest_first(group_types) + size_costs[size]
+        if table is not None:
+            rows = [table[t] for t in group_types]
+            between = [[row[u] for u in group_types] for row in rows]
+        else:
+            between = [[distances(t, u) for u in group_types] for t in group_types]
+        cost, _ = best_order(
+            [direct_list[t] for t in group_types],
+            between,
+            last,
+            cap,
+            driver_cap,
+            w_detour,
+            w_solo,
+            exhaustive_max,
+        )
+        return cost + size_costs[size]
 
     # Sweep: by bearing from the venue, then distance; start in the widest empty sector.
     bearing = np.arctan2(xy[:, 0], xy[:, 1])
@@ -755,6 +814,9 @@ def _make_group(
         order = {m: problem.types[m] for m in group.members}
         ranked = sorted(group.members, key=lambda m: (order[m], problem.attendees[m].id))
         attendees = [problem.attendees[m] for m in ranked]
+        chain = departure_chain(event.venue, attendees, rules)
+        if chain is not None:  # members in drop-off order, the driver (if any) last
+            attendees = [attendees[i] for i in chain.order]
         wave = event.wave(problem.wave_id)
         meeting = group.locked.meeting_time if group.locked else wave.time
     members = tuple(a.id for a in attendees)
@@ -828,6 +890,7 @@ def match(
     rules: MatchingRules | None = None,
     seed: int = 0,
     now: datetime | None = None,
+    exact: bool = True,
 ) -> Matching:
     """Run one matching round: group everyone in the pool, growing the locked groups.
 
@@ -874,7 +937,9 @@ def match(
             t = to_minutes(next(g.meeting_time for g in arrival_locked if a.id in g.members))
             windows[a.id] = (t, t, t)
     problem = _arrival_problem(event, rules, arrival_pool, windows, arrival_locked, by_id)
-    arrival_groups.extend(_solve(event, problem, rules, seed, windows, reference_time, unplaced))
+    arrival_groups.extend(
+        _solve(event, problem, rules, seed, windows, reference_time, unplaced, exact)
+    )
 
     # Departures: one sub-problem per (wave, transport class).
     waves = {w.id for w in event.departure_waves}
@@ -885,7 +950,7 @@ def match(
         if a.departure_wave not in waves:
             unplaced.append(Unplaced(a.id, GroupKind.DEPARTURE, UnplacedReason.UNKNOWN_WAVE))
             continue
-        pools.setdefault((a.departure_wave, transport_class(a.transport)), []).append(a)
+        pools.setdefault((a.departure_wave, departure_class(a)), []).append(a)
     locked_by_key: dict[tuple[str, str], list[Group]] = {}
     for g in departure_locked:
         locked_by_key.setdefault((g.wave_id or "", g.transport_class or ""), []).append(g)
@@ -898,7 +963,7 @@ def match(
             event, rules, wave_id, class_name, pools.get(key, []), locked_by_key.get(key, []), by_id
         )
         departure_groups.extend(
-            _solve(event, problem, rules, seed, windows, reference_time, unplaced)
+            _solve(event, problem, rules, seed, windows, reference_time, unplaced, exact)
         )
 
     arrival_groups.sort(key=lambda g: (g.meeting_time, g.id))
@@ -916,10 +981,14 @@ def _solve(
     windows: dict[str, tuple[float, float, float]],
     reference_time: datetime,
     unplaced: list[Unplaced],
+    exact: bool = True,
 ) -> list[Group]:
     solver = _Solver(problem, rules, seed)
+    solved = solver.solve()
+    if exact:
+        solved = _exact_pool(problem, solver, solved, seed)
     groups = []
-    for group in solver.solve():
+    for group in solved:
         if len(group.members) == 1 and group.locked is None:
             person = group.members[0]
             attendee = problem.attendees[person]
@@ -928,6 +997,58 @@ def _solve(
             continue
         groups.append(_make_group(event, problem, group, windows, rules, reference_time))
     return groups
+
+
+def _exact_pool(
+    problem: _SubProblem, solver: _Solver, groups: list[_Group], seed: int
+) -> list[_Group]:
+    """Exact set partitioning of a small pool (see :mod:`matching.partition`), seeded with the
+    heuristic's groups; they stand if the solver finds nothing better (or ortools is missing)."""
+    size = len(problem.sweep)
+    if problem.locked or not 3 <= size <= EXACT_MAX_PEOPLE:
+        return groups
+    try:
+        import ortools  # noqa: F401
+    except ImportError:
+        return groups
+    own = [problem.kind is GroupKind.DEPARTURE and is_driver(a) for a in problem.attendees]
+
+    def cost(types: tuple[int, ...]) -> float:
+        return solver.cost_types(types, None)
+
+    try:
+        found = enumerate_columns(
+            problem.types,
+            own,
+            problem.avoid,
+            cost,
+            problem.min_size,
+            problem.rescue_max,
+            COLUMN_LIMIT,
+        )
+    except TooBig:
+        return groups
+    bases = [problem.types[members[0]] for members, _ in found.queues]
+    current = sum(g.cost for g in groups)
+    solved = solve_partition(
+        found,
+        cost,
+        bases,
+        [g.members for g in groups],
+        _EXACT_WORK_FLOOR + _EXACT_WORK_PER_MEMBER * size,
+        _EXACT_MAX_SECONDS,
+        workers=1,
+        seed=seed,
+    )
+    if solved is None:
+        return groups
+    better = [_Group(sorted(members)) for members in solved[0]]
+    for group in better:
+        group.cost = solver.cost_of(group.members, None)
+    if sum(g.cost for g in better) >= current - _IMPROVEMENT:
+        return groups
+    solver.groups = dict(enumerate(better))
+    return better
 
 
 __all__ = ["Matching", "choose_meeting_point", "match"]

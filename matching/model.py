@@ -41,8 +41,12 @@ class Transport(StrEnum):
 #: - ``taxi``: a taxi is shared only by people who chose one (sharing the fare is their choice),
 #:   and holds at most 4 passengers (:data:`CLASS_MAX_SIZE`), with no "+1" exception.
 #: - ``bike``: cyclists ride together; a cyclist cannot escort walkers for kilometres.
-#: - ``car``: drivers leave together (to the car park, in convoy); the engine never arranges lifts
-#:   in someone's car: whether to take a passenger is for people to decide, not an algorithm.
+#: - ``car``: drivers who offer no seat leave together only as far as the car park: a car group
+#:   has no drop-off chain (each drives her own car home) and costs only its size. A driver who
+#:   *offers seats* (``Attendee.seats``) joins the ``foot_and_public`` pool of her wave instead
+#:   (:func:`departure_class`): people on foot, transit or night bus heading her way may ride with
+#:   her, dropped off on her way home (she is last), within ``MatchingRules.max_driver_detour``
+#:   for her and ``max_detour`` for them, at most ``seats`` of them and one driver per group.
 #:
 #: Arrival groups are not split by transport: members meet at a meeting point near the venue.
 TRANSPORT_CLASS: dict[Transport, str] = {
@@ -69,6 +73,23 @@ OVERSIZE = "oversize"
 def transport_class(mode: Transport) -> str:
     """The compatibility class of a transport mode (see :data:`TRANSPORT_CLASS`)."""
     return TRANSPORT_CLASS[Transport(mode)]
+
+
+#: Seats a driver may offer (besides her own).
+MAX_SEATS = 8
+
+
+def is_driver(attendee: Attendee) -> bool:
+    """A driver who offers seats to companions (she drives them home, and is dropped last)."""
+    return attendee.transport is Transport.CAR and attendee.seats > 0
+
+
+def departure_class(attendee: Attendee) -> str:
+    """The departure pool an attendee belongs to: her transport class, except that a driver who
+    offers seats rides with people on foot and public transport (see :data:`TRANSPORT_CLASS`)."""
+    if is_driver(attendee):
+        return "foot_and_public"
+    return transport_class(attendee.transport)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +126,8 @@ class Attendee:
     wave and transport class at no detour cost. ``place_id`` names that neighbourhood (used for
     reporting and by the benchmark's "same neighbourhood" rule). ``avoid`` lists attendees she
     must never be grouped with (symmetric: it is enough that one of the two lists the other).
+    ``seats``: a driver (``transport`` car) who can take this many companions home; 0 offers
+    none (she is grouped only with other drivers, to walk to the car park together).
     """
 
     id: str
@@ -115,6 +138,11 @@ class Attendee:
     place_id: str | None = None
     flags: frozenset[str] = frozenset()
     avoid: frozenset[str] = frozenset()
+    seats: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.seats <= MAX_SEATS:
+            raise ValueError(f"seats must be between 0 and {MAX_SEATS}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,9 +223,10 @@ class Group:
     """A group the engine proposes, or one already announced (``locked``).
 
     ``members`` are in a meaningful order: by preferred arrival for an arrival group, in drop-off
-    order (nearest destination first) for a departure group. ``meeting_time`` is the arrival
-    meeting time, or the wave's time for a departure group. A locked group keeps its members and
-    meeting time; it may only grow.
+    order for a departure group (the cheapest order, see
+    :func:`matching.objective.drop_off_chain`; a driver who takes the others home is last; a car
+    group has no drop-off order). ``meeting_time`` is the arrival meeting time, or the wave's
+    time for a departure group. A locked group keeps its members and meeting time; it may only grow.
     """
 
     id: str
@@ -288,6 +317,7 @@ class MatchingRules:
     - ``min_arrival_overlap``: members' arrival windows must share at least this much time.
     - ``meeting_time_step``: meeting times are rounded to this grid (23:35, not 23:37).
     - ``max_detour``: nobody's trip may be more than this ratio longer than going straight home.
+    - ``max_driver_detour``: the same for a driver who takes companions home (she is last).
     - ``late_join_max_added_cost``: a late sign-up joins a group only if that adds at most this
       much to the group's cost; otherwise she waits in the pool for the next round.
     - ``min_notice``: a group closes to newcomers this long before it meets.
@@ -302,6 +332,7 @@ class MatchingRules:
     min_arrival_overlap: timedelta = timedelta(minutes=15)
     meeting_time_step: timedelta = timedelta(minutes=5)
     max_detour: float = 0.5
+    max_driver_detour: float = 0.3
     late_join_max_added_cost: float = 3.0
     min_notice: timedelta = timedelta(minutes=30)
     announce_lead_arrival: timedelta = timedelta(hours=3)

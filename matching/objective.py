@@ -44,8 +44,9 @@ from matching.model import (
     MatchingRules,
     Point,
     Weights,
+    departure_class,
+    is_driver,
     to_minutes,
-    transport_class,
 )
 
 _EPS_KM = 1e-6
@@ -64,20 +65,135 @@ def size_penalty(size: int, sizes: GroupSizes, regular_max: int, weights: Weight
 
 @dataclass(frozen=True, slots=True)
 class Chain:
-    """A departure group's trip home as a drop-off chain (members nearest-first)."""
+    """A departure group's trip home as a drop-off chain (members in drop-off order)."""
 
     order: tuple[int, ...]  # indices into the points given, in drop-off order
     direct_km: tuple[float, ...]  # each member's straight distance from the venue
     chain_km: tuple[float, ...]  # each member's distance travelled along the chain
     detours: tuple[float, ...]  # chain / direct - 1 (0 without a destination)
     solo_leg_km: float  # the last member's final leg, travelled alone
+    feasible: bool = True  # nobody's detour over her cap in this order
+
+
+#: Drop-off orders are searched exhaustively for groups up to this many members with a
+#: destination (branch and bound: 720 orders at most, far fewer in practice); larger groups
+#: (a locked group grown past the maximum) keep the nearest-first order.
+EXHAUSTIVE_ORDER_MAX = 6
+
+
+def best_order(
+    direct: Sequence[float],
+    between: Sequence[Sequence[float]],
+    last: int | None,
+    cap: float,
+    last_cap: float,
+    w_detour: float,
+    w_solo: float,
+    exhaustive_max: int = EXHAUSTIVE_ORDER_MAX,
+) -> tuple[float, tuple[int, ...]]:
+    """The cheapest feasible drop-off order of stops ``0..k-1``, given nearest-first.
+
+    ``direct[i]`` is stop i's distance from the venue, non-decreasing (0: no destination, she
+    peels off at the venue, first); ``between[i][j]`` the distance between two stops; ``last`` a
+    stop that must come last (a driver), with her own detour cap ``last_cap``. The cost of an
+    order is ``w_detour`` times the sum of the detours plus ``w_solo`` times the final leg.
+    Every order is tried (branch and bound) up to :data:`EXHAUSTIVE_ORDER_MAX` stops, ties going
+    to the order met first, which is nearest-first; beyond, nearest-first only. Returns
+    ``(cost, order)``; the cost is ``math.inf`` (with the nearest-first order) when no order
+    keeps everyone within her cap.
+    """
+    count = len(direct)
+    first = [i for i in range(count) if direct[i] <= _EPS_KM and i != last]
+    moving = [i for i in range(count) if direct[i] > _EPS_KM and i != last]
+    end = last if last is not None and direct[last] > _EPS_KM else None
+    if last is not None and end is None:
+        first.append(last)
+    tail = () if end is None else (end,)
+    fallback = (*first, *moving, *tail)
+    stretch, last_stretch = 1.0 + cap + 1e-9, 1.0 + last_cap + 1e-9
+    # Necessary conditions, pair by pair, in any order: whoever of two is dropped second has
+    # travelled at least the nearer one's direct distance plus the distance between them.
+    for x, a in enumerate(moving):
+        for b in moving[x + 1 :]:
+            if direct[a] + between[a][b] > stretch * direct[b]:
+                return math.inf, fallback
+        if end is not None and direct[a] + between[a][end] > last_stretch * direct[end]:
+            return math.inf, fallback
+    if len(moving) <= 1:
+        if not moving:
+            if end is None:
+                return 0.0, fallback
+            return w_solo * direct[end], fallback
+        a = moving[0]
+        if end is None:
+            return w_solo * direct[a], fallback
+        detour = (direct[a] + between[a][end]) / direct[end] - 1.0
+        if detour > last_cap + 1e-9:
+            return math.inf, fallback
+        return w_detour * max(0.0, detour) + w_solo * between[a][end], fallback
+    best_cost = math.inf
+    best: tuple[int, ...] = fallback
+    exhaustive = len(moving) + len(tail) <= exhaustive_max
+    cap_eps, last_cap_eps = cap + 1e-9, last_cap + 1e-9
+    chosen: list[int] = []
+
+    def search(previous: int, before: float, travelled: float, detours: float, left: list) -> None:
+        # Bound: a stop still to come is reached at least ``travelled`` plus the straight line
+        # from here (triangle inequality), so its detour can only grow from that value.
+        nonlocal best_cost, best
+        if not left:
+            if end is None:
+                cost = w_detour * detours + w_solo * (travelled - before)
+            else:
+                leg = between[previous][end]
+                detour = (travelled + leg) / direct[end] - 1.0
+                cost = w_detour * (detours + max(0.0, detour)) + w_solo * leg
+            if cost < best_cost - 1e-12:
+                best_cost, best = cost, (*first, *chosen, *tail)
+            return
+        steps = []
+        low = detours
+        for stop in left:
+            reached = travelled + (direct[stop] if previous < 0 else between[previous][stop])
+            detour = reached / direct[stop] - 1.0
+            if detour > cap_eps:
+                return
+            if detour > 0.0:
+                low += detour
+            steps.append((reached, detour))
+        if end is not None:
+            detour = (travelled + (direct[end] if previous < 0 else between[previous][end])) / (
+                direct[end]
+            ) - 1.0
+            if detour > last_cap_eps:
+                return
+            if detour > 0.0:
+                low += detour
+        if w_detour * low >= best_cost:
+            return
+        for index, stop in enumerate(left):
+            reached, detour = steps[index]
+            chosen.append(stop)
+            search(
+                stop,
+                travelled,
+                reached,
+                detours + detour if detour > 0.0 else detours,
+                left[:index] + left[index + 1 :],
+            )
+            chosen.pop()
+            if not exhaustive:
+                return
+
+    search(-1, 0.0, 0.0, 0.0, moving)
+    return best_cost, best
 
 
 def chain_from_legs(direct_km: Sequence[float], legs_km: Sequence[float]) -> tuple[list, float]:
     """Chain lengths' detours and solo leg, from direct distances in drop-off order.
 
     ``legs_km[j]`` is the distance between the j-th and (j+1)-th stops. Returns
-    ``(detours, solo_leg_km)``. Shared by the reference evaluation and the engine's fast path.
+    ``(detours, solo_leg_km)``.
     """
     detours = []
     travelled = 0.0
@@ -88,18 +204,40 @@ def chain_from_legs(direct_km: Sequence[float], legs_km: Sequence[float]) -> tup
     return detours, solo
 
 
-def drop_off_chain(venue: Point, destinations: Sequence[Point | None]) -> Chain:
-    """Cost the drop-off chain of a group heading home from ``venue``.
+def drop_off_chain(
+    venue: Point,
+    destinations: Sequence[Point | None],
+    rules: MatchingRules | None = None,
+    driver: int | None = None,
+) -> Chain:
+    """Cost the drop-off chain of a group heading home from ``venue``, in its best order.
 
-    Members peel off by increasing distance from the venue (ties keep the given order); a
-    member without a destination peels off at the venue.
+    A member without a destination peels off at the venue. The others are dropped in the order
+    that minimises the group's detour and solo-leg cost while keeping everyone within
+    ``rules.max_detour`` (see :func:`best_order`); ``driver`` (an index) drives the others home
+    and comes last, within ``rules.max_driver_detour``. When no order is feasible the chain is
+    nearest-first (``feasible`` is false).
     """
+    rules = rules or MatchingRules()
     points = [d if d is not None else venue for d in destinations]
     direct = [
         distance_km(venue, p) if d is not None else 0.0
         for p, d in zip(points, destinations, strict=True)
     ]
-    order = sorted(range(len(points)), key=direct.__getitem__)  # stable: ties keep order
+    base = sorted(range(len(points)), key=direct.__getitem__)  # stable: ties keep order
+    position = {i: j for j, i in enumerate(base)}
+    sorted_direct = [direct[i] for i in base]
+    table = [[distance_km(points[a], points[b]) for b in base] for a in base]
+    cost, order = best_order(
+        sorted_direct,
+        table,
+        None if driver is None else position[driver],
+        rules.max_detour,
+        rules.max_driver_detour,
+        rules.weights.detour,
+        rules.weights.solo_leg,
+    )
+    order = tuple(base[j] for j in order)
     legs = [
         distance_km(points[a], points[b]) if direct[b] else 0.0
         for a, b in itertools.pairwise(order)
@@ -110,7 +248,22 @@ def drop_off_chain(venue: Point, destinations: Sequence[Point | None]) -> Chain:
     for j, d in enumerate(direct_sorted):
         travelled = d if j == 0 else travelled + legs[j - 1]
         chain_km.append(travelled)
-    return Chain(tuple(order), tuple(direct_sorted), tuple(chain_km), tuple(detours), solo)
+    return Chain(
+        order, tuple(direct_sorted), tuple(chain_km), tuple(detours), solo, cost != math.inf
+    )
+
+
+def departure_chain(
+    venue: Point, members: Sequence[Attendee], rules: MatchingRules | None = None
+) -> Chain | None:
+    """The drop-off chain of a departure group's members, ``None`` for a car group (no chain:
+    each drives her own car from the car park). A driver who offers seats comes last."""
+    if members and all(departure_class(m) == "car" for m in members):
+        return None
+    drivers = [i for i, m in enumerate(members) if is_driver(m)]
+    return drop_off_chain(
+        venue, [m.destination for m in members], rules, drivers[0] if drivers else None
+    )
 
 
 def arrival_meeting_minutes(
@@ -278,7 +431,9 @@ def evaluate(
                 gaps.extend(member_gaps)
                 parts["arrival_gap"] += weights.arrival_gap * sum(member_gaps)
             else:
-                chain = drop_off_chain(event.venue, [m.destination for m in members])
+                chain = departure_chain(event.venue, members, rules)
+                if chain is None:  # a car group: each drives home from the car park
+                    continue
                 located = [
                     d
                     for i, d in zip(chain.order, chain.detours, strict=True)
@@ -341,13 +496,20 @@ def validate(
                 if a.id < b.id and (b.id in a.avoid or a.id in b.avoid):
                     problems.append(f"{label} groups {a.id} with {b.id}, who avoid each other")
         if group.kind is GroupKind.DEPARTURE:
-            classes = {transport_class(m.transport) for m in members}
+            classes = {departure_class(m) for m in members}
             if len(classes) > 1 or classes != {group.transport_class}:
                 problems.append(f"{label} mixes transport classes {sorted(classes)}")
             if {m.departure_wave for m in members} != {group.wave_id}:
                 problems.append(f"{label} mixes departure waves")
-            chain = drop_off_chain(event.venue, [m.destination for m in members])
-            if max(chain.detours, default=0.0) > rules.max_detour + 1e-9:
+            drivers = [m for m in members if is_driver(m)]
+            if len(drivers) > 1:
+                problems.append(f"{label} has {len(drivers)} drivers")
+            elif drivers and group.size > drivers[0].seats + 1:
+                problems.append(
+                    f"{label} has {group.size - 1} passengers for {drivers[0].seats} seats"
+                )
+            chain = departure_chain(event.venue, members, rules)
+            if chain is not None and not chain.feasible:
                 problems.append(f"{label} has a detour of {max(chain.detours):.2f}")
         else:
             if any(m.arrival is None for m in members):
@@ -369,12 +531,15 @@ def group_cost(
     rules: MatchingRules | None = None,
 ) -> float:
     """The objective's cost of one group of two or more (its share of the total)."""
-    weights = (rules or MatchingRules()).weights
+    rules = rules or MatchingRules()
+    weights = rules.weights
     members = [attendees[m] for m in group.members]
     cost = size_penalty(group.size, event.sizes, event.max_size(group.transport_class), weights)
     if group.kind is GroupKind.ARRIVAL:
         meeting = to_minutes(group.meeting_time)
         preferred = [to_minutes(m.arrival.preferred_time) for m in members if m.arrival]
         return cost + weights.arrival_gap * sum(arrival_gaps(meeting, preferred))
-    chain = drop_off_chain(event.venue, [m.destination for m in members])
+    chain = departure_chain(event.venue, members, rules)
+    if chain is None:
+        return cost
     return cost + weights.detour * sum(chain.detours) + weights.solo_leg * chain.solo_leg_km
