@@ -32,7 +32,7 @@ from tortoise.transactions import in_transaction
 import matching
 from companion_bot import clock
 from companion_bot.gazetteer import Place
-from companion_bot.i18n import N_, escape
+from companion_bot.i18n import N_, Translator, escape
 from companion_bot.models import (
     ArrivalKind,
     ArrivalSlot,
@@ -48,6 +48,7 @@ from companion_bot.models import (
     OutboxMessage,
     Registration,
     RegistrationStatus,
+    Transport,
     Unplaced,
 )
 from companion_bot.services import outbox, scheduler, texts, zones
@@ -80,6 +81,13 @@ INTRODUCTION = {
         "display name."
     ),
 }
+# The way home, in the departure group's introduction (members are in drop-off order).
+DROP_OFF_ORDER = N_("On the way home, you part in this order: {order}.")
+THEN = N_(", then ")
+YOU_IN_ORDER = N_("you")
+DRIVER_IS_YOU = N_("🚗 You drive: you take {names} home, and you are dropped last.")
+DRIVER_IS = N_("🚗 {driver} drives and takes the group home; she is dropped last.")
+CAR_PARK = N_("🚗 You all drive home: walk together to the car park, then each takes her car.")
 NEWCOMER = N_("{name} joins your {kind} for {event}.")
 MEMBER_LEFT = N_("A member left your {kind} for {event}.")
 GROUP_DISSOLVED = N_(
@@ -303,6 +311,26 @@ def to_attendee(
         departure_wave=str(registration.departure_wave_id) if wants_departure else None,
         place_id=place.id if place else None,
         avoid=frozenset(registration_of[p] for p in avoided_people if p in registration_of),
+        seats=seats_of(registration),
+    )
+
+
+def seats_of(registration: Registration) -> int:
+    """The seats a driver offers to companions of her departure (0: none, or no driver)."""
+    if registration.transport != Transport.CAR or not registration.wants_departure_group:
+        return 0
+    return registration.seats_offered or 0
+
+
+def departure_class_of(registration: Registration) -> str:
+    """Her departure pool: her transport's class, but a driver who offers seats rides with
+    people on foot and public transport."""
+    return matching.departure_class(
+        matching.Attendee(
+            id=str(registration.id),
+            transport=matching.Transport(registration.transport or "transit"),
+            seats=seats_of(registration),
+        )
     )
 
 
@@ -344,7 +372,7 @@ def groups_for_engine(
         transport_class = None
         if engine_group.kind is matching.GroupKind.DEPARTURE:
             first = attendees[fitting[0] if fitting else reference[0]]
-            transport_class = matching.transport_class(first.transport)
+            transport_class = matching.departure_class(first)
         current = [replace(engine_group, members=tuple(ids), transport_class=transport_class)]
         for misfit in out:
             current = list(matching.cancel(event, misfit, current).groups)
@@ -612,6 +640,8 @@ async def introduce(
             point=escape(texts.meeting_place(group.meeting_point, group.event, t.language)),
             time=t.time(group.meet_at, group.event.timezone),
         )
+        if group.kind == GroupKind.DEPARTURE:
+            text += "".join(f"\n{line}" for line in way_home(t, members, member))
         await outbox.enqueue(
             person.telegram_id,
             text,
@@ -619,6 +649,34 @@ async def introduce(
         )
         member.introduced_at = now
         await member.save(update_fields=["introduced_at"])
+
+
+def way_home(t: Translator, members: list[GroupMember], reader: GroupMember) -> list[str]:
+    """Who drives, and in what order the group parts on the way home, for `reader`: display
+    names only, and "you" for her. Members come in drop-off order (a driver last)."""
+    if len(members) < 2:
+        return []
+    _ = t.gettext
+
+    def name(member: GroupMember) -> str:
+        if member is reader:
+            return _(YOU_IN_ORDER)
+        return f"<b>{escape(member.registration.person.display_name or '?')}</b>"
+
+    registrations = [m.registration for m in members]
+    if all(r.transport == Transport.CAR and not seats_of(r) for r in registrations):
+        return [_(CAR_PARK)]
+    lines = []
+    drivers = [m for m in members if seats_of(m.registration)]
+    if drivers:
+        driver = drivers[-1]
+        if driver is reader:
+            riders = [name(m) for m in members if m is not driver]
+            lines.append(_(DRIVER_IS_YOU).format(names=", ".join(riders)))
+        else:
+            lines.append(_(DRIVER_IS).format(driver=name(driver)))
+    lines.append(_(DROP_OFF_ORDER).format(order=_(THEN).join(name(m) for m in members)))
+    return lines
 
 
 async def record_unplaced(
@@ -871,8 +929,7 @@ async def take_out(
     reference = sorted(others, key=lambda m: (m.registration.updated_at, m.registration_id))
     transport_class = None
     if reference and kind == GroupKind.DEPARTURE:
-        mode = matching.Transport(reference[0].registration.transport or "transit")
-        transport_class = matching.transport_class(mode)
+        transport_class = departure_class_of(reference[0].registration)
     before = to_engine_group(
         group, (*(str(m.registration_id) for m in others), leaver), transport_class
     )

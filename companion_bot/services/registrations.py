@@ -28,15 +28,12 @@ from companion_bot.models import (
 from companion_bot.services import groups, zones
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.people import ensure_person
+from matching import MAX_SEATS
 
 # How far a location pin may be from every known neighbourhood before we ask her to type.
 SNAP_MAX_KM = 15.0
 
 STALE_CHOICE = N_("That choice is no longer available. Please pick one of the buttons below.")
-
-
-#: Seats a driver may offer besides her own.
-MAX_SEATS = 8
 
 
 class Step(StrEnum):
@@ -219,7 +216,10 @@ def parse_seats(text: str) -> int:
     seats = int(text)
     if seats == 0:
         raise UserInputError(
-            N_("0 seats means you drive alone: tap “No seat: I drive alone” for that, or type 1 to {limit}."),
+            N_(
+                "0 seats means you drive alone: tap “No seat: I drive alone” for that, "
+                "or type 1 to {limit}."
+            ),
             limit=MAX_SEATS,
         )
     if seats > MAX_SEATS:

@@ -10,7 +10,7 @@ from companion_bot.models import Registration, Transport
 from companion_bot.services import registrations
 from companion_bot.services.errors import UserInputError
 from tests.handlers.test_signup import reach_destination_step
-from tests.support import BotHarness, data, texts_after
+from tests.support import BotHarness, data, sign_up, texts_after
 
 
 async def seats_of(person) -> int | None:
@@ -136,3 +136,59 @@ async def test_in_french(harness: BotHarness, event) -> None:
     await harness.tap(lou, "4")
     reply = await harness.tap(lou, data("su:wave:*"))
     assert "Places : 4 places pour des compagnonnes" in reply.text
+
+
+# -- in her departure group ----------------------------------------------------------------------
+
+
+async def sign_up_driving(harness: BotHarness, person, event, destination: str, seats: int):
+    await reach_destination_step(harness, person, event)
+    await harness.say(person, destination)
+    await harness.tap(person, data("su:tr:car"))
+    await harness.tap(person, data(f"su:seats:{seats}"))
+    await harness.tap(person, data("su:wave:*"))
+    await harness.tap(person, data("su:sum:confirm"))
+
+
+def introduction(person) -> str:
+    return next(
+        m.text for m in reversed(person.messages())
+        if (m.text or "").startswith("🌙 Your departure group")
+    )  # fmt: skip
+
+
+async def test_a_driver_takes_companions_heading_her_way_home(harness: BotHarness, event):
+    from tests.handlers.test_groups import ALL_ANNOUNCED
+
+    ada, bea = (harness.user(first_name=name, language_code="en") for name in ("Ada", "Bea"))
+    for person, place in ((ada, "Bagnolet"), (bea, "Bagnolet")):
+        await sign_up(harness, person, event.attendee_code, destination=place)
+    dora = harness.user(first_name="Dora", language_code="en")
+    await sign_up_driving(harness, dora, event, "Montreuil", seats=3)
+    await harness.travel_to(ALL_ANNOUNCED(event))
+    await harness.drain()
+
+    told = introduction(dora)
+    assert "🚗 You drive: you take " in told and "and you are dropped last." in told
+    assert "<b>" not in told  # names in bold as Telegram shows them, never markup
+    assert "Ada" in told and "Bea" in told
+    assert told.rstrip(".").endswith(", then you")
+    for rider in (ada, bea):
+        told = introduction(rider)
+        assert "🚗 Dora drives and takes the group home; she is dropped last." in told
+        assert "On the way home, you part in this order: " in told
+        assert told.rstrip(".").endswith(", then Dora") and "you" in told.split("order: ")[1]
+
+
+async def test_drivers_without_seats_only_walk_to_the_car_park(harness: BotHarness, event):
+    from tests.handlers.test_groups import ALL_ANNOUNCED
+
+    drivers = [harness.user(first_name=name, language_code="en") for name in ("Eva", "Fay")]
+    for person in drivers:
+        await sign_up_driving(harness, person, event, "Montreuil", seats=0)
+    await harness.travel_to(ALL_ANNOUNCED(event))
+    await harness.drain()
+    for person in drivers:
+        told = introduction(person)
+        assert "walk together to the car park, then each takes her car." in told
+        assert "you part in this order" not in told
