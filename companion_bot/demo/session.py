@@ -35,7 +35,7 @@ from companion_bot.emulator import (
 )
 from companion_bot.i18n import N_, N_plural, Translator, translator
 from companion_bot.models import ArrivalSlot, DepartureWave, Event, ScheduledTask
-from companion_bot.services import board, broadcasts, closing, groups, help, lifecycle
+from companion_bot.services import board, broadcasts, closing, groups, help, lifecycle, tables
 from companion_bot.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -78,6 +78,13 @@ TASK_LABELS = {
     lifecycle.FOLLOWUP_TASK: N_("The morning after: three quick questions to the attendees."),
     lifecycle.PURGE_TASK: N_(
         "The attendees' personal data is deleted, as announced; anonymous statistics remain."
+    ),
+    tables.SEAT_TASK: N_(
+        "Shortly before the {time} online start: everyone joining then gets a table and its "
+        "call link; whoever has none is flagged to the hosts."
+    ),
+    tables.REMINDER_TASK: N_(
+        "The {time} online tables start: a reminder with the link and a “we're in” button."
     ),
 }
 OTHER_TASK = N_("Something the bot had planned.")
@@ -480,7 +487,7 @@ class Demo:
         if task.kind == closing.WAVE_REMINDER_TASK:
             wave = await DepartureWave.get_or_none(id=payload.get("wave_id"))
             moment = wave.departs_at if wave else None
-        elif task.kind == closing.ARRIVAL_ALONE_TASK:
+        elif task.kind in (closing.ARRIVAL_ALONE_TASK, tables.SEAT_TASK, tables.REMINDER_TASK):
             slot = await ArrivalSlot.get_or_none(id=payload.get("slot_id"))
             moment = slot.starts_at if slot else None
         values = {"time": self._time(moment) if moment else "?"}
