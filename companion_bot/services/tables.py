@@ -37,7 +37,6 @@ from companion_bot.models import (
     Registration,
     RegistrationStatus,
     Role,
-    RoleKind,
     Unplaced,
 )
 from companion_bot.services import outbox, scheduler
@@ -147,7 +146,8 @@ def parse_table(text: str) -> TableSpec:
             )
         )
     activity = clean_label(parts[3]) if len(parts) == 4 and parts[3] else None
-    return TableSpec(clean_label(parts[0]), check_link(parts[1]), check_capacity(parts[2]), activity)
+    name, link, capacity = clean_label(parts[0]), check_link(parts[1]), check_capacity(parts[2])
+    return TableSpec(name, link, capacity, activity)
 
 
 def parse_tables(lines: list[str]) -> list[TableSpec]:
@@ -574,18 +574,19 @@ async def view(event_id: int) -> TablesView:
 
 
 async def move(
-    host_telegram_id: int, event_id: int, registration_id: int, table_name: str,
-    now: datetime | None = None,
-) -> tuple[Registration, OnlineTable]:  # fmt: skip
-    """A host seats her at another table for her slot (room permitting)."""
+    host_telegram_id: int, registration_id: int, table_name: str, now: datetime | None = None
+) -> tuple[Registration, OnlineTable]:
+    """A host seats her (by the number the hosts' view shows) at another table for her slot,
+    room permitting."""
     now = now or _now()
-    await must_host(host_telegram_id, event_id)
-    registration = await Registration.get_or_none(
-        _online(), id=registration_id, event_id=event_id
-    ).prefetch_related("person", "event")
+    registration = await Registration.get_or_none(_online(), id=registration_id).prefetch_related(
+        "person", "event"
+    )
     if registration is None or registration.arrival_slot_id is None:
-        raise UserInputError(N_("Nobody with the number {number} joins this event online."),
+        raise UserInputError(N_("Nobody with the number {number} joins online."),
                              number=registration_id)  # fmt: skip
+    event_id = registration.event_id
+    await must_host(host_telegram_id, event_id)
     wanted = clean_label(table_name).casefold()
     table = next(
         (t for t in await OnlineTable.filter(event_id=event_id) if t.name.casefold() == wanted),
