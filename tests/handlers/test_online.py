@@ -290,3 +290,107 @@ async def test_departures_for_an_online_event_are_refused(db) -> None:
     with pytest.raises(UserInputError) as caught:
         await create_event(spec, None)
     assert "no departures" in caught.value.message
+
+
+def in_ten_days() -> str:
+    return (datetime.now(UTC) + timedelta(days=10)).astimezone(PARIS).strftime("%d/%m/%Y")
+
+
+async def test_newevent_online_asks_no_venue_closing_nor_departures(harness: BotHarness) -> None:
+    from companion_bot.models import DepartureWave, Event, OnlineTable
+    from tests.support import ADMIN_ID
+
+    alex = harness.user(user_id=ADMIN_ID, first_name="Alex", language_code="en")
+    reply = await harness.say(alex, "/newevent")
+    assert "What is its name?" in reply.text
+    reply = await harness.tap(alex, "💻 Online event")
+    assert "What is its name?" in reply.text and not alex.inline_buttons()
+    reply = await harness.say(alex, "Soirée jeux")
+    assert "Time zone of the event?" in reply.text  # no venue, no location
+    await harness.tap(alex, data("ne:default:timezone"))
+    reply = await harness.say(alex, f"{in_ten_days()} 20:00")
+    assert "Arrival slots" in reply.text  # no closing, no meeting points
+    reply = await harness.say(alex, "20:00-21:00, 21:00-22:00")
+    assert "Tables for those joining online" in reply.text
+    before = len(alex.messages())
+    for bad, explanation in (
+        ("Loup-Garou; ftp://x.org/wolf; 8; Loup-Garou", "is not a call link"),
+        ("Loup-Garou; https://meet.jit.si/wolf; 500", "A table seats 2 to 50 people"),
+        ("Loup-Garou; https://meet.jit.si/wolf; 0", "A table seats 2 to 50 people"),
+    ):
+        before = len(alex.messages())
+        reply = await harness.say(alex, bad)
+        assert explanation in texts_after(alex, before)[0]
+        assert "Tables for those joining online" in reply.text
+    reply = await harness.say(
+        alex, f"Loup-Garou; {WOLF}; 8; Loup-Garou\nPapote; {CHAT}; 4"
+    )
+    assert "Group sizes" in reply.text  # no departures asked
+    await harness.tap(alex, data("ne:default:sizes"))
+    await harness.tap(alex, data("ne:default:charter"))
+    reply = await harness.tap(alex, data("ne:default:retention"))
+    assert "Please check the event:" in reply.text
+    assert "Online event: no venue, no departures." in reply.text
+    assert "Departures" not in reply.text and WOLF in reply.text
+    reply = await harness.tap(alex, "✅ Create the event")
+    assert "Event created!" in reply.text
+    event = await Event.get(name="Soirée jeux")
+    assert event.kind == EventKind.ONLINE
+    assert not await DepartureWave.exists(event=event)
+    assert event.closing == event.doors_open + timedelta(hours=2)
+    assert await OnlineTable.filter(event=event).count() == 2
+
+
+async def test_newevent_small_gathering_in_under_a_minute(harness: BotHarness) -> None:
+    from companion_bot.models import ArrivalSlot, DepartureWave, Event
+    from tests.support import ADMIN_ID
+
+    alex = harness.user(user_id=ADMIN_ID, first_name="Alex", language_code="en")
+    await harness.say(alex, "/newevent")
+    await harness.tap(alex, "⚡ Small gathering, quick setup")
+    await harness.say(alex, "Jam session")
+    await harness.say(alex, "Le Local")
+    await harness.say(alex, "Ixelles")
+    await harness.tap(alex, data("ne:default:timezone"))
+    await harness.say(alex, f"{in_ten_days()} 19:00")
+    reply = await harness.say(alex, "23:00")
+    assert "Please check the event:" in reply.text  # the rest is the preset's
+    reply = await harness.tap(alex, "✅ Create the event")
+    event = await Event.get(name="Jam session")
+    assert await ArrivalSlot.filter(event=event).count() == 1
+    waves = await DepartureWave.filter(event=event)
+    assert [w.departs_at for w in waves] == [event.closing]
+    assert "I treat my companions with respect" in event.charter
+
+
+async def test_twelve_person_jam_session_plays_through(harness: BotHarness, db) -> None:
+    """A small in-person gathering: 12 people, one slot, one departure; pairs are fine."""
+    from companion_bot.models import GroupKind, GroupStatus
+    from companion_bot.services.events import build_spec, locate_venue
+
+    spec = build_spec(
+        name="Jam session", venue_name="Le Local", venue=locate_venue("Ixelles"),
+        timezone="Europe/Brussels", doors_open=f"{in_ten_days()} 19:00", closing="23:00",
+        meeting_points=None, arrival_slots=None, departures=None, group_sizes="2 3-4 5",
+        charter=None, now=datetime.now(UTC), small=True,
+    )  # fmt: skip
+    event = await create_event(spec, None)
+    places = ["Ixelles", "Etterbeek", "Saint-Gilles", "Forest", "Uccle", "Schaerbeek"]
+    people = []
+    for i in range(12):
+        person = harness.user(first_name=f"Jam{i}", language_code="en")
+        await sign_up(harness, person, event.attendee_code, destination=places[i % 6])
+        people.append(person)
+    await harness.travel_to(event.doors_open - timedelta(minutes=30))
+    arrival = await CompanionGroup.filter(event=event, kind=GroupKind.ARRIVAL,
+                                          status=GroupStatus.ANNOUNCED)  # fmt: skip
+    seated = await GroupMember.filter(group_id__in=[g.id for g in arrival], status=MemberStatus.ACTIVE).count()
+    assert seated == 12
+    for group in arrival:
+        assert 2 <= await GroupMember.filter(group=group).count() <= 5
+    assert not await CompanionGroup.exists(event=event, table_id__not_isnull=True)
+    await harness.travel_to(event.closing - timedelta(minutes=10))
+    departure = await CompanionGroup.filter(event=event, kind=GroupKind.DEPARTURE)
+    assert departure
+    for person in people:
+        assert any("Your arrival group" in t for t in texts_of(person))
