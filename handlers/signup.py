@@ -470,7 +470,7 @@ def summary_text(t: Translator, shown: RegistrationView, steps: list[Step] | Non
         Step.TRANSPORT: transport,
         Step.WAVE: departure,
     }
-    steps = steps if steps is not None else shown_steps(reg, False)
+    steps = steps if steps is not None else shown_steps(reg, reg.activity is not None)
     answers = {step: value for step, value in answers.items() if step in steps}
     lines = [
         f"<b>{esc(shown.event.localized('name', t.language))}</b> — "

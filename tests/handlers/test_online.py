@@ -384,7 +384,9 @@ async def test_twelve_person_jam_session_plays_through(harness: BotHarness, db) 
     await harness.travel_to(event.doors_open - timedelta(minutes=30))
     arrival = await CompanionGroup.filter(event=event, kind=GroupKind.ARRIVAL,
                                           status=GroupStatus.ANNOUNCED)  # fmt: skip
-    seated = await GroupMember.filter(group_id__in=[g.id for g in arrival], status=MemberStatus.ACTIVE).count()
+    seated = await GroupMember.filter(
+        group_id__in=[g.id for g in arrival], status=MemberStatus.ACTIVE
+    ).count()
     assert seated == 12
     for group in arrival:
         assert 2 <= await GroupMember.filter(group=group).count() <= 5
@@ -394,3 +396,34 @@ async def test_twelve_person_jam_session_plays_through(harness: BotHarness, db) 
     assert departure
     for person in people:
         assert any("Your arrival group" in t for t in texts_of(person))
+
+
+async def test_board_and_mydata_show_tables_not_departures(harness: BotHarness, online_event):
+    from companion_bot.i18n import translator
+    from companion_bot.services.board import live_board
+    from companion_bot.web.board import board_state, render_page
+
+    event = online_event
+    people = [harness.user(first_name=f"Amie{i}", language_code="en") for i in range(2)]
+    for person in people:
+        await sign_up_online(harness, person, event.attendee_code, activity="su:act:0")
+    await harness.travel_to(event.doors_open - tables.SEAT_BEFORE)
+    await event.refresh_from_db()
+    from companion_bot.services.board import board_token
+
+    await board_token(event)
+    board = await live_board(event)
+    state = board_state(translator("en"), board)
+    assert [card["time"] for card in state["tables"]] == [
+        "Loup-Garou (Loup-Garou)", "Quiz (Quiz)", "Papote"
+    ]
+    members = state["tables"][0]["groups"][0]["members"]
+    assert {m["name"] for m in members} == {"Amie0", "Amie1"}
+    page = render_page(translator("en"), board)
+    assert 'id="tables"' in page and 'id="waves"' not in page
+
+    reply = await harness.say(people[0], "/mydata")
+    text = "\n".join(texts_of(people[0])[-3:])
+    assert "Table “Loup-Garou” at Soirée jeux" in text, text
+    assert "Activity: Loup-Garou" in text and "Destination" not in text
+    assert reply is not None
