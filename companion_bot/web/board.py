@@ -66,6 +66,11 @@ WAVE_COUNT_LABELS = {
 }
 MEMBER_ICONS = closing.STATUS_ICONS | {NO_NEWS: "⚠️"}
 JOINED_LABEL = N_("in the call")
+SECTION_TEXTS = {
+    "waves": (N_("Departures"), N_("No departure yet."),
+              N_("No group announced yet for this departure.")),
+    "tables": (N_("Online tables"), N_("No table yet."), N_("Nobody seated at this table yet.")),
+}  # fmt: skip
 NOT_JOINED_LABEL = N_("not in yet")
 QR_KINDS = {kind.value: kind for kind in qr.QR_KINDS}
 
@@ -278,30 +283,24 @@ def table_cards(t: Translator, board: Board) -> list[dict]:
     return cards
 
 
-def waves_section(t: Translator, board: Board) -> str:
-    """Departures, but for an online event (nobody travels home together)."""
-    _ = t.gettext
-    if board.event.kind == EventKind.ONLINE:
-        return ""
+def section(t: Translator, box: str) -> str:
+    """A section board.js fills: departures, or online tables (drawn the same way)."""
+    title, empty, no_groups = (_html(t.gettext(text)) for text in SECTION_TEXTS[box])
     return (
-        f"<section>\n  <h2>{_html(_('Departures'))}</h2>\n"
-        f'  <div id="waves" data-empty="{_html(_("No departure yet."))}"'
-        f' data-no-groups="{_html(_("No group announced yet for this departure."))}"></div>\n'
+        f"<section>\n  <h2>{title}</h2>\n"
+        f'  <div id="{box}" data-empty="{empty}" data-no-groups="{no_groups}"></div>\n'
         "</section>"
     )
+
+
+def waves_section(t: Translator, board: Board) -> str:
+    """Departures, but for an online event (nobody travels home together)."""
+    return "" if board.event.kind == EventKind.ONLINE else section(t, "waves")
 
 
 def tables_section(t: Translator, board: Board) -> str:
-    """Online tables (online and hybrid events), drawn like departures by board.js."""
-    _ = t.gettext
-    if board.event.kind == EventKind.IN_PERSON:
-        return ""
-    return (
-        f"<section>\n  <h2>{_html(_('Online tables'))}</h2>\n"
-        f'  <div id="tables" data-empty="{_html(_("No table yet."))}"'
-        f' data-no-groups="{_html(_("Nobody seated at this table yet."))}"></div>\n'
-        "</section>"
-    )
+    """Online tables, for online and hybrid events."""
+    return "" if board.event.kind == EventKind.IN_PERSON else section(t, "tables")
 
 
 def wave_count(t: Translator, key: str, value: int) -> dict:
