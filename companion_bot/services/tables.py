@@ -215,21 +215,21 @@ async def set_activity(registration: Registration, text: str) -> None:
 
 
 async def set_online(registration: Registration, online: bool) -> None:
-    """Hybrid: she joins online or comes in person; the answers of the other way go."""
+    """Hybrid: she joins online or comes in person; the answers of the other way go (in
+    person, her trip home is asked again; her arrival slot stays when it is one)."""
+    if registration.online is online:
+        return
     registration.online = online
-    fields = ["online", "updated_at"]
+    registration.wants_departure_group = None
+    registration.activity = None
+    fields = ["online", "wants_departure_group", "activity", "updated_at"]
     if online:
-        registration.wants_departure_group = False
         registration.destination_place_id = None
         registration.transport = None
         registration.departure_wave = None
         if registration.arrival_kind != ArrivalKind.SLOT:
             registration.arrival_kind = None
-        fields += ["wants_departure_group", "destination_place_id", "transport",
-                   "departure_wave_id", "arrival_kind"]  # fmt: skip
-    else:
-        registration.activity = None
-        fields.append("activity")
+        fields += ["destination_place_id", "transport", "departure_wave_id", "arrival_kind"]
     await registration.save(update_fields=fields)
 
 

@@ -427,3 +427,51 @@ async def test_board_and_mydata_show_tables_not_departures(harness: BotHarness, 
     assert "Table “Loup-Garou” at Soirée jeux" in text, text
     assert "Activity: Loup-Garou" in text and "Destination" not in text
     assert reply is not None
+
+
+async def test_editing_her_answers_moves_her_between_tables_and_journeys(harness, db) -> None:
+    """Hybrid: /me changes her activity; from online to in person she leaves her table."""
+    from tests.support import event_spec
+
+    spec = event_spec(
+        datetime.now(UTC) + timedelta(days=1),
+        kind=EventKind.HYBRID,
+        tables=[TableSpec("Quiz", QUIZ, 4, "Quiz"), TableSpec("Papote", CHAT, 4, None)],
+    )
+    event = await create_event(spec, None)
+    people = []
+    for i in range(3):
+        person = harness.user(first_name=f"Amie{i}", language_code="en")
+        await harness.say(person, f"/start {event.attendee_code}")
+        await harness.tap(person, data("su:lang:en"))
+        await harness.tap(person, data("su:charter:yes"))
+        await harness.tap(person, data("su:name:default"))
+        await harness.tap(person, data("su:att:online"))
+        await harness.tap(person, data("su:arr:slot:*"))
+        await harness.tap(person, data("su:act:any"))
+        await harness.tap(person, data("su:sum:confirm"))
+        people.append(person)
+    amie = people[0]
+    await harness.say(amie, "/me")
+    reply = await harness.tap(amie, "✏️ Activity")
+    assert "Which activity would you like?" in reply.text
+    reply = await harness.tap(amie, "Quiz")
+    assert "Activity: Quiz" in reply.text
+    assert (await Registration.get(person__telegram_id=amie.id)).activity == "Quiz"
+
+    await harness.travel_to(event.doors_open - tables.SEAT_BEFORE)
+    mover = people[1]
+    assert await GroupMember.exists(registration__person__telegram_id=mover.id,
+                                    status=MemberStatus.ACTIVE)  # fmt: skip
+    await harness.say(mover, "/me")
+    await harness.tap(mover, "✏️ Coming")
+    reply = await harness.tap(mover, data("su:att:person"))
+    assert "Where are you heading after the event?" in reply.text  # her slot is kept
+    await harness.say(mover, "Oberkampf")
+    await harness.tap(mover, data("su:tr:transit"))
+    reply = await harness.tap(mover, data("su:wave:*"))
+    registration = await Registration.get(person__telegram_id=mover.id)
+    assert registration.online is False and registration.activity is None
+    assert not await GroupMember.exists(
+        registration=registration, status=MemberStatus.ACTIVE, group__table_id__not_isnull=True
+    )
