@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         "sqlite://data/demo.sqlite3); a PostgreSQL database must be empty",
     )
     demo.add_argument(
+        "--evening",
+        choices=["in-person", "online"],
+        default="in-person",
+        help="the sample event: a night out (default) or an online game night with tables",
+    )
+    demo.add_argument(
         "--language",
         choices=LANGUAGES,
         help="language of the page, and the bot's default (default: DEFAULT_LANGUAGE)",
@@ -207,6 +213,7 @@ def command_demo(args: argparse.Namespace, settings: Settings) -> int:
             port=args.port,
             database_url=database_url,
             language=args.language or settings.DEFAULT_LANGUAGE,
+            online=args.evening == "online",
         )
     )
     return 0

@@ -161,12 +161,13 @@ class Demo:
         event: Event,
         users: dict[str, EmulatedUser],
         extras: list[EmulatedUser],
+        online: bool = False,
     ) -> None:
         self.emulator = emulator
         self.application = application
         self.event = event
         self.personas = [Persona(spec, users[spec.key]) for spec in scenario.PERSONAS]
-        self.extras = list(zip(scenario.EXTRAS, extras, strict=True))
+        self.extras = list(zip(scenario.extras_for(online), extras, strict=True))
         self.links = chat.Links(chat.start_link_pattern(emulator.default_bot.username))
         self.log: list[LogEntry] = []
         self.night_over = False
@@ -540,17 +541,19 @@ class Demo:
 
 
 @contextlib.asynccontextmanager
-async def open_demo(database_url: str, *, language: str = "fr") -> AsyncIterator[Demo]:
-    """The emulator, the bot polling it and the seeded event; Tortoise must already be open
-    on `database_url` in this task, on an empty database."""
+async def open_demo(
+    database_url: str, *, language: str = "fr", online: bool = False
+) -> AsyncIterator[Demo]:
+    """The emulator, the bot polling it and the seeded event (`online`: the game night);
+    Tortoise must already be open on `database_url` in this task, on an empty database."""
     async with BotApiEmulator() as emulator:
         settings = demo_settings(emulator, database_url, language)
         application = build_application(settings)
         users, extras = scenario.open_accounts(emulator)
         await start_polling(application, timeout=5)
         try:
-            event = await scenario.create_event(clock.now(), language)
-            demo = Demo(emulator, application, event, users, extras)
+            event = await scenario.create_event(clock.now(), language, online)
+            demo = Demo(emulator, application, event, users, extras, online)
             await demo.open_chats()
             try:
                 yield demo
@@ -566,9 +569,10 @@ class Nights:
     database start again in this process, so the page, its address and its live board stay
     where they are. Open with `open_nights`."""
 
-    def __init__(self, database_url: str, language: str) -> None:
+    def __init__(self, database_url: str, language: str, online: bool = False) -> None:
         self.database_url = database_url
         self.language = language
+        self.online = online
         self.closing = False
         self._web_address: tuple[str, int] | None = None
         self._night: contextlib.AsyncExitStack | None = None
@@ -591,7 +595,9 @@ class Nights:
 
     async def _open_night(self) -> None:
         night = contextlib.AsyncExitStack()
-        demo = await night.enter_async_context(open_demo(self.database_url, language=self.language))
+        demo = await night.enter_async_context(
+            open_demo(self.database_url, language=self.language, online=self.online)
+        )
         if self._web_address is not None:
             demo.serve_board_at(self._web_address)
         self._count += 1
@@ -634,10 +640,12 @@ class Nights:
 
 
 @contextlib.asynccontextmanager
-async def open_nights(database_url: str, *, language: str = "fr") -> AsyncIterator[Nights]:
-    """The first night open; Tortoise must already be open on `database_url` in this task,
-    on an empty database."""
-    nights = Nights(database_url, language)
+async def open_nights(
+    database_url: str, *, language: str = "fr", online: bool = False
+) -> AsyncIterator[Nights]:
+    """The first night open (`online`: a game night); Tortoise must already be open on
+    `database_url` in this task, on an empty database."""
+    nights = Nights(database_url, language, online)
     await nights._open_night()
     try:
         yield nights
