@@ -34,6 +34,7 @@ from companion_bot.models import (
     GroupStatus,
     MemberStatus,
     OnlineTable,
+    Person,
     Registration,
     RegistrationStatus,
     Role,
@@ -348,15 +349,9 @@ async def introduce(
         await outbox.enqueue(person.telegram_id, text, dedupe_key=key)
 
 
-async def hosts(event_id: int) -> list:
+async def hosts(event_id: int) -> list[Person]:
     """Whoever runs an online table night: its organizers and volunteers (hosts)."""
-    roles = await Role.filter(event_id=event_id).prefetch_related("person")
-    seen, team = set(), []
-    for role in roles:
-        if role.person_id not in seen:
-            seen.add(role.person_id)
-            team.append(role.person)
-    return team
+    return await Person.filter(roles__event_id=event_id).distinct().order_by("id")
 
 
 async def _flag(event: Event, slot: ArrivalSlot, unplaced, people: dict, now: datetime) -> None:

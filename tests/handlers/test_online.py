@@ -65,13 +65,22 @@ async def online_event(db: str):
 
 
 async def sign_up_online(
-    harness: BotHarness, person, code: str, *, activity: str | None = "su:act:0", slot: int = 0
+    harness: BotHarness,
+    person,
+    code: str,
+    *,
+    activity: str | None = "su:act:0",
+    slot: int = 0,
+    hybrid: bool = False,
 ) -> None:
+    """Online: language, charter, name, (hybrid: online), join time, activity, confirm."""
     await harness.say(person, f"/start {code}")
     await harness.tap(person, data("su:lang:en"))
     await harness.tap(person, data("su:charter:yes"))
     if any(b.callback_data == "su:name:default" for b in person.inline_buttons()):
         await harness.tap(person, data("su:name:default"))
+    if hybrid:
+        await harness.tap(person, data("su:att:online"))
     slots = [b for b in person.inline_buttons() if (b.callback_data or "").startswith("su:arr:")]
     await harness.tap(person, data(slots[slot].callback_data))
     if activity is not None:
@@ -442,14 +451,8 @@ async def test_editing_her_answers_moves_her_between_tables_and_journeys(harness
     people = []
     for i in range(3):
         person = harness.user(first_name=f"Amie{i}", language_code="en")
-        await harness.say(person, f"/start {event.attendee_code}")
-        await harness.tap(person, data("su:lang:en"))
-        await harness.tap(person, data("su:charter:yes"))
-        await harness.tap(person, data("su:name:default"))
-        await harness.tap(person, data("su:att:online"))
-        await harness.tap(person, data("su:arr:slot:*"))
-        await harness.tap(person, data("su:act:any"))
-        await harness.tap(person, data("su:sum:confirm"))
+        await sign_up_online(harness, person, event.attendee_code, activity="su:act:any",
+                             hybrid=True)  # fmt: skip
         people.append(person)
     amie = people[0]
     await harness.say(amie, "/me")
