@@ -1,5 +1,6 @@
-"""Online tables in the chat: the attendee's "we're in" tap, and the hosts' `/tables` (who sits
-at which table, who waits for one) and `/movetable <number> <table>` (seat someone elsewhere).
+"""Online tables in the chat: the attendee's "we're in" tap, the hosts' `/tables` (who sits
+at which table, who waits for one) and `/movetable <number> <table>` (seat someone elsewhere),
+and the organizers' `/addtable name; link; seats; activity` (one more table).
 
 Hosts are the event's organizers and volunteers; the service checks the role on every action.
 They see attendees by display name and by the number of her registration, never her account.
@@ -99,8 +100,28 @@ async def on_move(update: Update, context: Context) -> None:
     )
 
 
+async def on_add_table(update: Update, context: Context) -> None:
+    """`/addtable name; link; seats; activity`: one more table for her next online event."""
+    t = tr(update, context)
+    _ = t.gettext
+    text = " ".join(context.args or [])
+    try:
+        event, table = await tables.add_table(update.effective_user.id, text)
+    except UserInputError as error:
+        await send(update, context, error.translate(_))
+        return
+    await send(
+        update,
+        context,
+        _("Table {table} added to {event}.").format(
+            table=esc(table.name), event=esc(event.localized("name", t.language))
+        ),
+    )
+
+
 def handlers() -> list[BaseHandler]:
     return [
+        CommandHandler("addtable", on_add_table, filters=PRIVATE),
         CommandHandler("tables", on_tables, filters=PRIVATE),
         CommandHandler("movetable", on_move, filters=PRIVATE),
         CallbackQueryHandler(on_joined, pattern=signed_pattern("tin")),

@@ -38,6 +38,7 @@ from companion_bot.models import (
     Registration,
     RegistrationStatus,
     Role,
+    RoleKind,
     Unplaced,
 )
 from companion_bot.services import outbox, scheduler
@@ -532,6 +533,29 @@ async def hosted_events(telegram_id: int) -> list[Event]:
         .distinct()
         .order_by("doors_open")
     )
+
+
+async def add_table(telegram_id: int, text: str) -> tuple[Event, OnlineTable]:
+    """An organizer adds a table to her next online or hybrid event (`/addtable`)."""
+    event = await Event.filter(
+        roles__person__telegram_id=telegram_id, roles__kind=RoleKind.ORGANIZER,
+        kind__in=[EventKind.ONLINE, EventKind.HYBRID], closing__gt=_now(),
+    ).order_by("doors_open").first()  # fmt: skip
+    if event is None:
+        raise UserInputError(N_("You organize no online or hybrid event at the moment."))
+    spec = parse_table(text)
+    async with in_transaction():
+        await lock_event_row(event.id)
+        existing = await OnlineTable.filter(event=event)
+        if any(table.name.casefold() == spec.name.casefold() for table in existing):
+            raise UserInputError(N_("Two tables have the same name."))
+        if len(existing) >= MAX_TABLES:
+            raise UserInputError(N_("{limit} items at most, please."), limit=MAX_TABLES)
+        table = await OnlineTable.create(
+            event=event, position=len(existing), name=spec.name, link=spec.link,
+            capacity=spec.capacity, activity=spec.activity,
+        )  # fmt: skip
+    return event, table
 
 
 async def view(event_id: int) -> TablesView:

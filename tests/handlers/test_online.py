@@ -478,3 +478,24 @@ async def test_editing_her_answers_moves_her_between_tables_and_journeys(harness
     assert not await GroupMember.exists(
         registration=registration, status=MemberStatus.ACTIVE, group__table_id__not_isnull=True
     )
+
+
+async def test_organizer_adds_a_table_in_telegram(harness: BotHarness, online_event) -> None:
+    from companion_bot.models import OnlineTable
+
+    event = online_event
+    jo = harness.user(first_name="Jo", language_code="en")
+    reply = await harness.say(jo, "/addtable Quiz 2; https://meet.jit.si/quiz2; 6; Quiz")
+    assert "You organize no online or hybrid event" in reply.text
+    await harness.say(jo, f"/start {event.organizer_code}")
+    for bad, explanation in (
+        ("Quiz 2; http//meet.jit.si/quiz2; 6", "is not a call link"),
+        ("Quiz 2; https://meet.jit.si/quiz2; 0", "A table seats 2 to 50 people"),
+        ("Quiz 2; https://meet.jit.si/quiz2; 500", "A table seats 2 to 50 people"),
+        ("Papote; https://meet.jit.si/x; 4", "Two tables have the same name."),
+    ):
+        reply = await harness.say(jo, f"/addtable {bad}")
+        assert explanation in reply.text
+    reply = await harness.say(jo, "/addtable Quiz 2; https://meet.jit.si/quiz2; 6; Quiz")
+    assert "Table Quiz 2 added to Soirée jeux." in reply.text
+    assert await OnlineTable.filter(event=event).count() == 4
