@@ -166,6 +166,9 @@ async def test_online_game_night_plays_through(harness: BotHarness, online_event
     assert any("Hello wolves!" in t for t in texts_after(wolves[0], before_wolf))
     assert not any("Hello wolves!" in t for t in texts_after(easy[0], before_easy))
 
+    reply = await harness.say(wolves[1], "/group")
+    assert "Your table: Loup-Garou, " + WOLF in reply.text and "Marie" in reply.text
+
     # At the start: a reminder with the link and "we're in".
     await harness.travel_to(event.doors_open)
     reminder = marie.last_message()
