@@ -502,3 +502,22 @@ async def test_organizer_adds_a_table_in_telegram(harness: BotHarness, online_ev
     reply = await harness.say(jo, "/addtable Quiz 2; https://meet.jit.si/quiz2; 6; Quiz")
     assert "Table Quiz 2 added to Soirée jeux." in reply.text
     assert await OnlineTable.filter(event=event).count() == 4
+
+
+async def test_export_counts_online_tables(harness: BotHarness, online_event) -> None:
+    from companion_bot.i18n import translator
+    from companion_bot.services.export import event_csv
+
+    event = online_event
+    people = [harness.user(first_name=f"Amie{i}", language_code="en") for i in range(3)]
+    for person in people:
+        await sign_up_online(harness, person, event.attendee_code, activity="su:act:any")
+    await harness.travel_to(event.doors_open)
+    await harness.tap(people[0], "✅ We're in")
+    csv_text = await event_csv(translator("en"), event)
+    assert "Totals,,groups at online tables,1" in csv_text
+    assert "Totals,,said they were in their table's call,1" in csv_text
+    assert "Totals,,arrival groups,0" in csv_text
+    assert "Departure," not in csv_text
+    for person in people:
+        assert str(person.id) not in csv_text and "Amie" not in csv_text
