@@ -521,3 +521,23 @@ async def test_export_counts_online_tables(harness: BotHarness, online_event) ->
     assert "Departure," not in csv_text
     for person in people:
         assert str(person.id) not in csv_text and "Amie" not in csv_text
+
+
+async def test_small_gathering_makes_a_pair_when_no_trio_is_possible(harness, db) -> None:
+    from companion_bot.models import GroupKind
+    from companion_bot.services.events import build_spec, locate_venue
+
+    spec = build_spec(
+        name="Jam", venue_name="Le Local", venue=locate_venue("Ixelles"),
+        timezone="Europe/Brussels", doors_open=f"{in_ten_days()} 19:00", closing="23:00",
+        meeting_points=None, arrival_slots=None, departures=None, group_sizes="2 3-4 5",
+        charter=None, now=datetime.now(UTC), small=True,
+    )  # fmt: skip
+    event = await create_event(spec, None)
+    pair = [harness.user(first_name=name, language_code="en") for name in ("Ana", "Bea")]
+    for person, place in zip(pair, ("Ixelles", "Etterbeek"), strict=True):
+        await sign_up(harness, person, event.attendee_code, destination=place)
+    await harness.travel_to(event.doors_open - timedelta(minutes=30))
+    group = await CompanionGroup.get(event=event, kind=GroupKind.ARRIVAL)
+    assert await GroupMember.filter(group=group, status=MemberStatus.ACTIVE).count() == 2
+    assert any("Your arrival group" in t and "Bea" in t for t in texts_of(pair[0]))
