@@ -308,14 +308,23 @@ async def _seat(slot: ArrivalSlot, now: datetime) -> None:
             )  # fmt: skip
         for position, member in enumerate(result.members):
             if member in newcomers:
-                await GroupMember.create(
-                    group=group, registration_id=int(member), position=position, introduced_at=now
-                )
+                await join(group, int(member), position, now)
         await Unplaced.filter(
             registration_id__in=[int(m) for m in newcomers], resolved_at=None
         ).update(resolved_at=now)
         await introduce(group, table, event, [int(m) for m in newcomers])
     await _flag(event, slot, plan.unplaced, people, now)
+
+
+async def join(group: CompanionGroup, registration_id: int, position: int, now: datetime) -> None:
+    """She sits at this table's group (again, if she had left it)."""
+    existing = await GroupMember.get_or_none(group=group, registration_id=registration_id)
+    if existing is None:
+        await GroupMember.create(group=group, registration_id=registration_id,
+                                 position=position, introduced_at=now)  # fmt: skip
+        return
+    existing.status, existing.left_at, existing.introduced_at = MemberStatus.ACTIVE, None, now
+    await existing.save(update_fields=["status", "left_at", "introduced_at"])
 
 
 async def introduce(
@@ -339,7 +348,8 @@ async def introduce(
                 names=", ".join(f"<b>{escape(n)}</b>" for n in others) or "—",
                 link=escape(table.link),
             )
-            key = f"tableintro:{group.id}:{member.registration_id}"
+            stamp = member.introduced_at.isoformat() if member.introduced_at else ""
+            key = f"tableintro:{group.id}:{member.registration_id}:{stamp}"
         else:
             names = [m.registration.person.display_name or "?" for m in members
                      if m.registration_id in newcomers]  # fmt: skip
@@ -638,16 +648,7 @@ async def move(
                 event_id=event_id, kind=GroupKind.ARRIVAL, status=GroupStatus.ANNOUNCED,
                 arrival_slot=slot, table=table, meet_at=slot.starts_at, announced_at=now,
             )  # fmt: skip
-        position = await GroupMember.filter(group=group).count()
-        existing = await GroupMember.get_or_none(group=group, registration_id=registration_id)
-        if existing is not None:
-            existing.status, existing.left_at, existing.introduced_at = (
-                MemberStatus.ACTIVE, None, now
-            )
-            await existing.save(update_fields=["status", "left_at", "introduced_at"])
-        else:
-            await GroupMember.create(group=group, registration_id=registration_id,
-                                     position=position, introduced_at=now)  # fmt: skip
+        await join(group, registration_id, await GroupMember.filter(group=group).count(), now)
         await Unplaced.filter(registration_id=registration_id, resolved_at=None).update(
             resolved_at=now
         )

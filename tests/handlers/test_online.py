@@ -481,6 +481,16 @@ async def test_editing_her_answers_moves_her_between_tables_and_journeys(harness
     assert not await GroupMember.exists(
         registration=registration, status=MemberStatus.ACTIVE, group__table_id__not_isnull=True
     )
+    # And back online: seated at a table again, with its link once more.
+    introductions = sum(t.startswith("👋 Your table") for t in texts_of(mover))
+    await harness.say(mover, "/me")
+    await harness.tap(mover, "✏️ Coming")
+    await harness.tap(mover, data("su:att:online"))
+    await harness.tap(mover, data("su:act:any"))
+    assert await GroupMember.exists(
+        registration=registration, status=MemberStatus.ACTIVE, group__table_id__not_isnull=True
+    )
+    assert sum(t.startswith("👋 Your table") for t in texts_of(mover)) == introductions + 1
 
 
 async def test_organizer_adds_a_table_in_telegram(harness: BotHarness, online_event) -> None:
