@@ -285,16 +285,17 @@ def test_event_create_online_with_tables_and_bad_input(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
 
     assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
-    result = run_cli(*common, "--table", "Wolf; https://meet.jit.si/wolf; 8; Loup-Garou",
-                     "--table", "Papote; https://meet.jit.si/chat; 4", env=env, cwd=tmp_path)  # fmt: skip
+    tables = ["--table", "Wolf; https://meet.jit.si/wolf; 8; Loup-Garou",
+              "--table", "Papote; https://meet.jit.si/chat; 4"]  # fmt: skip
+    result = run_cli(*common, *tables, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     database = sqlite3.connect(tmp_path / "bot.sqlite3")
     kind, venue, lat = database.execute("SELECT kind, venue_name, venue_lat FROM event").fetchone()
-    tables = database.execute("SELECT name, capacity, activity FROM online_table").fetchall()
+    rows = database.execute("SELECT name, capacity, activity FROM online_table").fetchall()
     waves = database.execute("SELECT COUNT(*) FROM departure_wave").fetchone()[0]
     database.close()
     assert (kind, venue, lat) == ("online", "Online", 0.0)
-    assert tables == [("Wolf", 8, "Loup-Garou"), ("Papote", 4, None)]
+    assert rows == [("Wolf", 8, "Loup-Garou"), ("Papote", 4, None)]
     assert waves == 0
 
 
