@@ -375,9 +375,8 @@ async def test_newevent_small_gathering_in_under_a_minute(harness: BotHarness) -
     assert "I treat my companions with respect" in event.charter
 
 
-async def test_twelve_person_jam_session_plays_through(harness: BotHarness, db) -> None:
-    """A small in-person gathering: 12 people, one slot, one departure; pairs are fine."""
-    from companion_bot.models import GroupKind, GroupStatus
+async def jam_session():
+    """The quick preset, as `event create --preset small` builds it: one slot, one departure."""
     from companion_bot.services.events import build_spec, locate_venue
 
     spec = build_spec(
@@ -386,7 +385,14 @@ async def test_twelve_person_jam_session_plays_through(harness: BotHarness, db) 
         meeting_points=None, arrival_slots=None, departures=None, group_sizes="2 3-4 5",
         charter=None, now=datetime.now(UTC), small=True,
     )  # fmt: skip
-    event = await create_event(spec, None)
+    return await create_event(spec, None)
+
+
+async def test_twelve_person_jam_session_plays_through(harness: BotHarness, db) -> None:
+    """A small in-person gathering: 12 people, one slot, one departure; pairs are fine."""
+    from companion_bot.models import GroupKind, GroupStatus
+
+    event = await jam_session()
     places = ["Ixelles", "Etterbeek", "Saint-Gilles", "Forest", "Uccle", "Schaerbeek"]
     people = []
     for i in range(12):
@@ -535,15 +541,8 @@ async def test_export_counts_online_tables(harness: BotHarness, online_event) ->
 
 async def test_small_gathering_makes_a_pair_when_no_trio_is_possible(harness, db) -> None:
     from companion_bot.models import GroupKind
-    from companion_bot.services.events import build_spec, locate_venue
 
-    spec = build_spec(
-        name="Jam", venue_name="Le Local", venue=locate_venue("Ixelles"),
-        timezone="Europe/Brussels", doors_open=f"{in_ten_days()} 19:00", closing="23:00",
-        meeting_points=None, arrival_slots=None, departures=None, group_sizes="2 3-4 5",
-        charter=None, now=datetime.now(UTC), small=True,
-    )  # fmt: skip
-    event = await create_event(spec, None)
+    event = await jam_session()
     pair = [harness.user(first_name=name, language_code="en") for name in ("Ana", "Bea")]
     for person, place in zip(pair, ("Ixelles", "Etterbeek"), strict=True):
         await sign_up(harness, person, event.attendee_code, destination=place)
