@@ -100,6 +100,7 @@ def register_tasks() -> None:
         lifecycle,
         locations,
         relay,
+        tables,
     )
 
     scheduler.register(groups.ROUND_TASK, groups.on_round_task)
@@ -114,6 +115,8 @@ def register_tasks() -> None:
     scheduler.register(broadcasts.REPORT_TASK, broadcasts.on_report_task)
     scheduler.register(lifecycle.FOLLOWUP_TASK, lifecycle.on_followup)
     scheduler.register(lifecycle.PURGE_TASK, lifecycle.on_purge)
+    scheduler.register(tables.SEAT_TASK, tables.on_seat_task)
+    scheduler.register(tables.REMINDER_TASK, tables.on_reminder_task)
     outbox.register_after_send(relay.RELAY_PURPOSE, relay.remember_copy)
     outbox.register_after_send(locations.PURPOSE, locations.blank)
 

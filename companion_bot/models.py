@@ -48,6 +48,12 @@ class GroupKind(StrEnum):
     DEPARTURE = "departure"
 
 
+class EventKind(StrEnum):
+    IN_PERSON = "in_person"
+    ONLINE = "online"  # no venue, no trip home: attendees join tables (call links)
+    HYBRID = "hybrid"  # each attendee says whether she comes in person or joins online
+
+
 class GroupStatus(StrEnum):
     FORMING = "forming"  # stored by a matching round, not announced yet: may be reshuffled
     ANNOUNCED = "announced"  # members were introduced: may only grow
@@ -133,6 +139,10 @@ class Person(Model):
 class Event(Model, Translated):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=120)
+    kind = fields.CharEnumField(
+        EventKind, max_length=16, default=EventKind.IN_PERSON, db_default="in_person"
+    )
+    # An online event has no venue: its name is the word "Online", its coordinates 0, 0.
     venue_name = fields.CharField(max_length=120)
     # Versions of name, venue_name and charter in several languages (see Translated).
     translations = fields.JSONField(null=True)
@@ -169,6 +179,7 @@ class Event(Model, Translated):
     arrival_slots: fields.ReverseRelation[ArrivalSlot]
     departure_waves: fields.ReverseRelation[DepartureWave]
     zones: fields.ReverseRelation[Zone]
+    tables: fields.ReverseRelation[OnlineTable]
 
     class Meta:
         table = "event"
@@ -242,6 +253,28 @@ class Zone(Model, Translated):
         ordering = ("name", "id")
 
 
+class OnlineTable(Model):
+    """A table (room) of an online or hybrid event: a call link organizers give, for a number
+    of people, maybe for one activity. For each join slot, its people form one group."""
+
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="tables", on_delete=fields.CASCADE
+    )
+    position = fields.SmallIntField(default=0)
+    name = fields.CharField(max_length=64)
+    link = fields.CharField(max_length=300)
+    capacity = fields.SmallIntField()
+    # None: any activity (just chatting).
+    activity = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "online_table"
+        unique_together = (("event", "name"),)
+        ordering = ("position", "id")
+
+
 class Registration(Model):
     """One attendee at one event, filled step by step while she signs up (status draft)."""
 
@@ -278,6 +311,13 @@ class Registration(Model):
     home_reminded_at = fields.DatetimeField(null=True)
     no_news_alerted_at = fields.DatetimeField(null=True)
     missing_flagged_at = fields.DatetimeField(null=True)
+    # Online or hybrid events: True joins a table online; False comes in person (hybrid);
+    # None: an in-person event, or not answered yet.
+    online = fields.BooleanField(null=True)
+    # The activity she would like ("" for any); None: not asked (or not answered yet).
+    activity = fields.CharField(max_length=64, null=True)
+    # She tapped "we're in" at her table.
+    joined_table_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "registration"
@@ -319,6 +359,10 @@ class CompanionGroup(Model):
     )
     meeting_point: fields.ForeignKeyNullableRelation[MeetingPoint] = fields.ForeignKeyField(
         "models.MeetingPoint", related_name="groups", null=True, on_delete=fields.SET_NULL
+    )
+    # An online group (kind arrival): the table whose link its members get, for its slot.
+    table: fields.ForeignKeyNullableRelation[OnlineTable] = fields.ForeignKeyField(
+        "models.OnlineTable", related_name="groups", null=True, on_delete=fields.SET_NULL
     )
     meet_at = fields.DatetimeField()
     oversize = fields.BooleanField(default=False)

@@ -84,6 +84,11 @@ def my_data_text(t: Translator, data: privacy.PersonalData, zone: str) -> str:
             )
         )
     for membership in data.memberships:
+        if membership.table is not None:
+            lines.append(_("Table “{table}” at {event}, {time}").format(
+                table=esc(membership.table), event=esc(membership.event_name),
+                time=t.datetime(membership.meet_at, membership.timezone)))  # fmt: skip
+            continue
         lines.append(
             _("{kind} at {event}, {time}").format(
                 kind=_(KIND_NAMES[GroupKind(membership.kind)]).capitalize(),

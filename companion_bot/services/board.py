@@ -12,13 +12,14 @@ from datetime import datetime
 from companion_bot import clock
 from companion_bot.models import (
     Event,
+    EventKind,
     GroupStatus,
     HelpAlert,
     HelpLevel,
     Registration,
     RegistrationStatus,
 )
-from companion_bot.services import broadcasts, closing, help
+from companion_bot.services import broadcasts, closing, help, tables
 from companion_bot.services.broadcasts import Dashboard, WaveCounts
 from companion_bot.settings import Settings
 
@@ -114,6 +115,8 @@ class Board:
     waves: list[WaveView]
     alerts: list[AlertView]
     statistics: dict | None  # the anonymous statistics of a purged event
+    # Online and hybrid events: who sits at which table (services/tables.py).
+    tables: tables.TablesView | None = None
 
     @property
     def purged(self) -> bool:
@@ -152,7 +155,8 @@ async def live_board(event: Event, now: datetime | None = None) -> Board:
                           confirmed_by, members)
             )  # fmt: skip
         waves.append(WaveView(counts, views))
-    return Board(event, now, dashboard, waves, await open_alerts(event, now), None)
+    seated = await tables.view(event.id) if event.kind != EventKind.IN_PERSON else None
+    return Board(event, now, dashboard, waves, await open_alerts(event, now), None, seated)
 
 
 async def open_alerts(event: Event, now: datetime) -> list[AlertView]:

@@ -150,6 +150,7 @@ ARRIVING_ALONE_HEADER = N_(
 async def alone_at_arrival(slot: ArrivalSlot) -> list[tuple[Registration, str]]:
     """Those the matching could not place in an arrival group of this slot, with the reason."""
     rows = await Unplaced.filter(
+        Q(registration__online=None) | Q(registration__online=False),  # not at a table
         kind=GroupKind.ARRIVAL,
         resolved_at=None,
         registration__arrival_slot_id=slot.id,

@@ -151,7 +151,12 @@ async def statistics(event: Event) -> dict:
     return previous | {
         "registrations": dict(Counter(r.status for r in registrations)),
         "wanted_departure_group": sum(1 for r in registrations if r.wants_departure_group),
-        "arrival_groups": sum(1 for g in groups if g.kind == GroupKind.ARRIVAL),
+        "arrival_groups": sum(
+            1 for g in groups if g.kind == GroupKind.ARRIVAL and g.table_id is None
+        ),
+        # Online events: groups seated at a table, and who said she was in the call.
+        "table_groups": sum(1 for g in groups if g.table_id is not None),
+        "joined_table": sum(1 for r in registrations if r.joined_table_at),
         "departure_groups": sum(1 for g in groups if g.kind == GroupKind.DEPARTURE),
         "grouped_members": await GroupMember.filter(group__event=event).count(),
         "left": sum(1 for r in registrations if r.left_at),

@@ -27,7 +27,7 @@ from companion_bot.i18n import (
     normalise_language,
 )
 from companion_bot.i18n import translator as translator_for
-from companion_bot.models import Event
+from companion_bot.models import Event, EventKind
 from companion_bot.services import closing, export, help, qr
 from companion_bot.services.board import NO_NEWS, Board, event_by_token, live_board
 from companion_bot.services.texts import meeting_place
@@ -65,6 +65,13 @@ WAVE_COUNT_LABELS = {
     "no_news": N_plural("person with no news", "people with no news"),
 }
 MEMBER_ICONS = closing.STATUS_ICONS | {NO_NEWS: "⚠️"}
+JOINED_LABEL = N_("in the call")
+SECTION_TEXTS = {
+    "waves": (N_("Departures"), N_("No departure yet."),
+              N_("No group announced yet for this departure.")),
+    "tables": (N_("Online tables"), N_("No table yet."), N_("Nobody seated at this table yet.")),
+}  # fmt: skip
+NOT_JOINED_LABEL = N_("not in yet")
 QR_KINDS = {kind.value: kind for kind in qr.QR_KINDS}
 
 
@@ -243,7 +250,57 @@ def board_state(t: Translator, board: Board) -> dict:
         },
         "waves": waves,
         "alerts": alerts,
+        "tables": table_cards(t, board),
     }
+
+
+def table_cards(t: Translator, board: Board) -> list[dict]:
+    """Online tables, shaped like departures: a card per join slot, "in" once she tapped."""
+    _ = t.gettext
+    if board.tables is None:
+        return []
+    zone = board.event.timezone
+    cards = []
+    for row in board.tables.tables:
+        table = row.table
+        name = f"{table.name} ({table.activity})" if table.activity else table.name
+        seats = t.ngettext("{count} seat", "{count} seats", table.capacity)
+        cards.append({
+            "time": name,
+            "point": seats.format(count=table.capacity),
+            "counts": [],
+            "groups": [
+                {"title": t.time(start, zone), "left": False, "note": None,
+                 "members": [
+                     {"name": member_name, "state": "at_point" if joined else "waiting",
+                      "label": _(JOINED_LABEL if joined else NOT_JOINED_LABEL),
+                      "icon": "✅" if joined else "⏳"}
+                     for _number, member_name, joined in members
+                 ]}
+                for start, members in row.seated.items()
+            ],
+        })  # fmt: skip
+    return cards
+
+
+def section(t: Translator, box: str) -> str:
+    """A section board.js fills: departures, or online tables (drawn the same way)."""
+    title, empty, no_groups = (_html(t.gettext(text)) for text in SECTION_TEXTS[box])
+    return (
+        f"<section>\n  <h2>{title}</h2>\n"
+        f'  <div id="{box}" data-empty="{empty}" data-no-groups="{no_groups}"></div>\n'
+        "</section>"
+    )
+
+
+def waves_section(t: Translator, board: Board) -> str:
+    """Departures, but for an online event (nobody travels home together)."""
+    return "" if board.event.kind == EventKind.ONLINE else section(t, "waves")
+
+
+def tables_section(t: Translator, board: Board) -> str:
+    """Online tables, for online and hybrid events."""
+    return "" if board.event.kind == EventKind.IN_PERSON else section(t, "tables")
 
 
 def wave_count(t: Translator, key: str, value: int) -> dict:
@@ -288,9 +345,8 @@ def render_page(t: Translator, board: Board) -> str:
             **{f"{key}_label": _html(label) for key, label in labels.items()},
             alerts_title=_html(_("Help alerts")),
             no_alerts=_html(_("No open help alert.")),
-            waves_title=_html(_("Departures")),
-            no_waves=_html(_("No departure yet.")),
-            no_groups=_html(_("No group announced yet for this departure.")),
+            waves_section=waves_section(t, board),
+            tables_section=tables_section(t, board),
             qr_title=_html(_("QR codes")),
             attendee_alt=_html(_("QR code of the attendees' link")),
             attendee_caption=_html(_("Attendees: for the flyer and the door")),

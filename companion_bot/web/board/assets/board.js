@@ -46,8 +46,9 @@
     }
   }
 
-  function renderWaves(waves) {
-    const box = document.getElementById("waves");
+  // Departures, and online tables drawn the same way (a card per join slot).
+  function renderWaves(waves, boxId) {
+    const box = document.getElementById(boxId || "waves");
     if (!box) return;
     box.replaceChildren();
     if (!waves.length) {
@@ -95,6 +96,7 @@
     renderCounts(state.counts, state.count_labels || {});
     renderAlerts(state.alerts);
     renderWaves(state.waves);
+    renderWaves(state.tables || [], "tables");
     setStatus(body.dataset.updated.replace("{time}", state.updated), false);
   }
 
