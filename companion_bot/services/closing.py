@@ -52,6 +52,9 @@ logger = logging.getLogger(__name__)
 WAVE_REMINDER_TASK = "wave_reminder"
 HOME_REMINDER_TASK = "home_reminder"
 NO_NEWS_TASK = "no_news_alert"
+# The other stages of "are you home?" (handled in `services.escalation`).
+GROUP_ASK_TASK = "home_group_ask"
+ORGANIZER_ALERT_TASK = "home_organizers"
 NIGHT_START_TASK = "night_start"
 ARRIVAL_ALONE_TASK = "arrival_alone"
 # Those arriving without a group hear it, and the volunteers get their names, this long before
@@ -106,9 +109,8 @@ async def reschedule_pending(event: Event) -> None:
         event=event, left_at__not_isnull=True, home_at=None, status=RegistrationStatus.CONFIRMED
     )
     for registration in gone:
-        reminder, alert = check_in_times(event, registration.left_at)
-        await scheduler.move(f"home:{registration.id}:reminder", reminder)
-        await scheduler.move(f"home:{registration.id}:alert", alert)
+        for stage, due in check_in_times(event, registration.left_at).items():
+            await scheduler.move(f"home:{registration.id}:{stage}", due)
 
 
 NIGHT_START = N_(
@@ -666,27 +668,32 @@ async def home(telegram_id: int, registration_id: int, now: datetime | None = No
     return registration
 
 
-def check_in_times(event: Event, left_at: datetime) -> tuple[datetime, datetime]:
-    """When she is asked whether she is home, and when the team is alerted."""
+def check_in_times(event: Event, left_at: datetime) -> dict[str, datetime]:
+    """The stages of "are you home?" after she left, by the key of their task: she is asked,
+    then her group, then the on-duty volunteers, then the organizers."""
     reminder = left_at + timedelta(minutes=event.checkin_delay_minutes)
-    return reminder, reminder + timedelta(minutes=event.escalation_delay_minutes)
+    group = reminder + timedelta(minutes=event.group_ask_delay_minutes)
+    volunteers = group + timedelta(minutes=event.escalation_delay_minutes)
+    organizers = volunteers + timedelta(minutes=event.organizer_delay_minutes)
+    return {"reminder": reminder, "group": group, "alert": volunteers, "organizers": organizers}
+
+
+CHECK_IN_TASKS = {
+    "reminder": HOME_REMINDER_TASK,
+    "group": GROUP_ASK_TASK,
+    "alert": NO_NEWS_TASK,
+    "organizers": ORGANIZER_ALERT_TASK,
+}
 
 
 async def schedule_check_in(registration: Registration, left_at: datetime) -> None:
-    reminder, alert = check_in_times(registration.event, left_at)
     payload = {"registration_id": registration.id}
-    await scheduler.schedule(HOME_REMINDER_TASK, reminder, payload,
-                             dedupe_key=f"home:{registration.id}:reminder")  # fmt: skip
-    await scheduler.schedule(NO_NEWS_TASK, alert, payload,
-                             dedupe_key=f"home:{registration.id}:alert")  # fmt: skip
+    for stage, due in check_in_times(registration.event, left_at).items():
+        await scheduler.schedule(CHECK_IN_TASKS[stage], due, payload,
+                                 dedupe_key=f"home:{registration.id}:{stage}")  # fmt: skip
 
 
 HOME_REMINDER = N_("Did you get home safely? Tap when you're home.")
-NO_NEWS = N_(
-    "⚠️ No news from <b>{name}</b>: she left at {time} ({group}) and has not said she is home. "
-    "Please check on her through her group or the organizers."
-)
-NO_GROUP = N_("no group")
 
 
 async def on_home_reminder(payload: dict, now: datetime) -> None:
@@ -706,31 +713,6 @@ async def on_home_reminder(payload: dict, now: datetime) -> None:
     )  # fmt: skip
     registration.home_reminded_at = now
     await registration.save(update_fields=["home_reminded_at"])
-
-
-async def on_no_news(payload: dict, now: datetime) -> None:
-    registration = await Registration.get_or_none(id=payload["registration_id"]).prefetch_related(
-        "person", "event"
-    )
-    if registration is None or registration.home_at is not None:
-        return
-    group = await departure_group_of(registration.id)
-    names = await other_names(group, registration.id) if group else []
-    event = registration.event
-    for person in await on_duty_team(event.id):
-        t = language_of(person)
-        await outbox.enqueue(
-            person.telegram_id,
-            t.gettext(NO_NEWS).format(
-                name=escape(registration.person.display_name),
-                time=t.time(registration.left_at or now, event.timezone),
-                group=escape(", ".join(names)) if names else t.gettext(NO_GROUP),
-            ),
-            priority=URGENT,
-            dedupe_key=f"nonews:{registration.id}:{person.id}",
-        )
-    registration.no_news_alerted_at = now
-    await registration.save(update_fields=["no_news_alerted_at"])
 
 
 # -- volunteers at the door ------------------------------------------------------------------------
