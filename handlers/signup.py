@@ -46,7 +46,7 @@ from companion_bot.models import (
     RegistrationStatus,
     Transport,
 )
-from companion_bot.services import outbox, people, registrations, zones
+from companion_bot.services import outbox, people, registrations, safeplace, zones
 from companion_bot.services import relay as group_relay
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import help_keyboard
@@ -201,11 +201,12 @@ async def ask_charter(
     await reg.fetch_related("event")
     text = _("Welcome to <b>{event}</b>! Before we look for companions, please read the charter:")
     event, language = reg.event, t.language
+    place = safeplace.line(t, event)
     return await send(
         update,
         context,
         f"{text.format(event=esc(event.localized('name', language)))}\n\n"
-        f"{esc(event.localized('charter', language))}",
+        f"{esc(event.localized('charter', language))}" + (f"\n\n{place}" if place else ""),
         column([(_("✅ I agree"), "su:charter:yes"), (_("I don't agree"), "su:charter:no")]),
     )
 

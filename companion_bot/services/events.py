@@ -30,7 +30,7 @@ from companion_bot.models import (
     RoleKind,
     Zone,
 )
-from companion_bot.services import lifecycle, texts, zones
+from companion_bot.services import lifecycle, safeplace, texts, zones
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.people import ensure_person
 from companion_bot.services.retention import DEFAULT_RETENTION_DAYS, check_retention_days
@@ -94,6 +94,8 @@ class EventSpec:
     retention_days: int = DEFAULT_RETENTION_DAYS
     # Organizer-defined destinations: (name, latitude, longitude).
     zones: list[tuple[Versions | str, float, float]] = field(default_factory=list)
+    # Where someone who does not feel safe finds the team (services/safeplace.py).
+    safe_place: safeplace.SafePlace | None = None
 
     def __post_init__(self) -> None:
         self.name = Versions.of(self.name)
@@ -324,6 +326,7 @@ async def create_event(spec: EventSpec, creator_telegram_id: int | None = None) 
             preferred_max_size=spec.preferred_max_size,
             max_group_size=spec.max_group_size,
             retention_days=spec.retention_days,
+            **safeplace.columns(spec.safe_place),
             attendee_code=_new_code(),
             volunteer_code=_new_code(),
             organizer_code=_new_code(),

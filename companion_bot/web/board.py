@@ -28,7 +28,7 @@ from companion_bot.i18n import (
 )
 from companion_bot.i18n import translator as translator_for
 from companion_bot.models import Event
-from companion_bot.services import closing, export, help, qr
+from companion_bot.services import closing, export, help, qr, safeplace
 from companion_bot.services.board import NO_NEWS, Board, event_by_token, live_board
 from companion_bot.services.texts import meeting_place
 from companion_bot.web.keys import BOT_USERNAME, SETTINGS
@@ -256,6 +256,12 @@ def _json_for_script(data: dict) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def safe_place_html(t: Translator, event: Event) -> str:
+    """The safe place under the event's name (its line is already HTML-escaped)."""
+    line = safeplace.line(t, event)
+    return f'<p class="meta safe-place">{line}</p>' if line else ""
+
+
 def render_page(t: Translator, board: Board) -> str:
     _ = t.gettext
     event, token = board.event, board.event.board_token
@@ -319,6 +325,7 @@ def render_page(t: Translator, board: Board) -> str:
         updated_label=_html(_("Updated at {time}")),
         event_name=_html(name),
         event_meta=_html(meta),
+        safe_place=safe_place_html(t, event),
         language_label=_html(_("Language")),
         language_links=languages,
         body=body,
