@@ -18,7 +18,7 @@ from companion_bot.models import (
     Registration,
     RegistrationStatus,
 )
-from companion_bot.services import broadcasts, closing, help
+from companion_bot.services import broadcasts, closing, drills, help
 from companion_bot.services.broadcasts import Dashboard, WaveCounts
 from companion_bot.settings import Settings
 
@@ -114,6 +114,7 @@ class Board:
     waves: list[WaveView]
     alerts: list[AlertView]
     statistics: dict | None  # the anonymous statistics of a purged event
+    drill: drills.DrillView | None = None  # the latest test alert to the volunteers
 
     @property
     def purged(self) -> bool:
@@ -152,7 +153,8 @@ async def live_board(event: Event, now: datetime | None = None) -> Board:
                           confirmed_by, members)
             )  # fmt: skip
         waves.append(WaveView(counts, views))
-    return Board(event, now, dashboard, waves, await open_alerts(event, now), None)
+    alerts, drill = await open_alerts(event, now), await drills.latest(event)
+    return Board(event, now, dashboard, waves, alerts, None, drill)
 
 
 async def open_alerts(event: Event, now: datetime) -> list[AlertView]:

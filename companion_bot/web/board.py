@@ -262,6 +262,27 @@ def safe_place_html(t: Translator, event: Event) -> str:
     return f'<p class="meta safe-place">{line}</p>' if line else ""
 
 
+def drill_html(t: Translator, board: Board) -> str:
+    """Who received the latest test alert (`/testalert`) and who has not yet."""
+    _ = t.gettext
+    if board.drill is None:
+        return ""
+    zone = board.event.timezone
+    items = "\n".join(
+        f'<li class="{"acknowledged" if r.acknowledged_at else "waiting"}">'
+        + (
+            "✅ " + _html(_("{name}: received at {time}").format(
+                name=r.name, time=t.time(r.acknowledged_at, zone)))
+            if r.acknowledged_at
+            else "⏳ " + _html(_("{name}: not yet").format(name=r.name))
+        )
+        + "</li>"
+        for r in board.drill.receipts
+    )  # fmt: skip
+    title = _("Test alert of {time}").format(time=t.time(board.drill.sent_at, zone))
+    return f'<section id="drill">\n  <h2>{_html(title)}</h2>\n  <ul>{items}</ul>\n</section>'
+
+
 def render_page(t: Translator, board: Board) -> str:
     _ = t.gettext
     event, token = board.event, board.event.board_token
@@ -303,6 +324,7 @@ def render_page(t: Translator, board: Board) -> str:
             volunteer_alt=_html(_("QR code of the volunteers' link")),
             volunteer_caption=_html(_("Volunteers only")),
             download=_html(_("Download (PNG)")),
+            drill=drill_html(t, board),
         )
     languages = " ".join(
         f'<a href="?lang={code}" hreflang="{code}" lang="{code}"'
