@@ -293,6 +293,8 @@ class Registration(Model):
     group_asked_at = fields.DatetimeField(null=True)
     organizers_alerted_at = fields.DatetimeField(null=True)
     all_clear_at = fields.DatetimeField(null=True)
+    # She answered "are you home?" with her safe word (services/duress.py).
+    duress_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "registration"

@@ -1,16 +1,26 @@
-"""Safety tools of the team: `/testalert` (an organizer, before doors open, checks that alerts
-reach the volunteers on duty) and the volunteers' "Received" answer to it."""
+"""Safety tools: `/testalert` (an organizer, before doors open, checks that alerts reach the
+volunteers on duty) and the volunteers' "Received" answer to it; the attendee's safe word
+(offered after sign-up, `/safeword`) and her duress answer to "are you home?"."""
 
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
-from companion_bot.services import broadcasts, drills
+from companion_bot.i18n import N_
+from companion_bot.services import broadcasts, drills, duress
 from companion_bot.services.errors import UserInputError
 from companion_bot.signing import signed_pattern
 from handlers.callbacks import button, signed
 from handlers.common import Context, answer_query, close_buttons, column, send, tr
+from handlers.conversation import END, Conversation
 
 PRIVATE = filters.ChatType.PRIVATE
 
@@ -67,3 +77,117 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("testalert", on_test_alert, filters=PRIVATE),
         CallbackQueryHandler(on_button, pattern=signed_pattern("ta")),
     ]
+
+
+# -- the safe word ------------------------------------------------------------------------------
+
+DURESS_GROUP = -6  # after the flood guard, before help and every journey: never relayed
+WORD = "safeword_word"
+TEXT = PRIVATE & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+OFFER = N_(
+    "🔐 Optional: a safe word. If someone ever forces you to say you are home, answer “Did you "
+    "get home safely?” by writing this word instead of tapping the button. Your screen will "
+    "show the usual answer, but the volunteers and organizers will be alerted that you may be "
+    "in danger. Nobody will ever see the word, not even you: only a scrambled form of it is kept."
+)
+TO_CHOOSE = N_("/safeword to choose one.")
+ASK_WORD = N_(
+    "Write your safe word: one or a few words nobody would guess, that you will remember. "
+    "/cancel to stop."
+)
+HOME_NOTE = N_("🏠 Glad you are home! Your group knows. Sleep well.")
+
+
+async def safe_word_offer(update: Update, context: Context) -> str:
+    """The paragraph closing her sign-up confirmation: the optional safe word, explained in her
+    language ("" once she has one)."""
+    if await duress.has_safe_word(update.effective_user.id):
+        return ""
+    _ = tr(update, context).gettext
+    return f"\n\n{_(OFFER)} {_(TO_CHOOSE)}"
+
+
+async def on_safe_word_command(update: Update, context: Context) -> str | int:
+    t = tr(update, context)
+    _ = t.gettext
+    if await duress.has_safe_word(update.effective_user.id):
+        await send(update, context, _("You have a safe word. Change it or remove it?"), column([
+            (_("Change it"), button(update, "sw:set")),
+            (_("Remove it"), button(update, "sw:del")),
+        ]))  # fmt: skip
+        return END
+    await send(update, context, f"{_(OFFER)}\n\n{_(ASK_WORD)}")
+    return WORD
+
+
+@signed
+async def on_safe_word_button(update: Update, context: Context, parts: list[str]) -> str | int:
+    _ = tr(update, context).gettext
+    await answer_query(update)
+    await close_buttons(update, pressed_label(update))
+    if parts[1] == "set":
+        await send(update, context, _(ASK_WORD))
+        return WORD
+    if parts[1] == "del":
+        await duress.remove_safe_word(update.effective_user.id)
+        await send(update, context, _("Your safe word is removed."))
+    return END
+
+
+async def on_word(update: Update, context: Context) -> str | int:
+    _ = tr(update, context).gettext
+    try:
+        await duress.set_safe_word(update.effective_user.id, update.effective_message.text)
+    except UserInputError as error:
+        await send(update, context, error.translate(_))
+        return WORD
+    await send(update, context, _(
+        "🔐 Your safe word is saved. Write it as your answer to “Did you get home safely?” only "
+        "if you are in danger. You may delete your message from this chat. /safeword changes "
+        "or removes it."
+    ))  # fmt: skip
+    return END
+
+
+async def on_not_a_word(update: Update, context: Context) -> None:
+    _ = tr(update, context).gettext
+    await send(update, context, _("Write your safe word as a text message, or /cancel."))
+
+
+async def on_answer(update: Update, context: Context) -> None:
+    """Her safe word while "are you home?" waits: the usual answer on her screen, the team
+    alerted, and the word goes nowhere else (not to her group, not to a journey)."""
+    message = update.effective_message
+    if message is None or not await duress.answer(update.effective_user.id, message.text):
+        return
+    await send(update, context, tr(update, context).gettext(HOME_NOTE))
+    raise ApplicationHandlerStop
+
+
+def pressed_label(update: Update) -> str | None:
+    query = update.callback_query
+    message = query.message if query else None
+    if message is None or not message.is_accessible or message.reply_markup is None:
+        return None
+    for row in message.reply_markup.inline_keyboard:
+        for key in row:
+            if key.callback_data == query.data:
+                return key.text
+    return None
+
+
+def early_handlers() -> list[BaseHandler]:
+    """Registered in DURESS_GROUP."""
+    return [MessageHandler(TEXT, on_answer)]
+
+
+def conversation(fallbacks: list[BaseHandler]) -> Conversation:
+    return Conversation(
+        name="safeword",
+        entry_points=[
+            CommandHandler("safeword", on_safe_word_command, filters=PRIVATE),
+            CallbackQueryHandler(on_safe_word_button, pattern=signed_pattern("sw")),
+        ],
+        states={WORD: [MessageHandler(TEXT, on_word)]},
+        fallbacks=[*fallbacks, MessageHandler(PRIVATE & filters.UpdateType.MESSAGE, on_not_a_word)],
+    )

@@ -52,7 +52,7 @@ from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import help_keyboard
 from companion_bot.services.registrations import RegistrationView, Step
 from companion_bot.signing import signed_pattern
-from handlers import callbacks
+from handlers import callbacks, safety
 from handlers.common import (
     Context,
     answer_query,
@@ -795,7 +795,8 @@ async def on_confirm(update: Update, context: Context) -> str | int:
             "You're signed up for <b>{event}</b>! We will introduce your companions before "
             "the event, by display name only. /me shows or edits your answers, /leave cancels "
             "your registration."
-        ).format(event=esc(registration.event.localized("name", tr(update, context).language))),
+        ).format(event=esc(registration.event.localized("name", tr(update, context).language)))
+        + await safety.safe_word_offer(update, context),
         # From now on, "🆘 I need help" stays under her keyboard (handlers/help.py).
         help_keyboard(tr(update, context)),
     )

@@ -73,6 +73,11 @@ class Migration(migrations.Migration):
         ),
         ops.AddField(
             model_name='Registration',
+            name='duress_at',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name='Registration',
             name='group_asked_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
