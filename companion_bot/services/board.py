@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from companion_bot import clock
@@ -18,7 +18,7 @@ from companion_bot.models import (
     Registration,
     RegistrationStatus,
 )
-from companion_bot.services import broadcasts, closing, drills, help
+from companion_bot.services import broadcasts, closing, drills, help, incidents
 from companion_bot.services.broadcasts import Dashboard, WaveCounts
 from companion_bot.settings import Settings
 
@@ -115,6 +115,8 @@ class Board:
     alerts: list[AlertView]
     statistics: dict | None  # the anonymous statistics of a purged event
     drill: drills.DrillView | None = None  # the latest test alert to the volunteers
+    incidents: list[incidents.Entry] = field(default_factory=list)  # the night's log
+    report: incidents.Report | None = None  # the anonymous morning-after report
 
     @property
     def purged(self) -> bool:
@@ -154,7 +156,8 @@ async def live_board(event: Event, now: datetime | None = None) -> Board:
             )  # fmt: skip
         waves.append(WaveView(counts, views))
     alerts, drill = await open_alerts(event, now), await drills.latest(event)
-    return Board(event, now, dashboard, waves, alerts, None, drill)
+    return Board(event, now, dashboard, waves, alerts, None, drill,
+                 await incidents.timeline(event), await incidents.report(event))  # fmt: skip
 
 
 async def open_alerts(event: Event, now: datetime) -> list[AlertView]:

@@ -28,7 +28,7 @@ from companion_bot.i18n import (
 )
 from companion_bot.i18n import translator as translator_for
 from companion_bot.models import Event
-from companion_bot.services import closing, export, help, qr, safeplace
+from companion_bot.services import closing, export, help, incidents, qr, safeplace
 from companion_bot.services.board import NO_NEWS, Board, event_by_token, live_board
 from companion_bot.services.texts import meeting_place
 from companion_bot.web.keys import BOT_USERNAME, SETTINGS
@@ -283,6 +283,71 @@ def drill_html(t: Translator, board: Board) -> str:
     return f'<section id="drill">\n  <h2>{_html(title)}</h2>\n  <ul>{items}</ul>\n</section>'
 
 
+def incidents_html(t: Translator, board: Board) -> str:
+    """The night's incident log, oldest first (this board is for the organizers only)."""
+    _ = t.gettext
+    zone = board.event.timezone
+    items = "\n".join(
+        f"<li><time>{_html(t.time(entry.at, zone))}</time> {_html(entry.text(t))}</li>"
+        for entry in board.incidents
+    )
+    nothing, title = _("Nothing yet."), _("Incident log")
+    body = f'<ol class="incidents">{items}</ol>' if items else f"<p>{_html(nothing)}</p>"
+    return f'<section id="incidents">\n  <h2>{_html(title)}</h2>\n  {body}\n</section>'
+
+
+def bars(rows: list[tuple[str, int]], label: str) -> str:
+    """A horizontal bar chart in SVG (attributes only: the page's CSP forbids inline styles)."""
+    if not rows:
+        return ""
+    top, height, width = max(value for _label, value in rows) or 1, 22, 360
+    parts = []
+    for index, (name, value) in enumerate(rows):
+        y = index * height
+        length = round(200 * value / top)
+        parts.append(
+            f'<text x="0" y="{y + 15}" font-size="13">{_html(name)}</text>'
+            f'<rect x="80" y="{y + 3}" width="{length}" height="{height - 6}" '
+            'fill="currentColor" />'
+            f'<text x="{86 + length}" y="{y + 15}" font-size="13">{value}</text>'
+        )
+    return (
+        f'<svg class="chart" role="img" aria-label="{_html(label)}" width="{width}" '
+        f'height="{height * len(rows)}" viewBox="0 0 {width} {height * len(rows)}">'
+        + "".join(parts)
+        + "</svg>"
+    )
+
+
+def report_html(t: Translator, board: Board) -> str:
+    """The anonymous morning-after report: its table, two charts and its CSV."""
+    _ = t.gettext
+    if board.report is None:
+        return ""
+    zone = board.event.timezone
+    rows = "\n".join(
+        "<tr>" + "".join(f"<td>{_html(cell)}</td>" for cell in row) + "</tr>"
+        for row in incidents.report_rows(t, board.report, zone)
+    )
+    head = "".join(f"<th>{_html(_(column))}</th>" for column in incidents.COLUMNS)
+    left_chart = bars(
+        [(t.time(w.departs_at, zone), w.left) for w in board.report.waves],
+        _("People who left, per departure"),
+    )
+    home_chart = bars(
+        [(t.time(hour, zone), count) for hour, count in board.report.home_by_hour],
+        _("People who got home, per hour"),
+    )
+    token = _html(board.event.board_token)
+    title, download = _("Night report (anonymous)"), _("Download the report (CSV)")
+    return (
+        f'<section id="report">\n  <h2>{_html(title)}</h2>\n'
+        f"  {left_chart}\n  {home_chart}\n"
+        f"  <table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>\n"
+        f'  <p><a href="{token}/report.csv" download>{_html(download)}</a></p>\n</section>'
+    )
+
+
 def render_page(t: Translator, board: Board) -> str:
     _ = t.gettext
     event, token = board.event, board.event.board_token
@@ -325,6 +390,8 @@ def render_page(t: Translator, board: Board) -> str:
             volunteer_caption=_html(_("Volunteers only")),
             download=_html(_("Download (PNG)")),
             drill=drill_html(t, board),
+            incidents=incidents_html(t, board),
+            report=report_html(t, board),
         )
     languages = " ".join(
         f'<a href="?lang={code}" hreflang="{code}" lang="{code}"'
