@@ -100,6 +100,7 @@ def register_tasks() -> None:
         help,
         lifecycle,
         locations,
+        noshows,
         relay,
     )
 
@@ -110,6 +111,7 @@ def register_tasks() -> None:
     scheduler.register(closing.GROUP_ASK_TASK, escalation.on_group_ask)
     scheduler.register(closing.NO_NEWS_TASK, escalation.on_volunteers)
     scheduler.register(closing.ORGANIZER_ALERT_TASK, escalation.on_organizers)
+    scheduler.register(closing.NO_SHOW_TASK, noshows.on_no_show_check)
     scheduler.register(closing.NIGHT_START_TASK, closing.on_night_start)
     scheduler.register(closing.ARRIVAL_ALONE_TASK, closing.on_arrival_alone)
     scheduler.register(help.ESCALATION_TASK, help.on_escalation)

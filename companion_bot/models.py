@@ -295,6 +295,8 @@ class Registration(Model):
     all_clear_at = fields.DatetimeField(null=True)
     # She answered "are you home?" with her safe word (services/duress.py).
     duress_at = fields.DatetimeField(null=True)
+    # Not at the meeting point at departure time while her group was (services/noshows.py).
+    no_show_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "registration"

@@ -72,6 +72,10 @@ TASK_LABELS = {
     closing.NO_NEWS_TASK: N_(
         "Still no news from someone who left: the volunteers on duty are alerted."
     ),
+    closing.NO_SHOW_TASK: N_(
+        "The {time} departure: whoever is not at the meeting point while her group is there "
+        "is asked where she is, and offered the next departure."
+    ),
     closing.ORGANIZER_ALERT_TASK: N_(
         "Still no news from someone who left, after the volunteers: the organizers are alerted."
     ),

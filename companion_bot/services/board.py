@@ -18,7 +18,7 @@ from companion_bot.models import (
     Registration,
     RegistrationStatus,
 )
-from companion_bot.services import broadcasts, closing, drills, help, incidents
+from companion_bot.services import broadcasts, closing, drills, help, incidents, noshows
 from companion_bot.services.broadcasts import Dashboard, WaveCounts
 from companion_bot.settings import Settings
 
@@ -117,6 +117,7 @@ class Board:
     drill: drills.DrillView | None = None  # the latest test alert to the volunteers
     incidents: list[incidents.Entry] = field(default_factory=list)  # the night's log
     report: incidents.Report | None = None  # the anonymous morning-after report
+    repeat_no_shows: list[tuple[str, int]] = field(default_factory=list)  # (name, events)
 
     @property
     def purged(self) -> bool:
@@ -157,7 +158,8 @@ async def live_board(event: Event, now: datetime | None = None) -> Board:
         waves.append(WaveView(counts, views))
     alerts, drill = await open_alerts(event, now), await drills.latest(event)
     return Board(event, now, dashboard, waves, alerts, None, drill,
-                 await incidents.timeline(event), await incidents.report(event))  # fmt: skip
+                 await incidents.timeline(event), await incidents.report(event),
+                 await noshows.repeat_no_shows(event))  # fmt: skip
 
 
 async def open_alerts(event: Event, now: datetime) -> list[AlertView]:

@@ -296,6 +296,19 @@ def incidents_html(t: Translator, board: Board) -> str:
     return f'<section id="incidents">\n  <h2>{_html(title)}</h2>\n  {body}\n</section>'
 
 
+def no_shows_html(t: Translator, board: Board) -> str:
+    """People of this event who did not show up at departure at several events."""
+    if not board.repeat_no_shows:
+        return ""
+    items = "\n".join(
+        "<li>" + _html(t.ngettext("{name}: {count} event", "{name}: {count} events", count)
+                       .format(name=name, count=count)) + "</li>"
+        for name, count in board.repeat_no_shows
+    )  # fmt: skip
+    title = t.gettext("Repeat no-shows at departure")
+    return f'<section id="no-shows">\n  <h2>{_html(title)}</h2>\n  <ul>{items}</ul>\n</section>'
+
+
 def bars(rows: list[tuple[str, int]], label: str) -> str:
     """A horizontal bar chart in SVG (attributes only: the page's CSP forbids inline styles)."""
     if not rows:
@@ -391,6 +404,7 @@ def render_page(t: Translator, board: Board) -> str:
             download=_html(_("Download (PNG)")),
             drill=drill_html(t, board),
             incidents=incidents_html(t, board),
+            no_shows=no_shows_html(t, board),
             report=report_html(t, board),
         )
     languages = " ".join(
