@@ -19,6 +19,7 @@ from companion_bot.services import broadcasts, drills, duress
 from companion_bot.services.errors import UserInputError
 from companion_bot.signing import signed_pattern
 from handlers.callbacks import button, signed
+from handlers.closing import pressed_label
 from handlers.common import Context, answer_query, close_buttons, column, send, tr
 from handlers.conversation import END, Conversation
 
@@ -162,18 +163,6 @@ async def on_answer(update: Update, context: Context) -> None:
         return
     await send(update, context, tr(update, context).gettext(HOME_NOTE))
     raise ApplicationHandlerStop
-
-
-def pressed_label(update: Update) -> str | None:
-    query = update.callback_query
-    message = query.message if query else None
-    if message is None or not message.is_accessible or message.reply_markup is None:
-        return None
-    for row in message.reply_markup.inline_keyboard:
-        for key in row:
-            if key.callback_data == query.data:
-                return key.text
-    return None
 
 
 def early_handlers() -> list[BaseHandler]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from companion_bot.services import incidents
-from companion_bot.web.board import PRIVATE_HEADERS, board_event, not_found, request_translator
+from companion_bot.web.board import board_event, not_found, request_translator
+from companion_bot.web.export import csv_response
 
 
 def setup(app: web.Application) -> None:
@@ -19,11 +20,4 @@ async def report_csv(request: web.Request) -> web.Response:
         raise not_found(request)
     found = await incidents.report(event)
     text = incidents.report_csv(request_translator(request), found, event.timezone)
-    return web.Response(
-        # A byte-order mark, so that spreadsheets open French accents as UTF-8.
-        body=("\ufeff" + text).encode("utf-8"),
-        content_type="text/csv",
-        charset="utf-8",
-        headers=PRIVATE_HEADERS
-        | {"Content-Disposition": f'attachment; filename="{incidents.report_filename(event)}"'},
-    )
+    return csv_response(text, incidents.report_filename(event))
