@@ -8,7 +8,7 @@ from datetime import timedelta
 from aiohttp.test_utils import TestClient, TestServer
 
 from companion_bot.models import AlertDrill, AlertDrillReceipt
-from companion_bot.services import board
+from companion_bot.services import board, lifecycle
 from companion_bot.signing import sign
 from companion_bot.web import create_app
 from tests.handlers.test_relay import received, volunteer_on_duty
@@ -58,6 +58,10 @@ async def test_organizers_test_the_volunteers_before_doors_open(harness: BotHarn
     reply = await harness.say(orga, "/testalert")
     assert reply.text.startswith("The doors are open: test alerts are for before")
     assert await AlertDrill.filter(event=event).count() == 1
+    # The event's purge forgets who was tested and who answered.
+    await lifecycle.purge_event(event.id)
+    assert not await AlertDrill.exists(event=event)
+    assert not await AlertDrillReceipt.exists(person__telegram_id=vic.id)
 
 
 async def test_volunteers_and_attendees_cannot_send_one(harness: BotHarness, event):
