@@ -243,6 +243,7 @@ def board_state(t: Translator, board: Board) -> dict:
         },
         "waves": waves,
         "alerts": alerts,
+        "drill": drill_state(t, board),
     }
 
 
@@ -262,25 +263,37 @@ def safe_place_html(t: Translator, event: Event) -> str:
     return f'<p class="meta safe-place">{line}</p>' if line else ""
 
 
-def drill_html(t: Translator, board: Board) -> str:
+def drill_state(t: Translator, board: Board) -> dict | None:
     """Who received the latest test alert (`/testalert`) and who has not yet."""
     _ = t.gettext
     if board.drill is None:
-        return ""
+        return None
     zone = board.event.timezone
-    items = "\n".join(
-        f'<li class="{"acknowledged" if r.acknowledged_at else "waiting"}">'
-        + (
-            "✅ " + _html(_("{name}: received at {time}").format(
-                name=r.name, time=t.time(r.acknowledged_at, zone)))
+    return {
+        "title": _("Test alert of {time}").format(time=t.time(board.drill.sent_at, zone)),
+        "receipts": [
+            {"acknowledged": True,
+             "text": "✅ " + _("{name}: received at {time}").format(
+                 name=r.name, time=t.time(r.acknowledged_at, zone))}
             if r.acknowledged_at
-            else "⏳ " + _html(_("{name}: not yet").format(name=r.name))
-        )
-        + "</li>"
-        for r in board.drill.receipts
-    )  # fmt: skip
-    title = _("Test alert of {time}").format(time=t.time(board.drill.sent_at, zone))
-    return f'<section id="drill">\n  <h2>{_html(title)}</h2>\n  <ul>{items}</ul>\n</section>'
+            else {"acknowledged": False, "text": "⏳ " + _("{name}: not yet").format(name=r.name)}
+            for r in board.drill.receipts
+        ],
+    }  # fmt: skip
+
+
+def drill_html(t: Translator, board: Board) -> str:
+    """The test alert's section, hidden until there is one (board.js fills it as it polls)."""
+    drill = drill_state(t, board)
+    if drill is None:
+        return '<section id="drill" hidden>\n  <h2></h2>\n  <ul></ul>\n</section>'
+    items = "\n".join(
+        f'<li class="{"acknowledged" if r["acknowledged"] else "waiting"}">{_html(r["text"])}</li>'
+        for r in drill["receipts"]
+    )
+    return (
+        f'<section id="drill">\n  <h2>{_html(drill["title"])}</h2>\n  <ul>{items}</ul>\n</section>'
+    )
 
 
 def incidents_html(t: Translator, board: Board) -> str:

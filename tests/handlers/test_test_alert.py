@@ -42,6 +42,11 @@ async def test_organizers_test_the_volunteers_before_doors_open(harness: BotHarn
         page = await (await c.get(f"/board/{token}", params={"lang": "en"})).text()
     assert '<li class="acknowledged">✅ Vic: received at' in page
     assert '<li class="waiting">⏳ Wen: not yet</li>' in page
+    # The page polls its state: the test alert's answers are in it too.
+    async with TestClient(TestServer(create_app(harness.application, harness.settings))) as c:
+        state = await (await c.get(f"/board/{token}/state.json", params={"lang": "en"})).json()
+    assert [r["acknowledged"] for r in state["drill"]["receipts"]] == [True, False]
+    assert state["drill"]["receipts"][1]["text"] == "⏳ Wen: not yet"
     drill = await AlertDrill.get(event=event)
     assert await AlertDrillReceipt.filter(drill=drill, acknowledged_at__isnull=False).count() == 1
 
