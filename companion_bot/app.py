@@ -95,10 +95,12 @@ def register_tasks() -> None:
     from companion_bot.services import (
         broadcasts,
         closing,
+        escalation,
         groups,
         help,
         lifecycle,
         locations,
+        noshows,
         relay,
         tables,
     )
@@ -107,7 +109,10 @@ def register_tasks() -> None:
     scheduler.register(groups.CARDS_TASK, closing.on_group_cards)
     scheduler.register(closing.WAVE_REMINDER_TASK, closing.on_wave_reminder)
     scheduler.register(closing.HOME_REMINDER_TASK, closing.on_home_reminder)
-    scheduler.register(closing.NO_NEWS_TASK, closing.on_no_news)
+    scheduler.register(closing.GROUP_ASK_TASK, escalation.on_group_ask)
+    scheduler.register(closing.NO_NEWS_TASK, escalation.on_volunteers)
+    scheduler.register(closing.ORGANIZER_ALERT_TASK, escalation.on_organizers)
+    scheduler.register(closing.NO_SHOW_TASK, noshows.on_no_show_check)
     scheduler.register(closing.NIGHT_START_TASK, closing.on_night_start)
     scheduler.register(closing.ARRIVAL_ALONE_TASK, closing.on_arrival_alone)
     scheduler.register(help.ESCALATION_TASK, help.on_escalation)

@@ -177,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: DEFAULT_LANGUAGE)",
     )
     create.add_argument(
+        "--safe-place",
+        metavar="'NAME; WHERE; HOURS'",
+        help="the event's safe place, e.g. 'Welcome tent; behind the bar; 23:00-06:00'",
+    )
+    create.add_argument(
         "--creator", type=int, metavar="TELEGRAM_ID", help="make this Telegram user an organizer"
     )
     create.add_argument(
@@ -279,6 +284,10 @@ async def _create_event(args: argparse.Namespace, settings: Settings, language: 
         small=args.preset == "small",
     )
     spec.retention_days = args.retention_days
+    if args.safe_place:
+        from companion_bot.services import safeplace
+
+        spec.safe_place = safeplace.parse(args.safe_place)
     events.check_spec(spec)
     username = args.bot_username or await _bot_username(settings)
     signing.configure(settings.callback_secret)  # someone avoided may come back as --creator

@@ -129,6 +129,8 @@ class Person(Model):
     display_name = fields.CharField(max_length=64, null=True)
     # Set when Telegram says she blocked the bot: nothing more is sent until she writes again.
     blocked_bot_at = fields.DatetimeField(null=True)
+    # Her duress answer to "are you home?", hashed (see services/duress.py); never shown.
+    safe_word_hash = fields.CharField(max_length=128, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -166,6 +168,15 @@ class Event(Model, Translated):
     reminder_minutes = fields.SmallIntField(default=15, db_default=15)
     checkin_delay_minutes = fields.SmallIntField(default=60, db_default=60)
     escalation_delay_minutes = fields.SmallIntField(default=30, db_default=30)
+    # The staged "are you home?", each stage this long after the one before: her reminder
+    # (`checkin_delay_minutes` after she left), her group, the on-duty volunteers
+    # (`escalation_delay_minutes`), the organizers.
+    group_ask_delay_minutes = fields.SmallIntField(default=15, db_default=15)
+    organizer_delay_minutes = fields.SmallIntField(default=30, db_default=30)
+    # The event's safe place (shown in the help flow, the charter message and on the board).
+    safe_place_name = fields.CharField(max_length=120, null=True)
+    safe_place_where = fields.CharField(max_length=200, null=True)
+    safe_place_hours = fields.CharField(max_length=64, null=True)
     # Personal data is purged this many days after closing; anonymous statistics stay.
     retention_days = fields.SmallIntField(default=7, db_default=7)
     purged_at = fields.DatetimeField(null=True)
@@ -318,6 +329,14 @@ class Registration(Model):
     activity = fields.CharField(max_length=64, null=True)
     # She tapped "we're in" at her table.
     joined_table_at = fields.DatetimeField(null=True)
+    # The stages of "are you home?" after the volunteers (`no_news_alerted_at`), and the end.
+    group_asked_at = fields.DatetimeField(null=True)
+    organizers_alerted_at = fields.DatetimeField(null=True)
+    all_clear_at = fields.DatetimeField(null=True)
+    # She answered "are you home?" with her safe word (services/duress.py).
+    duress_at = fields.DatetimeField(null=True)
+    # Not at the meeting point at departure time while her group was (services/noshows.py).
+    no_show_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "registration"
@@ -664,3 +683,36 @@ class UserData(Model):
 
     class Meta:
         table = "user_data"
+
+
+class AlertDrill(Model):
+    """Before doors open, organizers check that the on-duty volunteers get alerts."""
+
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="alert_drills", on_delete=fields.CASCADE
+    )
+    sent_by: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="alert_drills_sent", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "alert_drill"
+
+
+class AlertDrillReceipt(Model):
+    """One volunteer's copy of a test alert, and when she acknowledged it."""
+
+    id = fields.IntField(primary_key=True)
+    drill: fields.ForeignKeyRelation[AlertDrill] = fields.ForeignKeyField(
+        "models.AlertDrill", related_name="receipts", on_delete=fields.CASCADE
+    )
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="alert_drill_receipts", on_delete=fields.CASCADE
+    )
+    acknowledged_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "alert_drill_receipt"
+        unique_together = (("drill", "person"),)

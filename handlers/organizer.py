@@ -26,7 +26,7 @@ from telegram.ext import (
 from companion_bot import clock
 from companion_bot.i18n import LANGUAGES, N_, N_plural, Translator
 from companion_bot.models import Event, EventKind
-from companion_bot.services import roles, tables
+from companion_bot.services import roles, safeplace, tables
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.events import (
     EMPTY_VENUE_NAME,
@@ -112,10 +112,11 @@ def closing_of(draft: Draft) -> datetime:
     return _at(draft, "doors_open") + ONLINE_LENGTH
 
 
-# Fields an online event skips (no venue, no closing, no trip home), and those the quick small
-# preset fills itself (one arrival slot, one departure at closing, the standard charter).
+# Fields an online event skips (no venue, no closing, no trip home, no safe place to walk to),
+# and those the quick small preset fills itself (one arrival slot, one departure at closing,
+# the standard charter).
 SKIPPED = {
-    EventKind.ONLINE: {"venue", "where", "closing", "points", "waves"},
+    EventKind.ONLINE: {"venue", "where", "closing", "points", "waves", "safe"},
     EventKind.HYBRID: set(),
     EventKind.IN_PERSON: {"tables"},
 }
@@ -259,6 +260,15 @@ def default_charter(draft: Draft, t: Translator) -> None:
     draft["charter"] = standard_charter(t.language).to_json()
 
 
+def read_safe_place(text: str, draft: Draft) -> None:
+    place = safeplace.parse(text)
+    draft["safe_place"] = place.to_json() if place else None
+
+
+def no_safe_place(draft: Draft, t: Translator) -> None:
+    draft["safe_place"] = None
+
+
 def read_retention(text: str, draft: Draft) -> None:
     draft["retention_days"] = parse_retention_days(text)
 
@@ -341,6 +351,17 @@ FIELDS = [
         N_("Use the standard charter"),
         default_charter,
         several_languages=N_("Be kind. … | fr: Soyons bienveillantes. …"),
+    ),
+    Field(
+        "safe",
+        N_(
+            "The safe place, where someone who does not feel safe finds the team: its name, "
+            "where it is and its hours, separated by semicolons, like: Welcome tent; behind the "
+            "bar, left of the stage; 23:00–06:00."
+        ),
+        read_safe_place,
+        N_("No safe place"),
+        no_safe_place,
     ),
     Field(
         "retention",
@@ -596,7 +617,15 @@ def spec_from_draft(draft: Draft) -> EventSpec:
         retention_days=draft.get("retention_days", DEFAULT_RETENTION_DAYS),
         kind=kind_of(draft),
         tables=[tables.TableSpec(*row) for row in draft.get("tables", [])],
+        safe_place=safeplace.SafePlace(*draft["safe_place"]) if draft.get("safe_place") else None,
     )
+
+
+def safe_place_line(t: Translator, draft: Draft) -> str:
+    if not draft.get("safe_place"):
+        return t.gettext("No safe place")
+    name, where, hours = (esc(part) for part in draft["safe_place"])
+    return t.gettext(safeplace.SAFE_PLACE).format(name=name, where=where, hours=hours)
 
 
 def review_text(t: Translator, draft: Draft) -> str:
@@ -649,6 +678,7 @@ def review_text(t: Translator, draft: Draft) -> str:
             "Personal data deleted {days} days after closing",
             draft.get("retention_days", DEFAULT_RETENTION_DAYS),
         ).format(days=draft.get("retention_days", DEFAULT_RETENTION_DAYS)),
+        safe_place_line(t, draft),
         "",
         _("Charter:"),
         esc(versions(draft, "charter").written()),

@@ -74,6 +74,8 @@ def my_data_text(t: Translator, data: privacy.PersonalData, zone: str) -> str:
         _("Language: {value}").format(value=LANGUAGE_NAMES.get(person.language or "", "—")),
         _("Name your companions see: {value}").format(value=esc(person.display_name or "—")),
     ]
+    if person.safe_word_hash:
+        lines.append(_("A safe word, kept scrambled: nobody can read it (/safeword removes it)"))
     for shown in data.registrations:
         status = _(STATUS_NAMES[shown.registration.status])
         lines += ["", _("Registration ({status}):").format(status=status), summary_text(t, shown)]

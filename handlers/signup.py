@@ -47,13 +47,13 @@ from companion_bot.models import (
     RegistrationStatus,
     Transport,
 )
-from companion_bot.services import outbox, people, registrations, tables, zones
+from companion_bot.services import outbox, people, registrations, safeplace, tables, zones
 from companion_bot.services import relay as group_relay
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import help_keyboard
 from companion_bot.services.registrations import RegistrationView, Step
 from companion_bot.signing import signed_pattern
-from handlers import callbacks
+from handlers import callbacks, safety
 from handlers.common import (
     Context,
     answer_query,
@@ -204,11 +204,12 @@ async def ask_charter(
     await reg.fetch_related("event")
     text = _("Welcome to <b>{event}</b>! Before we look for companions, please read the charter:")
     event, language = reg.event, t.language
+    place = safeplace.line(t, event)
     return await send(
         update,
         context,
         f"{text.format(event=esc(event.localized('name', language)))}\n\n"
-        f"{esc(event.localized('charter', language))}",
+        f"{esc(event.localized('charter', language))}" + (f"\n\n{place}" if place else ""),
         column([(_("✅ I agree"), "su:charter:yes"), (_("I don't agree"), "su:charter:no")]),
     )
 
@@ -912,12 +913,15 @@ async def on_confirm(update: Update, context: Context) -> str | int:
             "your registration."
         )
     )
+    # A safe word answers "are you home?": nobody joining online is asked that.
+    offer = "" if registration.online else await safety.safe_word_offer(update, context)
     await send(
         update,
         context,
         signed_up.format(
             event=esc(registration.event.localized("name", tr(update, context).language))
-        ),
+        )
+        + offer,
         # From now on, "🆘 I need help" stays under her keyboard (handlers/help.py).
         help_keyboard(tr(update, context)),
     )

@@ -66,8 +66,18 @@ TASK_LABELS = {
     closing.HOME_REMINDER_TASK: N_(
         "Check-in time for someone who left: if she has not said she is home, the bot asks her."
     ),
+    closing.GROUP_ASK_TASK: N_(
+        "Still no news from someone who left: her group is asked whether anyone heard from her."
+    ),
     closing.NO_NEWS_TASK: N_(
-        "Still no news from someone who left: the volunteers and organizers are alerted."
+        "Still no news from someone who left: the volunteers on duty are alerted."
+    ),
+    closing.NO_SHOW_TASK: N_(
+        "The {time} departure: whoever is not at the meeting point while her group is there "
+        "is asked where she is, and offered the next departure."
+    ),
+    closing.ORGANIZER_ALERT_TASK: N_(
+        "Still no news from someone who left, after the volunteers: the organizers are alerted."
     ),
     help.ESCALATION_TASK: N_("A help alert nobody claimed goes to the organizers."),
     help.CLAIM_REMINDER_TASK: N_(

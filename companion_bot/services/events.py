@@ -31,7 +31,7 @@ from companion_bot.models import (
     RoleKind,
     Zone,
 )
-from companion_bot.services import lifecycle, tables, texts, zones
+from companion_bot.services import lifecycle, safeplace, tables, texts, zones
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.people import ensure_person
 from companion_bot.services.retention import DEFAULT_RETENTION_DAYS, check_retention_days
@@ -104,6 +104,8 @@ class EventSpec:
     kind: EventKind = EventKind.IN_PERSON
     # Online and hybrid events: where attendees joining online meet (services/tables.py).
     tables: list[tables.TableSpec] = field(default_factory=list)
+    # Where someone who does not feel safe finds the team (services/safeplace.py).
+    safe_place: safeplace.SafePlace | None = None
 
     def __post_init__(self) -> None:
         self.name = Versions.of(self.name)
@@ -343,6 +345,7 @@ async def create_event(spec: EventSpec, creator_telegram_id: int | None = None) 
             preferred_max_size=spec.preferred_max_size,
             max_group_size=spec.max_group_size,
             retention_days=spec.retention_days,
+            **safeplace.columns(spec.safe_place),
             attendee_code=_new_code(),
             volunteer_code=_new_code(),
             organizer_code=_new_code(),

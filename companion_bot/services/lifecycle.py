@@ -13,6 +13,7 @@ from tortoise.transactions import in_transaction
 from companion_bot import clock
 from companion_bot.i18n import N_, escape
 from companion_bot.models import (
+    AlertDrill,
     Avoidance,
     Broadcast,
     CompanionGroup,
@@ -184,6 +185,7 @@ async def purge_event(event_id: int, now: datetime | None = None) -> Event | Non
         await Registration.filter(event=event).delete()
         await HelpAlert.filter(event=event).delete()
         await MessageReport.filter(event=event).delete()
+        await AlertDrill.filter(event=event).delete()  # who was sent a test alert, and answered
         await FollowupAnswer.filter(event=event).update(contact_id=None, report=None)
         await Broadcast.filter(event=event).update(text="")
         await Role.filter(event=event, kind=RoleKind.VOLUNTEER).delete()

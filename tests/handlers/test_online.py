@@ -366,9 +366,13 @@ async def test_newevent_small_gathering_in_under_a_minute(harness: BotHarness) -
     await harness.tap(alex, data("ne:default:timezone"))
     await harness.say(alex, f"{in_ten_days()} 19:00")
     reply = await harness.say(alex, "23:00")
+    # In person, even small: where someone who does not feel safe finds the hosts.
+    assert reply.text.startswith("The safe place")
+    reply = await harness.say(alex, "The bar; ground floor; 19:00–23:00")
     assert "Please check the event:" in reply.text  # the rest is the preset's
     reply = await harness.tap(alex, "✅ Create the event")
     event = await Event.get(name="Jam session")
+    assert event.safe_place_name == "The bar"
     assert await ArrivalSlot.filter(event=event).count() == 1
     waves = await DepartureWave.filter(event=event)
     assert [w.departs_at for w in waves] == [event.closing]
