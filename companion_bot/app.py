@@ -95,18 +95,24 @@ def register_tasks() -> None:
     from companion_bot.services import (
         broadcasts,
         closing,
+        escalation,
         groups,
         help,
         lifecycle,
         locations,
+        noshows,
         relay,
+        tables,
     )
 
     scheduler.register(groups.ROUND_TASK, groups.on_round_task)
     scheduler.register(groups.CARDS_TASK, closing.on_group_cards)
     scheduler.register(closing.WAVE_REMINDER_TASK, closing.on_wave_reminder)
     scheduler.register(closing.HOME_REMINDER_TASK, closing.on_home_reminder)
-    scheduler.register(closing.NO_NEWS_TASK, closing.on_no_news)
+    scheduler.register(closing.GROUP_ASK_TASK, escalation.on_group_ask)
+    scheduler.register(closing.NO_NEWS_TASK, escalation.on_volunteers)
+    scheduler.register(closing.ORGANIZER_ALERT_TASK, escalation.on_organizers)
+    scheduler.register(closing.NO_SHOW_TASK, noshows.on_no_show_check)
     scheduler.register(closing.NIGHT_START_TASK, closing.on_night_start)
     scheduler.register(closing.ARRIVAL_ALONE_TASK, closing.on_arrival_alone)
     scheduler.register(help.ESCALATION_TASK, help.on_escalation)
@@ -114,6 +120,8 @@ def register_tasks() -> None:
     scheduler.register(broadcasts.REPORT_TASK, broadcasts.on_report_task)
     scheduler.register(lifecycle.FOLLOWUP_TASK, lifecycle.on_followup)
     scheduler.register(lifecycle.PURGE_TASK, lifecycle.on_purge)
+    scheduler.register(tables.SEAT_TASK, tables.on_seat_task)
+    scheduler.register(tables.REMINDER_TASK, tables.on_reminder_task)
     outbox.register_after_send(relay.RELAY_PURPOSE, relay.remember_copy)
     outbox.register_after_send(locations.PURPOSE, locations.blank)
 

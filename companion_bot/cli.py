@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         "sqlite://data/demo.sqlite3); a PostgreSQL database must be empty",
     )
     demo.add_argument(
+        "--evening",
+        choices=["in-person", "online"],
+        default="in-person",
+        help="the sample event: a night out (default) or an online game night with tables",
+    )
+    demo.add_argument(
         "--language",
         choices=LANGUAGES,
         help="language of the page, and the bot's default (default: DEFAULT_LANGUAGE)",
@@ -83,8 +89,28 @@ def build_parser() -> argparse.ArgumentParser:
         "its code is in --language).",
     )
     create.add_argument("--name", required=True, help="event name, e.g. 'Nuit | en: Night'")
-    create.add_argument("--venue", required=True, help="venue name")
-    where = create.add_mutually_exclusive_group(required=True)
+    create.add_argument(
+        "--kind",
+        choices=["in-person", "online", "hybrid"],
+        default="in-person",
+        help="in person (default); online: no venue, closing or departures, attendees join "
+        "tables (--table); hybrid: each attendee comes in person or joins a table",
+    )
+    create.add_argument(
+        "--preset",
+        choices=["small"],
+        help="small: a quick small gathering (one arrival slot, one departure at closing, the "
+        "standard charter)",
+    )
+    create.add_argument(
+        "--table",
+        action="append",
+        metavar="'NAME; LINK; SEATS[; ACTIVITY]'",
+        help="online and hybrid: repeat, e.g. 'Werewolf; https://meet.jit.si/wolf; 10; "
+        "Werewolf' (2 to 50 seats; the activity is optional)",
+    )
+    create.add_argument("--venue", help="venue name (in person and hybrid)")
+    where = create.add_mutually_exclusive_group()
     where.add_argument(
         "--venue-place", metavar="PLACE", help="venue neighbourhood, e.g. 'Paris 11e'"
     )
@@ -93,7 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--doors-open", required=True, metavar="DATE TIME", help="e.g. '2026-12-05 23:00'"
     )
-    create.add_argument("--closing", required=True, metavar="TIME", help="e.g. '06:00'")
+    create.add_argument(
+        "--closing",
+        metavar="TIME",
+        help="e.g. '06:00' (in person and hybrid; online: the end of the last slot)",
+    )
     create.add_argument(
         "--meeting-point",
         action="append",
@@ -147,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: DEFAULT_LANGUAGE)",
     )
     create.add_argument(
+        "--safe-place",
+        metavar="'NAME; WHERE; HOURS'",
+        help="the event's safe place, e.g. 'Welcome tent; behind the bar; 23:00-06:00'",
+    )
+    create.add_argument(
         "--creator", type=int, metavar="TELEGRAM_ID", help="make this Telegram user an organizer"
     )
     create.add_argument(
@@ -183,6 +218,7 @@ def command_demo(args: argparse.Namespace, settings: Settings) -> int:
             port=args.port,
             database_url=database_url,
             language=args.language or settings.DEFAULT_LANGUAGE,
+            online=args.evening == "online",
         )
     )
     return 0
@@ -210,11 +246,18 @@ def command_event_create(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _create_event(args: argparse.Namespace, settings: Settings, language: str) -> int:
     from companion_bot.db import close_database, start_database
+    from companion_bot.models import EventKind
     from companion_bot.services import events
 
     now = datetime.now(UTC)
-    venue = events.locate_venue(args.venue_place or args.venue_coordinates)
-    if not isinstance(venue, events.VenueLocation):
+    kind = EventKind(args.kind.replace("-", "_"))
+    venue = None
+    if kind != EventKind.ONLINE or args.venue_place or args.venue_coordinates:
+        venue = events.locate_venue(args.venue_place or args.venue_coordinates or "")
+    if kind != EventKind.ONLINE and not (args.venue_place or args.venue_coordinates):
+        print("error: --venue-place or --venue-coordinates is required", file=sys.stderr)
+        return 2
+    if venue is not None and not isinstance(venue, events.VenueLocation):
         names = ", ".join(place.name for place in venue) or "-"
         print(
             f"error: unknown venue place {args.venue_place!r}; suggestions: {names}",
@@ -225,7 +268,7 @@ async def _create_event(args: argparse.Namespace, settings: Settings, language: 
         name=args.name,
         venue_name=args.venue,
         venue=venue,
-        timezone=args.timezone or venue.timezone or settings.DEFAULT_TIMEZONE,
+        timezone=args.timezone or (venue and venue.timezone) or settings.DEFAULT_TIMEZONE,
         doors_open=args.doors_open,
         closing=args.closing,
         meeting_points=args.meeting_point,
@@ -236,8 +279,15 @@ async def _create_event(args: argparse.Namespace, settings: Settings, language: 
         now=now,
         zone_arguments=args.zone,
         language=language,
+        kind=kind,
+        table_arguments=args.table,
+        small=args.preset == "small",
     )
     spec.retention_days = args.retention_days
+    if args.safe_place:
+        from companion_bot.services import safeplace
+
+        spec.safe_place = safeplace.parse(args.safe_place)
     events.check_spec(spec)
     username = args.bot_username or await _bot_username(settings)
     signing.configure(settings.callback_secret)  # someone avoided may come back as --creator

@@ -48,6 +48,12 @@ class GroupKind(StrEnum):
     DEPARTURE = "departure"
 
 
+class EventKind(StrEnum):
+    IN_PERSON = "in_person"
+    ONLINE = "online"  # no venue, no trip home: attendees join tables (call links)
+    HYBRID = "hybrid"  # each attendee says whether she comes in person or joins online
+
+
 class GroupStatus(StrEnum):
     FORMING = "forming"  # stored by a matching round, not announced yet: may be reshuffled
     ANNOUNCED = "announced"  # members were introduced: may only grow
@@ -123,6 +129,8 @@ class Person(Model):
     display_name = fields.CharField(max_length=64, null=True)
     # Set when Telegram says she blocked the bot: nothing more is sent until she writes again.
     blocked_bot_at = fields.DatetimeField(null=True)
+    # Her duress answer to "are you home?", hashed (see services/duress.py); never shown.
+    safe_word_hash = fields.CharField(max_length=128, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -133,6 +141,10 @@ class Person(Model):
 class Event(Model, Translated):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=120)
+    kind = fields.CharEnumField(
+        EventKind, max_length=16, default=EventKind.IN_PERSON, db_default="in_person"
+    )
+    # An online event has no venue: its name is the word "Online", its coordinates 0, 0.
     venue_name = fields.CharField(max_length=120)
     # Versions of name, venue_name and charter in several languages (see Translated).
     translations = fields.JSONField(null=True)
@@ -156,6 +168,15 @@ class Event(Model, Translated):
     reminder_minutes = fields.SmallIntField(default=15, db_default=15)
     checkin_delay_minutes = fields.SmallIntField(default=60, db_default=60)
     escalation_delay_minutes = fields.SmallIntField(default=30, db_default=30)
+    # The staged "are you home?", each stage this long after the one before: her reminder
+    # (`checkin_delay_minutes` after she left), her group, the on-duty volunteers
+    # (`escalation_delay_minutes`), the organizers.
+    group_ask_delay_minutes = fields.SmallIntField(default=15, db_default=15)
+    organizer_delay_minutes = fields.SmallIntField(default=30, db_default=30)
+    # The event's safe place (shown in the help flow, the charter message and on the board).
+    safe_place_name = fields.CharField(max_length=120, null=True)
+    safe_place_where = fields.CharField(max_length=200, null=True)
+    safe_place_hours = fields.CharField(max_length=64, null=True)
     # Personal data is purged this many days after closing; anonymous statistics stay.
     retention_days = fields.SmallIntField(default=7, db_default=7)
     purged_at = fields.DatetimeField(null=True)
@@ -169,6 +190,7 @@ class Event(Model, Translated):
     arrival_slots: fields.ReverseRelation[ArrivalSlot]
     departure_waves: fields.ReverseRelation[DepartureWave]
     zones: fields.ReverseRelation[Zone]
+    tables: fields.ReverseRelation[OnlineTable]
 
     class Meta:
         table = "event"
@@ -242,6 +264,28 @@ class Zone(Model, Translated):
         ordering = ("name", "id")
 
 
+class OnlineTable(Model):
+    """A table (room) of an online or hybrid event: a call link organizers give, for a number
+    of people, maybe for one activity. For each join slot, its people form one group."""
+
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="tables", on_delete=fields.CASCADE
+    )
+    position = fields.SmallIntField(default=0)
+    name = fields.CharField(max_length=64)
+    link = fields.CharField(max_length=300)
+    capacity = fields.SmallIntField()
+    # None: any activity (just chatting).
+    activity = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "online_table"
+        unique_together = (("event", "name"),)
+        ordering = ("position", "id")
+
+
 class Registration(Model):
     """One attendee at one event, filled step by step while she signs up (status draft)."""
 
@@ -280,6 +324,21 @@ class Registration(Model):
     home_reminded_at = fields.DatetimeField(null=True)
     no_news_alerted_at = fields.DatetimeField(null=True)
     missing_flagged_at = fields.DatetimeField(null=True)
+    # Online or hybrid events: True joins a table online; False comes in person (hybrid);
+    # None: an in-person event, or not answered yet.
+    online = fields.BooleanField(null=True)
+    # The activity she would like ("" for any); None: not asked (or not answered yet).
+    activity = fields.CharField(max_length=64, null=True)
+    # She tapped "we're in" at her table.
+    joined_table_at = fields.DatetimeField(null=True)
+    # The stages of "are you home?" after the volunteers (`no_news_alerted_at`), and the end.
+    group_asked_at = fields.DatetimeField(null=True)
+    organizers_alerted_at = fields.DatetimeField(null=True)
+    all_clear_at = fields.DatetimeField(null=True)
+    # She answered "are you home?" with her safe word (services/duress.py).
+    duress_at = fields.DatetimeField(null=True)
+    # Not at the meeting point at departure time while her group was (services/noshows.py).
+    no_show_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "registration"
@@ -321,6 +380,10 @@ class CompanionGroup(Model):
     )
     meeting_point: fields.ForeignKeyNullableRelation[MeetingPoint] = fields.ForeignKeyField(
         "models.MeetingPoint", related_name="groups", null=True, on_delete=fields.SET_NULL
+    )
+    # An online group (kind arrival): the table whose link its members get, for its slot.
+    table: fields.ForeignKeyNullableRelation[OnlineTable] = fields.ForeignKeyField(
+        "models.OnlineTable", related_name="groups", null=True, on_delete=fields.SET_NULL
     )
     meet_at = fields.DatetimeField()
     oversize = fields.BooleanField(default=False)
@@ -622,3 +685,36 @@ class UserData(Model):
 
     class Meta:
         table = "user_data"
+
+
+class AlertDrill(Model):
+    """Before doors open, organizers check that the on-duty volunteers get alerts."""
+
+    id = fields.IntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="alert_drills", on_delete=fields.CASCADE
+    )
+    sent_by: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="alert_drills_sent", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "alert_drill"
+
+
+class AlertDrillReceipt(Model):
+    """One volunteer's copy of a test alert, and when she acknowledged it."""
+
+    id = fields.IntField(primary_key=True)
+    drill: fields.ForeignKeyRelation[AlertDrill] = fields.ForeignKeyField(
+        "models.AlertDrill", related_name="receipts", on_delete=fields.CASCADE
+    )
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="alert_drill_receipts", on_delete=fields.CASCADE
+    )
+    acknowledged_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "alert_drill_receipt"
+        unique_together = (("drill", "person"),)

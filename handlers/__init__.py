@@ -18,9 +18,11 @@ from handlers import (
     general,
     help,
     night,
+    online,
     organizer,
     privacy,
     relay,
+    safety,
     signup,
     start,
     zones,
@@ -32,6 +34,7 @@ def register_handlers(application: Application) -> None:
     # Our conversations span several messages on purpose (per_message=False).
     warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
     application.add_handler(flood.flood_handler(), group=flood.FLOOD_GROUP)
+    application.add_handlers(safety.early_handlers(), group=safety.DURESS_GROUP)
     application.add_handlers(help.early_handlers(), group=help.HELP_GROUP)
     shared = general.shared_commands() + privacy.shared_commands()
     application.add_handlers(
@@ -41,10 +44,13 @@ def register_handlers(application: Application) -> None:
             night.conversation(shared),
             zones.conversation(shared),
             followup.conversation(shared),
+            safety.conversation(shared),
             *organizer.handlers(),
             *night.handlers(),
             *board.handlers(),
             *closing.handlers(),
+            *online.handlers(),
+            *safety.handlers(),
             *privacy.shared_commands(),
             *privacy.handlers(),
             *relay.handlers(),

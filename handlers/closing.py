@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from companion_bot.i18n import N_
-from companion_bot.services import closing
+from companion_bot.services import closing, escalation
 from companion_bot.services.errors import UserInputError
 from companion_bot.signing import signed_pattern
 from handlers.callbacks import button, signed
@@ -50,7 +50,7 @@ async def on_attendee_button(update: Update, context: Context, parts: list[str])
             await closing.without_me(user_id, registration_id)
             note = _("OK: your group leaves without you. Take care, and /help if you need us.")
         elif action == "home":
-            await closing.home(user_id, registration_id)
+            await escalation.she_is_home(user_id, registration_id)
             note = _("🏠 Glad you are home! Your group knows. Sleep well.")
         else:
             raise UserInputError(N_("This button is no longer active."))
@@ -190,6 +190,33 @@ async def on_missing_pick(update: Update, context: Context, parts: list[str]) ->
     )
 
 
+@signed
+async def on_safe_button(update: Update, context: Context, parts: list[str]) -> None:
+    """`hs:ok:<registration>`: she is safe (her group or the team); `hs:no:<registration>`:
+    a member of her group has no news either."""
+    _ = tr(update, context).gettext
+    user_id, registration_id = update.effective_user.id, int(parts[2])
+    try:
+        if parts[1] == "ok":
+            registration = await escalation.confirm_safe(user_id, registration_id)
+            note = _("✅ Thank you: everyone who was alerted knows {name} is safe.")
+        elif parts[1] == "no":
+            registration = await escalation.no_news(user_id, registration_id)
+            note = (_("Thank you. She has said she is safe since: all clear.")
+                    if registration.home_at else
+                    _("Thank you. The volunteers are looking after it; tap “She's fine” if you "
+                      "hear from {name}."))  # fmt: skip
+        else:
+            raise UserInputError(N_("This button is no longer active."))
+    except UserInputError as error:
+        await refuse(update, context, error)
+        return
+    await answer_query(update)
+    if parts[1] == "ok":
+        await close_buttons(update, pressed_label(update))
+    await send(update, context, note.format(name=esc(registration.person.display_name or "?")))
+
+
 def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("duty", on_duty, filters=PRIVATE),
@@ -198,4 +225,5 @@ def handlers() -> list[BaseHandler]:
         CallbackQueryHandler(on_duty_button, pattern=signed_pattern("du")),
         CallbackQueryHandler(on_volunteer_button, pattern=signed_pattern("vo")),
         CallbackQueryHandler(on_missing_pick, pattern=signed_pattern("vm")),
+        CallbackQueryHandler(on_safe_button, pattern=signed_pattern("hs")),
     ]

@@ -19,6 +19,7 @@ from telegram.ext import (
 from companion_bot.i18n import translations_of
 from companion_bot.models import HelpLevel
 from companion_bot.services import help as alerts
+from companion_bot.services import safeplace
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import HELP_BUTTON
 from companion_bot.signing import signed_pattern
@@ -111,6 +112,9 @@ async def on_her_button(update: Update, context: Context, parts: list[str]) -> N
                 "If you can, write what is happening or share your location (📎 → Location): "
                 "I pass it on. If you are in danger, call 112."
             )
+            await sent.alert.fetch_related("event")
+            advice = safeplace.help_advice(tr(update, context), sent.alert.event)
+            text += f"\n\n{advice}" if advice else ""
             await send(update, context, text, column(
                 [(_("I'm OK now, close it"), button(update, f"hp:close:{alert_id}"))]
             ))  # fmt: skip

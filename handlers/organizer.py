@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from telegram import Update
 from telegram.ext import (
@@ -25,11 +25,12 @@ from telegram.ext import (
 
 from companion_bot import clock
 from companion_bot.i18n import LANGUAGES, N_, N_plural, Translator
-from companion_bot.models import Event
-from companion_bot.services import roles
+from companion_bot.models import Event, EventKind
+from companion_bot.services import roles, safeplace, tables
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.events import (
     EMPTY_VENUE_NAME,
+    ONLINE_LENGTH,
     EventSpec,
     InviteKind,
     VenueLocation,
@@ -39,6 +40,8 @@ from companion_bot.services.events import (
     default_arrival_slots,
     default_meeting_points,
     locate_venue,
+    one_slot,
+    online_venue,
     organizer_overview,
     parse_arrival_slots,
     parse_departure_waves,
@@ -94,6 +97,39 @@ def new_draft(context: Context, t: Translator) -> Draft:
 
 def draft_language(draft: Draft) -> str:
     return draft.get("language") or LANGUAGES[0]  # drafts begun before it was kept
+
+
+def kind_of(draft: Draft) -> EventKind:
+    return EventKind(draft.get("kind", EventKind.IN_PERSON))
+
+
+def closing_of(draft: Draft) -> datetime:
+    """Online: no closing asked; the last join slot ends the evening (3 hours by default)."""
+    if "closing" in draft:
+        return _at(draft, "closing")
+    if draft.get("arrival_slots"):
+        return max(datetime.fromisoformat(b) for _a, b, _i in draft["arrival_slots"])
+    return _at(draft, "doors_open") + ONLINE_LENGTH
+
+
+# Fields an online event skips (no venue, no closing, no trip home, no safe place to walk to),
+# and those the quick small preset fills itself (one arrival slot, one departure at closing,
+# the standard charter).
+SKIPPED = {
+    EventKind.ONLINE: {"venue", "where", "closing", "points", "waves", "safe"},
+    EventKind.HYBRID: set(),
+    EventKind.IN_PERSON: {"tables"},
+}
+SMALL_SKIPPED = {"points", "slots", "waves", "sizes", "charter", "retention", "tables"}
+KIND_BUTTONS = [
+    (N_("💻 Online event"), "online"),
+    (N_("🔀 Hybrid event"), "hybrid"),
+    (N_("⚡ Small gathering, quick setup"), "small"),
+]
+
+
+def skipped(draft: Draft) -> set[str]:
+    return SMALL_SKIPPED if draft.get("small") else SKIPPED[kind_of(draft)]
 
 
 def versions(draft: Draft, key: str) -> Versions:
@@ -177,14 +213,14 @@ def default_points(draft: Draft, t: Translator) -> None:
 
 
 def read_slots(text: str, draft: Draft) -> None:
-    slots = parse_arrival_slots(
-        text, _at(draft, "doors_open"), _at(draft, "closing"), draft["timezone"]
-    )
+    opens = _at(draft, "doors_open")
+    limit = _at(draft, "closing") if "closing" in draft else opens + timedelta(hours=24)
+    slots = parse_arrival_slots(text, opens, limit, draft["timezone"])
     draft["arrival_slots"] = [[a.isoformat(), b.isoformat(), i] for a, b, i in slots]
 
 
 def default_slots(draft: Draft, t: Translator) -> None:
-    slots = default_arrival_slots(_at(draft, "doors_open"), _at(draft, "closing"))
+    slots = default_arrival_slots(_at(draft, "doors_open"), closing_of(draft))
     draft["arrival_slots"] = [[a.isoformat(), b.isoformat(), i] for a, b, i in slots]
 
 
@@ -203,6 +239,11 @@ def default_waves(draft: Draft, t: Translator) -> None:
     draft["departure_waves"] = [[draft["closing"], 0]]
 
 
+def read_tables(text: str, draft: Draft) -> None:
+    found = tables.parse_tables(text.splitlines())
+    draft["tables"] = [[t.name, t.link, t.capacity, t.activity] for t in found]
+
+
 def read_sizes(text: str, draft: Draft) -> None:
     draft["sizes"] = list(parse_group_sizes(text))
 
@@ -217,6 +258,15 @@ def read_charter_text(text: str, draft: Draft) -> None:
 
 def default_charter(draft: Draft, t: Translator) -> None:
     draft["charter"] = standard_charter(t.language).to_json()
+
+
+def read_safe_place(text: str, draft: Draft) -> None:
+    place = safeplace.parse(text)
+    draft["safe_place"] = place.to_json() if place else None
+
+
+def no_safe_place(draft: Draft, t: Translator) -> None:
+    draft["safe_place"] = None
 
 
 def read_retention(text: str, draft: Draft) -> None:
@@ -279,6 +329,15 @@ FIELDS = [
         default_waves,
     ),
     Field(
+        "tables",
+        N_(
+            "Tables for those joining online, one per line: name; call link; seats; activity "
+            "(optional). Like:\nLoup-Garou; https://meet.jit.si/wolf; 10; Loup-Garou\n"
+            "Papote; https://meet.jit.si/chat; 5"
+        ),
+        read_tables,
+    ),
+    Field(
         "sizes",
         N_("Group sizes: minimum, preferred range, maximum, like 2 3-4 5."),
         read_sizes,
@@ -292,6 +351,17 @@ FIELDS = [
         N_("Use the standard charter"),
         default_charter,
         several_languages=N_("Be kind. … | fr: Soyons bienveillantes. …"),
+    ),
+    Field(
+        "safe",
+        N_(
+            "The safe place, where someone who does not feel safe finds the team: its name, "
+            "where it is and its hours, separated by semicolons, like: Welcome tent; behind the "
+            "bar, left of the stage; 23:00–06:00."
+        ),
+        read_safe_place,
+        N_("No safe place"),
+        no_safe_place,
     ),
     Field(
         "retention",
@@ -355,11 +425,15 @@ async def ask(update: Update, context: Context, key: str) -> str:
             else _(field.default_label).format(timezone=timezone)
         )
         buttons.append((label, f"ne:default:{key}"))
+    if key == "name" and "kind" not in draft:
+        buttons += [(_(label), f"ne:kind:{value}") for label, value in KIND_BUTTONS]
     if key == "where":
         buttons += [
             (place_name, f"ne:where:{place_id}") for place_id, place_name in suggestion_names(draft)
         ]
     question = _(field.question).format(max_days=MAX_RETENTION_DAYS)
+    if key == "name" and "kind" not in draft:
+        question += "\n" + _("In person by default; tap below for another kind of event.")
     if field.several_languages:
         question += "\n" + in_several_languages(_, field.several_languages)
     await send(update, context, question, column(buttons) if buttons else None)
@@ -375,9 +449,14 @@ def suggestion_names(draft: Draft) -> list[tuple[str, str]]:
     return names
 
 
-def next_key(key: str) -> str:
-    index = [field.key for field in FIELDS].index(key)
-    return FIELDS[index + 1].key if index + 1 < len(FIELDS) else REVIEW
+def next_key(key: str, draft: Draft | None = None) -> str:
+    """The next field to ask, past those this kind of event does without."""
+    keys = [field.key for field in FIELDS]
+    left = skipped(draft or {})
+    for following in keys[keys.index(key) + 1 :]:
+        if following not in left:
+            return following
+    return REVIEW
 
 
 async def on_text(update: Update, context: Context) -> str:
@@ -388,7 +467,20 @@ async def on_text(update: Update, context: Context) -> str:
     except UserInputError as error:
         await send(update, context, error.translate(tr(update, context).gettext))
         return await ask(update, context, key)
-    return await ask(update, context, next_key(key))
+    return await ask(update, context, next_key(key, draft))
+
+
+async def on_kind(update: Update, context: Context) -> str:
+    """A kind of event tapped under the first question: asked again, for that kind."""
+    choice = update.callback_query.data.removeprefix("ne:kind:")
+    draft = context.user_data[DRAFT_KEY]
+    if context.user_data.get(STEP_KEY) != "name" or "kind" in draft:
+        return await stale(update, context)
+    draft["kind"] = EventKind.IN_PERSON.value if choice == "small" else choice
+    draft["small"] = choice == "small"
+    await answer_query(update)
+    await close_buttons(update, pressed(update))
+    return await ask(update, context, "name")
 
 
 async def on_default(update: Update, context: Context) -> str:
@@ -399,14 +491,14 @@ async def on_default(update: Update, context: Context) -> str:
     field.default(context.user_data[DRAFT_KEY], tr(update, context))
     await answer_query(update)
     await close_buttons(update, pressed(update))
-    return await ask(update, context, next_key(key))
+    return await ask(update, context, next_key(key, context.user_data[DRAFT_KEY]))
 
 
 async def on_location(update: Update, context: Context) -> str:
     location = update.effective_message.location
     draft = context.user_data[DRAFT_KEY]
     set_venue_location(draft, VenueLocation(location.latitude, location.longitude, ""))
-    return await ask(update, context, next_key("where"))
+    return await ask(update, context, next_key("where", draft))
 
 
 async def on_where_pick(update: Update, context: Context) -> str:
@@ -418,7 +510,7 @@ async def on_where_pick(update: Update, context: Context) -> str:
     set_venue_location(draft, found)
     await answer_query(update)
     await close_buttons(update, found.label)
-    return await ask(update, context, next_key("where"))
+    return await ask(update, context, next_key("where", draft))
 
 
 async def on_create(update: Update, context: Context) -> int:
@@ -477,7 +569,31 @@ def pressed(update: Update) -> str | None:
     return None
 
 
+def complete(draft: Draft) -> None:
+    """What the skipped fields stand for: an online event's "venue", the small preset's
+    defaults (one arrival slot, one departure at closing, the standard charter)."""
+    language = draft_language(draft)
+    online = kind_of(draft) == EventKind.ONLINE
+    if online:
+        draft.setdefault("venue_name", online_venue(language).to_json())
+        draft.setdefault("venue_lat", 0.0)
+        draft.setdefault("venue_lon", 0.0)
+        draft.setdefault("departure_waves", [])
+    draft.setdefault("meeting_points", [p.to_json() for p in default_meeting_points(language)])
+    if "arrival_slots" not in draft:
+        slots = (one_slot if draft.get("small") else default_arrival_slots)(
+            _at(draft, "doors_open"), closing_of(draft)
+        )
+        draft["arrival_slots"] = [[a.isoformat(), b.isoformat(), i] for a, b, i in slots]
+    if online:
+        draft["closing"] = closing_of(draft).isoformat()
+    draft.setdefault("departure_waves", [[draft["closing"], 0]])
+    draft.setdefault("sizes", [2, 3, 4, 5])
+    draft.setdefault("charter", standard_charter(language).to_json())
+
+
 def spec_from_draft(draft: Draft) -> EventSpec:
+    complete(draft)
     minimum, preferred_min, preferred_max, maximum = draft["sizes"]
     return EventSpec(
         name=versions(draft, "name"),
@@ -499,11 +615,22 @@ def spec_from_draft(draft: Draft) -> EventSpec:
         preferred_max_size=preferred_max,
         max_group_size=maximum,
         retention_days=draft.get("retention_days", DEFAULT_RETENTION_DAYS),
+        kind=kind_of(draft),
+        tables=[tables.TableSpec(*row) for row in draft.get("tables", [])],
+        safe_place=safeplace.SafePlace(*draft["safe_place"]) if draft.get("safe_place") else None,
     )
+
+
+def safe_place_line(t: Translator, draft: Draft) -> str:
+    if not draft.get("safe_place"):
+        return t.gettext("No safe place")
+    name, where, hours = (esc(part) for part in draft["safe_place"])
+    return t.gettext(safeplace.SAFE_PLACE).format(name=name, where=where, hours=hours)
 
 
 def review_text(t: Translator, draft: Draft) -> str:
     _ = t.gettext
+    complete(draft)
     zone = draft["timezone"]
     points = point_versions(draft)
     slots = ", ".join(
@@ -523,19 +650,35 @@ def review_text(t: Translator, draft: Draft) -> str:
         _("Doors open: {when}").format(when=t.datetime(_at(draft, "doors_open"), zone)),
         _("Closing: {when}").format(when=t.datetime(_at(draft, "closing"), zone)),
         _("Time zone: {zone}").format(zone=esc(zone)),
-        _("Meeting points: {points}").format(
-            points=esc(", ".join(point.written() for point in points))
+        *(
+            [
+                _("Meeting points: {points}").format(
+                    points=esc(", ".join(point.written() for point in points))
+                )
+            ]
+            if kind_of(draft) != EventKind.ONLINE
+            else [_("Online event: no venue, no departures.")]
         ),
         _("Arrival slots: {slots}").format(slots=slots),
-        _("Departures: {waves}").format(waves=waves),
+        *([_("Departures: {waves}").format(waves=waves)] if waves else []),
         _("Group sizes: {minimum} minimum, {low}–{high} preferred, {maximum} maximum").format(
             minimum=minimum, low=preferred_min, high=preferred_max, maximum=maximum
+        ),
+        *(
+            _("Table: {name}, {seats} seats{activity}: {link}").format(
+                name=esc(name),
+                seats=seats,
+                activity=f" ({esc(activity)})" if activity else "",
+                link=esc(link),
+            )
+            for name, link, seats, activity in draft.get("tables", [])
         ),
         t.ngettext(
             "Personal data deleted {days} day after closing",
             "Personal data deleted {days} days after closing",
             draft.get("retention_days", DEFAULT_RETENTION_DAYS),
         ).format(days=draft.get("retention_days", DEFAULT_RETENTION_DAYS)),
+        safe_place_line(t, draft),
         "",
         _("Charter:"),
         esc(versions(draft, "charter").written()),
@@ -598,6 +741,7 @@ def new_event_conversation(fallbacks: list[BaseHandler]) -> Conversation:
         field.key: [MessageHandler(text, on_text), button(r"^ne:default:[a-z]+$", on_default)]
         for field in FIELDS
     }
+    states["name"].append(button(r"^ne:kind:(online|hybrid|small)$", on_kind))
     states["where"] += [
         MessageHandler(PRIVATE & filters.LOCATION, on_location),
         button(r"^ne:where:[a-z0-9-]{1,60}$", on_where_pick),

@@ -74,6 +74,8 @@ def my_data_text(t: Translator, data: privacy.PersonalData, zone: str) -> str:
         _("Language: {value}").format(value=LANGUAGE_NAMES.get(person.language or "", "—")),
         _("Name your companions see: {value}").format(value=esc(person.display_name or "—")),
     ]
+    if person.safe_word_hash:
+        lines.append(_("A safe word, kept scrambled: nobody can read it (/safeword removes it)"))
     for shown in data.registrations:
         status = _(STATUS_NAMES[shown.registration.status])
         lines += ["", _("Registration ({status}):").format(status=status), summary_text(t, shown)]
@@ -84,6 +86,11 @@ def my_data_text(t: Translator, data: privacy.PersonalData, zone: str) -> str:
             )
         )
     for membership in data.memberships:
+        if membership.table is not None:
+            lines.append(_("Table “{table}” at {event}, {time}").format(
+                table=esc(membership.table), event=esc(membership.event_name),
+                time=t.datetime(membership.meet_at, membership.timezone)))  # fmt: skip
+            continue
         lines.append(
             _("{kind} at {event}, {time}").format(
                 kind=_(KIND_NAMES[GroupKind(membership.kind)]).capitalize(),

@@ -87,6 +87,7 @@ async def on_group(update: Update, context: Context) -> None:
         _("Your group for {event}: {names}.").format(
             event=esc(group.event.localized("name", t.language)), names=esc(", ".join(names))),
         _("Meeting at {time}.").format(time=t.time(group.meet_at, group.event.timezone)),
+        *await table_line(t, group),
         _("Write here to talk to them. To report a message, reply to it with /report."),
     ])  # fmt: skip
     await send(update, context, text, column([
@@ -94,6 +95,15 @@ async def on_group(update: Update, context: Context) -> None:
          button(update, f"gr:{'unmute' if muted else 'mute'}:{group.id}")),
         (_("🚪 Leave the group"), button(update, f"gr:leave:{group.id}")),
     ]))  # fmt: skip
+
+
+async def table_line(t, group) -> list[str]:
+    """An online group: its table's call link (she is one of its members)."""
+    if group.table_id is None:
+        return []
+    await group.fetch_related("table")
+    return [t.gettext("Your table: {table}, {link}").format(
+        table=esc(group.table.name), link=esc(group.table.link))]  # fmt: skip
 
 
 @signed

@@ -41,18 +41,19 @@ from companion_bot.i18n import (
 )
 from companion_bot.models import (
     ArrivalKind,
+    EventKind,
     OutboxMessage,
     Registration,
     RegistrationStatus,
     Transport,
 )
-from companion_bot.services import outbox, people, registrations, zones
+from companion_bot.services import outbox, people, registrations, safeplace, tables, zones
 from companion_bot.services import relay as group_relay
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import help_keyboard
 from companion_bot.services.registrations import RegistrationView, Step
 from companion_bot.signing import signed_pattern
-from handlers import callbacks
+from handlers import callbacks, safety
 from handlers.common import (
     Context,
     answer_query,
@@ -84,7 +85,9 @@ TRANSPORT_LABELS = {
 EDITABLE = {
     Step.LANGUAGE: N_("Language"),
     Step.NAME: N_("Name"),
+    Step.ATTENDANCE: N_("Coming"),
     Step.ARRIVAL: N_("Arrival"),
+    Step.ACTIVITY: N_("Activity"),
     Step.DESTINATION: N_("Destination"),
     Step.TRANSPORT: N_("Transport"),
     Step.SEATS: N_("Seats"),
@@ -202,11 +205,12 @@ async def ask_charter(
     await reg.fetch_related("event")
     text = _("Welcome to <b>{event}</b>! Before we look for companions, please read the charter:")
     event, language = reg.event, t.language
+    place = safeplace.line(t, event)
     return await send(
         update,
         context,
         f"{text.format(event=esc(event.localized('name', language)))}\n\n"
-        f"{esc(event.localized('charter', language))}",
+        f"{esc(event.localized('charter', language))}" + (f"\n\n{place}" if place else ""),
         column([(_("✅ I agree"), "su:charter:yes"), (_("I don't agree"), "su:charter:no")]),
     )
 
@@ -245,6 +249,12 @@ async def ask_arrival(
         (f"{t.time(slot.starts_at, zone)} – {t.time(slot.ends_at, zone)}", f"su:arr:slot:{slot.id}")
         for slot in slots
     ]
+    if reg.online or reg.event.kind == EventKind.ONLINE:
+        text = _(
+            "When will you join? Pick a time: shortly before it, we seat you at a table with "
+            "people joining then, and send you its call link."
+        )
+        return await send(update, context, text, column(buttons))
     buttons += [(_("I'm already there"), "su:arr:here"), (_("I'll come on my own"), "su:arr:own")]
     text = _(
         "When do you plan to arrive at {venue}? Pick a slot and we will match you with people "
@@ -321,19 +331,119 @@ async def ask_summary(
     _ = t.gettext
     shown = await registrations.view(reg, t.language)
     confirmed = reg.status == RegistrationStatus.CONFIRMED
+    steps = shown_steps(reg, bool(await tables.activities(reg.event_id)))
     edits = [
-        (_("✏️ {what}").format(what=_(label)), f"su:edit:{step.value}")
-        for step, label in EDITABLE.items()
+        (_("✏️ {what}").format(what=_(EDITABLE[step])), f"su:edit:{step.value}")
+        for step in steps
         if step not in (Step.TRANSPORT, Step.SEATS, Step.WAVE) or reg.wants_departure_group
-        if step != Step.SEATS or drives_a_car(reg)
     ]
     rows = [[(_("✅ Done") if confirmed else _("✅ Confirm"), "su:sum:confirm")]]
     rows += [edits[i : i + 2] for i in range(0, len(edits), 2)]
-    return await send(update, context, summary_text(t, shown), keyboard(rows))
+    return await send(update, context, summary_text(t, shown, steps), keyboard(rows))
+
+
+# -- online and hybrid events: in person or online, and the activity -------------------------
+
+
+async def ask_attendance(
+    update: Update, context: Context, t: Translator, reg: Registration
+) -> OutboxMessage:
+    _ = t.gettext
+    await reg.fetch_related("event")
+    text = _("Will you come to {venue} in person, or join online?").format(
+        venue=esc(reg.event.localized("venue_name", t.language))
+    )
+    return await send(
+        update,
+        context,
+        text,
+        column([(_("🚶 In person"), "su:att:person"), (_("💻 Online"), "su:att:online")]),
+    )
+
+
+async def ask_activity(
+    update: Update, context: Context, t: Translator, reg: Registration
+) -> OutboxMessage:
+    _ = t.gettext
+    offered = await tables.activities(reg.event_id)
+    buttons = [(name, f"su:act:{index}") for index, name in enumerate(offered)]
+    buttons.append((_("Anything suits me"), "su:act:any"))
+    return await send(
+        update,
+        context,
+        _("Which activity would you like? Tap one (or type its name)."),
+        column(buttons),
+    )
+
+
+async def on_attendance(update: Update, context: Context) -> str | int:
+    registration = await registration_or_expire(update, context)
+    if registration is None:
+        return END
+    await tables.set_online(registration, update.callback_query.data.endswith(":online"))
+    await answer_query(update)
+    await close_buttons(update, pressed_label(update))
+    return await advance(update, context, registration)
+
+
+async def on_activity(update: Update, context: Context) -> str | int:
+    registration = await registration_or_expire(update, context)
+    if registration is None:
+        return END
+    choice = update.callback_query.data.removeprefix("su:act:")
+    offered = await tables.activities(registration.event_id)
+    if choice == "any":
+        chosen = tables.ANY_ACTIVITY
+    elif choice.isdigit() and int(choice) < len(offered):
+        chosen = offered[int(choice)]
+    else:
+        return await stale_button(update, context)
+    try:
+        await tables.set_activity(registration, chosen)
+    except UserInputError as error:
+        return await refuse(update, context, error)
+    await answer_query(update)
+    await close_buttons(update, pressed_label(update))
+    return await advance(update, context, registration)
+
+
+async def on_activity_text(update: Update, context: Context) -> str | int:
+    registration = await registration_or_expire(update, context)
+    if registration is None:
+        return END
+    try:
+        await tables.set_activity(registration, update.effective_message.text or "")
+    except UserInputError as error:
+        return await refuse(update, context, error)
+    return await advance(update, context, registration)
+
+
+def online_steps(reg: Registration) -> set[Step]:
+    """The summary's answers of someone joining online: no trip home."""
+    steps = {Step.LANGUAGE, Step.NAME, Step.ARRIVAL, Step.ACTIVITY}
+    if reg.event.kind == EventKind.HYBRID:
+        steps.add(Step.ATTENDANCE)
+    return steps
+
+
+def shown_steps(reg: Registration, has_activities: bool) -> list[Step]:
+    if reg.online:
+        steps = online_steps(reg)
+        if not has_activities:
+            steps.discard(Step.ACTIVITY)
+    else:
+        steps = set(EDITABLE) - {Step.ACTIVITY, Step.ATTENDANCE}
+        if reg.event.kind == EventKind.HYBRID:
+            steps.add(Step.ATTENDANCE)
+        if not drives_a_car(reg):
+            steps.discard(Step.SEATS)
+    return [step for step in EDITABLE if step in steps]
 
 
 ASK = {
     Step.LANGUAGE: ask_language,
+    Step.ATTENDANCE: ask_attendance,
+    Step.ACTIVITY: ask_activity,
     Step.CHARTER: ask_charter,
     Step.NAME: ask_name,
     Step.ARRIVAL: ask_arrival,
@@ -351,7 +461,7 @@ def wave_label(t: Translator, wave, timezone: str) -> str:
     return f"{clock} — {point}" if point else clock
 
 
-def summary_text(t: Translator, shown: RegistrationView) -> str:
+def summary_text(t: Translator, shown: RegistrationView, steps: list[Step] | None = None) -> str:
     _ = t.gettext
     reg, zone = shown.registration, shown.event.timezone
     if reg.arrival_kind == ArrivalKind.SLOT and shown.arrival_slot:
@@ -379,14 +489,16 @@ def summary_text(t: Translator, shown: RegistrationView) -> str:
     answers = {
         Step.LANGUAGE: LANGUAGE_NAMES[t.language],
         Step.NAME: esc(shown.display_name or "—"),
+        Step.ATTENDANCE: _("online") if reg.online else _("in person"),
         Step.ARRIVAL: arrival,
+        Step.ACTIVITY: esc(reg.activity) if reg.activity else _("anything"),
         Step.DESTINATION: destination,
         Step.TRANSPORT: transport,
+        Step.SEATS: seats_text(t, reg.seats_offered),
         Step.WAVE: departure,
     }
-    if drives_a_car(reg):
-        answers[Step.SEATS] = seats_text(t, reg.seats_offered)
-    answers = {step: answers[step] for step in EDITABLE if step in answers}  # EDITABLE's order
+    steps = steps if steps is not None else shown_steps(reg, reg.activity is not None)
+    answers = {step: value for step, value in answers.items() if step in steps}
     lines = [
         f"<b>{esc(shown.event.localized('name', t.language))}</b> — "
         f"{esc(shown.event.localized('venue_name', t.language))}, "
@@ -850,14 +962,28 @@ async def on_confirm(update: Update, context: Context) -> str | int:
     await answer_query(update)
     await close_buttons(update)
     await registration.fetch_related("event")
-    await send(
-        update,
-        context,
+    signed_up = (
         _(
+            "You're signed up for <b>{event}</b>! Shortly before your time we send you your "
+            "table's call link and introduce the people at it, by display name only. /me shows "
+            "or edits your answers, /leave cancels your registration."
+        )
+        if registration.online
+        else _(
             "You're signed up for <b>{event}</b>! We will introduce your companions before "
             "the event, by display name only. /me shows or edits your answers, /leave cancels "
             "your registration."
-        ).format(event=esc(registration.event.localized("name", tr(update, context).language))),
+        )
+    )
+    # A safe word answers "are you home?": nobody joining online is asked that.
+    offer = "" if registration.online else await safety.safe_word_offer(update, context)
+    await send(
+        update,
+        context,
+        signed_up.format(
+            event=esc(registration.event.localized("name", tr(update, context).language))
+        )
+        + offer,
         # From now on, "🆘 I need help" stays under her keyboard (handlers/help.py).
         help_keyboard(tr(update, context)),
     )
@@ -946,6 +1072,11 @@ def conversation(start_handler: BaseHandler, fallbacks: list[BaseHandler]) -> Co
                     MessageHandler(private & ~filters.COMMAND, on_name_not_text),
                 ],
                 Step.ARRIVAL.value: [button(r"^su:arr:(slot:\d{1,9}|here|own)$", on_arrival)],
+                Step.ATTENDANCE.value: [button(r"^su:att:(person|online)$", on_attendance)],
+                Step.ACTIVITY.value: [
+                    button(r"^su:act:(\d{1,3}|any)$", on_activity),
+                    MessageHandler(text, on_activity_text),
+                ],
                 Step.DESTINATION.value: [
                     MessageHandler(text, on_destination_text),
                     MessageHandler(private & filters.LOCATION, on_destination_location),

@@ -12,6 +12,7 @@ start empty and the check fails until someone translates them.
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 
@@ -58,7 +59,9 @@ def update() -> None:
         write_po(handle, template, sort_output=True, width=100, include_lineno=False)
     for language in LANGUAGES:
         catalogue = read_catalogue(language)
-        catalogue.update(template, no_fuzzy_matching=True)
+        # A copy: Catalog.update adopts the template's new Message objects, which the English
+        # pass below fills with their ids (Dutch, updated after it, would get them too).
+        catalogue.update(copy.deepcopy(template), no_fuzzy_matching=True)
         catalogue.project, catalogue.version = "compagnonnes-de-route", "0.1"
         catalogue.copyright_holder = "Compagnonnes de route contributors"
         catalogue.fuzzy = False  # the header: a fuzzy header is dropped when compiling
@@ -97,6 +100,19 @@ def write_catalogue(language: str, catalogue: Catalog) -> None:
         )  # fmt: skip
 
 
+# Messages that read the same in every language (a name, a range of times, a setting's line).
+SAME_IN_EVERY_LANGUAGE = {
+    "Compagnonnes de route — demo",
+    "{start} – {end}",
+    "• {setting}: {minutes} min",
+}
+
+
+def still_english(message_id: str) -> bool:
+    """A sentence left in English: three words or more, and not one of the exceptions."""
+    return len(message_id.split()) >= 3 and message_id not in SAME_IN_EVERY_LANGUAGE
+
+
 def problems() -> list[str]:
     """Every message of the code, in every language, translated and with the same fields."""
     import string
@@ -121,6 +137,9 @@ def problems() -> list[str]:
             )
             if translated.fuzzy or not all(strings):
                 found.append(f"{language}: untranslated {ids[0]!r}")
+                continue
+            if language != "en" and strings[0] == ids[0] and still_english(ids[0]):
+                found.append(f"{language}: still in English {ids[0]!r}")
                 continue
             for text in strings:
                 if fields(text) != fields(ids[0]):

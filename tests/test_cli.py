@@ -263,3 +263,53 @@ def test_event_create_gives_its_defaults_in_every_language(tmp_path):
     assert json.loads(versions)["name"] == {"fr": name, "en": "Main entrance", "nl": "Hoofdingang"}
     assert charter.startswith("Charte")
     assert "I treat my companions" in json.loads(texts)["charter"]["en"]
+
+
+def test_event_create_online_with_tables_and_bad_input(tmp_path):
+    """Online: no venue, closing or departures; tables with an http(s) link and 2 to 50 seats."""
+    env = {"DATABASE_URL": f"sqlite://{tmp_path / 'bot.sqlite3'}", "DEFAULT_LANGUAGE": "en"}
+    common = ["event", "create", "--kind", "online", "--name", "Soirée jeux",
+              "--doors-open", "2099-12-05 20:00", "--arrival-slot", "20:00-21:00",
+              "--arrival-slot", "21:00-22:00", "--bot-username", "compagnonnes_bot"]  # fmt: skip
+    for extra, message in [
+        (["--table", "Wolf; ftp://meet.jit.si/wolf; 8"], "is not a call link"),
+        (["--table", "Wolf; https://meet.jit.si/wolf; 0"], "A table seats 2 to 50 people"),
+        (["--table", "Wolf; https://meet.jit.si/wolf; 500"], "A table seats 2 to 50 people"),
+        (["--table", "Wolf; https://meet.jit.si/wolf; 8", "--departure", "23:00"],
+         "An online event has no departures"),
+        ([], "An online event needs at least one table."),
+    ]:  # fmt: skip
+        result = run_cli(*common, *extra, env=env, cwd=tmp_path)
+        assert result.returncode == 2, result.stdout
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    tables = ["--table", "Wolf; https://meet.jit.si/wolf; 8; Loup-Garou",
+              "--table", "Papote; https://meet.jit.si/chat; 4"]  # fmt: skip
+    result = run_cli(*common, *tables, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    database = sqlite3.connect(tmp_path / "bot.sqlite3")
+    kind, venue, lat = database.execute("SELECT kind, venue_name, venue_lat FROM event").fetchone()
+    rows = database.execute("SELECT name, capacity, activity FROM online_table").fetchall()
+    waves = database.execute("SELECT COUNT(*) FROM departure_wave").fetchone()[0]
+    database.close()
+    assert (kind, venue, lat) == ("online", "Online", 0.0)
+    assert rows == [("Wolf", 8, "Loup-Garou"), ("Papote", 4, None)]
+    assert waves == 0
+
+
+def test_event_create_small_preset(tmp_path):
+    env = {"DATABASE_URL": f"sqlite://{tmp_path / 'bot.sqlite3'}", "DEFAULT_LANGUAGE": "en"}
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    result = run_cli(
+        "event", "create", "--preset", "small", "--name", "Jam", "--venue", "Le Local",
+        "--venue-place", "Ixelles", "--doors-open", "2099-12-05 19:00", "--closing", "23:00",
+        "--bot-username", "compagnonnes_bot", env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    database = sqlite3.connect(tmp_path / "bot.sqlite3")
+    slots = database.execute("SELECT COUNT(*) FROM arrival_slot").fetchone()[0]
+    waves = database.execute("SELECT COUNT(*) FROM departure_wave").fetchone()[0]
+    database.close()
+    assert (slots, waves) == (1, 1)

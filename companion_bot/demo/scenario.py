@@ -4,15 +4,22 @@ volunteer, who play their part of the night by themselves."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from companion_bot.emulator import BotApiEmulator, EmulatedUser
 from companion_bot.gazetteer import Gazetteer
 from companion_bot.i18n import N_
-from companion_bot.models import ArrivalKind, ArrivalSlot, DepartureWave, Event, RoleKind
-from companion_bot.services import closing, events, people, registrations, roles
+from companion_bot.models import (
+    ArrivalKind,
+    ArrivalSlot,
+    DepartureWave,
+    Event,
+    EventKind,
+    RoleKind,
+)
+from companion_bot.services import closing, events, people, registrations, roles, tables
 from companion_bot.services.texts import Versions
 
 # The organizer's texts, in French and English: each attendee reads them in her language.
@@ -124,6 +131,28 @@ REGULARS = (
 HELPER = Extra(7401, "Awa", "fr", (GROUP_LEFT,))
 EXTRAS = (*REGULARS, HELPER)
 
+# The online evening (`companion-bot demo --evening online`): a game night, no venue, no trip
+# home; the regulars join tables, each with an activity ("" for any), and tap "we're in".
+GAME_NIGHT = Versions((("fr", "Soirée jeux (démo)"), ("en", "Game night (demo)")))
+IN_THE_CALL = Reaction(
+    "tin:",
+    timedelta(minutes=3),
+    N_("In the call: {names}."),
+    N_("Attendees join their table's call."),
+)
+DEMO_TABLES = [
+    tables.TableSpec("Loup-Garou", "https://meet.jit.si/demo-loup-garou", 8, "Loup-Garou"),
+    tables.TableSpec("Papote", "https://meet.jit.si/demo-papote", 5, None),
+]
+ACTIVITIES = ("Loup-Garou", "Loup-Garou", "", "Loup-Garou", "", "Loup-Garou", "", "")
+
+
+def extras_for(online: bool) -> tuple[Extra, ...]:
+    """The same people; online, they tap "we're in" instead of walking home."""
+    if not online:
+        return EXTRAS
+    return (*(replace(extra, reactions=(IN_THE_CALL,)) for extra in REGULARS), HELPER)
+
 # Places the page offers to share as a location pin: (label, latitude, longitude).
 LOCATIONS = {
     "montreuil": ("Montreuil", 48.8638, 2.4485),
@@ -161,17 +190,40 @@ def event_spec(now: datetime, language: str) -> events.EventSpec:
     )
 
 
-async def create_event(now: datetime, language: str) -> Event:
+def online_spec(now: datetime, language: str) -> events.EventSpec:
+    """A game night starting in under an hour: two join slots, two tables, no departures."""
+    spec = event_spec(now, language)
+    spec.name = GAME_NIGHT
+    spec.kind = EventKind.ONLINE
+    spec.venue_name = events.online_venue(language)
+    spec.venue_lat = spec.venue_lon = 0.0
+    spec.closing = spec.doors_open + timedelta(hours=2)
+    spec.departure_waves = []
+    spec.tables = list(DEMO_TABLES)
+    return spec
+
+
+async def create_event(now: datetime, language: str, online: bool = False) -> Event:
     """The sample event, organized by the organizer persona, with its regulars signed up and
-    a volunteer on duty."""
-    event = await events.create_event(event_spec(now, language), ORGANIZER_ID)
+    a volunteer on duty. `online`: the game night instead."""
+    spec = online_spec(now, language) if online else event_spec(now, language)
+    event = await events.create_event(spec, ORGANIZER_ID)
     await roles.grant(HELPER.telegram_id, event, RoleKind.VOLUNTEER)
     await people.ensure_person(HELPER.telegram_id, HELPER.language)
     await people.ensure_display_name(HELPER.telegram_id, HELPER.name)
     await closing.set_duty(HELPER.telegram_id, event.id, True)
     slots = await ArrivalSlot.filter(event=event).order_by("starts_at")
     waves = await DepartureWave.filter(event=event).order_by("departs_at")
-    for regular in REGULARS:
+    for index, regular in enumerate(REGULARS):
+        if online:
+            await people.ensure_person(regular.telegram_id, regular.language)
+            await people.set_display_name(regular.telegram_id, regular.name)
+            registration = await registrations.start_signup(regular.telegram_id, event)
+            await registrations.record_consent(registration)
+            await registrations.set_arrival(registration, ArrivalKind.SLOT, slots[regular.slot].id)
+            await tables.set_activity(registration, ACTIVITIES[index])
+            await registrations.confirm(registration)
+            continue
         if Gazetteer.default().get(regular.destination) is None:
             continue  # a gazetteer without this place: one regular fewer
         await people.ensure_person(regular.telegram_id, regular.language)

@@ -35,7 +35,7 @@ from companion_bot.emulator import (
 )
 from companion_bot.i18n import N_, N_plural, Translator, translator
 from companion_bot.models import ArrivalSlot, DepartureWave, Event, ScheduledTask
-from companion_bot.services import board, broadcasts, closing, groups, help, lifecycle
+from companion_bot.services import board, broadcasts, closing, groups, help, lifecycle, tables
 from companion_bot.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -66,8 +66,18 @@ TASK_LABELS = {
     closing.HOME_REMINDER_TASK: N_(
         "Check-in time for someone who left: if she has not said she is home, the bot asks her."
     ),
+    closing.GROUP_ASK_TASK: N_(
+        "Still no news from someone who left: her group is asked whether anyone heard from her."
+    ),
     closing.NO_NEWS_TASK: N_(
-        "Still no news from someone who left: the volunteers and organizers are alerted."
+        "Still no news from someone who left: the volunteers on duty are alerted."
+    ),
+    closing.NO_SHOW_TASK: N_(
+        "The {time} departure: whoever is not at the meeting point while her group is there "
+        "is asked where she is, and offered the next departure."
+    ),
+    closing.ORGANIZER_ALERT_TASK: N_(
+        "Still no news from someone who left, after the volunteers: the organizers are alerted."
     ),
     help.ESCALATION_TASK: N_("A help alert nobody claimed goes to the organizers."),
     help.CLAIM_REMINDER_TASK: N_(
@@ -78,6 +88,13 @@ TASK_LABELS = {
     lifecycle.FOLLOWUP_TASK: N_("The morning after: three quick questions to the attendees."),
     lifecycle.PURGE_TASK: N_(
         "The attendees' personal data is deleted, as announced; anonymous statistics remain."
+    ),
+    tables.SEAT_TASK: N_(
+        "Shortly before the {time} online start: everyone joining then gets a table and its "
+        "call link; whoever has none is flagged to the hosts."
+    ),
+    tables.REMINDER_TASK: N_(
+        "The {time} online tables start: a reminder with the link and a “we're in” button."
     ),
 }
 OTHER_TASK = N_("Something the bot had planned.")
@@ -154,12 +171,13 @@ class Demo:
         event: Event,
         users: dict[str, EmulatedUser],
         extras: list[EmulatedUser],
+        online: bool = False,
     ) -> None:
         self.emulator = emulator
         self.application = application
         self.event = event
         self.personas = [Persona(spec, users[spec.key]) for spec in scenario.PERSONAS]
-        self.extras = list(zip(scenario.EXTRAS, extras, strict=True))
+        self.extras = list(zip(scenario.extras_for(online), extras, strict=True))
         self.links = chat.Links(chat.start_link_pattern(emulator.default_bot.username))
         self.log: list[LogEntry] = []
         self.night_over = False
@@ -480,7 +498,7 @@ class Demo:
         if task.kind == closing.WAVE_REMINDER_TASK:
             wave = await DepartureWave.get_or_none(id=payload.get("wave_id"))
             moment = wave.departs_at if wave else None
-        elif task.kind == closing.ARRIVAL_ALONE_TASK:
+        elif task.kind in (closing.ARRIVAL_ALONE_TASK, tables.SEAT_TASK, tables.REMINDER_TASK):
             slot = await ArrivalSlot.get_or_none(id=payload.get("slot_id"))
             moment = slot.starts_at if slot else None
         values = {"time": self._time(moment) if moment else "?"}
@@ -533,17 +551,19 @@ class Demo:
 
 
 @contextlib.asynccontextmanager
-async def open_demo(database_url: str, *, language: str = "fr") -> AsyncIterator[Demo]:
-    """The emulator, the bot polling it and the seeded event; Tortoise must already be open
-    on `database_url` in this task, on an empty database."""
+async def open_demo(
+    database_url: str, *, language: str = "fr", online: bool = False
+) -> AsyncIterator[Demo]:
+    """The emulator, the bot polling it and the seeded event (`online`: the game night);
+    Tortoise must already be open on `database_url` in this task, on an empty database."""
     async with BotApiEmulator() as emulator:
         settings = demo_settings(emulator, database_url, language)
         application = build_application(settings)
         users, extras = scenario.open_accounts(emulator)
         await start_polling(application, timeout=5)
         try:
-            event = await scenario.create_event(clock.now(), language)
-            demo = Demo(emulator, application, event, users, extras)
+            event = await scenario.create_event(clock.now(), language, online)
+            demo = Demo(emulator, application, event, users, extras, online)
             await demo.open_chats()
             try:
                 yield demo
@@ -559,9 +579,10 @@ class Nights:
     database start again in this process, so the page, its address and its live board stay
     where they are. Open with `open_nights`."""
 
-    def __init__(self, database_url: str, language: str) -> None:
+    def __init__(self, database_url: str, language: str, online: bool = False) -> None:
         self.database_url = database_url
         self.language = language
+        self.online = online
         self.closing = False
         self._web_address: tuple[str, int] | None = None
         self._night: contextlib.AsyncExitStack | None = None
@@ -584,7 +605,9 @@ class Nights:
 
     async def _open_night(self) -> None:
         night = contextlib.AsyncExitStack()
-        demo = await night.enter_async_context(open_demo(self.database_url, language=self.language))
+        demo = await night.enter_async_context(
+            open_demo(self.database_url, language=self.language, online=self.online)
+        )
         if self._web_address is not None:
             demo.serve_board_at(self._web_address)
         self._count += 1
@@ -627,10 +650,12 @@ class Nights:
 
 
 @contextlib.asynccontextmanager
-async def open_nights(database_url: str, *, language: str = "fr") -> AsyncIterator[Nights]:
-    """The first night open; Tortoise must already be open on `database_url` in this task,
-    on an empty database."""
-    nights = Nights(database_url, language)
+async def open_nights(
+    database_url: str, *, language: str = "fr", online: bool = False
+) -> AsyncIterator[Nights]:
+    """The first night open (`online`: a game night); Tortoise must already be open on
+    `database_url` in this task, on an empty database."""
+    nights = Nights(database_url, language, online)
     await nights._open_night()
     try:
         yield nights

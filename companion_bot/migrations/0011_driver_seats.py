@@ -4,11 +4,11 @@ from tortoise import fields
 
 # A driver's offer of seats to companions heading her way (issue 12): None when she was not
 # asked (not a driver, or not answered yet), 0 when she drives alone, 1-8 seats otherwise.
-# Numbered 0011: two other branches add 0009 and 0010; once merged this depends on the last.
+# After 0010 (issue 14).
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0008_durable_inbox')]
+    dependencies = [('models', '0010_safety_beyond_the_anchors')]
 
     initial = False
 

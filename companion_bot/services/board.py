@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from companion_bot import clock
 from companion_bot.models import (
     Event,
+    EventKind,
     GroupStatus,
     HelpAlert,
     HelpLevel,
     Registration,
     RegistrationStatus,
 )
-from companion_bot.services import broadcasts, closing, help
+from companion_bot.services import broadcasts, closing, drills, help, incidents, noshows, tables
 from companion_bot.services.broadcasts import Dashboard, WaveCounts
 from companion_bot.settings import Settings
 
@@ -114,6 +115,12 @@ class Board:
     waves: list[WaveView]
     alerts: list[AlertView]
     statistics: dict | None  # the anonymous statistics of a purged event
+    # Online and hybrid events: who sits at which table (services/tables.py).
+    tables: tables.TablesView | None = None
+    drill: drills.DrillView | None = None  # the latest test alert to the volunteers
+    incidents: list[incidents.Entry] = field(default_factory=list)  # the night's log
+    report: incidents.Report | None = None  # the anonymous morning-after report
+    repeat_no_shows: list[tuple[str, int]] = field(default_factory=list)  # (name, events)
 
     @property
     def purged(self) -> bool:
@@ -152,7 +159,11 @@ async def live_board(event: Event, now: datetime | None = None) -> Board:
                           confirmed_by, members)
             )  # fmt: skip
         waves.append(WaveView(counts, views))
-    return Board(event, now, dashboard, waves, await open_alerts(event, now), None)
+    seated = await tables.view(event.id) if event.kind != EventKind.IN_PERSON else None
+    alerts, drill = await open_alerts(event, now), await drills.latest(event)
+    return Board(event, now, dashboard, waves, alerts, None, tables=seated, drill=drill,
+                 incidents=await incidents.timeline(event), report=await incidents.report(event),
+                 repeat_no_shows=await noshows.repeat_no_shows(event))  # fmt: skip
 
 
 async def open_alerts(event: Event, now: datetime) -> list[AlertView]:

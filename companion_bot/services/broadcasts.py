@@ -438,9 +438,19 @@ EVENT_SETTINGS = {
     "c": Setting(
         "checkin_delay_minutes", N_("“Are you home?” after leaving"), (30, 45, 60, 90, 120, 180)
     ),
+    "g": Setting(
+        "group_ask_delay_minutes",
+        N_("Her group asked “has anyone heard from her?” after that"),
+        (5, 10, 15, 20, 30),
+    ),
     "e": Setting(
         "escalation_delay_minutes",
-        N_("Alert to the team when still no news after that"),
+        N_("Alert to the volunteers when still no news after that"),
+        (10, 15, 20, 30, 45, 60),
+    ),
+    "o": Setting(
+        "organizer_delay_minutes",
+        N_("Alert to the organizers when still no news after that"),
         (10, 15, 20, 30, 45, 60),
     ),
 }

@@ -52,6 +52,11 @@ logger = logging.getLogger(__name__)
 WAVE_REMINDER_TASK = "wave_reminder"
 HOME_REMINDER_TASK = "home_reminder"
 NO_NEWS_TASK = "no_news_alert"
+# The other stages of "are you home?" (handled in `services.escalation`).
+GROUP_ASK_TASK = "home_group_ask"
+ORGANIZER_ALERT_TASK = "home_organizers"
+# At each departure time: who is not at the meeting point (handled in `services.noshows`).
+NO_SHOW_TASK = "no_show_check"
 NIGHT_START_TASK = "night_start"
 ARRIVAL_ALONE_TASK = "arrival_alone"
 # Those arriving without a group hear it, and the volunteers get their names, this long before
@@ -94,6 +99,8 @@ async def schedule_wave_reminder(event: Event, wave: DepartureWave) -> None:
     due = wave.departs_at - timedelta(minutes=event.reminder_minutes)
     await scheduler.schedule(WAVE_REMINDER_TASK, due, {"wave_id": wave.id},
                              dedupe_key=f"wave:{wave.id}:reminder")  # fmt: skip
+    await scheduler.schedule(NO_SHOW_TASK, wave.departs_at, {"wave_id": wave.id},
+                             dedupe_key=f"wave:{wave.id}:noshow")  # fmt: skip
 
 
 async def reschedule_pending(event: Event) -> None:
@@ -106,9 +113,8 @@ async def reschedule_pending(event: Event) -> None:
         event=event, left_at__not_isnull=True, home_at=None, status=RegistrationStatus.CONFIRMED
     )
     for registration in gone:
-        reminder, alert = check_in_times(event, registration.left_at)
-        await scheduler.move(f"home:{registration.id}:reminder", reminder)
-        await scheduler.move(f"home:{registration.id}:alert", alert)
+        for stage, due in check_in_times(event, registration.left_at).items():
+            await scheduler.move(f"home:{registration.id}:{stage}", due)
 
 
 NIGHT_START = N_(
@@ -150,6 +156,7 @@ ARRIVING_ALONE_HEADER = N_(
 async def alone_at_arrival(slot: ArrivalSlot) -> list[tuple[Registration, str]]:
     """Those the matching could not place in an arrival group of this slot, with the reason."""
     rows = await Unplaced.filter(
+        Q(registration__online=None) | Q(registration__online=False),  # not at a table
         kind=GroupKind.ARRIVAL,
         resolved_at=None,
         registration__arrival_slot_id=slot.id,
@@ -566,7 +573,10 @@ async def at_meeting_point(telegram_id: int, registration_id: int, now: datetime
         async with in_transaction():
             registration.at_meeting_point_at = now or _now()
             registration.missing_flagged_at = None
-            await registration.save(update_fields=["at_meeting_point_at", "missing_flagged_at"])
+            registration.no_show_at = None  # late, but there: not a no-show
+            await registration.save(
+                update_fields=["at_meeting_point_at", "missing_flagged_at", "no_show_at"]
+            )
             await groups.changed(await departure_group_of(registration.id))
     return registration
 
@@ -666,27 +676,32 @@ async def home(telegram_id: int, registration_id: int, now: datetime | None = No
     return registration
 
 
-def check_in_times(event: Event, left_at: datetime) -> tuple[datetime, datetime]:
-    """When she is asked whether she is home, and when the team is alerted."""
+def check_in_times(event: Event, left_at: datetime) -> dict[str, datetime]:
+    """The stages of "are you home?" after she left, by the key of their task: she is asked,
+    then her group, then the on-duty volunteers, then the organizers."""
     reminder = left_at + timedelta(minutes=event.checkin_delay_minutes)
-    return reminder, reminder + timedelta(minutes=event.escalation_delay_minutes)
+    group = reminder + timedelta(minutes=event.group_ask_delay_minutes)
+    volunteers = group + timedelta(minutes=event.escalation_delay_minutes)
+    organizers = volunteers + timedelta(minutes=event.organizer_delay_minutes)
+    return {"reminder": reminder, "group": group, "alert": volunteers, "organizers": organizers}
+
+
+CHECK_IN_TASKS = {
+    "reminder": HOME_REMINDER_TASK,
+    "group": GROUP_ASK_TASK,
+    "alert": NO_NEWS_TASK,
+    "organizers": ORGANIZER_ALERT_TASK,
+}
 
 
 async def schedule_check_in(registration: Registration, left_at: datetime) -> None:
-    reminder, alert = check_in_times(registration.event, left_at)
     payload = {"registration_id": registration.id}
-    await scheduler.schedule(HOME_REMINDER_TASK, reminder, payload,
-                             dedupe_key=f"home:{registration.id}:reminder")  # fmt: skip
-    await scheduler.schedule(NO_NEWS_TASK, alert, payload,
-                             dedupe_key=f"home:{registration.id}:alert")  # fmt: skip
+    for stage, due in check_in_times(registration.event, left_at).items():
+        await scheduler.schedule(CHECK_IN_TASKS[stage], due, payload,
+                                 dedupe_key=f"home:{registration.id}:{stage}")  # fmt: skip
 
 
 HOME_REMINDER = N_("Did you get home safely? Tap when you're home.")
-NO_NEWS = N_(
-    "⚠️ No news from <b>{name}</b>: she left at {time} ({group}) and has not said she is home. "
-    "Please check on her through her group or the organizers."
-)
-NO_GROUP = N_("no group")
 
 
 async def on_home_reminder(payload: dict, now: datetime) -> None:
@@ -706,31 +721,6 @@ async def on_home_reminder(payload: dict, now: datetime) -> None:
     )  # fmt: skip
     registration.home_reminded_at = now
     await registration.save(update_fields=["home_reminded_at"])
-
-
-async def on_no_news(payload: dict, now: datetime) -> None:
-    registration = await Registration.get_or_none(id=payload["registration_id"]).prefetch_related(
-        "person", "event"
-    )
-    if registration is None or registration.home_at is not None:
-        return
-    group = await departure_group_of(registration.id)
-    names = await other_names(group, registration.id) if group else []
-    event = registration.event
-    for person in await on_duty_team(event.id):
-        t = language_of(person)
-        await outbox.enqueue(
-            person.telegram_id,
-            t.gettext(NO_NEWS).format(
-                name=escape(registration.person.display_name),
-                time=t.time(registration.left_at or now, event.timezone),
-                group=escape(", ".join(names)) if names else t.gettext(NO_GROUP),
-            ),
-            priority=URGENT,
-            dedupe_key=f"nonews:{registration.id}:{person.id}",
-        )
-    registration.no_news_alerted_at = now
-    await registration.save(update_fields=["no_news_alerted_at"])
 
 
 # -- volunteers at the door ------------------------------------------------------------------------
@@ -781,7 +771,10 @@ async def confirm_group_left(
         await group.fetch_related("left_confirmed_by", "event", "meeting_point")
         if updated:
             for member in await groups.active_members(group):
-                await group_member_left(group, member.registration, now)
+                if is_no_show(member.registration):
+                    await left_behind(group, member.registration, now)
+                else:
+                    await group_member_left(group, member.registration, now)
             await groups.changed(group)
     who = group.left_confirmed_by.display_name if group.left_confirmed_by else "?"
     return Confirmation(group, bool(updated), who or "?")
@@ -806,6 +799,54 @@ async def group_member_left(
         dedupe_key=f"safetrip:{group.id}:{registration.id}",
     )
     await schedule_check_in(registration, now)
+
+
+def is_no_show(registration: Registration) -> bool:
+    """Not at the meeting point at departure time (while her group was), and not there since."""
+    return bool(
+        registration.no_show_at and not registration.at_meeting_point_at
+        and not registration.left_at
+    )  # fmt: skip
+
+
+LEFT_WITHOUT_YOU = N_(
+    "🚶 Your group has left without you. Take the next departure ({time}): we will find you a "
+    "group there. Or ask a volunteer, or tap /help if you need us."
+)
+LEFT_WITHOUT_YOU_LAST = N_(
+    "🚶 Your group has left without you, and it was the last departure: go to a volunteer at "
+    "the door, or tap /help if you need us."
+)
+NEXT_DEPARTURE = N_("⏭ Take the {time} departure")
+
+
+async def left_behind(group: CompanionGroup, registration: Registration, now: datetime) -> None:
+    """Her group left (a volunteer agreed) while she was not there: she is out of it, and is
+    offered the next departure."""
+    await groups.leave_groups(registration.id, GroupKind.DEPARTURE, now)
+    person = registration.person
+    t = language_of(person)
+    later = await next_wave(group.departure_wave_id)
+    time = t.time(later.departs_at, group.event.timezone) if later else ""
+    data = f"cl:later:{registration.id}:{group.departure_wave_id}"
+    rows = [[(t.gettext(NEXT_DEPARTURE).format(time=time), data)]] if later else []
+    text = (t.gettext(LEFT_WITHOUT_YOU).format(time=time) if later
+            else t.gettext(LEFT_WITHOUT_YOU_LAST))  # fmt: skip
+    await outbox.enqueue(
+        person.telegram_id, text, reply_markup=signed_markup(person, rows) if rows else None,
+        priority=URGENT, dedupe_key=f"leftbehind:{group.id}:{registration.id}",
+    )  # fmt: skip
+
+
+async def next_wave(wave_id: int | None) -> DepartureWave | None:
+    wave = await DepartureWave.get_or_none(id=wave_id) if wave_id else None
+    if wave is None:
+        return None
+    return (
+        await DepartureWave.filter(event_id=wave.event_id, departs_at__gt=wave.departs_at)
+        .order_by("departs_at")
+        .first()
+    )
 
 
 WHERE_ARE_YOU = N_(
@@ -876,6 +917,11 @@ async def without_me(telegram_id: int, registration_id: int, now: datetime | Non
 
 async def on_my_way(telegram_id: int, registration_id: int) -> Registration:
     registration = await own_registration(telegram_id, registration_id)
+    group = await departure_group_of(registration.id)
+    if group is None or group.status == GroupStatus.LEFT:
+        raise UserInputError(
+            N_("Your group has already left. Take the next departure, or ask a volunteer.")
+        )
     await tell_group(registration, ON_HER_WAY_TO_GROUP, f"coming:{_now().isoformat()}")
     return registration
 

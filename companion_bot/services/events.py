@@ -23,6 +23,7 @@ from companion_bot.models import (
     ArrivalSlot,
     DepartureWave,
     Event,
+    EventKind,
     MeetingPoint,
     Registration,
     RegistrationStatus,
@@ -30,7 +31,7 @@ from companion_bot.models import (
     RoleKind,
     Zone,
 )
-from companion_bot.services import lifecycle, texts, zones
+from companion_bot.services import lifecycle, safeplace, tables, texts, zones
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.people import ensure_person
 from companion_bot.services.retention import DEFAULT_RETENTION_DAYS, check_retention_days
@@ -53,6 +54,12 @@ DEFAULT_CHARTER = N_(
     "• I go to a volunteer if anything feels wrong, for me or for someone else."
 )
 MAIN_ENTRANCE = N_("Main entrance")
+ONLINE_VENUE = N_("Online")
+ONLINE_DEPARTURES = N_(
+    "An online event has no departures (nobody travels home together): leave them out."
+)
+# An online evening without a closing time ends with its last join slot.
+ONLINE_LENGTH = timedelta(hours=3)
 CHARTER_MAX = 3000
 
 
@@ -94,6 +101,11 @@ class EventSpec:
     retention_days: int = DEFAULT_RETENTION_DAYS
     # Organizer-defined destinations: (name, latitude, longitude).
     zones: list[tuple[Versions | str, float, float]] = field(default_factory=list)
+    kind: EventKind = EventKind.IN_PERSON
+    # Online and hybrid events: where attendees joining online meet (services/tables.py).
+    tables: list[tables.TableSpec] = field(default_factory=list)
+    # Where someone who does not feel safe finds the team (services/safeplace.py).
+    safe_place: safeplace.SafePlace | None = None
 
     def __post_init__(self) -> None:
         self.name = Versions.of(self.name)
@@ -273,6 +285,14 @@ def default_arrival_slots(
 
 
 def check_spec(spec: EventSpec) -> None:
+    if spec.kind == EventKind.ONLINE and spec.departure_waves:
+        raise UserInputError(ONLINE_DEPARTURES)
+    if spec.kind == EventKind.IN_PERSON and spec.tables:
+        raise UserInputError(N_("Tables are for online and hybrid events (--kind online)."))
+    if spec.kind != EventKind.IN_PERSON and not spec.tables:
+        raise UserInputError(N_("An online event needs at least one table."))
+    if not spec.arrival_slots and spec.kind != EventKind.IN_PERSON:
+        raise UserInputError(N_("Please give at least one time."))
     if not (spec.doors_open < spec.closing <= spec.doors_open + MAX_NIGHT):
         raise UserInputError(N_("The closing must come less than 24 hours after doors open."))
     if not (-90 <= spec.venue_lat <= 90 and -180 <= spec.venue_lon <= 180):
@@ -308,6 +328,7 @@ async def create_event(spec: EventSpec, creator_telegram_id: int | None = None) 
         if creator_telegram_id is not None:
             creator = await ensure_person(creator_telegram_id)
         event = await Event.create(
+            kind=spec.kind,
             name=spec.name.first,
             venue_name=spec.venue_name.first,
             venue_lat=spec.venue_lat,
@@ -324,6 +345,7 @@ async def create_event(spec: EventSpec, creator_telegram_id: int | None = None) 
             preferred_max_size=spec.preferred_max_size,
             max_group_size=spec.max_group_size,
             retention_days=spec.retention_days,
+            **safeplace.columns(spec.safe_place),
             attendee_code=_new_code(),
             volunteer_code=_new_code(),
             organizer_code=_new_code(),
@@ -348,9 +370,11 @@ async def create_event(spec: EventSpec, creator_telegram_id: int | None = None) 
             await Zone.create(
                 event=event, name=name.first, translations=texts.stored(name=name), lat=lat, lon=lon
             )
+        await tables.store_tables(event, spec.tables)
         if creator is not None:
             await Role.create(event=event, person=creator, kind=RoleKind.ORGANIZER)
         await lifecycle.schedule_event(event)
+        await tables.schedule(event)
     return event
 
 
@@ -463,14 +487,23 @@ def check_timezone(text: str) -> str:
     return name
 
 
+def online_venue(language: str) -> Versions:
+    return Versions.every_language(ONLINE_VENUE, language)
+
+
+def one_slot(doors_open: datetime, closing: datetime) -> list[tuple[datetime, datetime, int]]:
+    """The quick preset's single arrival slot: the first hour (less if the night is short)."""
+    return [(doors_open, min(doors_open + timedelta(hours=1), closing), 0)]
+
+
 def build_spec(
     *,
     name: str,
-    venue_name: str,
-    venue: VenueLocation,
+    venue_name: str | None,
+    venue: VenueLocation | None,
     timezone: str,
     doors_open: str,
-    closing: str,
+    closing: str | None,
     meeting_points: list[str] | None,
     arrival_slots: list[str] | None,
     departures: list[str] | None,
@@ -479,34 +512,56 @@ def build_spec(
     now: datetime,
     zone_arguments: list[str] | None = None,
     language: str = LANGUAGES[0],
+    kind: EventKind = EventKind.IN_PERSON,
+    table_arguments: list[str] | None = None,
+    small: bool = False,
 ) -> EventSpec:
     """An event from the texts an organizer types (the command line's arguments); texts
     without their language code are in `language`. No meeting point: "Main entrance"; no
-    charter: the standard one (both in every language)."""
+    charter: the standard one (both in every language). Online: no venue, no closing (the
+    last join slot ends it), no departures. `small`: the quick preset for a small gathering,
+    one arrival slot and one departure at closing."""
     timezone = check_timezone(timezone)
     opens = parse_local_datetime(doors_open, timezone, now)
-    closes = closing_after(closing, opens, timezone)
+    online = kind == EventKind.ONLINE
+    if online and departures:
+        raise UserInputError(ONLINE_DEPARTURES)
+    if not online and (venue is None or not venue_name):
+        raise UserInputError(N_("An event in person needs its venue: its name and where it is."))
+    if not online and not closing:
+        raise UserInputError(N_("What time does it close? Like 06:00."))
+    closes = closing_after(closing, opens, timezone) if closing else opens + ONLINE_LENGTH
     points = (
         parse_meeting_points("\n".join(meeting_points), language)
         if meeting_points
         else default_meeting_points(language)
     )
-    slots = (
-        parse_arrival_slots(", ".join(arrival_slots), opens, closes, timezone)
-        if arrival_slots
-        else default_arrival_slots(opens, closes)
-    )
-    waves = (
-        parse_departure_waves(", ".join(departures), opens, closes, timezone, points)
-        if departures
-        else [(closes, 0)]
-    )
+    if arrival_slots:
+        limit = closes if closing else opens + MAX_NIGHT
+        slots = parse_arrival_slots(", ".join(arrival_slots), opens, limit, timezone)
+        if online and not closing:
+            closes = max(end for _start, end, _point in slots)
+    elif small:
+        slots = one_slot(opens, closes)
+    else:
+        slots = default_arrival_slots(opens, closes)
+    if online:
+        waves = []
+    elif departures:
+        waves = parse_departure_waves(", ".join(departures), opens, closes, timezone, points)
+    else:
+        waves = [(closes, 0)]
     minimum, preferred_min, preferred_max, maximum = parse_group_sizes(group_sizes)
+    lat, lon = (venue.lat, venue.lon) if venue is not None and not online else (0.0, 0.0)
     return EventSpec(
         name=read_name(name, language),
-        venue_name=read_name(venue_name, language, empty=EMPTY_VENUE_NAME),
-        venue_lat=venue.lat,
-        venue_lon=venue.lon,
+        venue_name=(
+            online_venue(language)
+            if online
+            else read_name(venue_name, language, empty=EMPTY_VENUE_NAME)
+        ),
+        venue_lat=lat,
+        venue_lon=lon,
         timezone=timezone,
         doors_open=opens,
         closing=closes,
@@ -518,5 +573,7 @@ def build_spec(
         preferred_min_size=preferred_min,
         preferred_max_size=preferred_max,
         max_group_size=maximum,
-        zones=zones.parse_arguments(zone_arguments or [], (venue.lat, venue.lon), language),
+        zones=zones.parse_arguments(zone_arguments or [], (lat, lon), language),
+        kind=kind,
+        tables=tables.parse_tables(table_arguments) if table_arguments else [],
     )

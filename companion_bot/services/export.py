@@ -30,6 +30,8 @@ TOTALS = {
     "wanted_departure_group": N_("wanted a departure group"),
     "arrival_groups": N_("arrival groups"),
     "departure_groups": N_("departure groups"),
+    "table_groups": N_("groups at online tables"),
+    "joined_table": N_("said they were in their table's call"),
     "grouped_members": N_("places in groups"),
     "left": N_("departed"),
     "home": N_("said they were home"),

@@ -51,7 +51,7 @@ from companion_bot.models import (
     Transport,
     Unplaced,
 )
-from companion_bot.services import outbox, scheduler, texts, zones
+from companion_bot.services import outbox, scheduler, tables, texts, zones
 from companion_bot.services.messaging import language_of
 
 logger = logging.getLogger(__name__)
@@ -200,8 +200,9 @@ async def load_input(event_id: int) -> MatchingInput:
         ),
         departure_waves=tuple(matching.DepartureWave(str(w.id), w.departs_at) for w in waves),
     )
+    # Those joining online sit at tables (services/tables.py), not in these groups.
     registrations = await Registration.filter(
-        event_id=event_id, status=RegistrationStatus.CONFIRMED
+        Q(online=None) | Q(online=False), event_id=event_id, status=RegistrationStatus.CONFIRMED
     ).order_by("id")
     by_registration = {str(r.id): r for r in registrations}
     avoid = await avoidances_in_event(event_id)
@@ -209,9 +210,12 @@ async def load_input(event_id: int) -> MatchingInput:
     apart = await removed_apart(event_id)
     attendees = [replace(a, avoid=a.avoid | apart[a.id]) if a.id in apart else a
                  for a in attendees]  # fmt: skip
-    groups = await CompanionGroup.filter(event_id=event_id, status__in=LOCKED_STATUSES)
+    groups = await CompanionGroup.filter(
+        event_id=event_id, status__in=LOCKED_STATUSES, table_id=None
+    )
     members = await GroupMember.filter(
-        group__event_id=event_id, group__status__in=LOCKED_STATUSES, status=MemberStatus.ACTIVE
+        group__event_id=event_id, group__status__in=LOCKED_STATUSES, group__table_id=None,
+        status=MemberStatus.ACTIVE,
     ).values_list("group_id", "registration_id", "position", "id")
     by_group = members_by_group(members, by_registration)
     locked, stored, leaving = groups_for_engine(
@@ -684,7 +688,12 @@ async def record_unplaced(
 ) -> None:
     """Whoever the engine could not place is listed for the volunteers, with the reason."""
     current = {(int(u.attendee_id), GroupKind(u.kind.value)): u.reason.value for u in unplaced}
-    open_rows = await Unplaced.filter(event_id=data.event.id, resolved_at=None)
+    # Those waiting for a table are the tables' business (services/tables.py).
+    open_rows = await Unplaced.filter(
+        Q(registration__online=None) | Q(registration__online=False),
+        event_id=data.event.id,
+        resolved_at=None,
+    )
     for row in open_rows:
         if (row.registration_id, GroupKind(row.kind)) not in current:
             row.resolved_at = now
@@ -789,6 +798,7 @@ async def load_placement(event_id: int, registration_id: int, now: datetime) -> 
         registration_id=registration_id,
         status=MemberStatus.ACTIVE,
         group__status__in=(*CHECKED_STATUSES, GroupStatus.LEFT),
+        group__table_id=None,
     ).values_list("group_id", flat=True)
     wanted = Q(id__in=list(mine)) if mine else Q(id=-1)
     deadline = now + matching.MatchingRules().min_notice
@@ -796,6 +806,7 @@ async def load_placement(event_id: int, registration_id: int, now: datetime) -> 
     if registration.arrival_kind == ArrivalKind.SLOT and slot is not None:
         wanted |= Q(
             kind=GroupKind.ARRIVAL,
+            table_id=None,
             status=GroupStatus.ANNOUNCED,
             meet_at__gte=max(slot.starts_at, deadline),
             meet_at__lte=slot.ends_at,
@@ -876,9 +887,12 @@ async def leave_groups(
     kind: GroupKind | None,
     now: datetime | None = None,
     status: MemberStatus = MemberStatus.LEFT,
+    *,
+    in_person_only: bool = False,
 ) -> None:
     """Take her out of her groups (of one kind, or all), then re-match soon. REMOVED (by an
-    organizer): she stays in the pool, never again with those members (`load_input`)."""
+    organizer): she stays in the pool, never again with those members (`load_input`).
+    `in_person_only`: her online table (services/tables.py) stays."""
     now = now or _now()
     event_id = await event_of(registration_id)
     if event_id is None:
@@ -886,6 +900,8 @@ async def leave_groups(
     memberships = GroupMember.filter(registration_id=registration_id, status=MemberStatus.ACTIVE)
     if kind is not None:
         memberships = memberships.filter(group__kind=kind)
+    if in_person_only:
+        memberships = memberships.filter(group__table_id=None)
     async with in_transaction():
         await lock_event_row(event_id)
         group_ids = await memberships.order_by("group_id").values_list("group_id", flat=True)
@@ -919,6 +935,9 @@ async def take_out(
         await leaving.save(update_fields=["status", "left_at"])
     if group.status == GroupStatus.FORMING:
         return  # nobody was told about this group yet; the next round redoes it
+    if group.table_id is not None:  # an online table: its own rules (services/tables.py)
+        await tables.member_left(group.id, leaver, now)
+        return
     await changed(group)
     event = group.event
     kind = GroupKind(group.kind)

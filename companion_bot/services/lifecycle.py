@@ -13,6 +13,7 @@ from tortoise.transactions import in_transaction
 from companion_bot import clock
 from companion_bot.i18n import N_, escape
 from companion_bot.models import (
+    AlertDrill,
     Avoidance,
     Broadcast,
     CompanionGroup,
@@ -151,7 +152,12 @@ async def statistics(event: Event) -> dict:
     return previous | {
         "registrations": dict(Counter(r.status for r in registrations)),
         "wanted_departure_group": sum(1 for r in registrations if r.wants_departure_group),
-        "arrival_groups": sum(1 for g in groups if g.kind == GroupKind.ARRIVAL),
+        "arrival_groups": sum(
+            1 for g in groups if g.kind == GroupKind.ARRIVAL and g.table_id is None
+        ),
+        # Online events: groups seated at a table, and who said she was in the call.
+        "table_groups": sum(1 for g in groups if g.table_id is not None),
+        "joined_table": sum(1 for r in registrations if r.joined_table_at),
         "departure_groups": sum(1 for g in groups if g.kind == GroupKind.DEPARTURE),
         "grouped_members": await GroupMember.filter(group__event=event).count(),
         "left": sum(1 for r in registrations if r.left_at),
@@ -179,6 +185,7 @@ async def purge_event(event_id: int, now: datetime | None = None) -> Event | Non
         await Registration.filter(event=event).delete()
         await HelpAlert.filter(event=event).delete()
         await MessageReport.filter(event=event).delete()
+        await AlertDrill.filter(event=event).delete()  # who was sent a test alert, and answered
         await FollowupAnswer.filter(event=event).update(contact_id=None, report=None)
         await Broadcast.filter(event=event).update(text="")
         await Role.filter(event=event, kind=RoleKind.VOLUNTEER).delete()

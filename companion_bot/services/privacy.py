@@ -44,6 +44,7 @@ class Membership:
     kind: str
     meet_at: object
     status: str
+    table: str | None = None  # an online group: its table's name
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,9 @@ async def personal_data(telegram_id: int, language: str) -> PersonalData | None:
         for registration in await person.registrations.all().order_by("created_at")
     ]
     roles = await Role.filter(person=person).prefetch_related("event").order_by("created_at")
-    members = await GroupMember.filter(registration__person=person).prefetch_related("group__event")
+    members = await GroupMember.filter(registration__person=person).prefetch_related(
+        "group__event", "group__table"
+    )
     memberships = [
         Membership(
             event_name=member.group.event.localized("name", language),
@@ -85,6 +88,7 @@ async def personal_data(telegram_id: int, language: str) -> PersonalData | None:
             kind=member.group.kind,
             meet_at=member.group.meet_at,
             status=member.status,
+            table=member.group.table.name if member.group.table else None,
         )
         for member in members
     ]

@@ -20,12 +20,14 @@ from companion_bot.models import (
     ArrivalSlot,
     DepartureWave,
     Event,
+    EventKind,
+    OnlineTable,
     Person,
     Registration,
     RegistrationStatus,
     Transport,
 )
-from companion_bot.services import groups, zones
+from companion_bot.services import groups, tables, zones
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.people import ensure_person
 from matching import MAX_SEATS
@@ -40,7 +42,9 @@ class Step(StrEnum):
     LANGUAGE = "language"
     CHARTER = "charter"
     NAME = "name"
+    ATTENDANCE = "attendance"  # hybrid: in person or online
     ARRIVAL = "arrival"
+    ACTIVITY = "activity"  # online: which activity, when the tables offer some
     DESTINATION = "destination"
     TRANSPORT = "transport"
     SEATS = "seats"
@@ -77,6 +81,9 @@ async def start_signup(telegram_id: int, event: Event) -> Registration:
         raise UserInputError(N_("This event is over: sign-ups are closed."))
     person = await ensure_person(telegram_id)
     registration, created = await Registration.get_or_create(event=event, person=person)
+    if created and event.kind == EventKind.ONLINE:
+        registration.online = True
+        await registration.save(update_fields=["online", "updated_at"])
     if not created and registration.status == RegistrationStatus.CANCELLED:
         registration.status = RegistrationStatus.DRAFT
         registration.cancelled_at = None
@@ -104,12 +111,27 @@ async def active_registrations(telegram_id: int) -> list[Registration]:
     )
 
 
-def next_step(registration: Registration, person: Person, has_waves: bool) -> Step:
-    """The first unanswered step; the summary once everything is answered."""
+def next_step(
+    registration: Registration,
+    person: Person,
+    has_waves: bool,
+    kind: EventKind = EventKind.IN_PERSON,
+    has_activities: bool = False,
+) -> Step:
+    """The first unanswered step; the summary once everything is answered. Online: a join
+    slot and maybe an activity, never a neighbourhood or a transport."""
     if registration.consent_at is None:
         return Step.CHARTER
     if not person.display_name:
         return Step.NAME
+    if kind == EventKind.HYBRID and registration.online is None:
+        return Step.ATTENDANCE
+    if kind == EventKind.ONLINE or registration.online:
+        if registration.arrival_kind != ArrivalKind.SLOT or registration.arrival_slot_id is None:
+            return Step.ARRIVAL
+        if has_activities and registration.activity is None:
+            return Step.ACTIVITY
+        return Step.SUMMARY
     if registration.arrival_kind is None:
         return Step.ARRIVAL
     if registration.wants_departure_group is None:
@@ -125,9 +147,14 @@ def next_step(registration: Registration, person: Person, has_waves: bool) -> St
 
 
 async def step_after_answer(registration: Registration) -> Step:
-    await registration.fetch_related("person")
+    await registration.fetch_related("person", "event")
     has_waves = await DepartureWave.filter(event_id=registration.event_id).exists()
-    return next_step(registration, registration.person, has_waves)
+    has_activities = await OnlineTable.filter(
+        event_id=registration.event_id, activity__not_isnull=True
+    ).exists()
+    return next_step(
+        registration, registration.person, has_waves, registration.event.kind, has_activities
+    )
 
 
 async def record_consent(registration: Registration) -> None:
@@ -136,6 +163,8 @@ async def record_consent(registration: Registration) -> None:
 
 
 async def set_arrival(registration: Registration, kind: ArrivalKind, slot_id: int | None) -> None:
+    if registration.online and kind != ArrivalKind.SLOT:
+        raise UserInputError(STALE_CHOICE)  # online: a join slot
     slot = None
     if kind == ArrivalKind.SLOT:
         slot = await ArrivalSlot.get_or_none(id=slot_id, event_id=registration.event_id)
@@ -257,7 +286,13 @@ async def confirm(registration: Registration) -> Registration:
         registration.confirmed_at = _now()
         await registration.save(update_fields=["status", "confirmed_at", "updated_at"])
     # New answers (or an edit) may change her groups: join one now or at the next round.
-    await groups.place_signup(registration.id)
+    if registration.online:
+        # Hybrid: no longer in person.
+        await groups.leave_groups(registration.id, None, in_person_only=True)
+        await tables.place_signup(registration.id)
+    else:
+        await tables.leave_tables(registration.id)  # hybrid: no longer online
+        await groups.place_signup(registration.id)
     return registration
 
 

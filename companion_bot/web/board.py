@@ -27,8 +27,8 @@ from companion_bot.i18n import (
     normalise_language,
 )
 from companion_bot.i18n import translator as translator_for
-from companion_bot.models import Event
-from companion_bot.services import closing, export, help, qr
+from companion_bot.models import Event, EventKind
+from companion_bot.services import closing, export, help, incidents, qr, safeplace
 from companion_bot.services.board import NO_NEWS, Board, event_by_token, live_board
 from companion_bot.services.texts import meeting_place
 from companion_bot.web.keys import BOT_USERNAME, SETTINGS
@@ -65,6 +65,13 @@ WAVE_COUNT_LABELS = {
     "no_news": N_plural("person with no news", "people with no news"),
 }
 MEMBER_ICONS = closing.STATUS_ICONS | {NO_NEWS: "⚠️"}
+JOINED_LABEL = N_("in the call")
+SECTION_TEXTS = {
+    "waves": (N_("Departures"), N_("No departure yet."),
+              N_("No group announced yet for this departure.")),
+    "tables": (N_("Online tables"), N_("No table yet."), N_("Nobody seated at this table yet.")),
+}  # fmt: skip
+NOT_JOINED_LABEL = N_("not in yet")
 QR_KINDS = {kind.value: kind for kind in qr.QR_KINDS}
 
 
@@ -243,7 +250,58 @@ def board_state(t: Translator, board: Board) -> dict:
         },
         "waves": waves,
         "alerts": alerts,
+        "tables": table_cards(t, board),
+        "drill": drill_state(t, board),
     }
+
+
+def table_cards(t: Translator, board: Board) -> list[dict]:
+    """Online tables, shaped like departures: a card per join slot, "in" once she tapped."""
+    _ = t.gettext
+    if board.tables is None:
+        return []
+    zone = board.event.timezone
+    cards = []
+    for row in board.tables.tables:
+        table = row.table
+        name = f"{table.name} ({table.activity})" if table.activity else table.name
+        seats = t.ngettext("{count} seat", "{count} seats", table.capacity)
+        cards.append({
+            "time": name,
+            "point": seats.format(count=table.capacity),
+            "counts": [],
+            "groups": [
+                {"title": t.time(start, zone), "left": False, "note": None,
+                 "members": [
+                     {"name": member_name, "state": "at_point" if joined else "waiting",
+                      "label": _(JOINED_LABEL if joined else NOT_JOINED_LABEL),
+                      "icon": "✅" if joined else "⏳"}
+                     for _number, member_name, joined in members
+                 ]}
+                for start, members in row.seated.items()
+            ],
+        })  # fmt: skip
+    return cards
+
+
+def section(t: Translator, box: str) -> str:
+    """A section board.js fills: departures, or online tables (drawn the same way)."""
+    title, empty, no_groups = (_html(t.gettext(text)) for text in SECTION_TEXTS[box])
+    return (
+        f"<section>\n  <h2>{title}</h2>\n"
+        f'  <div id="{box}" data-empty="{empty}" data-no-groups="{no_groups}"></div>\n'
+        "</section>"
+    )
+
+
+def waves_section(t: Translator, board: Board) -> str:
+    """Departures, but for an online event (nobody travels home together)."""
+    return "" if board.event.kind == EventKind.ONLINE else section(t, "waves")
+
+
+def tables_section(t: Translator, board: Board) -> str:
+    """Online tables, for online and hybrid events."""
+    return "" if board.event.kind == EventKind.IN_PERSON else section(t, "tables")
 
 
 def wave_count(t: Translator, key: str, value: int) -> dict:
@@ -254,6 +312,123 @@ def _json_for_script(data: dict) -> str:
     """JSON inside <script>: no "</script>" or "<!--" can come out of a display name."""
     text = json.dumps(data, ensure_ascii=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def safe_place_html(t: Translator, event: Event) -> str:
+    """The safe place under the event's name (its line is already HTML-escaped)."""
+    line = safeplace.line(t, event)
+    return f'<p class="meta safe-place">{line}</p>' if line else ""
+
+
+def drill_state(t: Translator, board: Board) -> dict | None:
+    """Who received the latest test alert (`/testalert`) and who has not yet."""
+    _ = t.gettext
+    if board.drill is None:
+        return None
+    zone = board.event.timezone
+    return {
+        "title": _("Test alert of {time}").format(time=t.time(board.drill.sent_at, zone)),
+        "receipts": [
+            {"acknowledged": True,
+             "text": "✅ " + _("{name}: received at {time}").format(
+                 name=r.name, time=t.time(r.acknowledged_at, zone))}
+            if r.acknowledged_at
+            else {"acknowledged": False, "text": "⏳ " + _("{name}: not yet").format(name=r.name)}
+            for r in board.drill.receipts
+        ],
+    }  # fmt: skip
+
+
+def drill_html(t: Translator, board: Board) -> str:
+    """The test alert's section, hidden until there is one (board.js fills it as it polls)."""
+    drill = drill_state(t, board)
+    if drill is None:
+        return '<section id="drill" hidden>\n  <h2></h2>\n  <ul></ul>\n</section>'
+    items = "\n".join(
+        f'<li class="{"acknowledged" if r["acknowledged"] else "waiting"}">{_html(r["text"])}</li>'
+        for r in drill["receipts"]
+    )
+    return (
+        f'<section id="drill">\n  <h2>{_html(drill["title"])}</h2>\n  <ul>{items}</ul>\n</section>'
+    )
+
+
+def incidents_html(t: Translator, board: Board) -> str:
+    """The night's incident log, oldest first (this board is for the organizers only)."""
+    _ = t.gettext
+    zone = board.event.timezone
+    items = "\n".join(
+        f"<li><time>{_html(t.time(entry.at, zone))}</time> {_html(entry.text(t))}</li>"
+        for entry in board.incidents
+    )
+    nothing, title = _("Nothing yet."), _("Incident log")
+    body = f'<ol class="incidents">{items}</ol>' if items else f"<p>{_html(nothing)}</p>"
+    return f'<section id="incidents">\n  <h2>{_html(title)}</h2>\n  {body}\n</section>'
+
+
+def no_shows_html(t: Translator, board: Board) -> str:
+    """People of this event who did not show up at departure at several events."""
+    if not board.repeat_no_shows:
+        return ""
+    items = "\n".join(
+        "<li>" + _html(t.ngettext("{name}: {count} event", "{name}: {count} events", count)
+                       .format(name=name, count=count)) + "</li>"
+        for name, count in board.repeat_no_shows
+    )  # fmt: skip
+    title = t.gettext("Repeat no-shows at departure")
+    return f'<section id="no-shows">\n  <h2>{_html(title)}</h2>\n  <ul>{items}</ul>\n</section>'
+
+
+def bars(rows: list[tuple[str, int]], label: str) -> str:
+    """A horizontal bar chart in SVG (attributes only: the page's CSP forbids inline styles)."""
+    if not rows:
+        return ""
+    top, height, width = max(value for _label, value in rows) or 1, 22, 360
+    parts = []
+    for index, (name, value) in enumerate(rows):
+        y = index * height
+        length = round(200 * value / top)
+        parts.append(
+            f'<text x="0" y="{y + 15}" font-size="13">{_html(name)}</text>'
+            f'<rect x="80" y="{y + 3}" width="{length}" height="{height - 6}" '
+            'fill="currentColor" />'
+            f'<text x="{86 + length}" y="{y + 15}" font-size="13">{value}</text>'
+        )
+    return (
+        f'<svg class="chart" role="img" aria-label="{_html(label)}" width="{width}" '
+        f'height="{height * len(rows)}" viewBox="0 0 {width} {height * len(rows)}">'
+        + "".join(parts)
+        + "</svg>"
+    )
+
+
+def report_html(t: Translator, board: Board) -> str:
+    """The anonymous morning-after report: its table, two charts and its CSV."""
+    _ = t.gettext
+    if board.report is None:
+        return ""
+    zone = board.event.timezone
+    rows = "\n".join(
+        "<tr>" + "".join(f"<td>{_html(cell)}</td>" for cell in row) + "</tr>"
+        for row in incidents.report_rows(t, board.report, zone)
+    )
+    head = "".join(f"<th>{_html(_(column))}</th>" for column in incidents.COLUMNS)
+    left_chart = bars(
+        [(t.time(w.departs_at, zone), w.left) for w in board.report.waves],
+        _("People who left, per departure"),
+    )
+    home_chart = bars(
+        [(t.time(hour, zone), count) for hour, count in board.report.home_by_hour],
+        _("People who got home, per hour"),
+    )
+    token = _html(board.event.board_token)
+    title, download = _("Night report (anonymous)"), _("Download the report (CSV)")
+    return (
+        f'<section id="report">\n  <h2>{_html(title)}</h2>\n'
+        f"  {left_chart}\n  {home_chart}\n"
+        f"  <table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>\n"
+        f'  <p><a href="{token}/report.csv" download>{_html(download)}</a></p>\n</section>'
+    )
 
 
 def render_page(t: Translator, board: Board) -> str:
@@ -288,15 +463,18 @@ def render_page(t: Translator, board: Board) -> str:
             **{f"{key}_label": _html(label) for key, label in labels.items()},
             alerts_title=_html(_("Help alerts")),
             no_alerts=_html(_("No open help alert.")),
-            waves_title=_html(_("Departures")),
-            no_waves=_html(_("No departure yet.")),
-            no_groups=_html(_("No group announced yet for this departure.")),
+            waves_section=waves_section(t, board),
+            tables_section=tables_section(t, board),
             qr_title=_html(_("QR codes")),
             attendee_alt=_html(_("QR code of the attendees' link")),
             attendee_caption=_html(_("Attendees: for the flyer and the door")),
             volunteer_alt=_html(_("QR code of the volunteers' link")),
             volunteer_caption=_html(_("Volunteers only")),
             download=_html(_("Download (PNG)")),
+            drill=drill_html(t, board),
+            incidents=incidents_html(t, board),
+            no_shows=no_shows_html(t, board),
+            report=report_html(t, board),
         )
     languages = " ".join(
         f'<a href="?lang={code}" hreflang="{code}" lang="{code}"'
@@ -319,6 +497,7 @@ def render_page(t: Translator, board: Board) -> str:
         updated_label=_html(_("Updated at {time}")),
         event_name=_html(name),
         event_meta=_html(meta),
+        safe_place=safe_place_html(t, event),
         language_label=_html(_("Language")),
         language_links=languages,
         body=body,

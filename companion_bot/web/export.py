@@ -16,11 +16,15 @@ def setup(app: web.Application) -> None:
 async def export_csv(request: web.Request) -> web.Response:
     event = await board_event(request)
     text = await export.event_csv(request_translator(request), event)
+    return csv_response(text, export.csv_filename(event))
+
+
+def csv_response(text: str, filename: str) -> web.Response:
+    """A CSV download, private like the board."""
     return web.Response(
         # A byte-order mark, so that spreadsheets open French accents as UTF-8.
         body=("\ufeff" + text).encode("utf-8"),
         content_type="text/csv",
         charset="utf-8",
-        headers=PRIVATE_HEADERS
-        | {"Content-Disposition": f'attachment; filename="{export.csv_filename(event)}"'},
+        headers=PRIVATE_HEADERS | {"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -160,7 +160,9 @@ async def test_organizers_change_the_closing_time_delays(harness: BotHarness, ev
     assert reply.text == (
         "Delays of Nuit Compagnonnes:\n• Reminder before a departure: 15 min\n"
         "• “Are you home?” after leaving: 60 min\n"
-        "• Alert to the team when still no news after that: 30 min"
+        "• Her group asked “has anyone heard from her?” after that: 15 min\n"
+        "• Alert to the volunteers when still no news after that: 30 min\n"
+        "• Alert to the organizers when still no news after that: 30 min"
     )
     await harness.tap(orga, "Change: “Are you home?” after leaving")
     reply = await harness.tap(orga, "45")
@@ -174,7 +176,9 @@ async def test_organizers_change_the_closing_time_delays(harness: BotHarness, ev
     reminder = await scheduler.pending(f"home:{registration.id}:reminder")
     assert reminder.due_at == registration.left_at + timedelta(minutes=45)
     alert = await scheduler.pending(f"home:{registration.id}:alert")
-    assert alert.due_at == registration.left_at + timedelta(minutes=75)
+    assert alert.due_at == registration.left_at + timedelta(minutes=45 + 15 + 30)
+    organizers = await scheduler.pending(f"home:{registration.id}:organizers")
+    assert organizers.due_at == registration.left_at + timedelta(minutes=45 + 15 + 30 + 30)
     last = await DepartureWave.filter(event=event).order_by("-departs_at").first()
     wave_reminder = await scheduler.pending(f"wave:{last.id}:reminder")
     assert wave_reminder.due_at == last.departs_at - timedelta(minutes=30)

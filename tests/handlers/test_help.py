@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from tortoise.transactions import in_transaction
+
 from companion_bot import clock
 from companion_bot.i18n import translator
 from companion_bot.models import (
@@ -189,12 +191,14 @@ async def hold_up(chats: list) -> list[int]:
     waiting for a retry in an hour, holds up the rest of each chat (the outbox keeps a
     chat's order)."""
     held = []
-    for person in chats:
-        row = await outbox.enqueue(person.id, "an earlier message", priority=100)
-        await OutboxMessage.filter(id=row.id).update(
-            attempts=1, not_before=clock.now() + timedelta(hours=1)
-        )
-        held.append(row.id)
+    # One transaction: the outbox, woken by the commit, never sees the message due now.
+    async with in_transaction():
+        for person in chats:
+            row = await outbox.enqueue(person.id, "an earlier message", priority=100)
+            await OutboxMessage.filter(id=row.id).update(
+                attempts=1, not_before=clock.now() + timedelta(hours=1)
+            )
+            held.append(row.id)
     return held
 
 

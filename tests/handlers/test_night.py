@@ -158,11 +158,15 @@ async def test_a_whole_night(harness: BotHarness, event) -> None:
     left_at = (await Registration.get(person__telegram_id=quiet.id)).left_at
     await harness.travel_to(left_at + timedelta(minutes=60, seconds=1))
     assert has(quiet, "Did you get home safely?")
-    await harness.travel_to(left_at + timedelta(minutes=90, seconds=1))
-    for person in [*volunteers, orga]:
+    await harness.travel_to(left_at + timedelta(minutes=75, seconds=1))
+    assert any(has(p, "Has anyone heard from Amie02?") for p in first_wave if p is not quiet)
+    await harness.travel_to(left_at + timedelta(minutes=105, seconds=1))
+    for person in volunteers:
         alert = [t for t in texts(person) if t.startswith("⚠️ No news from Amie02")]
         assert alert, texts(person)
         assert str(quiet.id) not in alert[0]
+    await harness.travel_to(left_at + timedelta(minutes=135, seconds=1))
+    assert has(orga, "🚨 No news from Amie02, even after"), texts(orga)
 
     # -- a help alert, claimed ------------------------------------------------------------------
     asking = second_wave[0]

@@ -44,6 +44,10 @@ async def test_admin_creates_an_event_step_by_step(harness: BotHarness) -> None:
     await harness.say(alex, "02:00, 05:00 @ Bar")
     await harness.tap(alex, "Keep 2 / 3–4 / 5")
     reply = await harness.tap(alex, "Use the standard charter")
+    assert reply.text.startswith("The safe place, where someone who does not feel safe")
+    reply = await harness.say(alex, "Welcome tent; behind the bar")
+    assert "separated by semicolons" in reply.text
+    reply = await harness.say(alex, "Welcome tent; behind the bar, left of the stage; 22:00–05:00")
     assert "How many days after closing should attendees' personal data be deleted?" in reply.text
     reply = await harness.tap(alex, "Keep 7 days")
     assert "Please check the event:" in reply.text
@@ -55,6 +59,7 @@ async def test_admin_creates_an_event_step_by_step(harness: BotHarness) -> None:
         "Departures: 02:00 (Entrance), 05:00 (Bar)",
         "Group sizes: 2 minimum, 3–4 preferred, 5 maximum",
         "Personal data deleted 7 days after closing",
+        "🏠 Safe place: Welcome tent — behind the bar, left of the stage (22:00–05:00).",
         "I treat my companions with respect",
     ):
         assert line in reply.text, reply.text
@@ -71,6 +76,9 @@ async def test_admin_creates_an_event_step_by_step(harness: BotHarness) -> None:
     assert event.doors_open.astimezone(BRUSSELS).hour == 22
     assert event.closing - event.doors_open == timedelta(hours=7)
     assert event.retention_days == 7
+    assert (event.safe_place_name, event.safe_place_where, event.safe_place_hours) == (
+        "Welcome tent", "behind the bar, left of the stage", "22:00–05:00"
+    )
     waves = await DepartureWave.filter(event=event).prefetch_related("meeting_point")
     assert [(w.departs_at.astimezone(BRUSSELS).hour, w.meeting_point.name) for w in waves] == [
         (2, "Entrance"),
@@ -127,6 +135,10 @@ async def test_new_event_bad_input_is_explained_and_asked_again(harness: BotHarn
     assert "Les tailles de groupe" in texts_after(alex, before)[0]
     await harness.say(alex, "3 3-4 6")
     await harness.say(alex, "Respect, bienveillance, et on rentre ensemble.")
+    before = len(alex.messages())
+    await harness.say(alex, "Tente d'accueil")  # where and hours missing
+    assert "séparés par des points-virgules" in texts_after(alex, before)[0]
+    await harness.say(alex, "aucun")  # no safe place
     for impossible, explanation in (
         ("une semaine", "Écris un nombre de jours, comme 7."),
         ("365", "Garde les données personnelles entre 1 et 90 jours après la fermeture."),

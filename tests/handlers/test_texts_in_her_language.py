@@ -122,6 +122,7 @@ async def test_organizers_write_their_texts_in_several_languages(harness: BotHar
     await harness.say(alex, "02:00, 05:00 @ Entrance")  # a point named in any of its languages
     await harness.tap(alex, data("ne:default:sizes"))
     reply = await harness.tap(alex, data("ne:default:charter"))
+    reply = await harness.tap(alex, data("ne:default:safe"))
     reply = await harness.tap(alex, data("ne:default:retention"))
     for line in (
         "fr: Nuit du Kilowatt | en: Kilowatt night — Le Kilowatt",

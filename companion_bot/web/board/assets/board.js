@@ -46,8 +46,9 @@
     }
   }
 
-  function renderWaves(waves) {
-    const box = document.getElementById("waves");
+  // Departures, and online tables drawn the same way (a card per join slot).
+  function renderWaves(waves, boxId) {
+    const box = document.getElementById(boxId || "waves");
     if (!box) return;
     box.replaceChildren();
     if (!waves.length) {
@@ -90,11 +91,26 @@
     }
   }
 
+  // The latest test alert to the volunteers: who received it, who not yet.
+  function renderDrill(drill) {
+    const section = document.getElementById("drill");
+    if (!section || !drill) return;
+    section.hidden = false;
+    section.querySelector("h2").textContent = drill.title;
+    const list = section.querySelector("ul");
+    list.replaceChildren();
+    for (const receipt of drill.receipts) {
+      list.append(el("li", receipt.acknowledged ? "acknowledged" : "waiting", receipt.text));
+    }
+  }
+
   function render(state) {
     if (state.purged) return;
     renderCounts(state.counts, state.count_labels || {});
     renderAlerts(state.alerts);
+    renderDrill(state.drill);
     renderWaves(state.waves);
+    renderWaves(state.tables || [], "tables");
     setStatus(body.dataset.updated.replace("{time}", state.updated), false);
   }
 
