@@ -65,10 +65,11 @@ from matching.objective import (
     evaluate,
     size_penalty,
 )
-from matching.partition import (
+from matching.partition import (  # imports ortools once, if present
     COLUMN_LIMIT,
     EXACT_MAX_PEOPLE,
     TooBig,
+    cp_model,
     enumerate_columns,
     solve_partition,
 )
@@ -90,11 +91,15 @@ _WORK_PER_MEMBER = 400
 # Share of the budget the first local search may use, then the exact regions; the final local
 # search and the rescues use what is left (the rescues always run: nobody alone comes first).
 _IMPROVE_SHARE, _REFINE_SHARE = 0.5, 0.85
-# The exact solver's budget per pool, in CP-SAT's deterministic time units (not the clock: the
-# same input gives the same groups), and a wall-clock safety net far above it.
-_EXACT_WORK_FLOOR = 0.05
-_EXACT_WORK_PER_MEMBER = 0.002
-_EXACT_MAX_SECONDS = 10.0
+# The exact solver's budget for a round, in CP-SAT's deterministic time units (about a second
+# each here; not the clock, so the same input gives the same groups): ``_EXACT_ROUND_WORK``
+# divided by the number of attendees, between the floor and the cap; each pool takes what it
+# needs, in order, from what is left. A wall-clock limit is a safety net far above it. Small
+# events get their optimum; large ones keep their time (1,000 attendees within 2 s).
+_EXACT_ROUND_WORK = 300.0
+_EXACT_ROUND_FLOOR, _EXACT_ROUND_CAP = 0.3, 5.0
+_EXACT_MAX_SECONDS = 30.0
+_COLUMNS_PER_WORK = 10_000  # candidate groups enumerated per unit of budget left, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -937,8 +942,13 @@ def match(
             t = to_minutes(next(g.meeting_time for g in arrival_locked if a.id in g.members))
             windows[a.id] = (t, t, t)
     problem = _arrival_problem(event, rules, arrival_pool, windows, arrival_locked, by_id)
+    # What is left of the exact solver's budget (see _EXACT_ROUND_WORK), shared by the pools.
+    budget = None
+    if exact:
+        work = _EXACT_ROUND_WORK / max(1, len(attendees))
+        budget = [min(_EXACT_ROUND_CAP, max(_EXACT_ROUND_FLOOR, work))]
     arrival_groups.extend(
-        _solve(event, problem, rules, seed, windows, reference_time, unplaced, exact)
+        _solve(event, problem, rules, seed, windows, reference_time, unplaced, budget)
     )
 
     # Departures: one sub-problem per (wave, transport class).
@@ -963,7 +973,7 @@ def match(
             event, rules, wave_id, class_name, pools.get(key, []), locked_by_key.get(key, []), by_id
         )
         departure_groups.extend(
-            _solve(event, problem, rules, seed, windows, reference_time, unplaced, exact)
+            _solve(event, problem, rules, seed, windows, reference_time, unplaced, budget)
         )
 
     arrival_groups.sort(key=lambda g: (g.meeting_time, g.id))
@@ -981,12 +991,12 @@ def _solve(
     windows: dict[str, tuple[float, float, float]],
     reference_time: datetime,
     unplaced: list[Unplaced],
-    exact: bool = True,
+    exact: list[float] | None = None,
 ) -> list[Group]:
     solver = _Solver(problem, rules, seed)
     solved = solver.solve()
-    if exact:
-        solved = _exact_pool(problem, solver, solved, seed)
+    if exact is not None:
+        solved = _exact_pool(problem, solver, solved, seed, exact)
     groups = []
     for group in solved:
         if len(group.members) == 1 and group.locked is None:
@@ -1000,16 +1010,20 @@ def _solve(
 
 
 def _exact_pool(
-    problem: _SubProblem, solver: _Solver, groups: list[_Group], seed: int
+    problem: _SubProblem, solver: _Solver, groups: list[_Group], seed: int, budget: list[float]
 ) -> list[_Group]:
     """Exact set partitioning of a small pool (see :mod:`matching.partition`), seeded with the
     heuristic's groups; they stand if the solver finds nothing better (or ortools is missing)."""
     size = len(problem.sweep)
-    if problem.locked or not 3 <= size <= EXACT_MAX_PEOPLE:
+    if (
+        problem.locked
+        or not 3 <= size <= EXACT_MAX_PEOPLE
+        or problem.class_name == "car"  # sizes only: the heuristic's cut is optimal
+        or budget[0] <= 0.0
+        or all(g.cost <= _IMPROVEMENT for g in groups)
+    ):
         return groups
-    try:
-        import ortools  # noqa: F401
-    except ImportError:
+    if cp_model is None:  # ortools missing
         return groups
     own = [problem.kind is GroupKind.DEPARTURE and is_driver(a) for a in problem.attendees]
 
@@ -1024,7 +1038,7 @@ def _exact_pool(
             cost,
             problem.min_size,
             problem.rescue_max,
-            COLUMN_LIMIT,
+            min(COLUMN_LIMIT, int(_COLUMNS_PER_WORK * budget[0])),
         )
     except TooBig:
         return groups
@@ -1035,11 +1049,12 @@ def _exact_pool(
         cost,
         bases,
         [g.members for g in groups],
-        _EXACT_WORK_FLOOR + _EXACT_WORK_PER_MEMBER * size,
+        budget[0],
         _EXACT_MAX_SECONDS,
         workers=1,
         seed=seed,
     )
+    budget[0] -= solved[2] if solved is not None else budget[0]
     if solved is None:
         return groups
     better = [_Group(sorted(members)) for members in solved[0]]

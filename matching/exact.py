@@ -73,7 +73,7 @@ def _solve_problem(problem: _SubProblem, time_limit: float, column_limit: int, w
     solved = solve_partition(found, cost, bases, None, 0.0, time_limit, workers=workers)
     if solved is None:
         return None, False, len(found.columns), "no solution in time"
-    groups, optimal = solved
+    groups, optimal, _ = solved
     return groups, optimal, len(found.columns), "" if optimal else "time limit"
 
 
