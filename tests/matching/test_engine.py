@@ -22,11 +22,11 @@ from matching import (
     UnplacedReason,
     engine,
     match,
-    transport_class,
     validate,
 )
 from matching.geo import distance_table
 from matching.instances import generate
+from matching.model import departure_class, is_driver
 from tests.matching.builders import (
     attendees_strategy,
     make_event,
@@ -59,8 +59,13 @@ def test_every_hard_rule_holds(people, sizes, seed):
     assert validate(event, people, result.groups) == []
     by_id = {p.id: p for p in people}
     for group in result.departure_groups:
-        classes = {transport_class(by_id[m].transport) for m in group.members}
+        classes = {departure_class(by_id[m]) for m in group.members}
         assert classes == {group.transport_class}
+        drivers = [by_id[m] for m in group.members if is_driver(by_id[m])]
+        assert len(drivers) <= 1  # one driver takes the others home, and comes last
+        if drivers:
+            assert group.members[-1] == drivers[0].id
+            assert group.size <= drivers[0].seats + 1
         if group.transport_class == "taxi":
             assert group.size <= 4
     for group in result.groups:
