@@ -96,10 +96,14 @@ _IMPROVE_SHARE, _REFINE_SHARE = 0.5, 0.85
 # divided by the number of attendees, between the floor and the cap; each pool takes what it
 # needs, in order, from what is left. A wall-clock limit is a safety net far above it. Small
 # events get their optimum; large ones keep their time (1,000 attendees within 2 s).
-_EXACT_ROUND_WORK = 300.0
-_EXACT_ROUND_FLOOR, _EXACT_ROUND_CAP = 0.3, 5.0
+_EXACT_ROUND_WORK = 600.0
+_EXACT_ROUND_FLOOR, _EXACT_ROUND_CAP = 0.3, 8.0
 _EXACT_MAX_SECONDS = 30.0
-_COLUMNS_PER_WORK = 10_000  # candidate groups enumerated per unit of budget left, at most
+_COLUMNS_PER_WORK = 6_000  # candidate groups enumerated per unit of budget left, at most
+# A departure group's members are among the destinations nearest its first member's (where
+# every destination differs, e.g. people spread all around the venue, this keeps the candidate
+# groups to a few thousand per hundred people; where destinations repeat it changes nothing).
+_EXACT_NEIGHBOURS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -1037,8 +1041,12 @@ def _exact_pool(
             problem.avoid,
             cost,
             problem.min_size,
-            problem.rescue_max,
+            # Groups over the maximum only rescue someone from being alone: the heuristic's
+            # (in the hint, hence columns) are enough; enumerating them all would not be.
+            problem.regular_max,
             min(COLUMN_LIMIT, int(_COLUMNS_PER_WORK * budget[0])),
+            problem.features.tolist() if problem.kind is GroupKind.DEPARTURE else None,
+            _EXACT_NEIGHBOURS,
         )
     except TooBig:
         return groups

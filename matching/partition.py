@@ -59,11 +59,16 @@ def enumerate_columns(
     min_size: int,
     largest: int,
     limit: int,
+    positions: Sequence[Sequence[float]] | None = None,
+    neighbours: int = 0,
 ) -> Columns:
     """Every feasible group of the pool as a multiset of keys (see the module docstring).
 
     ``types[i]`` is member i's cost type (sorted types are what ``group_cost`` takes); ``own[i]``
-    puts her in a key of her own.
+    puts her in a key of her own. With ``positions`` (one point per member) and ``neighbours``,
+    a group's members are all among the ``neighbours`` keys nearest to its first key: far fewer
+    columns where every destination differs, at the price of the proof of optimality (the
+    engine's use; the benchmark's exact optimum enumerates everything).
     """
     members_by_key: dict[tuple[int, int], list[int]] = {}
     for index, base in enumerate(types):
@@ -77,6 +82,16 @@ def enumerate_columns(
             key_of[m] = key_index[k]
     counts = [len(members_by_key[k]) for k in keys]
     bases = [k[0] for k in keys]
+    near: list[frozenset[int]] | None = None
+    if positions is not None and neighbours and len(keys) > neighbours:
+        points = [positions[members_by_key[k][0]] for k in keys]
+        near = []
+        for here in points:
+            ranked = sorted(
+                range(len(keys)),
+                key=lambda j: (sum((a - b) ** 2 for a, b in zip(points[j], here, strict=True)), j),
+            )
+            near.append(frozenset(ranked[:neighbours]))
     columns: list[tuple[int, ...]] = []
     costs: list[float] = []
     known: dict[tuple[int, ...], float] = {}
@@ -112,6 +127,8 @@ def enumerate_columns(
             if chosen and chosen.count(e) >= counts[e]:
                 continue
             if conflict(chosen, e):
+                continue
+            if near is not None and chosen and e not in near[chosen[0]]:
                 continue
             candidate = (*chosen, e)
             cost = cost_of(candidate)
