@@ -96,6 +96,7 @@ from matching.incremental import (
 )
 from matching.model import (
     CLASS_MAX_SIZE,
+    MAX_SEATS,
     OVERSIZE,
     TRANSPORT_CLASS,
     WANTS_VOLUNTEER,
@@ -114,12 +115,15 @@ from matching.model import (
     Unplaced,
     UnplacedReason,
     Weights,
+    departure_class,
+    is_driver,
     transport_class,
 )
 from matching.objective import CostReport, KindReport, Stats, evaluate, group_cost, validate
 
 __all__ = [
     "CLASS_MAX_SIZE",
+    "MAX_SEATS",
     "OVERSIZE",
     "TRANSPORT_CLASS",
     "WANTS_VOLUNTEER",
@@ -150,8 +154,10 @@ __all__ = [
     "cancel",
     "choose_meeting_point",
     "decide_announcement",
+    "departure_class",
     "evaluate",
     "group_cost",
+    "is_driver",
     "match",
     "misfits",
     "place_late_signup",

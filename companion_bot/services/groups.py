@@ -80,6 +80,10 @@ INTRODUCTION = {
         "display name."
     ),
 }
+#: After a departure group's introduction: who leaves the group first on the way home, and so on
+#: (members are stored in the engine's drop-off order).
+DROP_OFF_ORDER = N_("On the way home, you part ways in this order: {order}.")
+DROP_OFF_YOU = N_("you")
 NEWCOMER = N_("{name} joins your {kind} for {event}.")
 MEMBER_LEFT = N_("A member left your {kind} for {event}.")
 GROUP_DISSOLVED = N_(
@@ -344,7 +348,7 @@ def groups_for_engine(
         transport_class = None
         if engine_group.kind is matching.GroupKind.DEPARTURE:
             first = attendees[fitting[0] if fitting else reference[0]]
-            transport_class = matching.transport_class(first.transport)
+            transport_class = matching.departure_class(first)
         current = [replace(engine_group, members=tuple(ids), transport_class=transport_class)]
         for misfit in out:
             current = list(matching.cancel(event, misfit, current).groups)
@@ -612,6 +616,14 @@ async def introduce(
             point=escape(texts.meeting_place(group.meeting_point, group.event, t.language)),
             time=t.time(group.meet_at, group.event.timezone),
         )
+        if GroupKind(group.kind) == GroupKind.DEPARTURE and len(members) >= 2:
+            order = [
+                t.gettext(DROP_OFF_YOU)
+                if m is member
+                else f"<b>{escape(m.registration.person.display_name or '?')}</b>"
+                for m in members
+            ]
+            text += "\n" + t.gettext(DROP_OFF_ORDER).format(order=" → ".join(order))
         await outbox.enqueue(
             person.telegram_id,
             text,
