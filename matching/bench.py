@@ -17,7 +17,18 @@ proven (0 when both are 0; see :func:`gap`). For the engine, ``--late-signups`` 
 :func:`matching.incremental.place_late_signup` into its groups, and the p50/p95 time per
 placement is reported.
 
-The exact method needs ortools, k-means-constrained needs its package: ``pip install .[bench]``.
+``--families ring,taxi,villages,one_pool,tiny,suburbs,paris`` runs the hard families of
+:mod:`matching.families` instead of the cities; each instance line then also gives the gap per
+pool (arrivals; departures per wave and transport class) where the exact solver proved that
+pool's optimum, and a summary per family and method closes the run (worst and median gap, per
+instance and per pool; worst and median seconds; peak MB; ``--json``: one ``"summary"`` object
+each). Method ``heuristic`` is the engine without its exact step.
+
+    python -m matching.bench --families ring,taxi,villages,one_pool,tiny,suburbs,paris \
+        --sizes 100 --seeds 1-10 --methods engine,exact --exact-workers 1 --exact-time 300
+
+k-means-constrained needs its package: ``pip install .[bench]`` (ortools, for the exact
+optimum, is a dependency of the package).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The matching engine: arrival and departure groups that minimise the objective.
 
 The problem splits into independent sub-problems: all arrivals together, and departures per
-(departure wave, transport class). Each sub-problem is solved in four steps, deterministic for a
+(departure wave, transport class). Each sub-problem is solved in five steps, deterministic for a
 given input and seed (the seed only orders the local search; nothing depends on the clock):
 
 1. **Construct**: sort the pool along a 1-D order that keeps good companions close (departures:
@@ -17,6 +17,16 @@ given input and seed (the seed only orders the local search; nothing depends on 
    to ten members, are re-partitioned *optimally* (dynamic programming over the subsets of
    those members). This finds the chains of moves through three to five groups that pairwise
    re-partitions cannot see; then steps 2 and 3 run again.
+
+5. **Exact**: a pool of up to 100 people with no announced group is solved as a set-partitioning
+   programme by CP-SAT (:mod:`matching.partition`), seeded with the groups of steps 1-4, which
+   stand unless it finds better. Its budget, in CP-SAT's deterministic work units, is shared by
+   the round's pools and shrinks as the event grows (a small event gets its optimum; 1,000
+   attendees stay within 2 s). ``match(..., exact=False)`` skips it.
+
+Departure costs use each group's best drop-off order (:func:`matching.objective.best_order`);
+a driver who offers seats is a type of her own, and car groups (drivers who offer none) cost
+only their size.
 
 Steps 2 and 4 share a work budget proportional to the sub-problem's size (units of work are
 counted, never a clock, so the same input still gives the same groups): realistic instances
