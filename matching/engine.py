@@ -17,7 +17,6 @@ given input and seed (the seed only orders the local search; nothing depends on 
    to ten members, are re-partitioned *optimally* (dynamic programming over the subsets of
    those members). This finds the chains of moves through three to five groups that pairwise
    re-partitions cannot see; then steps 2 and 3 run again.
-
 5. **Exact**: a pool of up to 100 people with no announced group is solved as a set-partitioning
    programme by CP-SAT (:mod:`matching.partition`), seeded with the groups of steps 1-4, which
    stand unless it finds better. Its budget, in CP-SAT's deterministic work units, is shared by
