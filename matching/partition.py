@@ -22,6 +22,7 @@ Needs ``ortools`` (a dependency of the package); without it the heuristic's grou
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -65,8 +66,9 @@ def enumerate_columns(
     """Every feasible group of the pool as a multiset of keys (see the module docstring).
 
     ``types[i]`` is member i's cost type (sorted types are what ``group_cost`` takes); ``own[i]``
-    puts her in a key of her own. With ``positions`` (one point per member) and ``neighbours``,
-    a group's members are all among the ``neighbours`` keys nearest to its first key: far fewer
+    puts her in a key of her own. With ``positions`` (one point per member, km from the venue)
+    and ``neighbours``, a group's members are all among the ``neighbours`` keys that make the
+    best companions for its first key (the smallest detour ratio between the two): far fewer
     columns where every destination differs, at the price of the proof of optimality (the
     engine's use; the benchmark's exact optimum enumerates everything).
     """
@@ -84,13 +86,20 @@ def enumerate_columns(
     bases = [k[0] for k in keys]
     near: list[frozenset[int]] | None = None
     if positions is not None and neighbours and len(keys) > neighbours:
+        # Positions are km from the venue: two people are close companions when the farther
+        # one's trip through the nearer one's home is barely longer than her own (the ratio
+        # the detour cap bounds), whatever the distance between them.
         points = [positions[members_by_key[k][0]] for k in keys]
+        radii = [math.hypot(*p) for p in points]
+
+        def stretch(i: int, j: int) -> float:
+            between = math.dist(points[i], points[j])
+            low, high = sorted((radii[i], radii[j]))
+            return (low + between) / high if high > 1e-9 else 1.0
+
         near = []
-        for here in points:
-            ranked = sorted(
-                range(len(keys)),
-                key=lambda j: (sum((a - b) ** 2 for a, b in zip(points[j], here, strict=True)), j),
-            )
+        for i in range(len(keys)):
+            ranked = sorted(range(len(keys)), key=lambda j: (stretch(i, j), j))
             near.append(frozenset(ranked[:neighbours]))
     columns: list[tuple[int, ...]] = []
     costs: list[float] = []
