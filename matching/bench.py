@@ -410,12 +410,7 @@ def main(argv: list[str] | None = None) -> int:
                         exact_record = record
                     records.append(record)
                     summary.setdefault((city, method), []).append(record)
-                    line = json.dumps(record, sort_keys=True)
-                    if args.json:
-                        print(line, flush=True)
-                    if args.json_out:
-                        with open(args.json_out, "a", encoding="utf-8") as out:
-                            out.write(line + "\n")
+                    _emit(record, args)
                 if not args.json:
                     places = next((r.get("places") for r in records if r.get("places")), "?")
                     title = f"{city} n={n} seed={seed} (places: {places})"
@@ -431,17 +426,22 @@ def main(argv: list[str] | None = None) -> int:
                     print(flush=True)
     rows = [summarise(city, method, found) for (city, method), found in summary.items()]
     for row in rows:
-        line = json.dumps(row, sort_keys=True)
-        if args.json:
-            print(line, flush=True)
-        if args.json_out:
-            with open(args.json_out, "a", encoding="utf-8") as out:
-                out.write(line + "\n")
+        _emit(row, args)
     if not args.json:
         print(SUMMARY_HEADER)
         for row in rows:
             print(_format_summary(row))
     return 0
+
+
+def _emit(record: dict, args: argparse.Namespace) -> None:
+    """One JSON line: on stdout with ``--json``, appended to ``--json-out`` when given."""
+    line = json.dumps(record, sort_keys=True)
+    if args.json:
+        print(line, flush=True)
+    if args.json_out:
+        with open(args.json_out, "a", encoding="utf-8") as out:
+            out.write(line + "\n")
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -79,7 +79,7 @@ from matching.partition import (  # imports ortools once, if present
     EXACT_MAX_PEOPLE,
     TooBig,
     cp_model,
-    enumerate_columns,
+    pool_columns,
     solve_partition,
 )
 
@@ -1038,23 +1038,18 @@ def _exact_pool(
         return groups
     if cp_model is None:  # ortools missing
         return groups
-    own = [problem.kind is GroupKind.DEPARTURE and is_driver(a) for a in problem.attendees]
 
     def cost(types: tuple[int, ...]) -> float:
         return solver.cost_types(types, None)
 
     try:
-        found = enumerate_columns(
-            problem.types,
-            own,
-            problem.avoid,
+        found = pool_columns(
+            problem,
             cost,
-            problem.min_size,
             # Groups over the maximum only rescue someone from being alone: the heuristic's
             # (in the hint, hence columns) are enough; enumerating them all would not be.
             problem.regular_max,
             min(COLUMN_LIMIT, int(_COLUMNS_PER_WORK * budget[0])),
-            problem.features.tolist() if problem.kind is GroupKind.DEPARTURE else None,
             _EXACT_NEIGHBOURS,
         )
     except TooBig:

@@ -27,6 +27,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from matching.model import GroupKind, is_driver
+
 try:  # imported once, with the package, rather than in the middle of a round
     from ortools.sat.python import cp_model
 except ImportError:  # pragma: no cover - ortools is a dependency; the heuristic stands
@@ -154,6 +156,29 @@ def enumerate_columns(
     extend((), 0)
     queues = [(members_by_key[k], c) for k, c in zip(keys, counts, strict=True)]
     return Columns(columns, costs, queues, key_of)
+
+
+def pool_columns(
+    problem,
+    cost: Callable[[tuple[int, ...]], float],
+    largest: int,
+    limit: int,
+    neighbours: int = 0,
+) -> Columns:
+    """:func:`enumerate_columns` for one of the engine's sub-problems: drivers who offer seats
+    stand alone in their key; ``neighbours`` restricts departure groups (see there)."""
+    departure = problem.kind is GroupKind.DEPARTURE
+    return enumerate_columns(
+        problem.types,
+        [departure and is_driver(a) for a in problem.attendees],
+        problem.avoid,
+        cost,
+        problem.min_size,
+        largest,
+        limit,
+        problem.features.tolist() if departure and neighbours else None,
+        neighbours,
+    )
 
 
 def solve_partition(
