@@ -112,7 +112,7 @@ _COLUMNS_PER_WORK = 6_000  # candidate groups enumerated per unit of budget left
 # A departure group's members are among the destinations nearest its first member's (where
 # every destination differs, e.g. people spread all around the venue, this keeps the candidate
 # groups to a few thousand per hundred people; where destinations repeat it changes nothing).
-_EXACT_NEIGHBOURS = 20
+_EXACT_NEIGHBOURS = (20, 12, 8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1042,17 +1042,22 @@ def _exact_pool(
     def cost(types: tuple[int, ...]) -> float:
         return solver.cost_types(types, None)
 
-    try:
-        found = pool_columns(
-            problem,
-            cost,
-            # Groups over the maximum only rescue someone from being alone: the heuristic's
-            # (in the hint, hence columns) are enough; enumerating them all would not be.
-            problem.regular_max,
-            min(COLUMN_LIMIT, int(_COLUMNS_PER_WORK * budget[0])),
-            _EXACT_NEIGHBOURS,
-        )
-    except TooBig:
+    # Fewer candidate companions per group when there are too many groups to enumerate.
+    for neighbours in _EXACT_NEIGHBOURS:
+        try:
+            found = pool_columns(
+                problem,
+                cost,
+                # Groups over the maximum only rescue someone from being alone: the heuristic's
+                # (in the hint, hence columns) are enough; enumerating them all would not be.
+                problem.regular_max,
+                min(COLUMN_LIMIT, int(_COLUMNS_PER_WORK * budget[0])),
+                neighbours,
+            )
+            break
+        except TooBig:
+            continue
+    else:
         return groups
     bases = [problem.types[members[0]] for members, _ in found.queues]
     current = sum(g.cost for g in groups)
