@@ -100,13 +100,16 @@ _WORK_PER_MEMBER = 400
 # Share of the budget the first local search may use, then the exact regions; the final local
 # search and the rescues use what is left (the rescues always run: nobody alone comes first).
 _IMPROVE_SHARE, _REFINE_SHARE = 0.5, 0.85
-# The exact solver's budget for a round, in CP-SAT's deterministic time units (about a second
+# The exact solver's budget for a round, in CP-SAT's deterministic work units (about a second
 # each here; not the clock, so the same input gives the same groups): ``_EXACT_ROUND_WORK``
-# divided by the number of attendees, between the floor and the cap; each pool takes what it
-# needs, in order, from what is left. A wall-clock limit is a safety net far above it. Small
-# events get their optimum; large ones keep their time (1,000 attendees within 2 s).
+# divided by the number of attendees n (at most ``_EXACT_ROUND_CAP``), and beyond
+# ``_EXACT_FULL_UP_TO`` attendees divided again by n / _EXACT_FULL_UP_TO, since the heuristic's
+# own time grows with n; each pool takes what it needs, in order, from what is left. A
+# wall-clock limit is a safety net far above it. Small events get their optimum; large ones
+# keep their time (1,000 attendees within 2 s, with 0.3 units).
 _EXACT_ROUND_WORK = 600.0
-_EXACT_ROUND_FLOOR, _EXACT_ROUND_CAP = 0.3, 8.0
+_EXACT_FULL_UP_TO = 500
+_EXACT_ROUND_CAP = 8.0
 _EXACT_MAX_SECONDS = 30.0
 _COLUMNS_PER_WORK = 6_000  # candidate groups enumerated per unit of budget left, at most
 # A departure group's members are among the destinations nearest its first member's (where
@@ -958,8 +961,9 @@ def match(
     # What is left of the exact solver's budget (see _EXACT_ROUND_WORK), shared by the pools.
     budget = None
     if exact:
-        work = _EXACT_ROUND_WORK / max(1, len(attendees))
-        budget = [min(_EXACT_ROUND_CAP, max(_EXACT_ROUND_FLOOR, work))]
+        n = max(1, len(attendees))
+        work = _EXACT_ROUND_WORK / n * min(1.0, _EXACT_FULL_UP_TO / n)
+        budget = [min(_EXACT_ROUND_CAP, work)]
     arrival_groups.extend(
         _solve(event, problem, rules, seed, windows, reference_time, unplaced, budget)
     )
