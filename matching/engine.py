@@ -1,7 +1,7 @@
 """The matching engine: arrival and departure groups that minimise the objective.
 
 The problem splits into independent sub-problems: all arrivals together, and departures per
-(departure wave, transport class). Each sub-problem is solved in four steps, deterministic for a
+(departure wave, transport class). Each sub-problem is solved in five steps, deterministic for a
 given input and seed (the seed only orders the local search; nothing depends on the clock):
 
 1. **Construct**: sort the pool along a 1-D order that keeps good companions close (departures:
@@ -17,6 +17,15 @@ given input and seed (the seed only orders the local search; nothing depends on 
    to ten members, are re-partitioned *optimally* (dynamic programming over the subsets of
    those members). This finds the chains of moves through three to five groups that pairwise
    re-partitions cannot see; then steps 2 and 3 run again.
+5. **Exact**: a pool of up to 100 people with no announced group is solved as a set-partitioning
+   programme by CP-SAT (:mod:`matching.partition`), seeded with the groups of steps 1-4, which
+   stand unless it finds better. Its budget, in CP-SAT's deterministic work units, is shared by
+   the round's pools and shrinks as the event grows (a small event gets its optimum; 1,000
+   attendees stay within 2 s). ``match(..., exact=False)`` skips it.
+
+Departure costs use each group's best drop-off order (:func:`matching.objective.best_order`);
+a driver who offers seats is a type of her own, and car groups (drivers who offer none) cost
+only their size.
 
 Steps 2 and 4 share a work budget proportional to the sub-problem's size (units of work are
 counted, never a clock, so the same input still gives the same groups): realistic instances
@@ -65,11 +74,12 @@ from matching.objective import (
     evaluate,
     size_penalty,
 )
-from matching.partition import (
+from matching.partition import (  # imports ortools once, if present
     COLUMN_LIMIT,
     EXACT_MAX_PEOPLE,
     TooBig,
-    enumerate_columns,
+    cp_model,
+    pool_columns,
     solve_partition,
 )
 
@@ -90,11 +100,22 @@ _WORK_PER_MEMBER = 400
 # Share of the budget the first local search may use, then the exact regions; the final local
 # search and the rescues use what is left (the rescues always run: nobody alone comes first).
 _IMPROVE_SHARE, _REFINE_SHARE = 0.5, 0.85
-# The exact solver's budget per pool, in CP-SAT's deterministic time units (not the clock: the
-# same input gives the same groups), and a wall-clock safety net far above it.
-_EXACT_WORK_FLOOR = 0.05
-_EXACT_WORK_PER_MEMBER = 0.002
-_EXACT_MAX_SECONDS = 10.0
+# The exact solver's budget for a round, in CP-SAT's deterministic work units (about a second
+# each here; not the clock, so the same input gives the same groups): ``_EXACT_ROUND_WORK``
+# divided by the number of attendees n (at most ``_EXACT_ROUND_CAP``), and beyond
+# ``_EXACT_FULL_UP_TO`` attendees divided again by n / _EXACT_FULL_UP_TO, since the heuristic's
+# own time grows with n; each pool takes what it needs, in order, from what is left. A
+# wall-clock limit is a safety net far above it. Small events get their optimum; large ones
+# keep their time (1,000 attendees within 2 s, with 0.3 units).
+_EXACT_ROUND_WORK = 600.0
+_EXACT_FULL_UP_TO = 500
+_EXACT_ROUND_CAP = 8.0
+_EXACT_MAX_SECONDS = 30.0
+_COLUMNS_PER_WORK = 6_000  # candidate groups enumerated per unit of budget left, at most
+# A departure group's members are among the destinations nearest its first member's (where
+# every destination differs, e.g. people spread all around the venue, this keeps the candidate
+# groups to a few thousand per hundred people; where destinations repeat it changes nothing).
+_EXACT_NEIGHBOURS = (20, 12, 8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -937,8 +958,14 @@ def match(
             t = to_minutes(next(g.meeting_time for g in arrival_locked if a.id in g.members))
             windows[a.id] = (t, t, t)
     problem = _arrival_problem(event, rules, arrival_pool, windows, arrival_locked, by_id)
+    # What is left of the exact solver's budget (see _EXACT_ROUND_WORK), shared by the pools.
+    budget = None
+    if exact:
+        n = max(1, len(attendees))
+        work = _EXACT_ROUND_WORK / n * min(1.0, _EXACT_FULL_UP_TO / n)
+        budget = [min(_EXACT_ROUND_CAP, work)]
     arrival_groups.extend(
-        _solve(event, problem, rules, seed, windows, reference_time, unplaced, exact)
+        _solve(event, problem, rules, seed, windows, reference_time, unplaced, budget)
     )
 
     # Departures: one sub-problem per (wave, transport class).
@@ -963,7 +990,7 @@ def match(
             event, rules, wave_id, class_name, pools.get(key, []), locked_by_key.get(key, []), by_id
         )
         departure_groups.extend(
-            _solve(event, problem, rules, seed, windows, reference_time, unplaced, exact)
+            _solve(event, problem, rules, seed, windows, reference_time, unplaced, budget)
         )
 
     arrival_groups.sort(key=lambda g: (g.meeting_time, g.id))
@@ -981,12 +1008,12 @@ def _solve(
     windows: dict[str, tuple[float, float, float]],
     reference_time: datetime,
     unplaced: list[Unplaced],
-    exact: bool = True,
+    exact: list[float] | None = None,
 ) -> list[Group]:
     solver = _Solver(problem, rules, seed)
     solved = solver.solve()
-    if exact:
-        solved = _exact_pool(problem, solver, solved, seed)
+    if exact is not None:
+        solved = _exact_pool(problem, solver, solved, seed, exact)
     groups = []
     for group in solved:
         if len(group.members) == 1 and group.locked is None:
@@ -1000,33 +1027,41 @@ def _solve(
 
 
 def _exact_pool(
-    problem: _SubProblem, solver: _Solver, groups: list[_Group], seed: int
+    problem: _SubProblem, solver: _Solver, groups: list[_Group], seed: int, budget: list[float]
 ) -> list[_Group]:
     """Exact set partitioning of a small pool (see :mod:`matching.partition`), seeded with the
     heuristic's groups; they stand if the solver finds nothing better (or ortools is missing)."""
     size = len(problem.sweep)
-    if problem.locked or not 3 <= size <= EXACT_MAX_PEOPLE:
+    if (
+        problem.locked
+        or not 3 <= size <= EXACT_MAX_PEOPLE
+        or problem.class_name == "car"  # sizes only: the heuristic's cut is optimal
+        or budget[0] <= 0.0
+        or all(g.cost <= _IMPROVEMENT for g in groups)
+    ):
         return groups
-    try:
-        import ortools  # noqa: F401
-    except ImportError:
+    if cp_model is None:  # ortools missing
         return groups
-    own = [problem.kind is GroupKind.DEPARTURE and is_driver(a) for a in problem.attendees]
 
     def cost(types: tuple[int, ...]) -> float:
         return solver.cost_types(types, None)
 
-    try:
-        found = enumerate_columns(
-            problem.types,
-            own,
-            problem.avoid,
-            cost,
-            problem.min_size,
-            problem.rescue_max,
-            COLUMN_LIMIT,
-        )
-    except TooBig:
+    # Fewer candidate companions per group when there are too many groups to enumerate.
+    for neighbours in _EXACT_NEIGHBOURS:
+        try:
+            found = pool_columns(
+                problem,
+                cost,
+                # Groups over the maximum only rescue someone from being alone: the heuristic's
+                # (in the hint, hence columns) are enough; enumerating them all would not be.
+                problem.regular_max,
+                min(COLUMN_LIMIT, int(_COLUMNS_PER_WORK * budget[0])),
+                neighbours,
+            )
+            break
+        except TooBig:
+            continue
+    else:
         return groups
     bases = [problem.types[members[0]] for members, _ in found.queues]
     current = sum(g.cost for g in groups)
@@ -1035,11 +1070,12 @@ def _exact_pool(
         cost,
         bases,
         [g.members for g in groups],
-        _EXACT_WORK_FLOOR + _EXACT_WORK_PER_MEMBER * size,
+        budget[0],
         _EXACT_MAX_SECONDS,
         workers=1,
         seed=seed,
     )
+    budget[0] -= solved[2] if solved is not None else budget[0]
     if solved is None:
         return groups
     better = [_Group(sorted(members)) for members in solved[0]]

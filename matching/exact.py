@@ -38,9 +38,8 @@ from matching.model import (
     GroupKind,
     MatchingRules,
     departure_class,
-    is_driver,
 )
-from matching.partition import TooBig, enumerate_columns, solve_partition
+from matching.partition import TooBig, pool_columns, solve_partition
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,22 +57,13 @@ def _solve_problem(problem: _SubProblem, time_limit: float, column_limit: int, w
         return [], True, 0, ""
     if problem.locked:
         raise ValueError("the exact solver does not take locked groups")
-    own = [bool(problem.kind is GroupKind.DEPARTURE and is_driver(a)) for a in problem.attendees]
     cost = lambda types: problem.group_cost(types, None)  # noqa: E731
-    found = enumerate_columns(
-        problem.types,
-        own,
-        problem.avoid,
-        cost,
-        problem.min_size,
-        problem.rescue_max,
-        column_limit,
-    )
+    found = pool_columns(problem, cost, problem.rescue_max, column_limit)
     bases = [problem.types[q[0][0]] for q in found.queues]
     solved = solve_partition(found, cost, bases, None, 0.0, time_limit, workers=workers)
     if solved is None:
         return None, False, len(found.columns), "no solution in time"
-    groups, optimal = solved
+    groups, optimal, _ = solved
     return groups, optimal, len(found.columns), "" if optimal else "time limit"
 
 

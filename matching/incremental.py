@@ -21,10 +21,10 @@ from matching.model import (
     Group,
     GroupKind,
     MatchingRules,
-    Point,
-    transport_class,
+    departure_class,
+    is_driver,
 )
-from matching.objective import drop_off_chain, group_cost, size_penalty
+from matching.objective import departure_chain, group_cost, size_penalty, validate
 
 #: A late sign-up's departure group is chosen among this many feasible groups whose nearest
 #: member lives closest to her (the cheapest group is, in practice, one of them).
@@ -93,7 +93,7 @@ def place_late_signup(
         - size_penalty(k, event.sizes, arrival_max, weights)
         for k in range(arrival_max)
     ]
-    wave_id, class_name = newcomer.departure_wave, transport_class(newcomer.transport)
+    wave_id, class_name = newcomer.departure_wave, departure_class(newcomer)
     departure_max = event.max_size(class_name)
     arrival_options, departure_candidates = [], []
     arrival, departure = GroupKind.ARRIVAL, GroupKind.DEPARTURE
@@ -129,33 +129,23 @@ def place_late_signup(
             departure_candidates.append(group)
 
     if window is not None:
-        best = None
-        if arrival_options:
-            # Usually the cheapest option fits: sort only when it does not.
-            cheapest = min(arrival_options, key=lambda option: option[:2])
-            options = (
-                [cheapest]
-                if newcomer.id not in cheapest[2].members
-                and not _avoids(newcomer, cheapest[2], attendees)
-                else sorted(arrival_options, key=lambda option: option[:2])
-            )
-            best = next(
-                (
-                    o
-                    for o in options
-                    if newcomer.id not in o[2].members and not _avoids(newcomer, o[2], attendees)
-                ),
-                None,
-            )
-        if best is None:
-            waiting.add(GroupKind.ARRIVAL)
-        else:
-            arrival_cost, _, group = best
+        # Usually the cheapest option fits: sort only when it does not.
+        options = sorted(arrival_options, key=lambda option: option[:2])
+        for added, _, group in options:
+            if newcomer.id in group.members or _avoids(newcomer, group, attendees):
+                continue
             members = [attendees[m] for m in group.members] + [newcomer]
             members.sort(
                 key=lambda a: (a.arrival.preferred_time if a.arrival else group.meeting_time, a.id)
             )
-            arrival_group = _grown(group, newcomer, tuple(a.id for a in members), arrival_max)
+            grown = _grown(group, newcomer, tuple(a.id for a in members), arrival_max)
+            # Every rule of a round holds (the windows' shared time included).
+            if validate(event, members, [grown], rules):
+                continue
+            arrival_cost, arrival_group = added, grown
+            break
+        if arrival_group is None:
+            waiting.add(GroupKind.ARRIVAL)
 
     if wave_id is not None:
         candidates = [g for g in departure_candidates if newcomer.id not in g.members]
@@ -186,32 +176,44 @@ def _best_departure(
 ) -> tuple[float, Group] | None:
     """The cheapest open departure group of her wave and class that fits (see above)."""
     weights = rules.weights
-    regular_max = event.max_size(transport_class(newcomer.transport))
+    regular_max = event.max_size(departure_class(newcomer))
 
     def size_delta(size: int) -> float:
         return size_penalty(size + 1, event.sizes, regular_max, weights) - size_penalty(
             size, event.sizes, regular_max, weights
         )
 
-    venue = event.venue
-    if newcomer.destination is None:
-        # She peels off at the venue: her joining changes nobody's trip, only the group's size.
-        ranked = sorted(candidates, key=lambda g: (size_delta(g.size), g.id))
-        for group in ranked:
-            added = size_delta(group.size)
+    def first_valid(options: list[tuple[float, str, Group]]) -> tuple[float, Group] | None:
+        for added, _, group in sorted(options, key=lambda option: option[:2]):
             if added > rules.late_join_max_added_cost:
                 return None
-            if not _avoids(newcomer, group, attendees):
-                return added, _ordered_departure(event, group, newcomer, attendees)
+            grown = _ordered_departure(event, group, newcomer, attendees, rules)
+            members = [attendees[m] for m in group.members] + [newcomer]
+            if not validate(event, members, [grown], rules):
+                return added, grown
         return None
 
-    # Vectorised pre-check: in any feasible chain, for members p before q,
-    # direct(p) + distance(p, q) <= (1 + cap) * direct(q) (the chain passes through p).
+    venue = event.venue
+    if departure_class(newcomer) == "car" or (
+        newcomer.destination is None and not is_driver(newcomer)
+    ):
+        # A car group has no chain; without a destination she peels off at the venue: her
+        # joining changes nobody's trip, only the group's size.
+        return first_valid(
+            [
+                (size_delta(group.size), group.id, group)
+                for group in candidates
+                if not _avoids(newcomer, group, attendees)
+            ]
+        )
+
+    # Vectorised pre-check: in any feasible chain, of two members the one dropped second has
+    # travelled at least the nearer one's direct distance plus the distance between them.
+    home = newcomer.destination or venue
     points = [attendees[m].destination or venue for group in candidates for m in group.members]
     owners = [index for index, group in enumerate(candidates) for _ in group.members]
     lats_a = np.fromiter((p.lat for p in points), float, len(points))
     lons_a = np.fromiter((p.lon for p in points), float, len(points))
-    home = newcomer.destination
     her_direct = float(haversine_km(venue.lat, venue.lon, home.lat, home.lon))
     direct = haversine_km(venue.lat, venue.lon, lats_a, lons_a)
     between = haversine_km(home.lat, home.lon, lats_a, lons_a)
@@ -221,40 +223,49 @@ def _best_departure(
         direct + between <= stretch * her_direct,
         her_direct + between <= stretch * direct,
     )
+    ok |= direct < 1e-6  # a member without a destination peels off first
+    if her_direct < 1e-6:
+        ok[:] = True
     starts = np.flatnonzero(np.r_[True, np.diff(np.array(owners)) != 0])
     blocked = np.logical_or.reduceat(~ok, starts)
     nearest = np.minimum.reduceat(between, starts)
     possible = np.flatnonzero(~blocked)
     # Only the groups whose nearest member lives closest to her are costed in full.
     ranked = possible[np.lexsort((possible, nearest[possible]))][:LATE_CANDIDATES]
-    best = None
+    options = []
     for index in ranked.tolist():
         group = candidates[index]
         if _avoids(newcomer, group, attendees):
             continue
-        destinations: list[Point | None] = [attendees[m].destination for m in group.members]
-        chain = drop_off_chain(venue, [*destinations, home])
-        if max(chain.detours) > rules.max_detour + 1e-9:
+        members = [*(attendees[m] for m in group.members), newcomer]
+        if not _departure_fits(event, members, rules):
             continue
+        chain = departure_chain(venue, members, rules)
         after = (
             size_penalty(group.size + 1, event.sizes, regular_max, weights)
             + weights.detour * sum(chain.detours)
             + weights.solo_leg * chain.solo_leg_km
         )
         added = after - group_cost(event, group, attendees, rules)
-        if added <= rules.late_join_max_added_cost and (best is None or added < best[0]):
-            best = (added, group.id, group)
-    if best is None:
-        return None
-    return best[0], _ordered_departure(event, best[2], newcomer, attendees)
+        options.append((added, group.id, group))
+    return first_valid(options)
 
 
 def _ordered_departure(
-    event: Event, group: Group, newcomer: Attendee, attendees: Mapping[str, Attendee]
+    event: Event,
+    group: Group,
+    newcomer: Attendee,
+    attendees: Mapping[str, Attendee],
+    rules: MatchingRules | None = None,
 ) -> Group:
+    """The grown group, members in their best drop-off order (the driver last)."""
     members = [attendees[m] for m in group.members] + [newcomer]
-    chain = drop_off_chain(event.venue, [m.destination for m in members])
-    ordered = tuple(members[i].id for i in chain.order)
+    chain = departure_chain(event.venue, members, rules)
+    ordered = (
+        tuple(m.id for m in members)
+        if chain is None
+        else (tuple(members[i].id for i in chain.order))
+    )
     return _grown(group, newcomer, ordered, event.max_size(group.transport_class))
 
 
@@ -283,21 +294,30 @@ def misfits(
                 out.append(member)
         return tuple(out)
     class_name = group.transport_class
-    kept: list[Point | None] = []
+    kept: list[Attendee] = []
     for member in group.members:
         attendee = attendees[member]
         if attendee.departure_wave is None or attendee.departure_wave != group.wave_id:
             out.append(member)
             continue
-        mode = transport_class(attendee.transport)
+        mode = departure_class(attendee)
         if class_name is None:
             class_name = mode
-        chain = drop_off_chain(event.venue, [*kept, attendee.destination])
-        if mode != class_name or max(chain.detours) > rules.max_detour + 1e-9:
+        if mode != class_name or not _departure_fits(event, [*kept, attendee], rules):
             out.append(member)
             continue
-        kept.append(attendee.destination)
+        kept.append(attendee)
     return tuple(out)
+
+
+def _departure_fits(event: Event, members: Sequence[Attendee], rules: MatchingRules) -> bool:
+    """A departure group's members keep the hard rules of its chain: at most one driver, no
+    more passengers than her seats, everyone within her detour cap (car groups: no chain)."""
+    drivers = [m for m in members if is_driver(m)]
+    if len(drivers) > 1 or (drivers and len(members) > drivers[0].seats + 1):
+        return False
+    chain = departure_chain(event.venue, members, rules)
+    return chain is None or chain.feasible
 
 
 @dataclass(frozen=True, slots=True)

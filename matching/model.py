@@ -80,8 +80,14 @@ MAX_SEATS = 8
 
 
 def is_driver(attendee: Attendee) -> bool:
-    """A driver who offers seats to companions (she drives them home, and is dropped last)."""
-    return attendee.transport is Transport.CAR and attendee.seats > 0
+    """A driver who offers seats to companions (she drives them home, and is dropped last).
+
+    Without a destination she cannot take anyone her way: she is a driver like the others."""
+    return (
+        attendee.transport is Transport.CAR
+        and attendee.seats > 0
+        and attendee.destination is not None
+    )
 
 
 def departure_class(attendee: Attendee) -> str:

@@ -9,9 +9,13 @@ Per kind of group (arrival, departure) the cost is the sum of:
   member's preferred arrival and her group's meeting time.
 - **detour** (departure groups): ``weights.detour`` (5) per unit of each member's detour ratio.
   The trip home is a *drop-off chain*: the group leaves the venue together and members peel off
-  in order of distance from the venue; a member's chain length is the venue-to-first-stop leg
-  plus the legs between stops up to hers, and her detour is chain length / direct distance - 1.
-  A member without a known destination peels off at the venue: no detour, no leg.
+  one by one; a member's chain length is the venue-to-first-stop leg plus the legs between stops
+  up to hers, and her detour is chain length / direct distance - 1. The order is the cheapest
+  one that keeps everyone within her cap (every order is tried up to 6 members, see
+  :func:`best_order`), and is the order the group is told. A member without a known
+  destination peels off at the venue: no detour, no leg. A driver who offers seats takes the
+  others home and is dropped last (her own cap, ``max_driver_detour``); a group of drivers who
+  offer none (class ``car``) only walks to the car park together: no chain, only its size.
 - **solo leg** (departure groups): ``weights.solo_leg`` (1) per km of the last member's final
   leg, the only part of anyone's trip home travelled alone.
 - **size**: ``weights.pair`` (3) for a pair, fragile since one cancellation leaves someone alone;

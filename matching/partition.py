@@ -22,15 +22,23 @@ Needs ``ortools`` (a dependency of the package); without it the heuristic's grou
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from matching.model import GroupKind, is_driver
+
+try:  # imported once, with the package, rather than in the middle of a round
+    from ortools.sat.python import cp_model
+except ImportError:  # pragma: no cover - ortools is a dependency; the heuristic stands
+    cp_model = None
 
 INFEASIBLE = float("inf")
 #: Pools up to this many people are solved exactly (beyond, the heuristic alone).
 EXACT_MAX_PEOPLE = 100
 #: More feasible groups than this and the pool is left to the heuristic.
-COLUMN_LIMIT = 60_000
+COLUMN_LIMIT = 30_000
 COST_SCALE = 10_000  # CP-SAT works on integers: costs are rounded to 1/10,000 of a point
 
 
@@ -54,11 +62,17 @@ def enumerate_columns(
     min_size: int,
     largest: int,
     limit: int,
+    positions: Sequence[Sequence[float]] | None = None,
+    neighbours: int = 0,
 ) -> Columns:
     """Every feasible group of the pool as a multiset of keys (see the module docstring).
 
     ``types[i]`` is member i's cost type (sorted types are what ``group_cost`` takes); ``own[i]``
-    puts her in a key of her own.
+    puts her in a key of her own. With ``positions`` (one point per member, km from the venue)
+    and ``neighbours``, a group's members are all among the ``neighbours`` keys that make the
+    best companions for its first key (the smallest detour ratio between the two): far fewer
+    columns where every destination differs, at the price of the proof of optimality (the
+    engine's use; the benchmark's exact optimum enumerates everything).
     """
     members_by_key: dict[tuple[int, int], list[int]] = {}
     for index, base in enumerate(types):
@@ -72,6 +86,23 @@ def enumerate_columns(
             key_of[m] = key_index[k]
     counts = [len(members_by_key[k]) for k in keys]
     bases = [k[0] for k in keys]
+    near: list[frozenset[int]] | None = None
+    if positions is not None and neighbours and len(keys) > neighbours:
+        # Positions are km from the venue: two people are close companions when the farther
+        # one's trip through the nearer one's home is barely longer than her own (the ratio
+        # the detour cap bounds), whatever the distance between them.
+        points = [positions[members_by_key[k][0]] for k in keys]
+        radii = [math.hypot(*p) for p in points]
+
+        def stretch(i: int, j: int) -> float:
+            between = math.dist(points[i], points[j])
+            low, high = sorted((radii[i], radii[j]))
+            return (low + between) / high if high > 1e-9 else 1.0
+
+        near = []
+        for i in range(len(keys)):
+            ranked = sorted(range(len(keys)), key=lambda j: (stretch(i, j), j))
+            near.append(frozenset(ranked[:neighbours]))
     columns: list[tuple[int, ...]] = []
     costs: list[float] = []
     known: dict[tuple[int, ...], float] = {}
@@ -108,6 +139,8 @@ def enumerate_columns(
                 continue
             if conflict(chosen, e):
                 continue
+            if near is not None and chosen and e not in near[chosen[0]]:
+                continue
             candidate = (*chosen, e)
             cost = cost_of(candidate)
             if cost == INFEASIBLE and len(candidate) >= min_size:
@@ -125,6 +158,29 @@ def enumerate_columns(
     return Columns(columns, costs, queues, key_of)
 
 
+def pool_columns(
+    problem,
+    cost: Callable[[tuple[int, ...]], float],
+    largest: int,
+    limit: int,
+    neighbours: int = 0,
+) -> Columns:
+    """:func:`enumerate_columns` for one of the engine's sub-problems: drivers who offer seats
+    stand alone in their key; ``neighbours`` restricts departure groups (see there)."""
+    departure = problem.kind is GroupKind.DEPARTURE
+    return enumerate_columns(
+        problem.types,
+        [departure and is_driver(a) for a in problem.attendees],
+        problem.avoid,
+        cost,
+        problem.min_size,
+        largest,
+        limit,
+        problem.features.tolist() if departure and neighbours else None,
+        neighbours,
+    )
+
+
 def solve_partition(
     found: Columns,
     group_cost: Callable[[tuple[int, ...]], float],
@@ -134,14 +190,15 @@ def solve_partition(
     max_seconds: float,
     workers: int = 1,
     seed: int = 0,
-) -> tuple[list[list[int]], bool] | None:
-    """The best partition CP-SAT finds: ``(groups of member indices, proven optimal)``.
+) -> tuple[list[list[int]], bool, float] | None:
+    """The best partition CP-SAT finds: ``(groups of member indices, proven optimal, work)``,
+    the work in deterministic time units.
 
     ``hint`` is a partition of the members (the heuristic's groups); ``None`` when CP-SAT finds
     no solution in time.
     """
-    from ortools.sat.python import cp_model
-
+    if cp_model is None:
+        return None
     columns, costs = list(found.columns), list(found.costs)
     index = {c: j for j, c in enumerate(columns)}
     hinted: Counter[int] = Counter()
@@ -177,14 +234,19 @@ def solve_partition(
     parameters.num_workers = workers
     parameters.random_seed = seed
     parameters.max_time_in_seconds = max_seconds
+    # Presolve costs more than it saves on these models (equalities over thousands of columns):
+    # without it CP-SAT proves 3,000-20,000-column pools optimal in 0.1-2 units, with it it
+    # often does not even find the hinted solution in that time.
+    parameters.cp_model_presolve = False
     if deterministic_time > 0:
         parameters.max_deterministic_time = deterministic_time
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
+    work = solver.deterministic_time
     remaining = [list(q) for q, _ in found.queues]
     groups = []
     for j, amount in enumerate(amounts):
         for _ in range(solver.value(amount)):
             groups.append([remaining[t].pop() for t in columns[j]])
-    return groups, status == cp_model.OPTIMAL
+    return groups, status == cp_model.OPTIMAL, work

@@ -320,3 +320,21 @@ async def test_whoever_arrives_without_a_group_is_told_and_the_volunteers_welcom
     assert any("• Ada — " in t and "Arriving without a group" in t for t in texts_of(vic)[-3:])
     await harness.say(ada, "/waves")
     assert "Only this event's volunteers and organizers" in ada.last_text()
+
+
+async def test_a_departure_group_is_told_in_which_order_its_members_leave_it(
+    harness: BotHarness, event
+):
+    people = await sign_up_people(harness, event, 3, places=["Montreuil", "Vincennes", "Bagnolet"])
+    await harness.travel_to(ALL_ANNOUNCED(event))
+    (group,) = await CompanionGroup.filter(event=event, kind=GroupKind.DEPARTURE)
+    members = (
+        await GroupMember.filter(group=group, status=MemberStatus.ACTIVE)
+        .order_by("position")
+        .prefetch_related("registration__person")
+    )
+    names = [m.registration.person.display_name for m in members]  # the drop-off order
+    for person in people:
+        (intro,) = [t for t in texts_of(person) if t.startswith("🌙 Your departure group")]
+        expected = ", then ".join("you" if name == person.first_name else name for name in names)
+        assert f"On the way home, you part in this order: {expected}." in intro, intro

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
@@ -56,10 +57,25 @@ def make_event(sizes: GroupSizes = DEFAULT_SIZES, waves: int = 2) -> Event:
 
 
 def person(
-    ident: str, *, arrival=None, home=None, mode=Transport.TRANSIT, wave="w0", avoid=(), flags=()
+    ident: str,
+    *,
+    arrival=None,
+    home=None,
+    mode=Transport.TRANSIT,
+    wave="w0",
+    avoid=(),
+    flags=(),
+    seats=0,
 ) -> Attendee:
     return Attendee(
-        ident, arrival, home, mode, wave, flags=frozenset(flags), avoid=frozenset(avoid)
+        ident,
+        arrival,
+        home,
+        mode,
+        wave,
+        flags=frozenset(flags),
+        avoid=frozenset(avoid),
+        seats=seats,
     )
 
 
@@ -96,6 +112,8 @@ def attendee_strategy(draw, ident: str, waves: int = 2, modes=tuple(Transport)):
     home = draw(st.one_of(st.none(), st.sampled_from(PLACES)))
     mode = draw(st.sampled_from(list(modes)))
     wave = draw(st.one_of(st.none(), st.sampled_from([f"w{w}" for w in range(waves)])))
+    # Drivers: some offer seats (they then ride with people on foot and public transport).
+    seats = draw(st.integers(0, 3)) if mode is Transport.CAR else 0
     return person(
         ident,
         arrival=arrival,
@@ -103,6 +121,7 @@ def attendee_strategy(draw, ident: str, waves: int = 2, modes=tuple(Transport)):
         mode=mode,
         wave=wave,
         flags={"wants_volunteer"} if draw(st.booleans()) else (),
+        seats=seats,
     )
 
 
@@ -114,17 +133,7 @@ def attendees_strategy(draw, max_size: int = 18, waves: int = 2, modes=tuple(Tra
         for _ in range(draw(st.integers(0, 2))):
             a, b = draw(st.integers(0, count - 1)), draw(st.integers(0, count - 1))
             if a != b:
-                p = people[a]
-                people[a] = Attendee(
-                    p.id,
-                    p.arrival,
-                    p.destination,
-                    p.transport,
-                    p.departure_wave,
-                    p.place_id,
-                    p.flags,
-                    p.avoid | {people[b].id},
-                )
+                people[a] = replace(people[a], avoid=people[a].avoid | {people[b].id})
     return people
 
 

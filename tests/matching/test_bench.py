@@ -74,8 +74,14 @@ def test_bench_command_prints_one_json_object_per_instance_and_method(capsys):
             "--json",
         ]
     )
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    every = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    lines = [r for r in every if "summary" not in r]
+    summaries = [r for r in every if "summary" in r]
     assert [r["method"] for r in lines] == ["engine", "arrival_chunks"]
+    assert [(r["summary"], r["method"]) for r in summaries] == [
+        ("paris", "engine"),
+        ("paris", "arrival_chunks"),
+    ]
     for record in lines:
         for key in (
             "n",

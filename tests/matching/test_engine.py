@@ -22,11 +22,11 @@ from matching import (
     UnplacedReason,
     engine,
     match,
-    transport_class,
     validate,
 )
 from matching.geo import distance_table
 from matching.instances import generate
+from matching.model import departure_class, is_driver
 from tests.matching.builders import (
     attendees_strategy,
     make_event,
@@ -59,8 +59,13 @@ def test_every_hard_rule_holds(people, sizes, seed):
     assert validate(event, people, result.groups) == []
     by_id = {p.id: p for p in people}
     for group in result.departure_groups:
-        classes = {transport_class(by_id[m].transport) for m in group.members}
+        classes = {departure_class(by_id[m]) for m in group.members}
         assert classes == {group.transport_class}
+        drivers = [by_id[m] for m in group.members if is_driver(by_id[m])]
+        assert len(drivers) <= 1  # one driver takes the others home, and comes last
+        if drivers:
+            assert group.members[-1] == drivers[0].id
+            assert group.size <= drivers[0].seats + 1
         if group.transport_class == "taxi":
             assert group.size <= 4
     for group in result.groups:
@@ -261,8 +266,8 @@ from datetime import timedelta
 from matching import match, place_late_signup
 from matching.instances import generate
 
-instance = generate(80, 7, "bruxelles")
-result = match(instance.event, instance.attendees, seed=3)
+instance = generate(40, 7, "bruxelles")
+result = match(instance.event, instance.attendees, seed=3)  # exact solver included
 for group in result.groups:
     print(group.id, group.members, group.meeting_time.isoformat(), group.meeting_point_id,
           sorted(group.flags))
@@ -339,16 +344,17 @@ def test_the_work_budget_stops_the_search_deterministically_and_keeps_every_rule
         return solve(self)
 
     monkeypatch.setattr(engine._Solver, "solve", spy)
-    full = match(instance.event, instance.attendees)
+    # The heuristic's own budget (the exact solver has its own, see test_partition.py).
+    full = match(instance.event, instance.attendees, exact=False)
     assert all(s.work < s.budget for s in solvers)  # realistic instances converge within it
     monkeypatch.setattr(engine, "_WORK_FLOOR", 0)
     monkeypatch.setattr(engine, "_WORK_PER_MEMBER", 20)
     solvers.clear()
-    capped = match(instance.event, instance.attendees)
+    capped = match(instance.event, instance.attendees, exact=False)
     assert any(s.work >= s.budget for s in solvers)  # the budget did stop the search
     # It stops between steps: at most one pairwise split or one exact region over it.
     assert all(s.work <= s.budget + 20_000 for s in solvers)
-    assert match(instance.event, instance.attendees).groups == capped.groups
+    assert match(instance.event, instance.attendees, exact=False).groups == capped.groups
     assert validate(instance.event, instance.attendees, capped.groups) == []
     assert capped.report.arrival.alone + capped.report.departure.alone == len(capped.unplaced)
     assert capped.report.total >= full.report.total - 1e-6

@@ -20,9 +20,9 @@ from matching import (
     match,
     misfits,
     place_late_signup,
-    transport_class,
     validate,
 )
+from matching.model import departure_class
 from tests.matching.builders import (
     DOORS,
     PLACES,
@@ -274,7 +274,7 @@ def test_a_late_signup_keeps_every_rule_and_only_grows_the_groups_she_joins(
         assert grown.transport_class == before.transport_class
         assert grown.meeting_time >= now + MatchingRules().min_notice
         if kind is GroupKind.DEPARTURE:
-            assert transport_class(newcomer.transport) == grown.transport_class
+            assert departure_class(newcomer) == grown.transport_class
             assert newcomer.departure_wave == grown.wave_id
         updated[grown.id] = grown
     assert validate(event, [*people, newcomer], list(updated.values())) == []
@@ -284,6 +284,45 @@ def test_a_late_signup_keeps_every_rule_and_only_grows_the_groups_she_joins(
         (placement.departure_group, GroupKind.DEPARTURE, newcomer.departure_wave is not None),
     ):
         assert (grown is not None) + (kind in placement.waiting) == needed
+
+
+@FAST
+@given(
+    attendees_strategy(max_size=14),
+    st.lists(attendee_strategy("late"), min_size=1, max_size=6),
+    sizes_strategy,
+    st.integers(0, 8 * 60),
+)
+def test_late_signups_into_a_rounds_groups_never_break_a_rule(people, newcomers, sizes, before):
+    """One by one into the groups of a round (not announced yet): whatever joins, every group
+    still passes validate() (arrival windows sharing the minimum time, seats, detours)."""
+    event = make_event(sizes)
+    result = match(event, people)
+    groups = list(result.groups)
+    by_id = {p.id: p for p in people}
+    now = DOORS + timedelta(hours=4) - timedelta(minutes=before)
+    for number, newcomer in enumerate(newcomers):
+        newcomer = replace(newcomer, id=f"late{number}")
+        placement = place_late_signup(event, newcomer, groups, by_id, now)
+        by_id[newcomer.id] = newcomer
+        for grown in (placement.arrival_group, placement.departure_group):
+            if grown is not None:
+                groups = [grown if g.id == grown.id else g for g in groups]
+        assert validate(event, list(by_id.values()), groups) == []
+
+
+def test_a_late_signup_never_joins_windows_that_share_too_little_time():
+    event = make_event()
+    pair = [
+        person("ana", arrival=window(0, 60), wave=None),
+        person("bea", arrival=window(10, 60), wave=None),
+    ]
+    groups = list(match(event, pair).groups)
+    assert [g.meeting_time for g in groups] == [window(30, 30).start]
+    # Her window contains the meeting time but shares only 12 minutes with theirs.
+    late = person("late", arrival=window(20, 32), wave=None)
+    placement = place_late_signup(event, late, groups, {p.id: p for p in pair}, BEFORE)
+    assert placement.arrival_group is None and GroupKind.ARRIVAL in placement.waiting
 
 
 @FAST
