@@ -34,6 +34,8 @@ async def on_met(update: Update, context: Context, parts: list[str]) -> str | in
     context.user_data[ANSWERS] = {"event": int(parts[2]), "met": parts[3]}
     await answer_query(update)
     await close_buttons(update, _(lifecycle.MET_ANSWERS[parts[3]]))
+    if parts[4:] == [lifecycle.ONLINE_MARK]:  # she joined online: no trip home
+        return await ask_report(update, context, parts[2])
     await send(update, context, _("Did you get home well?"), column([
         (_(label), button(update, f"fu:home:{parts[2]}:{value}"))
         for value, label in lifecycle.HOME_ANSWERS.items()
@@ -51,13 +53,18 @@ async def on_home(update: Update, context: Context, parts: list[str]) -> str | i
     answers["home"] = parts[3]
     await answer_query(update)
     await close_buttons(update, _(lifecycle.HOME_ANSWERS[parts[3]]))
+    return await ask_report(update, context, answers["event"])
+
+
+async def ask_report(update: Update, context: Context, event: int | str) -> str:
+    _ = tr(update, context).gettext
     await send(
         update,
         context,
         _("Anything to report? Write it here, or tap a button."),
         column([
-            (_("Nothing to report"), button(update, f"fu:done:{answers['event']}:0")),
-            (_("I'd like to be contacted"), button(update, f"fu:done:{answers['event']}:1")),
+            (_("Nothing to report"), button(update, f"fu:done:{event}:0")),
+            (_("I'd like to be contacted"), button(update, f"fu:done:{event}:1")),
         ]),
     )  # fmt: skip
     return REPORT

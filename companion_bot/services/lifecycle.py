@@ -18,6 +18,7 @@ from companion_bot.models import (
     Broadcast,
     CompanionGroup,
     Event,
+    EventKind,
     FollowupAnswer,
     GroupKind,
     GroupMember,
@@ -67,6 +68,13 @@ FOLLOWUP = N_(
     "organizers as anonymous statistics, unless you ask to be contacted.\n\n"
     "Did your group meet?"
 )
+# Online: no trip home to ask about; her table is her group.
+FOLLOWUP_ONLINE = N_(
+    "☀️ Hello! Two quick questions about <b>{event}</b>. Your answers go to the organizers as "
+    "anonymous statistics, unless you ask to be contacted.\n\n"
+    "Did your table get together?"
+)
+ONLINE_MARK = "o"  # ends a follow-up button's data: the trip-home question is skipped
 MET_ANSWERS = {
     "yes": N_("Yes"),
     "partly": N_("Partly"),
@@ -87,11 +95,15 @@ async def on_followup(payload: dict, now: datetime) -> None:
     for registration in registrations:
         person = registration.person
         t = language_of(person)
-        rows = [[(t.gettext(label), f"fu:met:{event.id}:{value}")]
+        online = bool(registration.online) or event.kind == EventKind.ONLINE
+        mark = f":{ONLINE_MARK}" if online else ""
+        rows = [[(t.gettext(label), f"fu:met:{event.id}:{value}{mark}")]
                 for value, label in MET_ANSWERS.items()]  # fmt: skip
         await outbox.enqueue(
             person.telegram_id,
-            t.gettext(FOLLOWUP).format(event=escape(event.localized("name", t.language))),
+            t.gettext(FOLLOWUP_ONLINE if online else FOLLOWUP).format(
+                event=escape(event.localized("name", t.language))
+            ),
             reply_markup=signed_markup(person, rows),
             dedupe_key=f"followup:{event.id}:{person.id}",
         )

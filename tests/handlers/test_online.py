@@ -554,3 +554,43 @@ async def test_small_gathering_makes_a_pair_when_no_trio_is_possible(harness, db
     group = await CompanionGroup.get(event=event, kind=GroupKind.ARRIVAL)
     assert await GroupMember.filter(group=group, status=MemberStatus.ACTIVE).count() == 2
     assert any("Your arrival group" in t and "Bea" in t for t in texts_of(pair[0]))
+
+
+async def test_the_morning_after_asks_no_trip_home_online(harness: BotHarness, db) -> None:
+    from companion_bot.models import FollowupAnswer
+    from companion_bot.services.lifecycle import followup_time
+    from tests.support import event_spec
+
+    spec = event_spec(
+        datetime.now(UTC) + timedelta(days=1),
+        kind=EventKind.HYBRID,
+        tables=[TableSpec("Stream", "https://meet.jit.si/stream", 6, None)],
+    )
+    event = await create_event(spec, None)
+    nora = harness.user(first_name="Nora", language_code="en")
+    await sign_up_online(harness, nora, event.attendee_code, activity=None, hybrid=True)
+    ines = harness.user(first_name="Ines", language_code="en")
+    await harness.say(ines, f"/start {event.attendee_code}")
+    for step in ("su:lang:en", "su:charter:yes", "su:name:default", "su:att:person",
+                 "su:arr:slot:*"):  # fmt: skip
+        await harness.tap(ines, data(step))
+    await harness.say(ines, "Oberkampf")
+    for step in ("su:tr:transit", "su:wave:*", "su:sum:confirm"):
+        await harness.tap(ines, data(step))
+    await harness.travel_to(followup_time(event) + timedelta(minutes=1))
+
+    assert any("Two quick questions" in t and "Did your table get together?" in t
+               for t in texts_of(nora))  # fmt: skip
+    before = len(nora.messages())
+    reply = await harness.tap(nora, "Yes")
+    assert reply.text == "Anything to report? Write it here, or tap a button."
+    assert not any("get home" in t for t in texts_after(nora, before))
+    await harness.tap(nora, "Nothing to report")
+    assert "Thank you for your answers" in nora.last_text()
+    answer = await FollowupAnswer.get(event=event)
+    assert (answer.group_met, answer.home_safe) == ("yes", None)
+
+    # In person at the same hybrid evening: the trip home is asked, as ever.
+    assert any("Three quick questions" in t for t in texts_of(ines))
+    reply = await harness.tap(ines, "Yes")
+    assert reply.text == "Did you get home well?"
