@@ -6,10 +6,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from companion_bot.models import DepartureWave, Registration, ScheduledTask, TaskStatus
+from companion_bot.models import (
+    DepartureWave,
+    GroupKind,
+    GroupMember,
+    Registration,
+    ScheduledTask,
+    TaskStatus,
+)
 from companion_bot.signing import sign
 from tests.handlers.test_relay import a_group_of_three, received, volunteer_on_duty
-from tests.support import BotHarness
+from tests.support import BotHarness, data
 
 
 def has(person, fragment: str) -> bool:
@@ -17,15 +24,27 @@ def has(person, fragment: str) -> bool:
 
 
 async def ada_left(harness: BotHarness, event):
-    """Ada and Bea in one group (Cleo, going elsewhere, in none); Ada leaves on her own
-    before the departure."""
-    ada, bea, cleo = await a_group_of_three(harness, event)
+    """Ada, Bea and Cleo in one group, Dana (who wants no departure group) in none; Ada
+    leaves on her own before the departure. Returns Ada, Bea, Dana (outside her group), her
+    registration."""
+    dana = harness.user(first_name="Dana", language_code="en")
+    await harness.say(dana, f"/start {event.attendee_code}")
+    for step in ("su:lang:en", "su:charter:yes", "su:name:default", "su:arr:slot:*",
+                 "su:dest:none", "su:sum:confirm"):  # fmt: skip
+        await harness.tap(dana, data(step))
+    ada, bea, _cleo = await a_group_of_three(harness, event)
+    ada_group = await GroupMember.get(
+        registration__person__telegram_id=ada.id, group__kind=GroupKind.DEPARTURE
+    )
+    assert not await GroupMember.exists(
+        registration__person__telegram_id=dana.id, group_id=ada_group.group_id
+    )
     wave = await DepartureWave.filter(event=event).order_by("departs_at").first()
     await harness.travel_to(wave.departs_at - timedelta(minutes=15))
     await harness.tap(ada, "🚪 I've already left")
     await harness.drain()
     registration = await Registration.get(person__telegram_id=ada.id)
-    return ada, bea, cleo, registration
+    return ada, bea, dana, registration
 
 
 async def an_organizer(harness: BotHarness, event):
@@ -37,7 +56,7 @@ async def an_organizer(harness: BotHarness, event):
 async def test_every_stage_then_she_is_home(harness: BotHarness, event):
     orga = await an_organizer(harness, event)
     vic = await volunteer_on_duty(harness, event)
-    ada, bea, cleo, registration = await ada_left(harness, event)
+    ada, bea, dana, registration = await ada_left(harness, event)
     left = registration.left_at
 
     # 1. her reminder, after the check-in delay (60 min), and nobody else yet
@@ -47,7 +66,7 @@ async def test_every_stage_then_she_is_home(harness: BotHarness, event):
     # 2. her group, 15 min later, with one-tap answers; not her, not the team
     await harness.travel_to(left + timedelta(minutes=75, seconds=1))
     assert has(bea, "❓ Has anyone heard from Ada?"), received(bea)[-4:]
-    assert not has(cleo, "Has anyone heard from")
+    assert not has(dana, "Has anyone heard from")
     assert not has(ada, "Has anyone heard from")
     assert not has(vic, "No news from Ada")
     reply = await harness.tap(bea, "🤷 No news")
@@ -82,16 +101,16 @@ async def test_every_stage_then_she_is_home(harness: BotHarness, event):
 async def test_her_group_says_she_is_fine(harness: BotHarness, event):
     orga = await an_organizer(harness, event)
     vic = await volunteer_on_duty(harness, event)
-    _ada, bea, cleo, registration = await ada_left(harness, event)
+    _ada, bea, dana, registration = await ada_left(harness, event)
     left = registration.left_at
     await harness.travel_to(left + timedelta(minutes=75, seconds=1))
 
     # Someone outside her group and the team cannot answer for her, even with a signed button.
-    await harness.say(cleo, "/me")
-    await cleo.tap_data(cleo.last_message().message_id, sign(cleo.id, f"hs:ok:{registration.id}"))
+    await harness.say(dana, "/me")
+    await dana.tap_data(dana.last_message().message_id, sign(dana.id, f"hs:ok:{registration.id}"))
     await harness.settle()
     assert "Only her group and the team of the event can do this." in (
-        cleo.callback_answers()[-1].text or ""
+        dana.callback_answers()[-1].text or ""
     )
     assert (await Registration.get(id=registration.id)).home_at is None
 
@@ -114,7 +133,7 @@ async def test_her_group_says_she_is_fine(harness: BotHarness, event):
 async def test_a_volunteer_confirms_she_is_safe(harness: BotHarness, event):
     orga = await an_organizer(harness, event)
     vic = await volunteer_on_duty(harness, event)
-    _ada, bea, _cleo, registration = await ada_left(harness, event)
+    _ada, bea, _dana, registration = await ada_left(harness, event)
     await harness.travel_to(registration.left_at + timedelta(minutes=105, seconds=1))
     assert has(vic, "⚠️ No news from Ada")
     await harness.tap(vic, "✅ She is safe")
@@ -128,6 +147,6 @@ async def test_without_volunteers_on_duty_the_organizers_hear_it_at_the_third_st
     harness: BotHarness, event
 ):
     orga = await an_organizer(harness, event)
-    _ada, _bea, _cleo, registration = await ada_left(harness, event)
+    _ada, _bea, _dana, registration = await ada_left(harness, event)
     await harness.travel_to(registration.left_at + timedelta(minutes=105, seconds=1))
     assert has(orga, "⚠️ No news from Ada"), received(orga)
