@@ -10,7 +10,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 
 from companion_bot.i18n import N_
 from companion_bot.models import GroupKind
-from companion_bot.services import relay
+from companion_bot.services import duress, relay
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.groups import KIND_NAMES
 from companion_bot.signing import signed_pattern
@@ -67,8 +67,10 @@ async def on_live_location_moved(update: Update, context: Context) -> None:
     message = update.edited_message
     if message is None or message.location is None:
         return
-    await relay.move_live_location(update.effective_user.id, message.message_id,
-                                   message.location.latitude, message.location.longitude)  # fmt: skip
+    where = (message.location.latitude, message.location.longitude)
+    await relay.move_live_location(update.effective_user.id, message.message_id, *where)
+    # After a safe-word answer, the team alerted follows her too.
+    await duress.share_with_team(update.effective_user.id, message.message_id, *where)
 
 
 async def on_group(update: Update, context: Context) -> None:

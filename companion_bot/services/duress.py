@@ -16,14 +16,14 @@ import hashlib
 import hmac
 import secrets
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
 from companion_bot import clock
 from companion_bot.i18n import N_, escape
 from companion_bot.models import Person, Registration, RegistrationStatus, RelayedMessage, RoleKind
-from companion_bot.services import closing, escalation, outbox, scheduler
+from companion_bot.services import closing, escalation, locations, outbox, relay, scheduler
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import language_of
 
@@ -46,7 +46,13 @@ IN_DANGER = N_(
     "someone may be forcing her to say she is fine. She left at {time} ({group}). Do not "
     "write to her about it: her screen says all is well. Go to her or call 112."
 )
-SHARING_LIVE = N_("📍 She shares her live location with her group: ask {names} where she is.")
+SHARING_LIVE = N_(
+    "📍 She shares her live location with her group ({names}): it follows here as soon as she "
+    "moves."
+)
+TEAM_LIVE = N_("📍 Live location of {name} (the safe-word alert):")
+# How long after her safe word her live location goes to the team too.
+TEAM_LIVE_FOR = timedelta(hours=12)
 NOT_SHARING = N_("📍 She does not share her live location.")
 
 
@@ -177,4 +183,62 @@ async def alert_team(registration: Registration, now: datetime) -> int:
             priority=closing.URGENT,
             dedupe_key=f"duress:{registration.id}:{person.id}",
         )
+    return len(team)
+
+
+async def share_with_team(telegram_id: int, message_id: int, lat: float, lon: float) -> int:
+    """She moved while sharing her live location with her group, after a safe-word answer:
+    the team alerted follows her too (a live location of their own, moved with hers).
+    Returns how many of the team it reached; 0 when no safe-word alert of hers is open."""
+    now = clock.now()
+    registration = (
+        await Registration.filter(
+            person__telegram_id=telegram_id, duress_at__gte=now - TEAM_LIVE_FOR
+        )
+        .order_by("-duress_at")
+        .prefetch_related("person", "event")
+        .first()
+    )
+    if registration is None:
+        return 0
+    group = await closing.departure_group_of(registration.id)
+    if group is None:
+        return 0  # she shares her location through her group only
+    sender = registration.person
+    team = await closing.on_duty_team(
+        registration.event_id, kinds=(RoleKind.VOLUNTEER, RoleKind.ORGANIZER)
+    )
+    copies = {
+        copy.recipient_id: copy
+        for copy in await RelayedMessage.filter(
+            sender=sender, sender_message_id=message_id, kind=relay.TEAM_LIVE_KIND
+        )
+    }
+    key = f"{relay.relay_key_prefix(sender.id)}{message_id}:"
+    for person in team:
+        copy = copies.get(person.id)
+        if copy is not None and copy.recipient_message_id is not None:
+            await outbox.enqueue(
+                person.telegram_id, method="editMessageLiveLocation",
+                payload={"message_id": copy.recipient_message_id, "latitude": lat,
+                         "longitude": lon},
+                dedupe_key=f"{key}{person.id}:{secrets.token_hex(6)}", purpose=locations.PURPOSE,
+                priority=closing.URGENT,
+            )  # fmt: skip
+            continue
+        t = language_of(person)
+        await outbox.enqueue(
+            person.telegram_id,
+            t.gettext(TEAM_LIVE).format(name=escape(sender.display_name or "?")),
+            priority=closing.URGENT,
+            dedupe_key=f"{key}{person.id}:team:intro",
+        )
+        await outbox.enqueue(
+            person.telegram_id, method="sendLocation",
+            payload={"latitude": lat, "longitude": lon, "live_period": relay.LIVE_PERIOD_MAX},
+            priority=closing.URGENT, dedupe_key=f"{key}{person.id}:team",
+            purpose=relay.RELAY_PURPOSE,
+            reference={"group": group.id, "sender": sender.id, "sender_message_id": message_id,
+                       "recipient": person.id, "kind": relay.TEAM_LIVE_KIND},
+        )  # fmt: skip
     return len(team)

@@ -44,6 +44,10 @@ RELAY_PURPOSE = "relay"
 REPORT_KEY = "report"
 GONE = N_("This button is no longer active.")
 LIVE_PERIOD_MAX = 8 * 3600
+# Copies of a live location she shares: her group's, and the team's once she answered "are you
+# home?" with her safe word (services/duress.py). Both stop when she stops sharing.
+TEAM_LIVE_KIND = "team_live"
+LIVE_KINDS = ("live", TEAM_LIVE_KIND)
 # A group's chat stays open from a while before it meets until the morning after.
 OPEN_BEFORE = timedelta(hours=12)
 OPEN_AFTER = timedelta(hours=12)
@@ -199,7 +203,7 @@ async def remember_copy(row: OutboxMessage, message: Message | None) -> None:
         message_id = row.telegram_message_id
     if not await OutboxMessage.exists(id=row.id):
         # Forgotten (/forget) while it was being sent: nothing is recorded, nothing moves.
-        if reference.get("kind") == "live" and message_id is not None:
+        if reference.get("kind") in LIVE_KINDS and message_id is not None:
             await stop_copy(row.chat_id, message_id)
         return
     await locations.blank(row)
@@ -239,7 +243,7 @@ async def stop_live_locations(telegram_id: int) -> int:
     """Stop every live location she shares through the bot and forget the copies (and any
     point of hers that could not be sent)."""
     copies = await RelayedMessage.filter(
-        sender__telegram_id=telegram_id, kind="live"
+        sender__telegram_id=telegram_id, kind__in=LIVE_KINDS
     ).prefetch_related("recipient")
     for copy in copies:
         await stop_copy(copy.recipient.telegram_id, copy.recipient_message_id)

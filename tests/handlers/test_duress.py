@@ -127,3 +127,52 @@ async def test_safeword_changes_and_removes_it(harness: BotHarness, event):
     reply = await harness.tap(ada, "Remove it")
     assert reply.text == "Your safe word is removed."
     assert (await Person.get(telegram_id=ada.id)).safe_word_hash is None
+
+
+async def test_after_her_safe_word_the_team_follows_her_live_location(harness: BotHarness, event):
+    from companion_bot.models import RelayedMessage
+    from companion_bot.services import relay
+
+    vic = await volunteer_on_duty(harness, event)
+    ada = harness.user(first_name="Ada", language_code="en")
+    await sign_up_offered(harness, ada, event.attendee_code, EAST[0])
+    await harness.say(ada, "/safeword")
+    await harness.say(ada, SAFE_WORD)
+    bea = harness.user(first_name="Bea", language_code="en")
+    await sign_up_offered(harness, bea, event.attendee_code, EAST[1])
+    await harness.travel_to(ALL_ANNOUNCED(event))
+    wave = await DepartureWave.filter(event=event).order_by("departs_at").first()
+    await harness.travel_to(wave.departs_at - timedelta(minutes=15))
+    await harness.tap(ada, "🚪 I've already left")
+    await ada.send_location(48.86, 2.40, live_period=3600)  # to her group
+    await harness.drain()
+    # Moving before any alert: only her group follows.
+    await ada.edit_message(location=(48.861, 2.405))
+    await harness.drain()
+    assert not any(m.location for m in vic.messages())
+
+    registration = await Registration.get(person__telegram_id=ada.id)
+    await harness.travel_to(registration.left_at + timedelta(minutes=60, seconds=1))
+    await harness.say(ada, SAFE_WORD)
+    await harness.drain()
+    alert = next(t for t in received(vic) if t.startswith("🚨 Ada may be in danger."))
+    assert "📍 She shares her live location with her group (Bea): it follows here" in alert
+
+    await ada.edit_message(location=(48.862, 2.41))
+    await harness.drain()
+    assert "📍 Live location of Ada (the safe-word alert):" in received(vic)
+    (copy,) = [m for m in vic.messages() if m.location]
+    assert copy.location["live_period"] >= 3600
+    assert abs(copy.location["longitude"] - 2.41) < 1e-6
+    await ada.edit_message(location=(48.863, 2.42))
+    await harness.drain()
+    (copy,) = [m for m in vic.messages() if m.location]  # moved, not sent again
+    assert abs(copy.location["longitude"] - 2.42) < 1e-6
+    # No point is kept once sent; when she stops sharing, the team's copy stops too.
+    for row in await OutboxMessage.filter(chat_id=vic.id, method__in=["sendLocation",
+                                                                     "editMessageLiveLocation"]):
+        assert "latitude" not in (row.payload or {})  # fmt: skip
+    await relay.stop_live_locations(ada.id)
+    await harness.drain()
+    assert copy.live_location_stopped
+    assert not await RelayedMessage.filter(kind=relay.TEAM_LIVE_KIND).exists()
