@@ -22,9 +22,9 @@ async def test_the_log_and_the_report_of_a_night(harness: BotHarness, event):
     await harness.say(orga, "/testalert")  # nobody on duty yet: refused, not logged
     vic = await volunteer_on_duty(harness, event)
     await harness.say(orga, "/testalert")
-    ada, bea, cleo, registration = await ada_left(harness, event)
+    ada, bea, dana, registration = await ada_left(harness, event)
     left = registration.left_at
-    await ask_for_help(harness, cleo)
+    await ask_for_help(harness, dana)
     await harness.tap(vic, "🙋 I'm on it")
     await harness.travel_to(left + timedelta(minutes=105, seconds=1))  # volunteers alerted
     await harness.tap(ada, "🏠 I'm home")
@@ -45,8 +45,8 @@ async def test_the_log_and_the_report_of_a_night(harness: BotHarness, event):
     ]
     assert kinds == [
         "🧪 Test alert to the volunteers",
-        "🆘 Help alert (😟 I feel uncomfortable): Cleo",
-        "🙋 Help alert of Cleo taken by Vic",
+        "🆘 Help alert (😟 I feel uncomfortable): Dana",
+        "🙋 Help alert of Dana taken by Vic",
         "❓ No news from Ada: her group asked",
         "⚠️ No news from Ada: volunteers alerted",
         "✅ All clear: Ada is safe",
@@ -64,5 +64,5 @@ async def test_the_log_and_the_report_of_a_night(harness: BotHarness, event):
     ] in rows
     assert ["Retour à la maison après le départ", "", "personnes rentrées", "1"] in rows
     # Anonymous: no name, no Telegram id.
-    for person in (ada, bea, cleo, vic, orga):
+    for person in (ada, bea, dana, vic, orga):
         assert person.first_name not in download and str(person.id) not in download
