@@ -60,9 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--evening",
-        choices=["in-person", "online"],
+        choices=["in-person", "online", "hybrid", "small"],
         default="in-person",
-        help="the sample event: a night out (default) or an online game night with tables",
+        help="the sample event: a night out (default), an online game night with tables, a "
+        "hybrid evening (some at the venue, some online) or a small jam session (the quick "
+        "preset)",
     )
     demo.add_argument(
         "--language",
@@ -218,7 +220,7 @@ def command_demo(args: argparse.Namespace, settings: Settings) -> int:
             port=args.port,
             database_url=database_url,
             language=args.language or settings.DEFAULT_LANGUAGE,
-            online=args.evening == "online",
+            evening=args.evening,
         )
     )
     return 0

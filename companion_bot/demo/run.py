@@ -73,7 +73,7 @@ async def run_demo(
     database_url: str,
     language: str,
     stop: asyncio.Event | None = None,
-    online: bool = False,
+    evening: str = "in-person",
 ) -> None:
     """Serve the demo until SIGINT or SIGTERM (or `stop`)."""
     # Imported here: the command checks its arguments before loading the whole bot.
@@ -89,7 +89,7 @@ async def run_demo(
     check_port_free(host, port)
     try:
         await prepare_database(database_url)
-        async with open_nights(database_url, language=language, online=online) as nights:
+        async with open_nights(database_url, language=language, evening=evening) as nights:
             app = create_demo_app(nights, language=language, loopback=host in LOOPBACK_HOSTS)
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
             await runner.setup()

@@ -147,11 +147,28 @@ DEMO_TABLES = [
 ACTIVITIES = ("Loup-Garou", "Loup-Garou", "", "Loup-Garou", "", "Loup-Garou", "", "")
 
 
-def extras_for(online: bool) -> tuple[Extra, ...]:
+# The sample events `companion-bot demo --evening` plays.
+IN_PERSON, ONLINE, HYBRID, SMALL = "in-person", "online", "hybrid", "small"
+EVENINGS = (IN_PERSON, ONLINE, HYBRID, SMALL)
+HYBRID_NIGHT = Versions((("fr", "Soirée hybride (démo)"), ("en", "Hybrid evening (demo)")))
+JAM_SESSION = Versions((("fr", "Jam session (démo)"), ("en", "Jam session (demo)")))
+
+
+def joins_online(evening: str, index: int) -> bool:
+    """Does the regular number `index` join online? All of them at the game night; every
+    other one at the hybrid evening; nobody elsewhere."""
+    return evening == ONLINE or (evening == HYBRID and index % 2 == 1)
+
+
+def extras_for(evening: str) -> tuple[Extra, ...]:
     """The same people; online, they tap "we're in" instead of walking home."""
-    if not online:
-        return EXTRAS
-    return (*(replace(extra, reactions=(IN_THE_CALL,)) for extra in REGULARS), HELPER)
+    return (
+        *(
+            replace(extra, reactions=(IN_THE_CALL,)) if joins_online(evening, index) else extra
+            for index, extra in enumerate(REGULARS)
+        ),
+        HELPER,
+    )
 
 # Places the page offers to share as a location pin: (label, latitude, longitude).
 LOCATIONS = {
@@ -203,10 +220,34 @@ def online_spec(now: datetime, language: str) -> events.EventSpec:
     return spec
 
 
-async def create_event(now: datetime, language: str, online: bool = False) -> Event:
-    """The sample event, organized by the organizer persona, with its regulars signed up and
-    a volunteer on duty. `online`: the game night instead."""
-    spec = online_spec(now, language) if online else event_spec(now, language)
+def hybrid_spec(now: datetime, language: str) -> events.EventSpec:
+    """The night out, with the game night's tables for whoever joins online."""
+    spec = event_spec(now, language)
+    spec.name = HYBRID_NIGHT
+    spec.kind = EventKind.HYBRID
+    spec.tables = list(DEMO_TABLES)
+    return spec
+
+
+def small_spec(now: datetime, language: str) -> events.EventSpec:
+    """A jam session as the quick preset makes it: four hours, one arrival slot, one departure
+    at closing."""
+    spec = event_spec(now, language)
+    spec.name = JAM_SESSION
+    spec.closing = spec.doors_open + timedelta(hours=4)
+    spec.meeting_points = list(MEETING_POINTS[:1])
+    spec.arrival_slots = events.one_slot(spec.doors_open, spec.closing)
+    spec.departure_waves = [(spec.closing, 0)]
+    return spec
+
+
+SPECS = {IN_PERSON: event_spec, ONLINE: online_spec, HYBRID: hybrid_spec, SMALL: small_spec}
+
+
+async def create_event(now: datetime, language: str, evening: str = IN_PERSON) -> Event:
+    """The sample event of this `evening` (see EVENINGS), organized by the organizer persona,
+    with its regulars signed up and a volunteer on duty."""
+    spec = SPECS[evening](now, language)
     event = await events.create_event(spec, ORGANIZER_ID)
     await roles.grant(HELPER.telegram_id, event, RoleKind.VOLUNTEER)
     await people.ensure_person(HELPER.telegram_id, HELPER.language)
@@ -215,25 +256,24 @@ async def create_event(now: datetime, language: str, online: bool = False) -> Ev
     slots = await ArrivalSlot.filter(event=event).order_by("starts_at")
     waves = await DepartureWave.filter(event=event).order_by("departs_at")
     for index, regular in enumerate(REGULARS):
-        if online:
-            await people.ensure_person(regular.telegram_id, regular.language)
-            await people.set_display_name(regular.telegram_id, regular.name)
-            registration = await registrations.start_signup(regular.telegram_id, event)
-            await registrations.record_consent(registration)
-            await registrations.set_arrival(registration, ArrivalKind.SLOT, slots[regular.slot].id)
-            await tables.set_activity(registration, ACTIVITIES[index])
-            await registrations.confirm(registration)
-            continue
-        if Gazetteer.default().get(regular.destination) is None:
+        online = joins_online(evening, index)
+        if not online and Gazetteer.default().get(regular.destination) is None:
             continue  # a gazetteer without this place: one regular fewer
         await people.ensure_person(regular.telegram_id, regular.language)
         await people.set_display_name(regular.telegram_id, regular.name)
         registration = await registrations.start_signup(regular.telegram_id, event)
         await registrations.record_consent(registration)
-        await registrations.set_arrival(registration, ArrivalKind.SLOT, slots[regular.slot].id)
-        await registrations.set_destination(registration, regular.destination)
-        await registrations.set_transport(registration, regular.transport)
-        await registrations.set_departure_wave(registration, waves[regular.wave].id)
+        if evening == HYBRID:
+            await tables.set_online(registration, online)
+        slot = slots[min(regular.slot, len(slots) - 1)]
+        await registrations.set_arrival(registration, ArrivalKind.SLOT, slot.id)
+        if online:
+            await tables.set_activity(registration, ACTIVITIES[index])
+        else:
+            await registrations.set_destination(registration, regular.destination)
+            await registrations.set_transport(registration, regular.transport)
+            wave = waves[min(regular.wave, len(waves) - 1)]
+            await registrations.set_departure_wave(registration, wave.id)
         await registrations.confirm(registration)
     return event
 

@@ -171,13 +171,13 @@ class Demo:
         event: Event,
         users: dict[str, EmulatedUser],
         extras: list[EmulatedUser],
-        online: bool = False,
+        evening: str = scenario.IN_PERSON,
     ) -> None:
         self.emulator = emulator
         self.application = application
         self.event = event
         self.personas = [Persona(spec, users[spec.key]) for spec in scenario.PERSONAS]
-        self.extras = list(zip(scenario.extras_for(online), extras, strict=True))
+        self.extras = list(zip(scenario.extras_for(evening), extras, strict=True))
         self.links = chat.Links(chat.start_link_pattern(emulator.default_bot.username))
         self.log: list[LogEntry] = []
         self.night_over = False
@@ -552,18 +552,19 @@ class Demo:
 
 @contextlib.asynccontextmanager
 async def open_demo(
-    database_url: str, *, language: str = "fr", online: bool = False
+    database_url: str, *, language: str = "fr", evening: str = scenario.IN_PERSON
 ) -> AsyncIterator[Demo]:
-    """The emulator, the bot polling it and the seeded event (`online`: the game night);
-    Tortoise must already be open on `database_url` in this task, on an empty database."""
+    """The emulator, the bot polling it and the seeded event (`evening`: which one of
+    scenario.EVENINGS); Tortoise must already be open on `database_url` in this task, on an
+    empty database."""
     async with BotApiEmulator() as emulator:
         settings = demo_settings(emulator, database_url, language)
         application = build_application(settings)
         users, extras = scenario.open_accounts(emulator)
         await start_polling(application, timeout=5)
         try:
-            event = await scenario.create_event(clock.now(), language, online)
-            demo = Demo(emulator, application, event, users, extras, online)
+            event = await scenario.create_event(clock.now(), language, evening)
+            demo = Demo(emulator, application, event, users, extras, evening)
             await demo.open_chats()
             try:
                 yield demo
@@ -579,10 +580,12 @@ class Nights:
     database start again in this process, so the page, its address and its live board stay
     where they are. Open with `open_nights`."""
 
-    def __init__(self, database_url: str, language: str, online: bool = False) -> None:
+    def __init__(
+        self, database_url: str, language: str, evening: str = scenario.IN_PERSON
+    ) -> None:
         self.database_url = database_url
         self.language = language
-        self.online = online
+        self.evening = evening
         self.closing = False
         self._web_address: tuple[str, int] | None = None
         self._night: contextlib.AsyncExitStack | None = None
@@ -606,7 +609,7 @@ class Nights:
     async def _open_night(self) -> None:
         night = contextlib.AsyncExitStack()
         demo = await night.enter_async_context(
-            open_demo(self.database_url, language=self.language, online=self.online)
+            open_demo(self.database_url, language=self.language, evening=self.evening)
         )
         if self._web_address is not None:
             demo.serve_board_at(self._web_address)
@@ -651,11 +654,11 @@ class Nights:
 
 @contextlib.asynccontextmanager
 async def open_nights(
-    database_url: str, *, language: str = "fr", online: bool = False
+    database_url: str, *, language: str = "fr", evening: str = scenario.IN_PERSON
 ) -> AsyncIterator[Nights]:
-    """The first night open (`online`: a game night); Tortoise must already be open on
+    """The first night open (`evening`: which sample event); Tortoise must already be open on
     `database_url` in this task, on an empty database."""
-    nights = Nights(database_url, language, online)
+    nights = Nights(database_url, language, evening)
     await nights._open_night()
     try:
         yield nights

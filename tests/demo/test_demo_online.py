@@ -16,7 +16,7 @@ from tests.demo.test_demo import bot_texts, persona, play_until, say, tap
 
 @pytest_asyncio.fixture
 async def online_client(db: str) -> AsyncIterator[TestClient]:
-    async with open_nights(db, language="en", online=True) as nights:
+    async with open_nights(db, language="en", evening="online") as nights:
         server = TestServer(create_demo_app(nights, language="en"), host="127.0.0.1")
         async with TestClient(server) as running:
             nights.serve_board_at(("127.0.0.1", server.port))
