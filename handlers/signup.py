@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import html
 import re
+from collections.abc import Awaitable
 
 from telegram import Update
 from telegram.ext import (
@@ -398,13 +399,8 @@ async def on_activity(update: Update, context: Context) -> str | int:
         chosen = offered[int(choice)]
     else:
         return await stale_button(update, context)
-    try:
-        await tables.set_activity(registration, chosen)
-    except UserInputError as error:
-        return await refuse(update, context, error)
-    await answer_query(update)
-    await close_buttons(update, pressed_label(update))
-    return await advance(update, context, registration)
+    return await save_choice(update, context, registration,
+                             tables.set_activity(registration, chosen))  # fmt: skip
 
 
 async def on_activity_text(update: Update, context: Context) -> str | int:
@@ -522,6 +518,21 @@ def seats_text(t: Translator, seats: int | None) -> str:
 
 
 # -- moving on after an answer -------------------------------------------------------------
+
+
+async def save_choice(
+    update: Update, context: Context, registration: Registration, save: Awaitable[None]
+) -> str | int:
+    """A tapped answer: `save` (the service call) stores it, her button closes showing what
+    she tapped, the next question comes; an answer the service refuses is explained and its
+    question asked again."""
+    try:
+        await save
+    except UserInputError as error:
+        return await refuse(update, context, error)
+    await answer_query(update)
+    await close_buttons(update, pressed_label(update))
+    return await advance(update, context, registration)
 
 
 async def advance(update: Update, context: Context, registration: Registration) -> str | int:
@@ -745,13 +756,9 @@ async def on_arrival(update: Update, context: Context) -> str | int:
         choice, ArrivalKind.SLOT
     )
     slot_id = int(choice.removeprefix("slot:")) if kind == ArrivalKind.SLOT else None
-    try:
-        await registrations.set_arrival(registration, kind, slot_id)
-    except UserInputError as error:
-        return await refuse(update, context, error)
-    await answer_query(update)
-    await close_buttons(update, pressed_label(update))
-    return await advance(update, context, registration)
+    return await save_choice(
+        update, context, registration, registrations.set_arrival(registration, kind, slot_id)
+    )
 
 
 async def on_destination_text(update: Update, context: Context) -> str | int:
@@ -870,39 +877,26 @@ async def pick_destination(
     registration = registration or await registration_or_expire(update, context)
     if registration is None:
         return END
-    try:
-        await registrations.set_destination(registration, place_id)
-    except UserInputError as error:
-        return await refuse(update, context, error)
-    await answer_query(update)
-    await close_buttons(update, pressed_label(update))
-    return await advance(update, context, registration)
+    return await save_choice(update, context, registration,
+                             registrations.set_destination(registration, place_id))  # fmt: skip
 
 
 async def on_transport(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return END
-    try:
-        await registrations.set_transport(registration, update.callback_query.data.split(":")[-1])
-    except UserInputError as error:
-        return await refuse(update, context, error)
-    await answer_query(update)
-    await close_buttons(update, pressed_label(update))
-    return await advance(update, context, registration)
+    transport = update.callback_query.data.split(":")[-1]
+    return await save_choice(update, context, registration,
+                             registrations.set_transport(registration, transport))  # fmt: skip
 
 
 async def on_seats(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return END
-    try:
-        await registrations.set_seats(registration, int(update.callback_query.data.split(":")[-1]))
-    except UserInputError as error:
-        return await refuse(update, context, error)
-    await answer_query(update)
-    await close_buttons(update, pressed_label(update))
-    return await advance(update, context, registration)
+    seats = int(update.callback_query.data.split(":")[-1])
+    return await save_choice(update, context, registration,
+                             registrations.set_seats(registration, seats))  # fmt: skip
 
 
 async def on_seats_text(update: Update, context: Context) -> str | int:
@@ -922,15 +916,9 @@ async def on_wave(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return END
-    try:
-        await registrations.set_departure_wave(
-            registration, int(update.callback_query.data.split(":")[-1])
-        )
-    except UserInputError as error:
-        return await refuse(update, context, error)
-    await answer_query(update)
-    await close_buttons(update, pressed_label(update))
-    return await advance(update, context, registration)
+    wave_id = int(update.callback_query.data.split(":")[-1])
+    return await save_choice(update, context, registration,
+                             registrations.set_departure_wave(registration, wave_id))  # fmt: skip
 
 
 async def on_edit(update: Update, context: Context) -> str | int:
