@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from companion_bot import signing
+from companion_bot import signing, telegram_links
 from companion_bot.i18n import LANGUAGES, translator
 from companion_bot.services.retention import DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS
 from companion_bot.settings import Settings, SettingsError, load_settings
@@ -298,7 +298,7 @@ async def _create_event(args: argparse.Namespace, settings: Settings, language: 
         event = await events.create_event(spec, args.creator)
     finally:
         await close_database()
-    links = events.event_links(event, username)
+    links = telegram_links.event_links(event, username)
     print(f"Created event #{event.id}: {event.name}")
     for kind, link in links.items():
         print(f"{kind.value:>10}: {link}")

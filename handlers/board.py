@@ -9,11 +9,13 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
+from companion_bot import notices
 from companion_bot.i18n import Translator
 from companion_bot.models import Event
 from companion_bot.services import board, broadcasts, export, outbox, qr
 from companion_bot.services.errors import UserInputError
 from companion_bot.signing import signed_pattern
+from companion_bot.telegram_links import event_links
 from handlers.callbacks import button, signed
 from handlers.common import (
     Context,
@@ -84,10 +86,10 @@ async def send_qr_codes(update: Update, context: Context, event_id: int) -> None
     if event is None:
         return
     for kind in qr.QR_KINDS:
-        link, png = qr.event_qr(event, context.bot.username, kind)
+        link, png = qr.invite_qr(event_links(event, context.bot.username), kind)
         await outbox.enqueue(
             update.effective_chat.id,
-            method="sendPhoto",
+            kind=notices.PHOTO,
             payload={
                 "photo": outbox.attachment(png, qr.qr_filename(event, kind)),
                 "caption": _(qr.CAPTIONS[kind]).format(
@@ -106,7 +108,7 @@ async def send_export(update: Update, context: Context, event_id: int) -> None:
     text = await export.event_csv(t, event)
     await outbox.enqueue(
         update.effective_chat.id,
-        method="sendDocument",
+        kind=notices.DOCUMENT,
         payload={
             # A byte-order mark, so that spreadsheets open accents as UTF-8.
             "document": outbox.attachment(

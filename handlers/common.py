@@ -16,6 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from companion_bot import notices
 from companion_bot.i18n import (
     LANGUAGES,
     N_,
@@ -100,6 +101,14 @@ async def send(
     return await reply(update.effective_chat.id, text, markup, purpose=purpose, **payload)
 
 
+def with_markup(payload: dict[str, Any], markup) -> dict[str, Any]:
+    """A notice's fields with this handler's keyboard (a PTB markup or its JSON), which the
+    Telegram sender sends as it is (companion_bot/notices.py: `markup`)."""
+    if markup is None:
+        return payload
+    return payload | {"markup": markup.to_dict() if hasattr(markup, "to_dict") else markup}
+
+
 async def reply(
     chat_id: int, text: str, markup=None, *, purpose: str | None = None, **payload: Any
 ) -> OutboxMessage:
@@ -107,8 +116,7 @@ async def reply(
     row = await outbox.enqueue(
         chat_id,
         text,
-        reply_markup=markup,
-        payload=payload or None,
+        payload=with_markup(payload, markup) or None,
         priority=outbox.REPLY_PRIORITY,
         purpose=purpose,
         answering=True,
@@ -128,16 +136,11 @@ async def edit_message(
     """Change a message of her chat known by its Telegram id (the one she tapped): its text
     (and buttons), or only its buttons (None removes them). Queued like a reply, so it goes
     after what was queued before. (`outbox.edit` changes what an outbox row became.)"""
-    if text is None:
-        method, payload = "editMessageReplyMarkup", {"message_id": message_id}
-    else:
-        method, payload = "editMessageText", {"message_id": message_id}
     row = await outbox.enqueue(
         chat_id,
         text,
-        method=method,
-        payload=payload,
-        reply_markup=markup,
+        kind=notices.EDIT_CHOICES if text is None else notices.EDIT_TEXT,
+        payload=with_markup({"message_id": message_id}, markup),
         priority=outbox.REPLY_PRIORITY,
         purpose=purpose,
     )

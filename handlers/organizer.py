@@ -59,6 +59,7 @@ from companion_bot.services.retention import (
 )
 from companion_bot.services.texts import Versions
 from companion_bot.services.times import parse_local_datetime
+from companion_bot.telegram_links import event_links
 from handlers.common import (
     SIGNED_UP,
     Context,
@@ -525,8 +526,7 @@ async def on_create(update: Update, context: Context) -> int:
     await close_buttons(update)
     context.user_data.pop(DRAFT_KEY, None)
     context.user_data.pop(STEP_KEY, None)
-    overview = await organizer_overview(update.effective_user.id, context.bot.username)
-    links = next(item.links for item in overview if item.event.id == event.id)
+    links = event_links(event, context.bot.username)
     await send(
         update,
         context,
@@ -706,7 +706,7 @@ ORGANIZERS = N_plural("{count} organizer", "{count} organizers")
 async def on_my_events(update: Update, context: Context) -> None:
     t = tr(update, context)
     _ = t.gettext
-    overviews = await organizer_overview(update.effective_user.id, context.bot.username)
+    overviews = await organizer_overview(update.effective_user.id)
     volunteering = await roles.volunteer_events(update.effective_user.id)
     if not overviews and not volunteering:
         await send(update, context, _("You don't organize or volunteer at any event yet."))
@@ -720,7 +720,8 @@ async def on_my_events(update: Update, context: Context) -> None:
             t.plural(ORGANIZERS, item.organizers),
         ])  # fmt: skip
         when = t.datetime(item.event.doors_open, item.event.timezone)
-        blocks.append(f"{links_text(t, item.event, item.links)}\n{when}\n{counts}")
+        links = event_links(item.event, context.bot.username)
+        blocks.append(f"{links_text(t, item.event, links)}\n{when}\n{counts}")
     for event in volunteering:
         blocks.append(
             _("Volunteer at <b>{event}</b>, {when}").format(

@@ -20,7 +20,7 @@ from companion_bot.services.groups import KIND_NAMES
 from companion_bot.services.help import LEVEL_NAMES
 from companion_bot.services.lifecycle import HOME_ANSWERS, MET_ANSWERS
 from companion_bot.signing import signed_pattern
-from companion_bot.telegram_text import split_lines
+from companion_bot.text_limits import split_lines
 from handlers.callbacks import button, signed
 from handlers.common import (
     Context,

@@ -32,6 +32,7 @@ from telegram.ext import (
     filters,
 )
 
+from companion_bot import notices
 from companion_bot.i18n import (
     LANGUAGE_CODES,
     LANGUAGE_NAMES,
@@ -157,7 +158,7 @@ async def is_current_prompt(update: Update, context: Context) -> bool:
         return True
     markup = message.reply_markup.to_dict() if message.reply_markup else None
     payload = row.payload or {}
-    return markup == payload.get("reply_markup") and message.text == plain_text(
+    return markup == payload.get("markup") and message.text == plain_text(
         payload.get("text", "")
     )
 
@@ -178,7 +179,7 @@ async def retire_previous_prompt(update: Update, context: Context) -> None:
         previous, tapped.chat.id
     ):
         return  # the tapped question: close_buttons says what she chose there
-    await outbox.edit(previous, method="editMessageReplyMarkup", priority=outbox.REPLY_PRIORITY)
+    await outbox.edit(previous, kind=notices.EDIT_CHOICES, priority=outbox.REPLY_PRIORITY)
 
 
 async def ask_language(
@@ -973,7 +974,7 @@ async def on_confirm(update: Update, context: Context) -> str | int:
         )
         + offer,
         # From now on, "🆘 I need help" stays under her keyboard (handlers/help.py).
-        help_keyboard(tr(update, context)),
+        **help_keyboard(tr(update, context)),
     )
     context.user_data.pop(PROMPT_KEY, None)  # answered: a second tap of it is stale
     return END

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import RetryAfter
 from tortoise.transactions import in_transaction
 
+from companion_bot import notices
 from companion_bot.app import build_application
 from companion_bot.emulator import BotApiEmulator, Limits, settle
 from companion_bot.models import Broadcast, OutboxMessage, OutboxStatus, Person
@@ -50,21 +50,20 @@ def calls_to(harness: BotHarness, chat_id: int, method: str = "sendMessage") -> 
 # -- storage only ------------------------------------------------------------------------------
 
 
-async def test_enqueue_stores_the_rendered_call_without_calling_telegram(db):
-    markup = InlineKeyboardMarkup([[InlineKeyboardButton("I'm home", callback_data="home:1")]])
+async def test_enqueue_stores_a_notice_without_calling_telegram(db):
     row = await outbox.enqueue(
-        1234, "<b>Bonsoir</b>", reply_markup=markup, purpose="test", reference={"group": 7}
+        1234,
+        "<b>Bonsoir</b>",
+        choices=[[("I'm home", "home:1")]],
+        purpose="test",
+        reference={"group": 7},
     )
     assert row is not None
     stored = await OutboxMessage.get(id=row.id)
     assert stored.status == OutboxStatus.PENDING
-    assert stored.method == "sendMessage"
-    assert stored.payload == {
-        "text": "<b>Bonsoir</b>",
-        "reply_markup": {"inline_keyboard": [[{"text": "I'm home", "callback_data": "home:1"}]]},
-        "parse_mode": "HTML",
-        "link_preview_options": {"is_disabled": True},
-    }
+    assert stored.method == notices.TEXT
+    # In no channel's terms: the action is signed for her by the channel that sends it.
+    assert stored.payload == {"text": "<b>Bonsoir</b>", "choices": [[["I'm home", "home:1"]]]}
     assert stored.reference == {"group": 7}
     assert stored.not_before <= datetime.now(UTC)
 
@@ -229,20 +228,19 @@ async def test_an_edit_that_changes_nothing_counts_as_sent(harness):
     await drain(harness)
     shown = marie.last_message()
     edit = {"message_id": shown.message_id, "text": "Your group leaves at 3:00"}
-    row = await outbox.enqueue(marie.id, method="editMessageText", payload=edit)
+    row = await outbox.enqueue(marie.id, kind=notices.EDIT_TEXT, payload=edit)
     await drain(harness)
     await row.refresh_from_db()
     assert row.status == OutboxStatus.SENT
     assert row.error is None
 
 
-async def test_after_send_hooks_get_the_row_and_telegrams_message(harness, monkeypatch):
+async def test_after_send_hooks_get_the_row_and_the_message_it_became(harness, monkeypatch):
     monkeypatch.setattr(outbox, "_after_send", {})
     seen = []
 
-    async def remember(row, message):
-        text = message.text if message else None
-        seen.append((row.reference, row.chat_id, row.telegram_message_id, text))
+    async def remember(row, delivered):
+        seen.append((row.reference, row.chat_id, row.telegram_message_id, delivered.message_id))
 
     outbox.register_after_send("test-relay", remember)
     marie, lea = harness.user(started=True), harness.user(started=True)
@@ -252,13 +250,11 @@ async def test_after_send_hooks_get_the_row_and_telegrams_message(harness, monke
     # copyMessage answers with a bare MessageId: the hook gets the id on the row.
     copy = {"from_chat_id": marie.id, "message_id": original}
     await outbox.enqueue(
-        lea.id, method="copyMessage", payload=copy, purpose="test-relay", reference={"n": 2}
+        lea.id, kind=notices.COPY, payload=copy, purpose="test-relay", reference={"n": 2}
     )
     await drain(harness)
-    assert seen == [
-        ({"n": 1}, marie.id, original, "Hello"),
-        ({"n": 2}, lea.id, lea.last_message().message_id, None),
-    ]
+    copied = lea.last_message().message_id
+    assert seen == [({"n": 1}, marie.id, original, original), ({"n": 2}, lea.id, copied, copied)]
     assert await OutboxMessage.filter(status=OutboxStatus.SENT).count() == 2
 
 
@@ -382,13 +378,13 @@ async def test_paced_outbox_and_direct_replies_share_one_budget_without_429s(db)
 # -- edits and coalescing ----------------------------------------------------------------------
 
 
-def buttons(*labels: str) -> dict:
-    return {"inline_keyboard": [[{"text": label, "callback_data": label}] for label in labels]}
+def buttons(*labels: str) -> list:
+    return [[(label, label)] for label in labels]
 
 
 async def test_an_edit_changes_the_message_its_row_became(harness):
     marie = harness.user(started=True)
-    card = await outbox.enqueue(marie.id, "Group 1: Ada not there yet", reply_markup=buttons("X"))
+    card = await outbox.enqueue(marie.id, "Group 1: Ada not there yet", choices=buttons("X"))
     await drain(harness)
     shown = marie.last_message()
     assert await outbox.edit(card, "Group 1: Ada at the meeting point") is not None
@@ -406,8 +402,8 @@ async def test_an_edit_of_a_message_not_sent_yet_goes_out_with_it(harness):
     marie = harness.user(started=True)
     worker = outbox_worker(harness)
     await worker.stop()  # a long queue: the card is still waiting
-    card = await outbox.enqueue(marie.id, "Ada not there yet", reply_markup=buttons("Left"))
-    folded = await outbox.edit(card, "Ada at the meeting point", reply_markup=buttons("Left"))
+    card = await outbox.enqueue(marie.id, "Ada not there yet", choices=buttons("Left"))
+    folded = await outbox.edit(card, "Ada at the meeting point", choices=buttons("Left"))
     assert folded is not None and folded.id == card.id
     await worker.start()
     await drain(harness)

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from companion_bot import clock
+from companion_bot import clock, notices
 from companion_bot.i18n import N_, N_plural, Translator, escape
 from companion_bot.models import (
     ArrivalSlot,
@@ -43,7 +43,7 @@ from companion_bot.models import (
 )
 from companion_bot.services import groups, outbox, relay, scheduler
 from companion_bot.services.errors import UserInputError
-from companion_bot.services.messaging import HELP_BUTTON, help_keyboard, language_of, signed_markup
+from companion_bot.services.messaging import HELP_BUTTON, help_keyboard, language_of
 from companion_bot.services.people import ensure_person
 from companion_bot.services.texts import meeting_place
 
@@ -137,7 +137,7 @@ async def on_night_start(payload: dict, now: datetime) -> None:
             person.telegram_id,
             t.gettext(NIGHT_START).format(event=escape(event.localized("name", t.language)),
                                           button=t.gettext(HELP_BUTTON)),
-            reply_markup=help_keyboard(t),
+            payload=help_keyboard(t),
             dedupe_key=f"night:{event.id}:{person.id}",
         )  # fmt: skip
 
@@ -268,7 +268,7 @@ async def on_wave_reminder(payload: dict, now: datetime) -> None:
         await outbox.enqueue(
             person.telegram_id,
             text,
-            reply_markup=signed_markup(person, rows),
+            choices=rows,
             priority=URGENT,
             dedupe_key=f"reminder:{wave.id}:{registration.id}:{wave.departs_at.isoformat()}",
         )
@@ -394,14 +394,13 @@ def group_card(t: Translator, state: GroupState) -> str:
     return "\n".join(lines)
 
 
-def group_card_markup(t: Translator, volunteer: Person, state: GroupState):
+def group_card_choices(t: Translator, state: GroupState) -> list[list[notices.Choice]] | None:
     if state.group.status != GroupStatus.ANNOUNCED:
         return None
-    return signed_markup(
-        volunteer,
-        [[(t.gettext(GROUP_HAS_LEFT), f"vo:left:{state.group.id}")],
-         [(t.gettext(SOMEONE_MISSING), f"vo:miss:{state.group.id}")]],
-    )  # fmt: skip
+    return [
+        [(t.gettext(GROUP_HAS_LEFT), f"vo:left:{state.group.id}")],
+        [(t.gettext(SOMEONE_MISSING), f"vo:miss:{state.group.id}")],
+    ]
 
 
 def card_key(group_id: int, chat_id: int) -> str:
@@ -418,7 +417,7 @@ async def send_card(person: Person, state: GroupState, dedupe_key: str | None = 
     await outbox.enqueue(
         person.telegram_id,
         group_card(t, state),
-        reply_markup=group_card_markup(t, person, state),
+        choices=group_card_choices(t, state),
         priority=URGENT,
         dedupe_key=dedupe_key,
         coalesce_key=card_key(state.group.id, person.telegram_id),
@@ -476,7 +475,7 @@ async def on_group_cards(payload: dict, now: datetime) -> None:
             await outbox.edit(
                 card,
                 group_card(t, state),
-                reply_markup=group_card_markup(t, reader, state),
+                choices=group_card_choices(t, state),
                 priority=URGENT,
                 min_interval=CARD_EDIT_INTERVAL,
             )
@@ -714,8 +713,7 @@ async def on_home_reminder(payload: dict, now: datetime) -> None:
     await outbox.enqueue(
         registration.person.telegram_id,
         t.gettext(HOME_REMINDER),
-        reply_markup=signed_markup(registration.person,
-                                   [[(t.gettext(HOME), f"cl:home:{registration.id}")]]),
+        choices=[[(t.gettext(HOME), f"cl:home:{registration.id}")]],
         priority=URGENT,
         dedupe_key=f"homereminder:{registration.id}:{registration.left_at.isoformat()}",
     )  # fmt: skip
@@ -794,7 +792,7 @@ async def group_member_left(
     await outbox.enqueue(
         person.telegram_id,
         t.gettext(SAFE_TRIP),
-        reply_markup=signed_markup(person, [[(t.gettext(HOME), f"cl:home:{registration.id}")]]),
+        choices=[[(t.gettext(HOME), f"cl:home:{registration.id}")]],
         priority=URGENT,
         dedupe_key=f"safetrip:{group.id}:{registration.id}",
     )
@@ -833,7 +831,7 @@ async def left_behind(group: CompanionGroup, registration: Registration, now: da
     text = (t.gettext(LEFT_WITHOUT_YOU).format(time=time) if later
             else t.gettext(LEFT_WITHOUT_YOU_LAST))  # fmt: skip
     await outbox.enqueue(
-        person.telegram_id, text, reply_markup=signed_markup(person, rows) if rows else None,
+        person.telegram_id, text, choices=rows if rows else None,
         priority=URGENT, dedupe_key=f"leftbehind:{group.id}:{registration.id}",
     )  # fmt: skip
 
@@ -892,10 +890,10 @@ async def flag_missing(
         await outbox.enqueue(
             person.telegram_id,
             t.gettext(WHERE_ARE_YOU).format(point=escape(point)),
-            reply_markup=signed_markup(person, [
+            choices=[
                 [(t.gettext(ON_MY_WAY), f"cl:coming:{registration.id}")],
                 [(t.gettext(WITHOUT_ME), f"cl:alone:{registration.id}")],
-            ]),
+            ],
             priority=URGENT,
             dedupe_key=f"missing:{group.id}:{registration.id}:{now.isoformat()}",
         )  # fmt: skip

@@ -14,7 +14,7 @@ from companion_bot.i18n import N_, escape
 from companion_bot.models import AlertDrill, AlertDrillReceipt, Event, RoleKind
 from companion_bot.services import closing, outbox
 from companion_bot.services.errors import UserInputError
-from companion_bot.services.messaging import language_of, signed_markup
+from companion_bot.services.messaging import language_of
 from companion_bot.services.roles import require_organizer
 
 TEST_ALERT = N_(
@@ -63,9 +63,7 @@ async def send_test_alert(telegram_id: int, event_id: int, now: datetime | None 
                     event=escape(event.localized("name", t.language)),
                     name=escape(sender.display_name if sender else "?"),
                 ),
-                reply_markup=signed_markup(
-                    volunteer, [[(t.gettext(RECEIVED), f"ta:ack:{receipt.id}")]]
-                ),
+                choices=[[(t.gettext(RECEIVED), f"ta:ack:{receipt.id}")]],
                 priority=closing.URGENT,
                 dedupe_key=f"testalert:{drill.id}:{volunteer.id}",
             )

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from companion_bot import clock
+from companion_bot import clock, notices
 from companion_bot.i18n import N_, escape
 from companion_bot.models import Person, Registration, RegistrationStatus, RelayedMessage, RoleKind
 from companion_bot.services import closing, escalation, locations, outbox, relay, scheduler
@@ -219,7 +219,7 @@ async def share_with_team(telegram_id: int, message_id: int, lat: float, lon: fl
         copy = copies.get(person.id)
         if copy is not None and copy.recipient_message_id is not None:
             await outbox.enqueue(
-                person.telegram_id, method="editMessageLiveLocation",
+                person.telegram_id, kind=notices.MOVE_LOCATION,
                 payload={"message_id": copy.recipient_message_id, "latitude": lat,
                          "longitude": lon},
                 dedupe_key=f"{key}{person.id}:{secrets.token_hex(6)}", purpose=locations.PURPOSE,
@@ -234,7 +234,7 @@ async def share_with_team(telegram_id: int, message_id: int, lat: float, lon: fl
             dedupe_key=f"{key}{person.id}:team:intro",
         )
         await outbox.enqueue(
-            person.telegram_id, method="sendLocation",
+            person.telegram_id, kind=notices.LOCATION,
             payload={"latitude": lat, "longitude": lon, "live_period": relay.LIVE_PERIOD_MAX},
             priority=closing.URGENT, dedupe_key=f"{key}{person.id}:team",
             purpose=relay.RELAY_PURPOSE,

@@ -28,7 +28,7 @@ from companion_bot.models import (
 )
 from companion_bot.services import closing, groups, outbox, relay, scheduler
 from companion_bot.services.errors import UserInputError
-from companion_bot.services.messaging import language_of, signed_markup
+from companion_bot.services.messaging import language_of
 
 URGENT = closing.URGENT
 
@@ -96,15 +96,12 @@ async def on_group_ask(payload: dict, now: datetime) -> None:
                 name=escape(registration.person.display_name or "?"),
                 time=t.time(registration.left_at, registration.event.timezone),
             ),
-            reply_markup=signed_markup(
-                person,
-                [
+            choices=[
                     [
                         (t.gettext(SHE_IS_FINE), f"hs:ok:{registration.id}"),
                         (t.gettext(NO_NEWS_ANSWER), f"hs:no:{registration.id}"),
                     ]
                 ],
-            ),
             priority=URGENT,
             dedupe_key=f"{GROUP_KEY}{registration.id}:{person.id}",
         )
@@ -149,9 +146,7 @@ async def _alert(registration: Registration, team: list[Person], template: str, 
                 time=t.time(registration.left_at or now, event.timezone),
                 group=await _group_label(t, registration),
             ),
-            reply_markup=signed_markup(
-                person, [[(t.gettext(SHE_IS_SAFE), f"hs:ok:{registration.id}")]]
-            ),
+            choices=[[(t.gettext(SHE_IS_SAFE), f"hs:ok:{registration.id}")]],
             priority=URGENT,
             dedupe_key=f"{key}{registration.id}:{person.id}",
         )

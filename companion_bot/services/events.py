@@ -14,7 +14,6 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from telegram.helpers import create_deep_linked_url
 from tortoise.transactions import in_transaction
 
 from companion_bot.gazetteer import Gazetteer
@@ -118,7 +117,6 @@ class EventSpec:
 @dataclass(frozen=True)
 class EventOverview:
     event: Event
-    links: dict[InviteKind, str]
     confirmed: int
     drafts: int
     volunteers: int
@@ -393,22 +391,14 @@ async def resolve_invite(code: str) -> Invite | None:
     return None
 
 
-def event_links(event: Event, bot_username: str) -> dict[InviteKind, str]:
-    return {
-        InviteKind.ATTENDEE: create_deep_linked_url(bot_username, event.attendee_code),
-        InviteKind.VOLUNTEER: create_deep_linked_url(bot_username, event.volunteer_code),
-        InviteKind.ORGANIZER: create_deep_linked_url(bot_username, event.organizer_code),
-    }
-
-
 async def get_event(event_id: int) -> Event | None:
     return await Event.get_or_none(id=event_id).prefetch_related(
         "meeting_points", "arrival_slots", "departure_waves"
     )
 
 
-async def organizer_overview(telegram_id: int, bot_username: str) -> list[EventOverview]:
-    """The events she organizes, newest first, with links and sign-up counts."""
+async def organizer_overview(telegram_id: int) -> list[EventOverview]:
+    """The events she organizes, newest first, with sign-up counts."""
     events = (
         await Event.filter(roles__person__telegram_id=telegram_id, roles__kind=RoleKind.ORGANIZER)
         .distinct()
@@ -421,7 +411,6 @@ async def organizer_overview(telegram_id: int, bot_username: str) -> list[EventO
         overviews.append(
             EventOverview(
                 event=event,
-                links=event_links(event, bot_username),
                 confirmed=await registrations.filter(status=RegistrationStatus.CONFIRMED).count(),
                 drafts=await registrations.filter(status=RegistrationStatus.DRAFT).count(),
                 volunteers=await roles.filter(kind=RoleKind.VOLUNTEER).count(),

@@ -15,7 +15,7 @@ from companion_bot.services import outbox
 from companion_bot.services.closing import on_duty_team
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.lifecycle import HOME_ANSWERS, MET_ANSWERS
-from companion_bot.services.messaging import language_of, signed_markup
+from companion_bot.services.messaging import language_of
 
 MAX_TEXT = 3500
 CONTACT_REQUEST = N_(
@@ -50,8 +50,7 @@ async def tell_organizers(answer: FollowupAnswer) -> int:
         await outbox.enqueue(
             organizer.telegram_id,
             "\n".join(lines),
-            reply_markup=signed_markup(organizer,
-                                       [[(t.gettext(REPLY_TO_HER), f"fc:{answer.id}")]]),
+            choices=[[(t.gettext(REPLY_TO_HER), f"fc:{answer.id}")]],
             dedupe_key=f"{thread_key_prefix(answer.id)}contact:{organizer.id}",
         )  # fmt: skip
     return len(organizers)
@@ -112,7 +111,7 @@ async def write(telegram_id: int, answer_id: int, organizer_id: int | None, text
             event=escape(found.answer.event.localized("name", t.language)),
             text=escape(text),
         ),
-        reply_markup=signed_markup(found.recipient, [[(t.gettext(button), data)]]),
+        choices=[[(t.gettext(button), data)]],
         # Keyed by the answer, so that /forget finds the thread (`privacy.forget_messages`).
         dedupe_key=f"{thread_key_prefix(answer_id)}{secrets.token_hex(6)}",
     )

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from companion_bot import clock
+from companion_bot import clock, notices
 from companion_bot.i18n import N_, escape
 from companion_bot.models import (
     Event,
@@ -38,7 +38,7 @@ from companion_bot.models import (
 from companion_bot.services import locations, outbox, scheduler
 from companion_bot.services.closing import may_act, on_duty_team
 from companion_bot.services.errors import UserInputError
-from companion_bot.services.messaging import language_of, signed_markup
+from companion_bot.services.messaging import language_of
 
 ESCALATION_TASK = "help_escalation"
 CLAIM_REMINDER_TASK = "help_claim_reminder"
@@ -198,11 +198,11 @@ async def send_alert(alert: HelpAlert, recipient: Person, kind: str, note: str |
     text = alert_text(t, alert)
     if note:
         text = t.gettext(note) + "\n" + text
-    markup = signed_markup(recipient, [[(t.gettext(ON_IT), f"vh:claim:{alert.id}")]])
+    claim = [[(t.gettext(ON_IT), f"vh:claim:{alert.id}")]]
     await outbox.enqueue(
         recipient.telegram_id,
         text,
-        reply_markup=markup,
+        choices=claim,
         priority=ALERT_PRIORITY,
         dedupe_key=key(alert.id, kind, recipient.id),
         purpose=ALERT_PURPOSE,
@@ -210,7 +210,7 @@ async def send_alert(alert: HelpAlert, recipient: Person, kind: str, note: str |
     if alert.latitude is not None:
         await outbox.enqueue(
             recipient.telegram_id,
-            method="sendLocation",
+            kind=notices.LOCATION,
             payload={"latitude": alert.latitude, "longitude": alert.longitude},
             priority=ALERT_PRIORITY,
             dedupe_key=key(alert.id, kind, recipient.id, "loc"),
@@ -264,7 +264,7 @@ async def add_detail(
             if location:
                 await outbox.enqueue(
                     recipient.telegram_id,
-                    method="sendLocation",
+                    kind=notices.LOCATION,
                     payload={"latitude": location[0], "longitude": location[1]},
                     priority=ALERT_PRIORITY,
                     dedupe_key=key(alert.id, "detail", secrets.token_hex(6)),
@@ -417,12 +417,17 @@ async def on_claim_reminder(payload: dict, now: datetime) -> None:
         return
     close_button = (language_of(alert.claimed_by).gettext(CLOSE), f"vh:close:{alert.id}")
     await tell(alert.claimed_by, alert, "stillopen", STILL_OPEN,
-               markup=signed_markup(alert.claimed_by, [[close_button]]),
+               choices=[[close_button]],
                name=escape(alert.person.display_name if alert.person else "?"))  # fmt: skip
 
 
 async def tell(
-    person: Person | None, alert: HelpAlert, what: str, message: str, markup=None, **values
+    person: Person | None,
+    alert: HelpAlert,
+    what: str,
+    message: str,
+    choices: list[list[notices.Choice]] | None = None,
+    **values,
 ) -> None:
     """One message about the alert (once: `what` names it) to her or to someone of the team."""
     if person is None:
@@ -430,7 +435,7 @@ async def tell(
     await outbox.enqueue(
         person.telegram_id,
         language_of(person).gettext(message).format(**values),
-        reply_markup=markup,
+        choices=choices,
         priority=ALERT_PRIORITY,
         dedupe_key=key(alert.id, what),
     )

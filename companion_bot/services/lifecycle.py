@@ -31,7 +31,7 @@ from companion_bot.models import (
     RoleKind,
 )
 from companion_bot.services import closing, locations, outbox, privacy, scheduler
-from companion_bot.services.messaging import language_of, signed_markup
+from companion_bot.services.messaging import language_of
 
 FOLLOWUP_TASK = "morning_followup"
 PURGE_TASK = "purge_event"
@@ -104,7 +104,7 @@ async def on_followup(payload: dict, now: datetime) -> None:
             t.gettext(FOLLOWUP_ONLINE if online else FOLLOWUP).format(
                 event=escape(event.localized("name", t.language))
             ),
-            reply_markup=signed_markup(person, rows),
+            choices=rows,
             dedupe_key=f"followup:{event.id}:{person.id}",
         )
 

@@ -9,12 +9,12 @@ purpose and call `blank` from its after-send hook).
 
 from __future__ import annotations
 
-from telegram import Message
-
+from companion_bot import notices
 from companion_bot.models import OutboxMessage, OutboxStatus
+from companion_bot.services.outbox import Delivered
 
 PURPOSE = "location"
-METHODS = ("sendLocation", "editMessageLiveLocation", "sendVenue")
+KINDS = (notices.LOCATION, notices.MOVE_LOCATION)
 COORDINATES = ("latitude", "longitude", "horizontal_accuracy", "heading")
 NOT_SENT = (OutboxStatus.FAILED, OutboxStatus.BLOCKED, OutboxStatus.CANCELLED)
 
@@ -23,10 +23,10 @@ def without_coordinates(payload: dict | None) -> dict:
     return {key: value for key, value in (payload or {}).items() if key not in COORDINATES}
 
 
-async def blank(row: OutboxMessage, message: Message | None = None) -> None:
-    """After-send hook: the point reached Telegram, the outbox needs it no more. The row's
+async def blank(row: OutboxMessage, delivered: Delivered | None = None) -> None:
+    """After-send hook: the point reached her, the outbox needs it no more. The row's
     purpose is cleared too: it has done its job, and the sweep skips the row."""
-    if row.method not in METHODS:
+    if row.method not in KINDS:
         return
     await OutboxMessage.filter(id=row.id).update(
         payload=without_coordinates(row.payload), purpose=None
@@ -34,14 +34,10 @@ async def blank(row: OutboxMessage, message: Message | None = None) -> None:
 
 
 async def blank_finished() -> int:
-    """Blank the coordinates of location messages that will never be sent."""
-    from companion_bot.services.relay import RELAY_PURPOSE
-
-    rows = await OutboxMessage.filter(
-        method__in=METHODS,
-        status__in=NOT_SENT,
-        purpose__in=[PURPOSE, RELAY_PURPOSE],
-    )
+    """Blank the coordinates of location messages that will never be sent (whatever
+    queued them: help alerts, relayed live locations)."""
+    rows = await OutboxMessage.filter(method__in=KINDS, status__in=NOT_SENT)
+    rows = [row for row in rows if set(COORDINATES) & set(row.payload or {})]
     for row in rows:
         await blank(row)
     return len(rows)

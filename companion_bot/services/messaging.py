@@ -1,13 +1,11 @@
-"""What every notification needs: the recipient's language, buttons signed for her, and the
-"🆘 I need help" keyboard that stays under an attendee's chat during her event."""
+"""What every notification needs: the recipient's language, and the "🆘 I need help" keyboard
+that stays under an attendee's chat during her event."""
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
-
+from companion_bot import notices
 from companion_bot.i18n import LANGUAGES, N_, Translator, translator
 from companion_bot.models import Person
-from companion_bot.signing import sign
 
 HELP_BUTTON = N_("🆘 I need help")
 
@@ -32,20 +30,7 @@ def language_of(person: Person) -> Translator:
     return translator(person.language or _default_language)
 
 
-def signed_markup(person: Person, rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
-    """Inline buttons whose data only `person` can send back (see companion_bot.signing)."""
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(label, callback_data=sign(person.telegram_id, data))
-             for label, data in row]
-            for row in rows
-        ]
-    )  # fmt: skip
-
-
-def help_keyboard(t: Translator) -> ReplyKeyboardMarkup:
-    """Stays under her keyboard all night: one tap away from help (handlers/help.py answers
-    the button's text in every language)."""
-    return ReplyKeyboardMarkup(
-        [[KeyboardButton(t.gettext(HELP_BUTTON))]], resize_keyboard=True, is_persistent=True
-    )
+def help_keyboard(t: Translator) -> dict[str, str]:
+    """Notice fields that keep "🆘 I need help" under her chat all night: one tap away from
+    help (handlers/help.py answers the button's text in every language)."""
+    return {"keyboard": notices.HELP_KEYBOARD, "keyboard_label": t.gettext(HELP_BUTTON)}

@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 from companion_bot.i18n import N_, escape
 from companion_bot.models import DepartureWave, Event, GroupStatus, Person, Registration
 from companion_bot.services import closing, groups, outbox
-from companion_bot.services.messaging import language_of, signed_markup
+from companion_bot.services.messaging import language_of
 from companion_bot.services.texts import meeting_place
 
 NOT_THERE = N_(
@@ -83,7 +83,7 @@ async def no_show(
         t.gettext(NOT_THERE).format(
             point=escape(meeting_place(wave.meeting_point, event, t.language))
         ),
-        reply_markup=signed_markup(person, rows),
+        choices=rows,
         priority=closing.URGENT,
         dedupe_key=f"noshow:{wave.id}:{registration.id}",
     )

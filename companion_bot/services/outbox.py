@@ -1,9 +1,11 @@
 """Outgoing notifications, stored before they are sent.
 
-Handlers and services never call the Bot API for a notification: they `enqueue` it (or
-`enqueue_many` for a broadcast), which writes a row in the caller's transaction and returns
-at once. The outbox worker (`companion_bot.workers`) sends the rows, paced to Telegram's
-limits, retried on flood waits and network errors. So a crash or a redeploy loses no
+Handlers and services never call a channel's API for a notification: they `enqueue` a
+notice (companion_bot/notices.py: a kind and its fields, in no channel's terms), or
+`enqueue_many` for a broadcast, which writes a row in the caller's transaction and returns
+at once. The outbox worker (`companion_bot.workers.outbox`) renders each row for its
+recipient's channel and sends it, paced to the channel's limits, retried on flood waits and
+network errors. So a crash or a redeploy loses no
 notification, and a step retried after a crash does not queue one twice (`dedupe_key`).
 
 A message that shows a state which keeps changing (a group's card for the volunteers, a help
@@ -18,17 +20,16 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import Message
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from companion_bot import clock
+from companion_bot import clock, notices
 from companion_bot.models import OutboxMessage, OutboxStatus, Person
 from companion_bot.wakeups import Signal
 
@@ -37,10 +38,6 @@ logger = logging.getLogger(__name__)
 # Says a message became due (the outbox worker listens).
 NEW_WORK = Signal()
 
-# Outbox rows carry the rendered call, so the bot's Defaults (applied by PTB to its typed
-# methods only) are written into the payload: HTML, like every message of this bot.
-DEFAULT_PARSE_MODE = "HTML"
-NO_LINK_PREVIEW = {"is_disabled": True}
 # Done with, one way or another: what `purge` may delete.
 FINISHED = (
     OutboxStatus.SENT,
@@ -55,17 +52,20 @@ REPLY_PRIORITY = 15
 ATTACHMENT = "attachment"  # the key naming a file in a payload value (see `attachment`)
 # Rows whose message is out, or about to be: what an edit can still change.
 LIVE = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.SENT)
-# What each edit method changes in a message. Folded into a message not sent yet, and
-# compared with what the message shows to skip an edit that would change nothing.
-EDITED_FIELDS = {
-    "editMessageText": ("text", "parse_mode", "entities", "link_preview_options", "reply_markup"),
-    "editMessageCaption": ("caption", "parse_mode", "caption_entities", "reply_markup"),
-    "editMessageReplyMarkup": ("reply_markup",),
-}
 PURPOSE_MAX_LENGTH = 32  # OutboxMessage.purpose
 _CHUNK = 500  # ids per IN (...) list: well below SQLite's and PostgreSQL's parameter limits
 
-AfterSendHook = Callable[[OutboxMessage, Message | None], Awaitable[None]]
+
+@dataclass(frozen=True)
+class Delivered:
+    """What a channel said of a notice it delivered: the id of the message it became there
+    (None when it returned none), and the chat's id when the channel named one."""
+
+    message_id: int | None
+    chat_id: int | None = None
+
+
+AfterSendHook = Callable[[OutboxMessage, Delivered], Awaitable[None]]
 _after_send: dict[str, AfterSendHook] = {}
 
 
@@ -75,9 +75,9 @@ class Outgoing:
 
     chat_id: int
     text: str | None = None
-    method: str = "sendMessage"
+    kind: str = notices.TEXT
     payload: dict[str, Any] | None = None
-    reply_markup: Any = None
+    choices: Any = None
     priority: int = 0
     not_before: datetime | None = None
     dedupe_key: str | None = None
@@ -117,9 +117,9 @@ async def enqueue(
     chat_id: int,
     text: str | None = None,
     *,
-    method: str = "sendMessage",
+    kind: str = notices.TEXT,
     payload: dict[str, Any] | None = None,
-    reply_markup: Any = None,
+    choices: Sequence[Sequence[notices.Choice]] | None = None,
     priority: int = 0,
     not_before: datetime | None = None,
     dedupe_key: str | None = None,
@@ -130,22 +130,23 @@ async def enqueue(
     min_interval: timedelta = timedelta(0),
     answering: bool = False,
 ) -> OutboxMessage | None:
-    """Queue one Bot API call to `chat_id`; no Telegram call happens here.
+    """Queue one notice to `chat_id`; nothing is sent here.
 
-    `payload` holds the method's other JSON arguments; `text` and `reply_markup` (a PTB
-    markup or its dict) are merged into it, and text gets parse_mode HTML unless the payload
-    says otherwise. Higher `priority` goes first; within a priority and a chat, messages go
-    in the order they were queued. `not_before` delays the message. A `dedupe_key` already
-    used makes this a no-op returning None. A `coalesce_key` makes this call replace the one
+    `kind` and `payload` are the notice's (companion_bot/notices.py); `text` and `choices`
+    (rows of (label, action): the buttons, signed for her when rendered) are merged into the
+    payload. Higher `priority` goes first; within a priority and a chat, notices go in the
+    order they were queued. `not_before` delays the notice. A `dedupe_key` already used
+    makes this a no-op returning None. A `coalesce_key` makes this notice replace the one
     with the same key that is not sent yet (the returned row is that one); `min_interval`
     then keeps it that long after the last one with its key was sent. To someone who blocked
     the bot, the row is stored as BLOCKED and never sent (`answering`: she just wrote to the
     bot, so she has not: nothing to check). `purpose` names an after-send hook
-    (`register_after_send`), which gets the row (with its `reference`) and the sent message.
-    Works inside the caller's transaction (a duplicate key only rolls back a savepoint).
+    (`register_after_send`), which gets the row (with its `reference`) and what the channel
+    said of it. Works inside the caller's transaction (a duplicate key only rolls back a
+    savepoint).
     """
     item = Outgoing(
-        chat_id, text, method, payload, reply_markup, priority, not_before, dedupe_key,
+        chat_id, text, kind, payload, choices, priority, not_before, dedupe_key,
         broadcast_id, purpose, reference, coalesce_key, min_interval, answering=answering,
     )  # fmt: skip
     return await _store(item)
@@ -155,43 +156,45 @@ async def edit(
     target: OutboxMessage | int,
     text: str | None = None,
     *,
-    method: str = "editMessageText",
+    kind: str = notices.EDIT_TEXT,
     payload: dict[str, Any] | None = None,
-    reply_markup: Any = None,
+    choices: Sequence[Sequence[notices.Choice]] | None = None,
     priority: int = 0,
     coalesce_key: str | None = None,
     min_interval: timedelta = timedelta(0),
 ) -> OutboxMessage | None:
-    """Change the message that the outbox row `target` became, or will become.
+    """Change the notice that the outbox row `target` became, or will become.
 
-    Queued like `enqueue` (`text`, `payload`, `reply_markup` mean the same; without
-    `reply_markup`, a text or caption edit removes the buttons, as Telegram does), in the
-    caller's transaction; the message id is filled in when the edit is sent. So it does not
-    matter whether `target` was sent yet: a message still waiting goes out with the change
-    folded in, and an edit of a message being sent waits until it is sent. Edits with the
-    same `coalesce_key` (by default one per target) replace each other until sent: the last
-    state wins; `min_interval` keeps an edit that long after the previous one was sent.
+    Queued like `enqueue` (`text`, `payload`, `choices` mean the same; an edit that names no
+    buttons takes them away), in the caller's transaction; the message id is filled in when
+    the edit is sent. So it does not matter whether `target` was sent yet: a notice still
+    waiting goes out with the change folded in, and an edit of a notice being sent waits
+    until it is sent. Edits with the same `coalesce_key` (by default one per target) replace
+    each other until sent: the last state wins; `min_interval` keeps an edit that long after
+    the previous one was sent.
 
     Returns the row that carries the change (`target` itself when folded in), or None when
     there is nothing to change: `target` will never be sent (cancelled, failed, blocked), or
     its message already shows, or is about to show, exactly this.
     """
+    if kind not in notices.EDITS:
+        raise ValueError(f"not a change of a notice: {kind!r}")
     row = await OutboxMessage.get_or_none(id=target if isinstance(target, int) else target.id)
     if row is None or row.status not in LIVE:
         return None
     if row.edit_of_id is not None:
         raise ValueError("edit the message's own row, not one of its edits")
     if row.status == OutboxStatus.SENT and row.telegram_message_id is None:
-        return None  # nothing Telegram could edit (e.g. a call that returns no message)
+        return None  # nothing the channel could change (e.g. a notice that became no message)
     key = coalesce_key or f"edit:{row.id}"
-    body = render_payload(text, payload, reply_markup)
+    body = notice_payload(text, payload, choices)
     latest = await OutboxMessage.filter(coalesce_key=key, status__in=LIVE).order_by("-id").first()
     shown = latest.payload if latest is not None else row.payload
-    if _edited_part(method, shown) == _edited_part(method, body):
+    if _edited_part(kind, shown) == _edited_part(kind, body):
         return None
-    if row.status == OutboxStatus.PENDING and _foldable(method, row):
-        kept = {k: v for k, v in row.payload.items() if k not in EDITED_FIELDS[method]}
-        folded = kept | _edited_part(method, body)
+    if row.status == OutboxStatus.PENDING and row.method in notices.FOLDS_INTO.get(kind, ()):
+        kept = {k: v for k, v in row.payload.items() if k not in notices.EDITED_FIELDS[kind]}
+        folded = kept | _edited_part(kind, body)
         if await OutboxMessage.filter(id=row.id, status=OutboxStatus.PENDING).update(
             payload=folded
         ):
@@ -203,7 +206,7 @@ async def edit(
             return row
         await row.refresh_from_db()  # claimed meanwhile: an edit after all
     item = Outgoing(
-        row.chat_id, None, method, body, None, priority,
+        row.chat_id, None, kind, body, None, priority,
         # Never due before the message it edits: it could not go before it anyway.
         row.not_before if row.status == OutboxStatus.PENDING else None,
         coalesce_key=key, min_interval=min_interval, edit_of=row.id,
@@ -310,21 +313,12 @@ async def _paced(key: str, not_before: datetime, interval: timedelta, now: datet
     return max(not_before, went_out + interval)
 
 
-def _edited_part(method: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """What an edit with `method` sets, taken from a message's or an edit's payload."""
-    names = EDITED_FIELDS.get(method)
-    if names is None:  # another edit method: all of it but the chat and message ids
-        return {k: v for k, v in payload.items() if k not in ("chat_id", "message_id")}
-    return {name: payload[name] for name in names if name in payload}
-
-
-def _foldable(method: str, row: OutboxMessage) -> bool:
-    """Can this edit be made to the message before it is sent (same kind of content)?"""
-    if method == "editMessageText":
-        return row.method == "sendMessage"
-    if method == "editMessageCaption":
-        return "caption" in row.payload
-    return method == "editMessageReplyMarkup" and row.method.startswith("send")
+def _edited_part(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """What an edit of `kind` sets, taken from a notice's or an edit's payload."""
+    names = notices.EDITED_FIELDS.get(kind)
+    if names is None:  # another change (stop a live location): all of it but the message id
+        return {k: v for k, v in payload.items() if k != "message_id"}
+    return {name: payload[name] for name in names if payload.get(name) is not None}
 
 
 async def cancel(target: str | Iterable[int]) -> int:
@@ -401,9 +395,10 @@ async def purge(before: datetime) -> int:
 
 
 def register_after_send(purpose: str, hook: AfterSendHook) -> None:
-    """Run `hook(row, message)` after a message with this `purpose` was sent.
+    """Run `hook(row, delivered)` after a message with this `purpose` was sent.
 
-    `message` is the Message Telegram returned (None for calls that return no message).
+    `delivered` says which message the notice became (its id is None when the channel
+    returned none).
     A failing hook is logged; the message stays sent.
     """
     if not 0 < len(purpose) <= PURPOSE_MAX_LENGTH:
@@ -415,7 +410,7 @@ def after_send_hook(purpose: str | None) -> AfterSendHook | None:
     return _after_send.get(purpose) if purpose else None
 
 
-async def _erase(row: OutboxMessage, message: Message | None) -> None:
+async def _erase(row: OutboxMessage, delivered: Delivered) -> None:
     await OutboxMessage.filter(id=row.id).delete()
 
 
@@ -424,18 +419,12 @@ ERASE_AFTER_SENDING = "erase"
 register_after_send(ERASE_AFTER_SENDING, _erase)
 
 
-
-
-
-
-
-
 # -- helpers -------------------------------------------------------------------------------
 
 
 def _row_fields(item: Outgoing, now: datetime) -> dict[str, Any]:
-    if not item.method:
-        raise ValueError("method is required, e.g. 'sendMessage'")
+    if item.kind not in notices.KINDS:
+        raise ValueError(f"not a notice: {item.kind!r} (see companion_bot/notices.py)")
     for name in ("dedupe_key", "coalesce_key"):
         value = getattr(item, name)
         if value is not None and not 0 < len(value) <= 128:
@@ -445,8 +434,8 @@ def _row_fields(item: Outgoing, now: datetime) -> dict[str, Any]:
         raise ValueError("not_before must be an aware datetime (UTC)")
     return {
         "chat_id": int(item.chat_id),
-        "method": item.method,
-        "payload": render_payload(item.text, item.payload, item.reply_markup),
+        "method": item.kind,
+        "payload": notice_payload(item.text, item.payload, item.choices),
         "status": OutboxStatus.PENDING,
         "priority": item.priority,
         "not_before": not_before,
@@ -460,21 +449,17 @@ def _row_fields(item: Outgoing, now: datetime) -> dict[str, Any]:
     }
 
 
-def render_payload(
-    text: str | None, payload: dict[str, Any] | None, reply_markup: Any
+def notice_payload(
+    text: str | None,
+    payload: dict[str, Any] | None,
+    choices: Sequence[Sequence[notices.Choice]] | None,
 ) -> dict[str, Any]:
-    """The JSON arguments of the call, with this bot's defaults for formatted text."""
+    """The notice's fields as stored: `payload` with `text` and `choices` merged in."""
     body = dict(payload or {})
     if text is not None:
         body["text"] = text
-    if reply_markup is not None:
-        body["reply_markup"] = (
-            reply_markup.to_dict() if hasattr(reply_markup, "to_dict") else reply_markup
-        )
-    if "text" in body or "caption" in body:
-        body.setdefault("parse_mode", DEFAULT_PARSE_MODE)
-    if "text" in body:
-        body.setdefault("link_preview_options", dict(NO_LINK_PREVIEW))
+    if choices:
+        body["choices"] = notices.choices(choices)
     return body
 
 

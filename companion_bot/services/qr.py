@@ -10,7 +10,7 @@ import segno
 
 from companion_bot.i18n import N_
 from companion_bot.models import Event
-from companion_bot.services.events import InviteKind, event_links
+from companion_bot.services.events import InviteKind
 
 QR_KINDS = (InviteKind.ATTENDEE, InviteKind.VOLUNTEER)
 CAPTIONS = {
@@ -30,12 +30,11 @@ def qr_png(link: str, scale: int = 10) -> bytes:
     return buffer.getvalue()
 
 
-def event_qr(event: Event, bot_username: str, kind: InviteKind) -> tuple[str, bytes]:
-    """The attendee or volunteer link, with its QR code."""
+def invite_qr(links: dict[InviteKind, str], kind: InviteKind) -> tuple[str, bytes]:
+    """The attendee or volunteer link (of a channel: `links`), with its QR code."""
     if kind not in QR_KINDS:
         raise ValueError(f"no QR code for the {kind} link")
-    link = event_links(event, bot_username)[kind]
-    return link, qr_png(link)
+    return links[kind], qr_png(links[kind])
 
 
 def qr_filename(event: Event, kind: InviteKind) -> str:

@@ -15,9 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from telegram import Message
-
-from companion_bot import clock
+from companion_bot import clock, notices
 from companion_bot.i18n import N_, escape
 from companion_bot.models import (
     CompanionGroup,
@@ -37,8 +35,8 @@ from companion_bot.models import (
 )
 from companion_bot.services import groups, locations, outbox
 from companion_bot.services.errors import UserInputError
-from companion_bot.services.messaging import language_of, signed_markup
-from companion_bot.telegram_text import CAPTION_LIMIT, TEXT_LIMIT, split_text, telegram_length
+from companion_bot.services.messaging import language_of
+from companion_bot.text_limits import CAPTION_LIMIT, TEXT_LIMIT, message_length, split_text
 
 RELAY_PURPOSE = "relay"
 REPORT_KEY = "report"
@@ -125,7 +123,7 @@ class Relayed:
 
 def split_for_relay(name: str, body: str, first_limit: int = TEXT_LIMIT) -> list[str]:
     """Her words in pieces that each fit in one message once "name: " is put before them."""
-    prefix = telegram_length(f"{name}: ")
+    prefix = message_length(f"{name}: ")
     return split_text(body, TEXT_LIMIT - prefix, first_limit - prefix)
 
 
@@ -169,7 +167,7 @@ async def relay(
                 dedupe_key=key + ":intro",
             )
             await outbox.enqueue(
-                person.telegram_id, method="sendLocation",
+                person.telegram_id, kind=notices.LOCATION,
                 payload={"latitude": lat, "longitude": lon,
                          "live_period": min(max(period, 60), LIVE_PERIOD_MAX)},
                 dedupe_key=key, purpose=RELAY_PURPOSE, reference=reference | {"kind": "live"},
@@ -177,13 +175,13 @@ async def relay(
         elif copy:
             payload = {"from_chat_id": sender.telegram_id, "message_id": message_id}
             if parts:
-                payload |= {"caption": f"<b>{name}</b>: {escape(parts[0])}", "parse_mode": "HTML"}
+                payload |= {"caption": f"<b>{name}</b>: {escape(parts[0])}"}
                 texts = texts[1:]  # the rest follows as text
             else:
                 await outbox.enqueue(person.telegram_id, f"<b>{name}</b>:",
                                      dedupe_key=key + ":name")  # fmt: skip
             await outbox.enqueue(
-                person.telegram_id, method="copyMessage", payload=payload, dedupe_key=key,
+                person.telegram_id, kind=notices.COPY, payload=payload, dedupe_key=key,
                 purpose=RELAY_PURPOSE, reference=reference | {"kind": "copy"},
             )  # fmt: skip
         for index, piece in texts:
@@ -195,10 +193,10 @@ async def relay(
     return Relayed(len(others), max(len(parts), 1))
 
 
-async def remember_copy(row: OutboxMessage, message: Message | None) -> None:
-    """After-send hook: which copy each member got (copyMessage returns only an id)."""
+async def remember_copy(row: OutboxMessage, delivered: outbox.Delivered) -> None:
+    """After-send hook: which copy each member got."""
     reference = row.reference or {}
-    message_id = getattr(message, "message_id", None) if message is not None else None
+    message_id = delivered.message_id
     if message_id is None:
         message_id = row.telegram_message_id
     if not await OutboxMessage.exists(id=row.id):
@@ -227,7 +225,7 @@ async def move_live_location(telegram_id: int, message_id: int, lat: float, lon:
         # A key of her own (forgetting her finds it); the point is blanked once sent.
         key = f"{relay_key_prefix(copy.sender_id)}{message_id}:{copy.recipient_id}:"
         await outbox.enqueue(
-            copy.recipient.telegram_id, method="editMessageLiveLocation",
+            copy.recipient.telegram_id, kind=notices.MOVE_LOCATION,
             payload={"message_id": copy.recipient_message_id, "latitude": lat, "longitude": lon},
             dedupe_key=key + secrets.token_hex(6), purpose=locations.PURPOSE,
         )  # fmt: skip
@@ -235,8 +233,7 @@ async def move_live_location(telegram_id: int, message_id: int, lat: float, lon:
 
 
 async def stop_copy(chat_id: int, message_id: int) -> None:
-    await outbox.enqueue(chat_id, method="stopMessageLiveLocation",
-                         payload={"message_id": message_id})  # fmt: skip
+    await outbox.enqueue(chat_id, kind=notices.STOP_LOCATION, payload={"message_id": message_id})
 
 
 async def stop_live_locations(telegram_id: int) -> int:
@@ -339,10 +336,10 @@ async def report(telegram_id: int, reply_to_message_id: int) -> MessageReport:
                 name=escape(copy.sender.display_name if copy.sender else "?"),
                 excerpt=escape(shorten(entry.excerpt, EXCERPT_SHOWN)),
             ),
-            reply_markup=signed_markup(role.person, [
+            choices=[
                 [(t.gettext(REMOVE_FROM_GROUP), f"rm:group:{entry.id}")],
                 [(t.gettext(REMOVE_FROM_EVENT), f"rm:event:{entry.id}")],
-            ]),
+            ],
             priority=10,
             dedupe_key=f"{REPORT_KEY}:{entry.id}:{role.person_id}",
         )  # fmt: skip

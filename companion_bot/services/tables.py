@@ -43,7 +43,7 @@ from companion_bot.models import (
 )
 from companion_bot.services import outbox, scheduler
 from companion_bot.services.errors import UserInputError
-from companion_bot.services.messaging import language_of, signed_markup
+from companion_bot.services.messaging import language_of
 from matching import tables as seating
 
 SEAT_TASK = "table_seating"
@@ -487,9 +487,7 @@ async def on_reminder_task(payload: dict, now: datetime) -> None:
                 event=escape(event.localized("name", t.language)),
                 link=escape(table.link),
             ),
-            reply_markup=signed_markup(
-                person, [[(t.gettext(JOINED_BUTTON), f"tin:{member.group_id}")]]
-            ),
+            choices=[[(t.gettext(JOINED_BUTTON), f"tin:{member.group_id}")]],
             dedupe_key=f"tablereminder:{member.group_id}:{member.registration_id}",
         )
 

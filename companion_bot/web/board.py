@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from babel.dates import format_time
 
+from companion_bot import telegram_links
 from companion_bot.i18n import (
     LANGUAGE_NAMES,
     LANGUAGES,
@@ -170,7 +171,7 @@ async def qr_code(request: web.Request) -> web.Response:
         username = request.app[BOT_USERNAME]()
     except RuntimeError:  # the bot has not introduced itself to Telegram yet (starting up)
         raise web.HTTPServiceUnavailable(headers={"Retry-After": "5"}) from None
-    _link, png = qr.event_qr(event, username, kind)
+    _link, png = qr.invite_qr(telegram_links.event_links(event, username), kind)
     return web.Response(
         body=png,
         content_type="image/png",

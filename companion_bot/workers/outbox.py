@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import Bot, InputFile, Message
+from telegram import Bot, InputFile
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -30,7 +30,7 @@ from telegram.error import (
 from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
-from companion_bot import faults
+from companion_bot import faults, telegram_render
 from companion_bot.models import OutboxMessage, OutboxStatus, Person
 from companion_bot.services import outbox
 from companion_bot.workers.queue import (
@@ -280,7 +280,7 @@ class OutboxWorker(QueueService):
             if row.edit_of_id is not None and not await self._aim_edit(row):
                 return True
             try:
-                message_id, message = await self._call(row)
+                delivered = await self._call(row)
             except RetryAfter as error:
                 await self._on_flood_wait(row, retry_after_seconds(error))
                 return False
@@ -292,7 +292,7 @@ class OutboxWorker(QueueService):
                 return False
             except BadRequest as error:
                 if "message is not modified" in error.message.lower():
-                    await self._on_sent(row, None, None)  # the chat already shows it
+                    await self._on_sent(row, outbox.Delivered(None))  # the chat shows it
                 else:
                     await self._on_failed(row, error)
             except (NetworkError, InvalidToken) as error:  # TimedOut is a NetworkError
@@ -306,7 +306,7 @@ class OutboxWorker(QueueService):
                 return False
             else:
                 faults.reached("outbox.sent")
-                await self._on_sent(row, message_id, message)
+                await self._on_sent(row, delivered)
             return True
         except asyncio.CancelledError:
             raise
@@ -326,10 +326,11 @@ class OutboxWorker(QueueService):
         await self._mine(row).update(status=OutboxStatus.CANCELLED, error=NOTHING_TO_EDIT)
         return False
 
-    async def _call(self, row: OutboxMessage) -> tuple[int | None, Message | None]:
-        """Send the stored call; Telegram's message id, and the Message if it returned one
-        (copyMessage returns only an id, edits may return True)."""
-        arguments = {key: _uploadable(value) for key, value in (row.payload or {}).items()}
+    async def _call(self, row: OutboxMessage) -> outbox.Delivered:
+        """Send the notice as a Bot API call (companion_bot/telegram_render.py); the id of
+        the message it became, if Telegram returned one (edits may return True)."""
+        method, arguments = telegram_render.render(row.method, row.payload or {}, row.chat_id)
+        arguments = {key: _uploadable(value) for key, value in arguments.items()}
         arguments["chat_id"] = row.chat_id
         extra: dict[str, Any] = {}
         if self.limiter is not None:
@@ -339,29 +340,25 @@ class OutboxWorker(QueueService):
         # says "raw call" without the warning.
         try:
             result = await self.bot.do_api_request(
-                row.method.lower(), api_kwargs=arguments, **extra
+                method.lower(), api_kwargs=arguments, **extra
             )
         finally:
             # Counted from the answer, which comes after Telegram saw the call: never early.
             if self.per_chat_window > 0:
                 self._chat_sends.setdefault(row.chat_id, deque()).append(time.monotonic())
         if not isinstance(result, dict) or "message_id" not in result:
-            return None, None
-        message = None
-        if "chat" in result and "date" in result:
-            try:
-                message = Message.de_json(result, self.bot)
-            except Exception:  # sent all the same: never a reason to send again
-                logger.exception("outbox: unreadable answer to message %s", row.id)
-        return result["message_id"], message
+            return outbox.Delivered(None)
+        chat = result.get("chat")
+        return outbox.Delivered(
+            result["message_id"], chat.get("id") if isinstance(chat, dict) else None
+        )
 
     def _mine(self, row: OutboxMessage) -> Any:
         """The row, if it is still ours (a lease may have expired meanwhile)."""
         return MESSAGES.mine(row.id, self.worker_id)
 
-    async def _on_sent(
-        self, row: OutboxMessage, message_id: int | None, message: Message | None
-    ) -> None:
+    async def _on_sent(self, row: OutboxMessage, delivered: outbox.Delivered) -> None:
+        message_id = delivered.message_id
         row.status, row.sent_at, row.telegram_message_id = OutboxStatus.SENT, utcnow(), message_id
         updated = await self._mine(row).update(
             status=row.status, sent_at=row.sent_at, telegram_message_id=message_id, error=None
@@ -372,7 +369,7 @@ class OutboxWorker(QueueService):
         hook = outbox.after_send_hook(row.purpose)
         if hook is not None:
             try:
-                await hook(row, message)
+                await hook(row, delivered)
             except Exception:
                 logger.exception("outbox: after-send hook %r failed for %s", row.purpose, row.id)
 

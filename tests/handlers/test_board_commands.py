@@ -12,8 +12,9 @@ import pytest
 
 from companion_bot.models import Event
 from companion_bot.services import board
-from companion_bot.services.events import InviteKind, create_event, event_links
+from companion_bot.services.events import InviteKind, create_event
 from companion_bot.signing import sign
+from companion_bot.telegram_links import event_links
 from tests.qr_decoding import decode_qr
 from tests.support import BotHarness, event_spec, sign_up
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from companion_bot import notices
 from companion_bot.models import DepartureWave, OutboxMessage, Person, Registration
 from tests.handlers.test_groups import ALL_ANNOUNCED
 from tests.handlers.test_relay import EAST, received, volunteer_on_duty
@@ -169,9 +170,10 @@ async def test_after_her_safe_word_the_team_follows_her_live_location(harness: B
     (copy,) = [m for m in vic.messages() if m.location]  # moved, not sent again
     assert abs(copy.location["longitude"] - 2.42) < 1e-6
     # No point is kept once sent; when she stops sharing, the team's copy stops too.
-    for row in await OutboxMessage.filter(chat_id=vic.id, method__in=["sendLocation",
-                                                                     "editMessageLiveLocation"]):
-        assert "latitude" not in (row.payload or {})  # fmt: skip
+    for row in await OutboxMessage.filter(
+        chat_id=vic.id, method__in=[notices.LOCATION, notices.MOVE_LOCATION]
+    ):
+        assert "latitude" not in (row.payload or {})
     await relay.stop_live_locations(ada.id)
     await harness.drain()
     assert copy.live_location_stopped

@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 
 from companion_bot.models import (
     Person,
-    UserData,
     Registration,
     RegistrationStatus,
+    UserData,
 )
 from companion_bot.services.people import clean_display_name
-from handlers.conversation import CONVERSATIONS
 from companion_bot.services.registrations import Step
+from handlers.conversation import CONVERSATIONS
 from tests.support import BotHarness
 
 _ids = itertools.count(900_000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from companion_bot import clock
+from companion_bot import clock, notices
 from companion_bot.models import (
     GroupKind,
     GroupMember,
@@ -311,7 +311,7 @@ async def test_coordinates_do_not_stay_in_the_outbox(harness: BotHarness, event)
     await ask_for_help(harness, ada)
     await ada.send_location(48.8601, 2.3801)
     await harness.drain()
-    rows = await OutboxMessage.filter(method__in=["sendLocation", "editMessageLiveLocation"])
+    rows = await OutboxMessage.filter(method__in=[notices.LOCATION, notices.MOVE_LOCATION])
     assert len(rows) >= 4  # two live copies, a move each, where she is for the volunteer
     for row in rows:
         assert row.status == "sent"

@@ -447,7 +447,7 @@ async def test_a_second_copy_of_her_question_works_like_the_first(harness: BotHa
     first = marie.last_message()
     assert "Please check and confirm" in first.text
     prompt = await OutboxMessage.get(chat_id=marie.id, telegram_message_id=first.message_id)
-    copy = await outbox.enqueue(marie.id, method="sendMessage", payload=prompt.payload)
+    copy = await outbox.enqueue(marie.id, payload=prompt.payload)
     await harness.drain()
     second = marie.last_message()
     assert second.message_id != first.message_id and second.text == first.text

@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from companion_bot import telegram_links
 from companion_bot.services import events
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.events import InviteKind
@@ -77,7 +78,7 @@ async def test_codes_resolve_to_their_role(db):
     assert await events.resolve_invite("unknown") is None
     assert await events.resolve_invite("bad code!") is None
     assert len({event.attendee_code, event.volunteer_code, event.organizer_code}) == 3
-    links = events.event_links(event, "my_bot")
+    links = telegram_links.event_links(event, "my_bot")
     assert links[InviteKind.ATTENDEE] == f"https://t.me/my_bot?start={event.attendee_code}"
-    overview = await events.organizer_overview(77, "my_bot")
+    overview = await events.organizer_overview(77)
     assert [item.event.id for item in overview] == [event.id]

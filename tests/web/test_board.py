@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from companion_bot.models import Event, HelpAlert, HelpStatus, Unplaced
 from companion_bot.services import board, closing, lifecycle
-from companion_bot.services.events import InviteKind, event_links
+from companion_bot.services.events import InviteKind
+from companion_bot.telegram_links import event_links
 from companion_bot.web import create_app
 from tests.qr_decoding import decode_qr
 from tests.support import BotHarness

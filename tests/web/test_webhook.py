@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from companion_bot.app import build_application
 from companion_bot.emulator import EmulatedUser
 from companion_bot.i18n import LANGUAGES
+from companion_bot.models import InboxUpdate
 from companion_bot.settings import SettingsError, load_settings
 from companion_bot.web import create_app
-from companion_bot.models import InboxUpdate
 from companion_bot.web.webhook import SECRET_HEADER
 from companion_bot.workers import get_workers
 from tests.support import conversation_step, data

@@ -1,6 +1,7 @@
-"""Telegram's length limits: 4096 characters for a message, 1024 for a media caption, counted
-after entities are parsed, in UTF-16 code units (an emoji may count twice). Longer text is
-refused with an error, so whatever may grow past them is split first."""
+"""How long a message may be, on every channel the bot speaks: 4096 characters for a message,
+1024 for a media caption (Telegram counts them after entities are parsed, in UTF-16 code units,
+where an emoji may count twice; WhatsApp's limits are the same numbers, counted no stricter).
+Longer text is refused with an error, so whatever may grow past them is split first."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 
 
-def telegram_length(text: str) -> int:
+def message_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
@@ -28,7 +29,7 @@ def split_text(text: str, limit: int, first_limit: int | None = None) -> list[st
     pieces: list[str] = []
     rest = text
     budget = limit if first_limit is None else first_limit
-    while telegram_length(rest) > budget:
+    while message_length(rest) > budget:
         cut = max(_fitting(rest, budget), 1)
         space = max(rest.rfind("\n", 0, cut), rest.rfind(" ", 0, cut))
         if space >= cut // 2:
@@ -47,7 +48,7 @@ def split_lines(html: str, limit: int = TEXT_LIMIT) -> list[str]:
     current: list[str] = []
     size = 0
     for line in html.split("\n"):
-        length = telegram_length(line) + 1
+        length = message_length(line) + 1
         if current and size + length > limit:
             messages.append("\n".join(current).strip("\n"))
             current, size = [], 0

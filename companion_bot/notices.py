@@ -1,0 +1,84 @@
+"""Notices: what the bot tells someone, in words every channel can render.
+
+Services never name a channel's API. They queue *notices* in the outbox (services/outbox.py):
+a kind and its fields, stored as the row's `method` and `payload`, and each channel's sender
+renders them with what that channel can do when it sends them — Telegram as Bot API calls
+(companion_bot/telegram_render.py: inline keyboards, message edits), WhatsApp as Cloud API
+messages (reply buttons or lists, a new message where Telegram would edit one).
+
+The kinds and their fields (all JSON):
+
+- TEXT: `text` (HTML: <b>, <i>, <u>, <s>, <code>, <pre>, <a href>, with &amp; &lt; &gt;
+  escapes), optional `choices` (rows of `[label, action]`: the buttons she may tap; `action`
+  is unsigned action data, signed for the recipient by the channel when rendered, so that
+  only she can send it back — see companion_bot/signing.py), optional `keyboard`
+  (HELP_KEYBOARD: the "🆘 I need help" button kept under her chat, with its label in
+  `keyboard_label`; REMOVE_KEYBOARD: take it away), optional `ask_location` (true: her
+  location is what is asked for).
+- LOCATION: `latitude`, `longitude`, optional `live_period` (seconds: a live location that
+  MOVE_LOCATION updates and STOP_LOCATION ends).
+- PHOTO / DOCUMENT: `photo` / `document` (a file, see `outbox.attachment`), optional
+  `caption` (HTML) and `choices`.
+- COPY: `from_chat_id`, `message_id`: a copy of a message someone sent the bot (a relayed
+  photo, sticker or voice note), without its sender's name or account.
+- Changes to a notice already queued or sent (`outbox.edit`): EDIT_TEXT (`text`, `choices`),
+  EDIT_CAPTION (`caption`, `choices`), EDIT_CHOICES (`choices`), MOVE_LOCATION (`latitude`,
+  `longitude`), STOP_LOCATION. A channel that cannot change a sent message sends the new
+  state as a new one, or nothing where the change only takes buttons away.
+
+Every kind that shows buttons may carry, instead of `choices`, a `markup`: buttons already in
+a channel's own form, made by that channel's edge (handlers/ for Telegram make inline
+keyboards whose data they sign themselves) and rendered as they are. An edit that does not
+say which buttons the message keeps takes them away.
+
+Rows queued before notices existed hold a Telegram Bot API call (its method name as kind);
+the Telegram sender still sends them as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+TEXT = "text"
+LOCATION = "location"
+PHOTO = "photo"
+DOCUMENT = "document"
+COPY = "copy"
+EDIT_TEXT = "edit_text"
+EDIT_CAPTION = "edit_caption"
+EDIT_CHOICES = "edit_choices"
+MOVE_LOCATION = "move_location"
+STOP_LOCATION = "stop_location"
+
+NEW = frozenset({TEXT, LOCATION, PHOTO, DOCUMENT, COPY})
+EDITS = frozenset({EDIT_TEXT, EDIT_CAPTION, EDIT_CHOICES, MOVE_LOCATION, STOP_LOCATION})
+KINDS = NEW | EDITS
+
+# What each edit changes in a notice: folded into a notice not sent yet, and compared with
+# what the notice shows to skip an edit that would change nothing.
+EDITED_FIELDS: dict[str, tuple[str, ...]] = {
+    EDIT_TEXT: ("text", "choices", "markup"),
+    EDIT_CAPTION: ("caption", "choices", "markup"),
+    EDIT_CHOICES: ("choices", "markup"),
+    MOVE_LOCATION: ("latitude", "longitude"),
+}
+# Which notices an edit can be folded into before they are sent.
+FOLDS_INTO: dict[str, frozenset[str]] = {
+    EDIT_TEXT: frozenset({TEXT}),
+    EDIT_CAPTION: frozenset({PHOTO, DOCUMENT}),
+    EDIT_CHOICES: frozenset({TEXT, PHOTO, DOCUMENT}),
+}
+
+HELP_KEYBOARD = "help"
+REMOVE_KEYBOARD = "remove"
+
+Choice = tuple[str, str]  # (label, action)
+
+
+def choices(rows: Sequence[Sequence[Choice]]) -> list[list[list[str]]]:
+    """Rows of (label, action) as stored in a notice."""
+    return [[[label, action] for label, action in row] for row in rows]
+
+
+def is_notice(kind: str) -> bool:
+    return kind in KINDS
