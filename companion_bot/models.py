@@ -122,9 +122,24 @@ class Translated:
         return versions.get(language) or getattr(self, field)
 
 
+class Channel(StrEnum):
+    """Where a person talks to the bot."""
+
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+
+
 class Person(Model):
+    """Someone the bot talks to, known by her channel and her address there: her Telegram
+    user id, or her WhatsApp id (her number, as WhatsApp gives it). Services know her by
+    `id`; only the channel's edge uses her address."""
+
     id = fields.IntField(primary_key=True)
-    telegram_id = fields.BigIntField(unique=True)
+    channel = fields.CharEnumField(
+        Channel, max_length=16, default=Channel.TELEGRAM, db_default="telegram"
+    )
+    telegram_id = fields.BigIntField(unique=True, null=True)
+    whatsapp_id = fields.CharField(max_length=32, unique=True, null=True)
     language = fields.CharField(max_length=8, null=True)
     display_name = fields.CharField(max_length=64, null=True)
     # Set when Telegram says she blocked the bot: nothing more is sent until she writes again.
@@ -467,11 +482,19 @@ class Broadcast(Model):
 
 
 class OutboxMessage(Model):
-    """A notification waiting to be sent: survives crashes, paced to Telegram's limits."""
+    """A notification waiting to be sent: survives crashes, paced to its channel's limits.
+
+    `method` holds the notice's kind (companion_bot/notices.py). `chat_id` is, on Telegram,
+    the chat's id; on WhatsApp, the recipient's Person id: her number is read when the
+    notice is sent, so the outbox never holds it, and forgetting her leaves none behind.
+    """
 
     id = fields.BigIntField(primary_key=True)
+    channel = fields.CharEnumField(
+        Channel, max_length=16, default=Channel.TELEGRAM, db_default="telegram"
+    )
     chat_id = fields.BigIntField()
-    method = fields.CharField(max_length=32, default="sendMessage")
+    method = fields.CharField(max_length=32, default="text")
     payload = fields.JSONField()
     status = fields.CharEnumField(OutboxStatus, max_length=16, default=OutboxStatus.PENDING)
     priority = fields.SmallIntField(default=0)

@@ -10,7 +10,15 @@ from tortoise.connection import get_connection
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 from companion_bot.db import APP_LABEL, apply_migrations, open_database, tortoise_config
-from companion_bot.models import Event, InboxUpdate, Person, Registration, Role, UserData
+from companion_bot.models import (
+    Channel,
+    Event,
+    InboxUpdate,
+    Person,
+    Registration,
+    Role,
+    UserData,
+)
 
 FIRST = f"{APP_LABEL}.0001_initial"
 
@@ -49,6 +57,10 @@ async def test_upgrade_from_the_first_version_keeps_data(empty_database_url: str
     registration = await Registration.get(person=person, event=event)
     assert (registration.status, registration.destination_place_id) == ("confirmed", "fr-paris-11")
     assert await Role.filter(person=person, kind="volunteer").exists()
+    # Everyone before WhatsApp is on Telegram; a WhatsApp person has no Telegram id.
+    assert person.channel == Channel.TELEGRAM
+    await Person.create(channel=Channel.WHATSAPP, whatsapp_id="33612345678")
+    assert await Registration.filter(person=person).count() == 1  # the rebuild kept hers
     # What the newer version added works on the upgraded database.
     await InboxUpdate.create(update_id=1, key="user:1234", payload={}, due_at=doors)
     assert await InboxUpdate.filter(key="user:1234").count() == 1

@@ -116,7 +116,7 @@ async def send_broadcast(
         )  # fmt: skip
         await outbox.enqueue_many(
             outbox.Outgoing(
-                chat_id=person.telegram_id,
+                to=person,
                 text=header(language_of(person), event) + "\n\n" + escape(text),
                 broadcast_id=broadcast.id,
                 dedupe_key=f"broadcast:{broadcast.id}:{person.id}",
@@ -169,7 +169,7 @@ async def on_report_task(payload: dict, now: datetime) -> None:
     if broadcast.author is not None:
         t = language_of(broadcast.author)
         await outbox.enqueue(
-            broadcast.author.telegram_id,
+            broadcast.author,
             report_text(t, broadcast.recipients, report.sent, report.blocked, report.failed),
             priority=closing.URGENT,
             dedupe_key=f"broadcast:{broadcast.id}:report",
@@ -347,7 +347,7 @@ async def tell_wave(
     for registration in registrations:
         t = language_of(registration.person)
         await outbox.enqueue(
-            registration.person.telegram_id,
+            registration.person,
             t.gettext(message).format(time=t.time(wave.departs_at, event.timezone),
                                       point=escape(meeting_place(wave.meeting_point, event,
                                                                  t.language)),

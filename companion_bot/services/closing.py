@@ -134,7 +134,7 @@ async def on_night_start(payload: dict, now: datetime) -> None:
         person = registration.person
         t = language_of(person)
         await outbox.enqueue(
-            person.telegram_id,
+            person,
             t.gettext(NIGHT_START).format(event=escape(event.localized("name", t.language)),
                                           button=t.gettext(HELP_BUTTON)),
             payload=help_keyboard(t),
@@ -182,7 +182,7 @@ async def on_arrival_alone(payload: dict, now: datetime) -> None:
         person = registration.person
         t = language_of(person)
         await outbox.enqueue(
-            person.telegram_id,
+            person,
             t.gettext(ARRIVING_ALONE).format(
                 start=t.time(slot.starts_at, event.timezone),
                 end=t.time(slot.ends_at, event.timezone),
@@ -192,7 +192,7 @@ async def on_arrival_alone(payload: dict, now: datetime) -> None:
         )
     for volunteer in await on_duty_team(event.id, kinds=(RoleKind.VOLUNTEER,)):
         await outbox.enqueue(
-            volunteer.telegram_id,
+            volunteer,
             arrival_alone_text(language_of(volunteer), slot, alone),
             priority=URGENT,
             dedupe_key=f"arrivalalone:{slot.id}:v{volunteer.id}:{stamp}",
@@ -266,7 +266,7 @@ async def on_wave_reminder(payload: dict, now: datetime) -> None:
             [(t.gettext(ALREADY_LEFT), f"cl:gone:{registration.id}")],
         ]  # fmt: skip
         await outbox.enqueue(
-            person.telegram_id,
+            person,
             text,
             choices=rows,
             priority=URGENT,
@@ -415,7 +415,7 @@ async def send_card(person: Person, state: GroupState, dedupe_key: str | None = 
     drawn then reaches them too."""
     t = language_of(person)
     await outbox.enqueue(
-        person.telegram_id,
+        person,
         group_card(t, state),
         choices=group_card_choices(t, state),
         priority=URGENT,
@@ -434,7 +434,7 @@ async def send_wave_to_volunteers(wave: DepartureWave, now: datetime) -> None:
             await send_card(volunteer, state, dedupe_key=key)
         if alone:
             await outbox.enqueue(
-                volunteer.telegram_id,
+                volunteer,
                 alone_text(language_of(volunteer), wave, wave.event.timezone, alone),
                 priority=URGENT,
                 dedupe_key=f"wavealone:{wave.id}:{volunteer.id}:{stamp}",
@@ -465,10 +465,9 @@ async def on_group_cards(payload: dict, now: datetime) -> None:
         if group is None:
             return
         state = await state_of(group, await number_of(group))
-        readers = await Person.filter(telegram_id__in={card.chat_id for card in cards})
-        by_chat = {person.telegram_id: person for person in readers}
+        readers = await outbox.recipients(cards)
         for card in cards:
-            reader = by_chat.get(card.chat_id)
+            reader = readers.get((card.channel, card.chat_id))
             if reader is None:  # forgotten meanwhile
                 continue
             t = language_of(reader)
@@ -595,7 +594,7 @@ async def tell_group(registration: Registration, message: str, key: str) -> Comp
     name = escape(registration.person.display_name)
     await outbox.enqueue_many(
         outbox.Outgoing(
-            member.registration.person.telegram_id,
+            member.registration.person,
             language_of(member.registration.person).gettext(message).format(name=name),
             dedupe_key=f"{key}:{registration.id}:{member.registration_id}",
         )
@@ -711,7 +710,7 @@ async def on_home_reminder(payload: dict, now: datetime) -> None:
         return
     t = language_of(registration.person)
     await outbox.enqueue(
-        registration.person.telegram_id,
+        registration.person,
         t.gettext(HOME_REMINDER),
         choices=[[(t.gettext(HOME), f"cl:home:{registration.id}")]],
         priority=URGENT,
@@ -790,7 +789,7 @@ async def group_member_left(
     person = registration.person
     t = language_of(person)
     await outbox.enqueue(
-        person.telegram_id,
+        person,
         t.gettext(SAFE_TRIP),
         choices=[[(t.gettext(HOME), f"cl:home:{registration.id}")]],
         priority=URGENT,
@@ -831,7 +830,7 @@ async def left_behind(group: CompanionGroup, registration: Registration, now: da
     text = (t.gettext(LEFT_WITHOUT_YOU).format(time=time) if later
             else t.gettext(LEFT_WITHOUT_YOU_LAST))  # fmt: skip
     await outbox.enqueue(
-        person.telegram_id, text, choices=rows if rows else None,
+        person, text, choices=rows if rows else None,
         priority=URGENT, dedupe_key=f"leftbehind:{group.id}:{registration.id}",
     )  # fmt: skip
 
@@ -888,7 +887,7 @@ async def flag_missing(
         registration.missing_flagged_at = now
         await registration.save(update_fields=["missing_flagged_at"])
         await outbox.enqueue(
-            person.telegram_id,
+            person,
             t.gettext(WHERE_ARE_YOU).format(point=escape(point)),
             choices=[
                 [(t.gettext(ON_MY_WAY), f"cl:coming:{registration.id}")],
@@ -969,7 +968,7 @@ async def send_waves(
         for state in cards:
             await send_card(person, state)
         for text in alone:
-            await outbox.enqueue(telegram_id, text, priority=URGENT)
+            await outbox.enqueue(person, text, priority=URGENT)
         for state in cards:
             await groups.changed(state.group)
     return True

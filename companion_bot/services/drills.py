@@ -58,7 +58,7 @@ async def send_test_alert(telegram_id: int, event_id: int, now: datetime | None 
             receipt = await AlertDrillReceipt.create(drill=drill, person=volunteer)
             t = language_of(volunteer)
             await outbox.enqueue(
-                volunteer.telegram_id,
+                volunteer,
                 t.gettext(TEST_ALERT).format(
                     event=escape(event.localized("name", t.language)),
                     name=escape(sender.display_name if sender else "?"),

@@ -178,7 +178,7 @@ async def alert_team(registration: Registration, now: datetime) -> int:
             else t.gettext(NOT_SHARING),
         ]
         await outbox.enqueue(
-            person.telegram_id,
+            person,
             "\n\n".join(lines),
             priority=closing.URGENT,
             dedupe_key=f"duress:{registration.id}:{person.id}",
@@ -219,7 +219,7 @@ async def share_with_team(telegram_id: int, message_id: int, lat: float, lon: fl
         copy = copies.get(person.id)
         if copy is not None and copy.recipient_message_id is not None:
             await outbox.enqueue(
-                person.telegram_id, kind=notices.MOVE_LOCATION,
+                person, kind=notices.MOVE_LOCATION,
                 payload={"message_id": copy.recipient_message_id, "latitude": lat,
                          "longitude": lon},
                 dedupe_key=f"{key}{person.id}:{secrets.token_hex(6)}", purpose=locations.PURPOSE,
@@ -228,13 +228,13 @@ async def share_with_team(telegram_id: int, message_id: int, lat: float, lon: fl
             continue
         t = language_of(person)
         await outbox.enqueue(
-            person.telegram_id,
+            person,
             t.gettext(TEAM_LIVE).format(name=escape(sender.display_name or "?")),
             priority=closing.URGENT,
             dedupe_key=f"{key}{person.id}:team:intro",
         )
         await outbox.enqueue(
-            person.telegram_id, kind=notices.LOCATION,
+            person, kind=notices.LOCATION,
             payload={"latitude": lat, "longitude": lon, "live_period": relay.LIVE_PERIOD_MAX},
             priority=closing.URGENT, dedupe_key=f"{key}{person.id}:team",
             purpose=relay.RELAY_PURPOSE,

@@ -91,7 +91,7 @@ async def on_group_ask(payload: dict, now: datetime) -> None:
         person = member.registration.person
         t = language_of(person)
         await outbox.enqueue(
-            person.telegram_id,
+            person,
             t.gettext(GROUP_ASK).format(
                 name=escape(registration.person.display_name or "?"),
                 time=t.time(registration.left_at, registration.event.timezone),
@@ -140,7 +140,7 @@ async def _alert(registration: Registration, team: list[Person], template: str, 
     for person in team:
         t = language_of(person)
         await outbox.enqueue(
-            person.telegram_id,
+            person,
             t.gettext(template).format(
                 name=escape(registration.person.display_name or "?"),
                 time=t.time(registration.left_at or now, event.timezone),
@@ -220,12 +220,9 @@ async def no_news(telegram_id: int, registration_id: int) -> Registration:
     who = await _may_confirm(telegram_id, registration)
     if registration.home_at is not None:
         return registration
-    for chat_id in await _alerted(registration.id, (VOLUNTEER_KEY, ORGANIZER_KEY)):
-        person = await Person.get_or_none(telegram_id=chat_id)
-        if person is None:
-            continue
+    for person in await _alerted(registration.id, (VOLUNTEER_KEY, ORGANIZER_KEY)):
         await outbox.enqueue(
-            chat_id,
+            person,
             language_of(person)
             .gettext(GROUP_SAID_NO_NEWS)
             .format(
@@ -238,16 +235,20 @@ async def no_news(telegram_id: int, registration_id: int) -> Registration:
     return registration
 
 
-async def _alerted(registration_id: int, prefixes: tuple[str, ...]) -> list[int]:
-    """The chats that got an alert of these stages about her."""
-    chats: list[int] = []
+async def _alerted(registration_id: int, prefixes: tuple[str, ...]) -> list[Person]:
+    """The people who got an alert of these stages about her, in the order they got it."""
+    rows = []
     for prefix in prefixes:
-        for chat_id in await OutboxMessage.filter(
+        rows += await OutboxMessage.filter(
             dedupe_key__startswith=f"{prefix}{registration_id}:"
-        ).values_list("chat_id", flat=True):
-            if chat_id not in chats:
-                chats.append(chat_id)
-    return chats
+        ).order_by("id")
+    found = await outbox.recipients(rows)
+    people: dict[int, Person] = {}
+    for row in rows:
+        person = found.get((row.channel, row.chat_id))
+        if person is not None:
+            people.setdefault(person.id, person)
+    return list(people.values())
 
 
 async def all_clear(registration: Registration, now: datetime, confirmed_by: Person | None) -> int:
@@ -260,9 +261,8 @@ async def all_clear(registration: Registration, now: datetime, confirmed_by: Per
     prefixes = (VOLUNTEER_KEY, ORGANIZER_KEY) if confirmed_by is None else (
         GROUP_KEY, VOLUNTEER_KEY, ORGANIZER_KEY)  # fmt: skip
     told = 0
-    for chat_id in await _alerted(registration.id, prefixes):
-        person = await Person.get_or_none(telegram_id=chat_id)
-        if person is None or (confirmed_by is not None and person.id == confirmed_by.id):
+    for person in await _alerted(registration.id, prefixes):
+        if confirmed_by is not None and person.id == confirmed_by.id:
             continue
         t = language_of(person)
         text = (t.gettext(ALL_CLEAR_HOME) if confirmed_by is None
@@ -270,7 +270,7 @@ async def all_clear(registration: Registration, now: datetime, confirmed_by: Per
             name=escape(registration.person.display_name or "?"),
             who=escape(confirmed_by.display_name or "?") if confirmed_by else "",
         )  # fmt: skip
-        await outbox.enqueue(chat_id, text, priority=URGENT,
+        await outbox.enqueue(person, text, priority=URGENT,
                              dedupe_key=f"allclear:{registration.id}:{person.id}")  # fmt: skip
         told += 1
     return told

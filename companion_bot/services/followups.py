@@ -48,7 +48,7 @@ async def tell_organizers(answer: FollowupAnswer) -> int:
         if answer.report:
             lines.append(t.gettext(HER_WORDS).format(text=escape(answer.report)))
         await outbox.enqueue(
-            organizer.telegram_id,
+            organizer,
             "\n".join(lines),
             choices=[[(t.gettext(REPLY_TO_HER), f"fc:{answer.id}")]],
             dedupe_key=f"{thread_key_prefix(answer.id)}contact:{organizer.id}",
@@ -105,7 +105,7 @@ async def write(telegram_id: int, answer_id: int, organizer_id: int | None, text
     else:
         template, data, button = FROM_HER, f"fc:{answer_id}", REPLY_TO_HER
     await outbox.enqueue(
-        found.recipient.telegram_id,
+        found.recipient,
         t.gettext(template).format(
             name=escape(found.sender.display_name or "?"),
             event=escape(found.answer.event.localized("name", t.language)),

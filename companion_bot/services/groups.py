@@ -607,7 +607,7 @@ async def add_member(
         person = member.registration.person
         t = language_of(person)
         await outbox.enqueue(
-            person.telegram_id,
+            person,
             t.gettext(NEWCOMER).format(
                 name=escape(newcomer.person.display_name),
                 kind=t.gettext(KIND_NAMES[GroupKind(group.kind)]),
@@ -647,7 +647,7 @@ async def introduce(
         if group.kind == GroupKind.DEPARTURE:
             text += "".join(f"\n{line}" for line in way_home(t, members, member))
         await outbox.enqueue(
-            person.telegram_id,
+            person,
             text,
             dedupe_key=f"intro:{group.id}:{member.registration_id}{again}",
         )
@@ -992,7 +992,7 @@ async def tell(member: GroupMember, message: str, kind: GroupKind, event: Event,
     person = member.registration.person
     t = language_of(person)
     await outbox.enqueue(
-        person.telegram_id,
+        person,
         t.gettext(message).format(
             kind=t.gettext(KIND_NAMES[kind]), event=escape(event.localized("name", t.language))
         ),

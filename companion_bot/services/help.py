@@ -200,7 +200,7 @@ async def send_alert(alert: HelpAlert, recipient: Person, kind: str, note: str |
         text = t.gettext(note) + "\n" + text
     claim = [[(t.gettext(ON_IT), f"vh:claim:{alert.id}")]]
     await outbox.enqueue(
-        recipient.telegram_id,
+        recipient,
         text,
         choices=claim,
         priority=ALERT_PRIORITY,
@@ -209,7 +209,7 @@ async def send_alert(alert: HelpAlert, recipient: Person, kind: str, note: str |
     )
     if alert.latitude is not None:
         await outbox.enqueue(
-            recipient.telegram_id,
+            recipient,
             kind=notices.LOCATION,
             payload={"latitude": alert.latitude, "longitude": alert.longitude},
             priority=ALERT_PRIORITY,
@@ -254,7 +254,7 @@ async def add_detail(
             t = language_of(recipient)
             if text:
                 await outbox.enqueue(
-                    recipient.telegram_id,
+                    recipient,
                     t.gettext(N_("🆘 {name} adds: “{text}”")).format(
                         name=escape(alert.person.display_name), text=escape(text)
                     ),
@@ -263,7 +263,7 @@ async def add_detail(
                 )
             if location:
                 await outbox.enqueue(
-                    recipient.telegram_id,
+                    recipient,
                     kind=notices.LOCATION,
                     payload={"latitude": location[0], "longitude": location[1]},
                     priority=ALERT_PRIORITY,
@@ -326,15 +326,15 @@ async def update_alert_messages(
         status__in=(OutboxStatus.SENDING, OutboxStatus.SENT),
     )
     for copy in copies:
-        if except_person is None or copy.chat_id != except_person.telegram_id:
-            await edit_copy(alert, copy, closer)
+        recipient = await outbox.recipient(copy)
+        if recipient is not None and (except_person is None or recipient.id != except_person.id):
+            await edit_copy(alert, copy, recipient, closer)
 
 
-async def edit_copy(alert: HelpAlert, copy: OutboxMessage, closer: Person | None = None) -> None:
+async def edit_copy(
+    alert: HelpAlert, copy: OutboxMessage, recipient: Person, closer: Person | None = None
+) -> None:
     """One copy of a claimed or closed alert: the alert, then who has it, no button."""
-    recipient = await Person.get_or_none(telegram_id=copy.chat_id)
-    if recipient is None:
-        return
     t = language_of(recipient)
     if alert.status == HelpStatus.CLOSED:
         note, moment, who = CLOSED_BY, alert.closed_at, closer or alert.claimed_by
@@ -433,7 +433,7 @@ async def tell(
     if person is None:
         return
     await outbox.enqueue(
-        person.telegram_id,
+        person,
         language_of(person).gettext(message).format(**values),
         choices=choices,
         priority=ALERT_PRIORITY,

@@ -100,7 +100,7 @@ async def on_followup(payload: dict, now: datetime) -> None:
         rows = [[(t.gettext(label), f"fu:met:{event.id}:{value}{mark}")]
                 for value, label in MET_ANSWERS.items()]  # fmt: skip
         await outbox.enqueue(
-            person.telegram_id,
+            person,
             t.gettext(FOLLOWUP_ONLINE if online else FOLLOWUP).format(
                 event=escape(event.localized("name", t.language))
             ),

@@ -79,7 +79,7 @@ async def no_show(
         rows.append([(label, f"cl:later:{registration.id}:{wave.id}")])
     rows.append([(t.gettext(closing.WITHOUT_ME), f"cl:alone:{registration.id}")])
     await outbox.enqueue(
-        person.telegram_id,
+        person,
         t.gettext(NOT_THERE).format(
             point=escape(meeting_place(wave.meeting_point, event, t.language))
         ),
@@ -89,7 +89,7 @@ async def no_show(
     )
     for other in present:
         await outbox.enqueue(
-            other.person.telegram_id,
+            other.person,
             language_of(other.person)
             .gettext(NOT_THERE_TO_GROUP)
             .format(name=escape(person.display_name or "?")),

@@ -30,7 +30,7 @@ from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from companion_bot import clock, notices
-from companion_bot.models import OutboxMessage, OutboxStatus, Person
+from companion_bot.models import Channel, OutboxMessage, OutboxStatus, Person
 from companion_bot.wakeups import Signal
 
 logger = logging.getLogger(__name__)
@@ -69,11 +69,16 @@ AfterSendHook = Callable[[OutboxMessage, Delivered], Awaitable[None]]
 _after_send: dict[str, AfterSendHook] = {}
 
 
+# Whom a notice is for: a person (reached on her channel), or a Telegram chat by its id
+# (Telegram's edge answering the chat an update came from).
+Recipient = Person | int
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """One message for `enqueue_many`; the fields mean what `enqueue`'s arguments mean."""
 
-    chat_id: int
+    to: Recipient
     text: str | None = None
     kind: str = notices.TEXT
     payload: dict[str, Any] | None = None
@@ -114,7 +119,7 @@ class Report:
 
 
 async def enqueue(
-    chat_id: int,
+    to: Recipient,
     text: str | None = None,
     *,
     kind: str = notices.TEXT,
@@ -130,7 +135,8 @@ async def enqueue(
     min_interval: timedelta = timedelta(0),
     answering: bool = False,
 ) -> OutboxMessage | None:
-    """Queue one notice to `chat_id`; nothing is sent here.
+    """Queue one notice to `to` (a person, on her channel, or a Telegram chat id); nothing
+    is sent here.
 
     `kind` and `payload` are the notice's (companion_bot/notices.py); `text` and `choices`
     (rows of (label, action): the buttons, signed for her when rendered) are merged into the
@@ -146,7 +152,7 @@ async def enqueue(
     savepoint).
     """
     item = Outgoing(
-        chat_id, text, kind, payload, choices, priority, not_before, dedupe_key,
+        to, text, kind, payload, choices, priority, not_before, dedupe_key,
         broadcast_id, purpose, reference, coalesce_key, min_interval, answering=answering,
     )  # fmt: skip
     return await _store(item)
@@ -206,7 +212,7 @@ async def edit(
             return row
         await row.refresh_from_db()  # claimed meanwhile: an edit after all
     item = Outgoing(
-        row.chat_id, None, kind, body, None, priority,
+        _Address(row.channel, row.chat_id), None, kind, body, None, priority,
         # Never due before the message it edits: it could not go before it anyway.
         row.not_before if row.status == OutboxStatus.PENDING else None,
         coalesce_key=key, min_interval=min_interval, edit_of=row.id,
@@ -230,7 +236,7 @@ async def enqueue_many(messages: Iterable[Outgoing]) -> int:
         used.update(
             await OutboxMessage.filter(dedupe_key__in=chunk).values_list("dedupe_key", flat=True)
         )
-    blocked = await _blocked_among({item.chat_id for item in items})
+    blocked = await _blocked_among(items)
     rows = []
     for item in items:
         if item.dedupe_key is not None:
@@ -238,7 +244,7 @@ async def enqueue_many(messages: Iterable[Outgoing]) -> int:
                 continue
             used.add(item.dedupe_key)
         fields = _row_fields(item, now)
-        if item.chat_id in blocked:
+        if _address(item.to) in blocked:
             fields |= {"status": OutboxStatus.BLOCKED, "error": BLOCKED_ERROR}
         rows.append(OutboxMessage(**fields))
     if rows:
@@ -252,7 +258,7 @@ async def _store(item: Outgoing) -> OutboxMessage | None:
     """One row for `enqueue` or `edit`: deduplicated, coalesced, paced, blocked."""
     now = _utcnow()
     fields = _row_fields(item, now)
-    if not item.answering and await _is_blocked(item.chat_id):
+    if not item.answering and await _is_blocked(item.to):
         fields |= {"status": OutboxStatus.BLOCKED, "error": BLOCKED_ERROR}
     if item.dedupe_key is not None and await OutboxMessage.exists(dedupe_key=item.dedupe_key):
         return None
@@ -346,15 +352,44 @@ def attachment(content: bytes, filename: str) -> dict[str, str]:
     return {ATTACHMENT: filename, "base64": base64.b64encode(content).decode("ascii")}
 
 
-async def sent_message_id(row_id: int, chat_id: int) -> int | None:
-    """The message an outbox row became in `chat_id`, once sent."""
-    row = await queued(row_id, chat_id)
+async def sent_message_id(row_id: int, to: Recipient) -> int | None:
+    """The message an outbox row became in the chat of `to`, once sent."""
+    row = await queued(row_id, to)
     return row.telegram_message_id if row is not None else None
 
 
-async def queued(row_id: int, chat_id: int) -> OutboxMessage | None:
-    """An outbox row to `chat_id`: its call and, once sent, the message it became."""
-    return await OutboxMessage.get_or_none(id=row_id, chat_id=chat_id)
+async def queued(row_id: int, to: Recipient) -> OutboxMessage | None:
+    """An outbox row to `to`: its notice and, once sent, the message it became."""
+    channel, chat_id = _address(to)
+    return await OutboxMessage.get_or_none(id=row_id, channel=channel, chat_id=chat_id)
+
+
+def rows_to(person: Person) -> Any:
+    """Every outbox row addressed to her (a query)."""
+    channel, chat_id = _address(person)
+    return OutboxMessage.filter(channel=channel, chat_id=chat_id)
+
+
+async def recipients(rows: Iterable[OutboxMessage]) -> dict[tuple[str, int], Person]:
+    """The people these rows are addressed to, by (channel, chat id)."""
+    wanted: dict[str, set[int]] = {}
+    for row in rows:
+        wanted.setdefault(row.channel, set()).add(row.chat_id)
+    found: dict[tuple[str, int], Person] = {}
+    for channel, chat_ids in wanted.items():
+        for chunk in _chunks(sorted(chat_ids)):
+            if channel == Channel.WHATSAPP:
+                for person in await Person.filter(id__in=chunk, channel=channel):
+                    found[(channel, person.id)] = person
+            else:
+                for person in await Person.filter(telegram_id__in=chunk):
+                    found[(channel, person.telegram_id)] = person
+    return found
+
+
+async def recipient(row: OutboxMessage) -> Person | None:
+    """The person a row is addressed to (None: a chat that is no person, or she is gone)."""
+    return (await recipients([row])).get((row.channel, row.chat_id))
 
 
 async def delivery_report(broadcast_id: int) -> Report:
@@ -433,7 +468,8 @@ def _row_fields(item: Outgoing, now: datetime) -> dict[str, Any]:
     if not_before.tzinfo is None:
         raise ValueError("not_before must be an aware datetime (UTC)")
     return {
-        "chat_id": int(item.chat_id),
+        "channel": _address(item.to)[0],
+        "chat_id": _address(item.to)[1],
         "method": item.kind,
         "payload": notice_payload(item.text, item.payload, item.choices),
         "status": OutboxStatus.PENDING,
@@ -463,19 +499,49 @@ def notice_payload(
     return body
 
 
-async def _is_blocked(chat_id: int) -> bool:
+@dataclass(frozen=True)
+class _Address:
+    """Where an existing row goes: an edit goes where the message it changes went."""
+
+    channel: str
+    chat_id: int
+
+
+def _address(to: Recipient | _Address) -> tuple[str, int]:
+    """The channel and the chat id of a row for `to` (see OutboxMessage.chat_id)."""
+    if isinstance(to, _Address):
+        return to.channel, to.chat_id
+    if isinstance(to, Person):
+        if to.channel == Channel.WHATSAPP:
+            return Channel.WHATSAPP, to.id
+        if to.telegram_id is None:
+            raise ValueError(f"person {to.id} has no address on {to.channel}")
+        return Channel.TELEGRAM, to.telegram_id
+    return Channel.TELEGRAM, int(to)
+
+
+async def _is_blocked(to: Recipient | _Address) -> bool:
+    if isinstance(to, Person):
+        return to.blocked_bot_at is not None
+    channel, chat_id = _address(to)
+    if channel == Channel.WHATSAPP:
+        return await Person.exists(id=chat_id, blocked_bot_at__isnull=False)
     if chat_id <= 0:  # groups and channels are not people
         return False
     return await Person.exists(telegram_id=chat_id, blocked_bot_at__isnull=False)
 
 
-async def _blocked_among(chat_ids: set[int]) -> set[int]:
-    blocked: set[int] = set()
-    for chunk in _chunks(sorted(chat_id for chat_id in chat_ids if chat_id > 0)):
+async def _blocked_among(items: list[Outgoing]) -> set[tuple[str, int]]:
+    """The addresses among `items` of people who blocked the bot."""
+    blocked = {_address(item.to) for item in items if isinstance(item.to, Person)
+               and item.to.blocked_bot_at is not None}  # fmt: skip
+    chat_ids = {item.to for item in items if isinstance(item.to, int) and item.to > 0}
+    for chunk in _chunks(sorted(chat_ids)):
         blocked.update(
-            await Person.filter(telegram_id__in=chunk, blocked_bot_at__isnull=False).values_list(
-                "telegram_id", flat=True
-            )
+            (Channel.TELEGRAM, chat_id)
+            for chat_id in await Person.filter(
+                telegram_id__in=chunk, blocked_bot_at__isnull=False
+            ).values_list("telegram_id", flat=True)
         )
     return blocked
 

@@ -93,7 +93,7 @@ async def personal_data(telegram_id: int, language: str) -> PersonalData | None:
         for member in members
     ]
     avoidances = await Avoidance.filter(person=person).prefetch_related("avoided").order_by("id")
-    to_her = OutboxMessage.filter(chat_id=telegram_id)
+    to_her = outbox.rows_to(person)
     return PersonalData(
         person=person,
         registrations=views,
@@ -159,12 +159,11 @@ async def forget_messages(person: Person) -> None:
     """The outbox rows about her: messages to her (waiting or kept), and those carrying her
     name and words to others (her relayed messages, her help alerts, reports of her
     messages, her follow-up answers she asked to be contacted about), whether sent yet or not."""
-    telegram_id = person.telegram_id
     # A broadcast's delivery counts stay right: its kept rows lose their recipient and text.
-    await OutboxMessage.filter(
-        chat_id=telegram_id, broadcast_id__not_isnull=True, status__in=outbox.FINISHED
+    await outbox.rows_to(person).filter(
+        broadcast_id__not_isnull=True, status__in=outbox.FINISHED
     ).update(chat_id=0, payload={})
-    await OutboxMessage.filter(chat_id=telegram_id).delete()
+    await outbox.rows_to(person).delete()
     alerts = await HelpAlert.filter(person=person).values_list("id", flat=True)
     reports = await MessageReport.filter(reported=person).values_list("id", flat=True)
     prefixes = [relay.relay_key_prefix(person.id)]

@@ -160,14 +160,14 @@ async def relay(
         if live_location is not None:
             lat, lon, period = live_location
             await outbox.enqueue(
-                person.telegram_id,
+                person,
                 language_of(person)
                 .gettext(N_("📍 {name} shares her live location:"))
                 .format(name=name),
                 dedupe_key=key + ":intro",
             )
             await outbox.enqueue(
-                person.telegram_id, kind=notices.LOCATION,
+                person, kind=notices.LOCATION,
                 payload={"latitude": lat, "longitude": lon,
                          "live_period": min(max(period, 60), LIVE_PERIOD_MAX)},
                 dedupe_key=key, purpose=RELAY_PURPOSE, reference=reference | {"kind": "live"},
@@ -178,15 +178,15 @@ async def relay(
                 payload |= {"caption": f"<b>{name}</b>: {escape(parts[0])}"}
                 texts = texts[1:]  # the rest follows as text
             else:
-                await outbox.enqueue(person.telegram_id, f"<b>{name}</b>:",
+                await outbox.enqueue(person, f"<b>{name}</b>:",
                                      dedupe_key=key + ":name")  # fmt: skip
             await outbox.enqueue(
-                person.telegram_id, kind=notices.COPY, payload=payload, dedupe_key=key,
+                person, kind=notices.COPY, payload=payload, dedupe_key=key,
                 purpose=RELAY_PURPOSE, reference=reference | {"kind": "copy"},
             )  # fmt: skip
         for index, piece in texts:
             await outbox.enqueue(
-                person.telegram_id, f"<b>{name}</b>: {escape(piece)}",
+                person, f"<b>{name}</b>: {escape(piece)}",
                 dedupe_key=part_key(key, index), purpose=RELAY_PURPOSE,
                 reference=reference | {"kind": "text"},
             )  # fmt: skip
@@ -201,8 +201,9 @@ async def remember_copy(row: OutboxMessage, delivered: outbox.Delivered) -> None
         message_id = row.telegram_message_id
     if not await OutboxMessage.exists(id=row.id):
         # Forgotten (/forget) while it was being sent: nothing is recorded, nothing moves.
-        if reference.get("kind") in LIVE_KINDS and message_id is not None:
-            await stop_copy(row.chat_id, message_id)
+        recipient = await outbox.recipient(row)
+        if reference.get("kind") in LIVE_KINDS and message_id is not None and recipient:
+            await stop_copy(recipient, message_id)
         return
     await locations.blank(row)
     if not await CompanionGroup.exists(id=reference.get("group")):
@@ -225,15 +226,15 @@ async def move_live_location(telegram_id: int, message_id: int, lat: float, lon:
         # A key of her own (forgetting her finds it); the point is blanked once sent.
         key = f"{relay_key_prefix(copy.sender_id)}{message_id}:{copy.recipient_id}:"
         await outbox.enqueue(
-            copy.recipient.telegram_id, kind=notices.MOVE_LOCATION,
+            copy.recipient, kind=notices.MOVE_LOCATION,
             payload={"message_id": copy.recipient_message_id, "latitude": lat, "longitude": lon},
             dedupe_key=key + secrets.token_hex(6), purpose=locations.PURPOSE,
         )  # fmt: skip
     return len(copies)
 
 
-async def stop_copy(chat_id: int, message_id: int) -> None:
-    await outbox.enqueue(chat_id, kind=notices.STOP_LOCATION, payload={"message_id": message_id})
+async def stop_copy(to: Person, message_id: int) -> None:
+    await outbox.enqueue(to, kind=notices.STOP_LOCATION, payload={"message_id": message_id})
 
 
 async def stop_live_locations(telegram_id: int) -> int:
@@ -243,7 +244,7 @@ async def stop_live_locations(telegram_id: int) -> int:
         sender__telegram_id=telegram_id, kind__in=LIVE_KINDS
     ).prefetch_related("recipient")
     for copy in copies:
-        await stop_copy(copy.recipient.telegram_id, copy.recipient_message_id)
+        await stop_copy(copy.recipient, copy.recipient_message_id)
     await RelayedMessage.filter(id__in=[c.id for c in copies]).delete()
     await locations.blank_finished()
     return len(copies)
@@ -330,7 +331,7 @@ async def report(telegram_id: int, reply_to_message_id: int) -> MessageReport:
     for role in organizers:
         t = language_of(role.person)
         await outbox.enqueue(
-            role.person.telegram_id,
+            role.person,
             t.gettext(REPORT_TO_ORGANIZERS).format(
                 event=escape(event.localized("name", t.language)),
                 name=escape(copy.sender.display_name if copy.sender else "?"),
@@ -412,7 +413,7 @@ async def remove(organizer_telegram_id: int, registration: Registration, scope: 
         messages = [REMOVED_FROM_GROUP, STILL_SIGNED_UP]
     t = language_of(person)
     await outbox.enqueue(
-        person.telegram_id,
+        person,
         "\n".join(t.gettext(message) for message in messages).format(
             event=escape(event.localized("name", t.language))
         ),
@@ -428,7 +429,7 @@ async def tell_team_removed(organizer_telegram_id: int, event: Event, person: Pe
             continue
         t = language_of(member)
         await outbox.enqueue(
-            member.telegram_id,
+            member,
             t.gettext(TEAM_TOLD_REMOVED).format(
                 name=escape(person.display_name or "?"),
                 event=escape(event.localized("name", t.language)),

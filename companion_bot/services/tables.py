@@ -357,7 +357,7 @@ async def introduce(
                 name=", ".join(escape(n) for n in names), event=event_name
             )
             key = f"tablenew:{group.id}:{member.registration_id}:{min(newcomers)}"
-        await outbox.enqueue(person.telegram_id, text, dedupe_key=key)
+        await outbox.enqueue(person, text, dedupe_key=key)
 
 
 async def hosts(event_id: int) -> list[Person]:
@@ -385,7 +385,7 @@ async def _flag(event: Event, slot: ArrivalSlot, unplaced, people: dict, now: da
         person = people[registration_id].person
         t = language_of(person)
         await outbox.enqueue(
-            person.telegram_id,
+            person,
             t.gettext(NOT_SEATED[reason]).format(
                 event=escape(event.localized("name", t.language)),
                 time=t.time(slot.starts_at, event.timezone),
@@ -395,7 +395,7 @@ async def _flag(event: Event, slot: ArrivalSlot, unplaced, people: dict, now: da
         for host in team:
             h = language_of(host)
             await outbox.enqueue(
-                host.telegram_id,
+                host,
                 h.gettext(HOSTS_NOT_SEATED).format(
                     name=escape(person.display_name or "?"),
                     time=h.time(slot.starts_at, event.timezone),
@@ -442,7 +442,7 @@ async def member_left(group_id: int, leaver: str, now: datetime) -> None:
         person = other.registration.person
         t = language_of(person)
         await outbox.enqueue(
-            person.telegram_id,
+            person,
             t.gettext(MEMBER_LEFT).format(event=escape(group.event.localized("name", t.language))),
             dedupe_key=f"tableleft:{group_id}:{leaver}:{now.isoformat()}:{other.registration_id}",
         )
@@ -481,7 +481,7 @@ async def on_reminder_task(payload: dict, now: datetime) -> None:
         t = language_of(person)
         table = member.group.table
         await outbox.enqueue(
-            person.telegram_id,
+            person,
             t.gettext(REMINDER).format(
                 table=escape(table.name),
                 event=escape(event.localized("name", t.language)),

@@ -31,7 +31,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
 from companion_bot import faults, telegram_render
-from companion_bot.models import OutboxMessage, OutboxStatus, Person
+from companion_bot.models import Channel, OutboxMessage, OutboxStatus, Person
 from companion_bot.services import outbox
 from companion_bot.workers.queue import (
     QueueService,
@@ -227,7 +227,7 @@ class OutboxWorker(QueueService):
             self.worker_id,
             self.batch_size,
             window=self.claim_window,
-            eligible=_sendable(),
+            eligible=_sendable() & Q(channel=Channel.TELEGRAM),
             narrow=(lambda query: query.exclude(chat_id__in=cooling)) if cooling else None,
             pace=(self.per_chat_burst, self.per_chat_window),
             per_key=self.per_chat_burst,  # an answer and the next question in one claim
@@ -339,9 +339,7 @@ class OutboxWorker(QueueService):
         # method it has; Bot API method names are case-insensitive, so the lower-case name
         # says "raw call" without the warning.
         try:
-            result = await self.bot.do_api_request(
-                method.lower(), api_kwargs=arguments, **extra
-            )
+            result = await self.bot.do_api_request(method.lower(), api_kwargs=arguments, **extra)
         finally:
             # Counted from the answer, which comes after Telegram saw the call: never early.
             if self.per_chat_window > 0:
@@ -390,6 +388,7 @@ class OutboxWorker(QueueService):
             others = await OutboxMessage.filter(
                 Q(status=OutboxStatus.PENDING)
                 | Q(status=OutboxStatus.SENDING, claimed_by=self.worker_id),
+                channel=row.channel,
                 chat_id=row.chat_id,
             ).update(status=OutboxStatus.BLOCKED, error=reason)
             await Person.filter(telegram_id=row.chat_id, blocked_bot_at__isnull=True).update(
@@ -401,9 +400,9 @@ class OutboxWorker(QueueService):
     async def _on_migrated(self, row: OutboxMessage, error: ChatMigrated) -> None:
         """A group became a supergroup: its messages follow it to the new chat id."""
         async with in_transaction():
-            await OutboxMessage.filter(chat_id=row.chat_id, status=OutboxStatus.PENDING).update(
-                chat_id=error.new_chat_id
-            )
+            await OutboxMessage.filter(
+                channel=row.channel, chat_id=row.chat_id, status=OutboxStatus.PENDING
+            ).update(chat_id=error.new_chat_id)
             await self._mine(row).update(
                 chat_id=error.new_chat_id,
                 status=OutboxStatus.PENDING,
