@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     # The utility templates the organizers submitted to Meta (docs/whatsapp.md has their texts).
     WHATSAPP_TEMPLATE_WAVE_REMINDER: str = "wave_reminder"
     WHATSAPP_TEMPLATE_ARE_YOU_HOME: str = "are_you_home"
-    WHATSAPP_TEMPLATE_ESCALATION: str = "no_news_of_member"
+    WHATSAPP_TEMPLATE_ESCALATION: str = "escalation"
     WHATSAPP_TEMPLATE_MORNING_AFTER: str = "morning_after"
     WHATSAPP_TEMPLATE_GROUP_INTRODUCTION: str = "group_introduction"
     # The language codes they were submitted in, one per language of the bot (fr, en or en_GB…,
