@@ -25,9 +25,10 @@ async def send(meta: CloudApiEmulator, body: dict, *, token: str | None = None,
                number: str | None = None) -> Answer:  # fmt: skip
     url = f"{meta.api_url}/{number or meta.phone_number_id}/messages"
     headers = {"Authorization": f"Bearer {token or meta.token}"}
-    async with aiohttp.ClientSession() as session, session.post(
-        url, json=body, headers=headers
-    ) as answer:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, json=body, headers=headers) as answer,
+    ):
         text = await answer.text()
         try:
             return answer.status, json.loads(text)
