@@ -3,8 +3,8 @@
 Meta allows a message outside the customer-service window only as a template the business
 submitted and Meta approved (category Utility here: about something she signed up for). The
 organizers submit these, with these exact texts, in each language they serve
-(docs/whatsapp.md lists them, generated from here); the names and language codes they chose
-are settings (WHATSAPP_TEMPLATE_*). A template names no one but her and carries no button:
+(docs/whatsapp.md lists them; a test keeps it in step with this file); the names and language
+codes they chose are settings (WHATSAPP_TEMPLATE_*). A template names no one but her and carries no button:
 her answer, whatever it is, opens the window again and the bot goes on in free form.
 """
 
@@ -59,8 +59,8 @@ TEMPLATES: dict[Purpose, Template] = {
             {
                 "en": "Did you get home safely after {{1}}? Reply to this message to tell us "
                 "you are home.",
-                "fr": "Es-tu bien rentrée après {{1}} ? Réponds à ce message pour nous dire que "
-                "tu es chez toi.",
+                "fr": "Après {{1}}, le retour s'est bien passé ? Réponds à ce message pour nous "
+                "dire que tu es chez toi.",
                 "nl": "Ben je veilig thuisgekomen na {{1}}? Antwoord op dit bericht om te laten "
                 "weten dat je thuis bent.",
             },
@@ -72,8 +72,8 @@ TEMPLATES: dict[Purpose, Template] = {
             {
                 "en": "Has anyone heard from {{1}}? She left at {{2}} and has not said she is "
                 "home yet. Reply to this message to answer.",
-                "fr": "Quelqu'un a-t-il des nouvelles de {{1}} ? Elle est partie à {{2}} et n'a "
-                "pas encore dit qu'elle était rentrée. Réponds à ce message pour répondre.",
+                "fr": "Quelqu'une a des nouvelles de {{1}} ? Elle est partie à {{2}} et n'a pas "
+                "encore dit qu'elle était rentrée. Réponds à ce message pour répondre.",
                 "nl": "Heeft iemand iets gehoord van {{1}}? Ze is om {{2}} vertrokken en heeft "
                 "nog niet laten weten dat ze thuis is. Antwoord op dit bericht om te reageren.",
             },
@@ -85,7 +85,7 @@ TEMPLATES: dict[Purpose, Template] = {
             {
                 "en": "Good morning! The organizers of {{1}} have three quick questions about "
                 "last night. Reply to this message to answer them.",
-                "fr": "Bonjour ! Les organisatrices de {{1}} ont trois petites questions sur "
+                "fr": "Bonjour ! L'équipe d'organisation de {{1}} a trois petites questions sur "
                 "la soirée. Réponds à ce message pour y répondre.",
                 "nl": "Goedemorgen! De organisatoren van {{1}} hebben drie korte vragen over "
                 "gisteravond. Antwoord op dit bericht om ze te beantwoorden.",

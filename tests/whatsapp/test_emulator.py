@@ -99,7 +99,7 @@ async def test_free_form_outside_the_window_is_refused_templates_go(meta, marie)
     })  # fmt: skip
     status, data = await send(meta, template)
     assert status == 200 and data["messages"][0]["message_status"] == "accepted"
-    assert marie.last().text.startswith("Es-tu bien rentrée après La Nuit ?")
+    assert marie.last().text.startswith("Après La Nuit, le retour s'est bien passé ?")
     assert marie.texts() == ["still", marie.last().text]
 
 
