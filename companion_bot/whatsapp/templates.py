@@ -3,9 +3,10 @@
 Meta allows a message outside the customer-service window only as a template the business
 submitted and Meta approved (category Utility here: about something she signed up for). The
 organizers submit these, with these exact texts, in each language they serve
-(docs/whatsapp.md lists them; a test keeps it in step with this file); the names and language
-codes they chose are settings (WHATSAPP_TEMPLATE_*). A template names no one but her and carries no button:
-her answer, whatever it is, opens the window again and the bot goes on in free form.
+(docs/whatsapp.md lists them; a test keeps it in step with this file); the names and
+language codes they chose are settings (WHATSAPP_TEMPLATE_*). A template names no one but her
+(the escalation: the member her group asks about) and carries no button: her answer, whatever
+it is, opens the window again and the bot goes on in free form.
 """
 
 from __future__ import annotations
