@@ -170,12 +170,14 @@ def _candidates(label: str, limit: int) -> Iterator[str]:
         # at 23:00 near the bar", "… at 23:30 …"): "…at 23:00 near the…".
         words = label.split(" ")
         for start in range(1, len(words)):
-            yield ELLIPSIS + shorten(" ".join(words[start:]), limit - width(ELLIPSIS))
+            rest = shorten(" ".join(words[start:]), limit - width(ELLIPSIS))
+            if rest and not _joins_previous(rest[0], ELLIPSIS):  # a mark would join the "…"
+                yield ELLIPSIS + rest
     else:
         yield label
     for number in range(2, 100):
         suffix = f" {number}"
-        yield shorten(label, limit - width(suffix)) + suffix
+        yield shorten(label, limit - width(suffix)).rstrip("\u200d") + suffix
 
 
 def distinct_titles(labels: Sequence[str], limit: int) -> list[str]:

@@ -122,6 +122,11 @@ def test_any_labels_give_distinct_titles_within_the_limit(labels):
         assert set(graphemes(title)) <= clusters | set("… 0123456789")
 
 
+def test_a_combining_mark_never_joins_the_ellipsis():
+    titles = distinct_titles(["0000000000000\r0𐀀𐀀𐀀", "0000000000000\rৢ𐀀𐀀𐀀"], 20)
+    assert len(set(titles)) == 2 and not any("…ৢ" in title for title in titles)
+
+
 def test_a_signed_id_is_hers_alone():
     [body] = rendered({"kind": "text", "text": "?", "choices": [[["I'm home", "cl:home:7"]]]})
     reply_id = body["interactive"]["action"]["buttons"][0]["reply"]["id"]
