@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from companion_bot.i18n import LANGUAGES
@@ -23,10 +24,40 @@ _TOKEN_SHAPE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 # What Telegram accepts as a webhook secret token.
 _WEBHOOK_SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 DEFAULT_WEBHOOK_PATH = "/telegram"
+# Meta's Graph API with the version the WhatsApp adapter was written against.
+WHATSAPP_API_DEFAULT = "https://graph.facebook.com/v24.0"
+# WhatsApp is configured when any of these is set; then all of them must be.
+WHATSAPP_REQUIRED = (
+    "WHATSAPP_TOKEN",
+    "WHATSAPP_PHONE_NUMBER_ID",
+    "WHATSAPP_APP_SECRET",
+    "WHATSAPP_VERIFY_TOKEN",
+)
+# What Meta accepts as a template name.
+_TEMPLATE_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
+# A template language code as Meta spells them: fr, en, en_GB, nl, pt_BR…
+_TEMPLATE_LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
 
 
 class SettingsError(Exception):
     """A setting is missing or malformed; the message is one line naming it."""
+
+
+@dataclass(frozen=True)
+class WhatsAppConfig:
+    """WhatsApp's settings once checked (`Settings.whatsapp`); the secrets never in a repr."""
+
+    token: str = field(repr=False)
+    phone_number_id: str
+    app_secret: str = field(repr=False)
+    verify_token: str = field(repr=False)
+    api_url: str
+    messages_per_second: float
+    # The template of each notice that may go outside the 24-hour window, by its purpose
+    # (`companion_bot.whatsapp.templates.Purpose`), and the language code of each of our
+    # languages they were submitted in.
+    templates: dict[str, str]
+    template_languages: dict[str, str]
 
 
 class Settings(BaseSettings):
@@ -64,6 +95,23 @@ class Settings(BaseSettings):
     PUBLIC_URL: str | None = None
     # When set, /metrics and /healthz want "Authorization: Bearer <METRICS_TOKEN>".
     METRICS_TOKEN: SecretStr | None = None
+    # WhatsApp (docs/whatsapp.md): off unless its four required settings are all set.
+    WHATSAPP_TOKEN: SecretStr | None = None
+    WHATSAPP_PHONE_NUMBER_ID: str | None = None
+    WHATSAPP_APP_SECRET: SecretStr | None = None
+    WHATSAPP_VERIFY_TOKEN: SecretStr | None = None
+    WHATSAPP_API_URL: str = WHATSAPP_API_DEFAULT
+    # Meta allows 80 messages per second per number by default (more after an upgrade).
+    WHATSAPP_MESSAGES_PER_SECOND: float = Field(default=80.0, gt=0)
+    # The utility templates the organizers submitted to Meta (docs/whatsapp.md has their texts).
+    WHATSAPP_TEMPLATE_WAVE_REMINDER: str = "wave_reminder"
+    WHATSAPP_TEMPLATE_ARE_YOU_HOME: str = "are_you_home"
+    WHATSAPP_TEMPLATE_ESCALATION: str = "escalation"
+    WHATSAPP_TEMPLATE_MORNING_AFTER: str = "morning_after"
+    WHATSAPP_TEMPLATE_GROUP_INTRODUCTION: str = "group_introduction"
+    # The language codes they were submitted in, one per language of the bot (fr, en or en_GB…,
+    # nl); someone whose language has none gets the first.
+    WHATSAPP_TEMPLATE_LANGUAGES: str = "fr,en,nl"
 
     @field_validator("TELEGRAM_BOT_TOKEN")
     @classmethod
@@ -172,7 +220,99 @@ class Settings(BaseSettings):
             raise ValueError("must be a port number from 0 (any free port) to 65535")
         return int(text)
 
+    @field_validator("WHATSAPP_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")
+    @classmethod
+    def _whatsapp_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        text = value.get_secret_value().strip()
+        if len(text) < 8 or any(char.isspace() or not char.isprintable() for char in text):
+            # Never repeat the value: it may be a real secret with a typo.
+            raise ValueError("must be at least 8 characters, without spaces")
+        return SecretStr(text)
+
+    @field_validator("WHATSAPP_PHONE_NUMBER_ID")
+    @classmethod
+    def _phone_number_id(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.strip().isdigit():
+            raise ValueError(
+                "must be the phone number ID Meta shows (digits), not the phone number itself"
+            )
+        return value.strip()
+
+    @field_validator("WHATSAPP_API_URL")
+    @classmethod
+    def _whatsapp_api_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[^/\s]+/v\d+\.\d+$", value):
+            raise ValueError(
+                f"must be the Graph API URL with its version, such as {WHATSAPP_API_DEFAULT}"
+            )
+        return value
+
+    @field_validator(
+        "WHATSAPP_TEMPLATE_WAVE_REMINDER",
+        "WHATSAPP_TEMPLATE_ARE_YOU_HOME",
+        "WHATSAPP_TEMPLATE_ESCALATION",
+        "WHATSAPP_TEMPLATE_MORNING_AFTER",
+        "WHATSAPP_TEMPLATE_GROUP_INTRODUCTION",
+    )
+    @classmethod
+    def _template_name(cls, value: str) -> str:
+        if not _TEMPLATE_NAME.match(value.strip()):
+            raise ValueError("must be a template name: lowercase letters, digits and _")
+        return value.strip()
+
+    @field_validator("WHATSAPP_TEMPLATE_LANGUAGES")
+    @classmethod
+    def _template_languages(cls, value: str) -> str:
+        codes = [code.strip() for code in value.split(",") if code.strip()]
+        if not codes or not all(_TEMPLATE_LANGUAGE.match(code) for code in codes):
+            raise ValueError("must be comma-separated language codes such as fr,en_GB,nl")
+        ours = [code.split("_", 1)[0] for code in codes]
+        if any(language not in LANGUAGES for language in ours) or len(set(ours)) != len(ours):
+            raise ValueError(f"must name each of {', '.join(LANGUAGES)} at most once")
+        return ",".join(codes)
+
+    @model_validator(mode="after")
+    def _whatsapp_complete(self) -> Settings:
+        given = [name for name in WHATSAPP_REQUIRED if getattr(self, name) is not None]
+        if given and len(given) < len(WHATSAPP_REQUIRED):
+            missing = next(name for name in WHATSAPP_REQUIRED if name not in given)
+            raise ValueError(
+                f"setting {missing} is not set: WhatsApp needs {', '.join(WHATSAPP_REQUIRED)} "
+                "together (or none of them for Telegram alone); see docs/whatsapp.md"
+            )
+        return self
+
     # -- derived values -------------------------------------------------------------------
+
+    @property
+    def whatsapp(self) -> WhatsAppConfig | None:
+        """WhatsApp's settings, or None when it is not configured (Telegram alone)."""
+        if self.WHATSAPP_TOKEN is None:
+            return None
+        assert self.WHATSAPP_APP_SECRET and self.WHATSAPP_VERIFY_TOKEN  # _whatsapp_complete
+        assert self.WHATSAPP_PHONE_NUMBER_ID
+        codes = self.WHATSAPP_TEMPLATE_LANGUAGES.split(",")
+        return WhatsAppConfig(
+            token=self.WHATSAPP_TOKEN.get_secret_value(),
+            phone_number_id=self.WHATSAPP_PHONE_NUMBER_ID,
+            app_secret=self.WHATSAPP_APP_SECRET.get_secret_value(),
+            verify_token=self.WHATSAPP_VERIFY_TOKEN.get_secret_value(),
+            api_url=self.WHATSAPP_API_URL,
+            messages_per_second=self.WHATSAPP_MESSAGES_PER_SECOND,
+            templates={
+                "wave_reminder": self.WHATSAPP_TEMPLATE_WAVE_REMINDER,
+                "are_you_home": self.WHATSAPP_TEMPLATE_ARE_YOU_HOME,
+                "escalation": self.WHATSAPP_TEMPLATE_ESCALATION,
+                "morning_after": self.WHATSAPP_TEMPLATE_MORNING_AFTER,
+                "group_introduction": self.WHATSAPP_TEMPLATE_GROUP_INTRODUCTION,
+            },
+            template_languages={code.split("_", 1)[0]: code for code in codes},
+        )
 
     @property
     def bot_base_url(self) -> str:
@@ -196,7 +336,9 @@ class Settings(BaseSettings):
         """Key for signed button data: stable across restarts, never shown to anyone."""
         if self.CALLBACK_SECRET is not None:
             return self.CALLBACK_SECRET.get_secret_value().encode()
-        token = self.TELEGRAM_BOT_TOKEN.get_secret_value() if self.TELEGRAM_BOT_TOKEN else ""
+        # WhatsApp alone: from its app secret (the Telegram token's derivation is unchanged).
+        secret = self.TELEGRAM_BOT_TOKEN or self.WHATSAPP_APP_SECRET
+        token = secret.get_secret_value() if secret else ""
         return hashlib.sha256(f"compagnonnes-callbacks|{token}".encode()).digest()
 
     @property
@@ -243,6 +385,8 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = ".".join(str(part) for part in first["loc"]) or "settings"
         reason = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:  # a rule across settings: its message names the setting
+            raise SettingsError(reason) from None
+        name = ".".join(str(part) for part in first["loc"])
         raise SettingsError(f"setting {name} {reason}") from None

@@ -3,6 +3,10 @@ HMAC bound to the person it was sent to, so its data cannot be forged, nor repla
 someone else. Buttons are made by handlers and by services (reminders queued in the outbox),
 so the key is configured once at start-up.
 
+The person is her Telegram user id (an int, signed as it always was), or the address of her
+on another channel (a str such as "whatsapp:33612345678"): an address is signed under its
+own prefix, so it can never stand for a Telegram id made of the same digits.
+
 The same key makes `person_key`, a keyed hash of a Telegram id: it lets a "don't group me
 with her again" wish outlive the deletion of the person it names, without keeping her id.
 """
@@ -33,23 +37,38 @@ def _key(secret: bytes | None) -> bytes:
     return key
 
 
-def _mac(secret: bytes, user_id: int, data: str) -> str:
-    digest = hmac.new(secret, f"{user_id}|{data}".encode(), hashlib.sha256).digest()
+# Whom a button is for: a Telegram user id, or an address on another channel.
+Recipient = int | str
+
+
+def _subject(recipient: Recipient) -> str:
+    if isinstance(recipient, bool) or not isinstance(recipient, (int, str)):
+        raise TypeError(f"a button is signed for a user id or an address, not {recipient!r}")
+    if isinstance(recipient, int):
+        return str(recipient)  # Telegram: unchanged, so buttons already sent stay valid
+    if not recipient:
+        raise ValueError("a button is signed for an address, not an empty string")
+    return f"address:{recipient}"
+
+
+def _mac(secret: bytes, recipient: Recipient, data: str) -> str:
+    message = f"{_subject(recipient)}|{data}".encode()
+    digest = hmac.new(secret, message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode()[:MAC_LENGTH]
 
 
-def sign(user_id: int, data: str, secret: bytes | None = None) -> str:
+def sign(recipient: Recipient, data: str, secret: bytes | None = None) -> str:
     if len(data.encode()) > MAX_DATA or SEPARATOR in data:
         raise ValueError(f"callback data too long or malformed: {data!r}")
-    return f"{data}{SEPARATOR}{_mac(_key(secret), user_id, data)}"
+    return f"{data}{SEPARATOR}{_mac(_key(secret), recipient, data)}"
 
 
-def verify(user_id: int, signed: str | None, secret: bytes | None = None) -> str | None:
+def verify(recipient: Recipient, signed: str | None, secret: bytes | None = None) -> str | None:
     """The data if the signature is right for this person, else None."""
     if not signed or SEPARATOR not in signed:
         return None
     data, _, mac = signed.rpartition(SEPARATOR)
-    expected = _mac(_key(secret), user_id, data)
+    expected = _mac(_key(secret), recipient, data)
     return data if hmac.compare_digest(mac.encode(), expected.encode()) else None
 
 

@@ -35,7 +35,10 @@ def test_the_env_example_has_every_setting_and_no_secret(tmp_path: Path) -> None
     assert set(settings) == set(Settings.model_fields), set(settings) ^ set(Settings.model_fields)
     fields = Settings.model_fields
     secrets = {name for name, field in fields.items() if SecretStr in get_args(field.annotation)}
-    assert secrets >= {"TELEGRAM_BOT_TOKEN", "CALLBACK_SECRET", "WEBHOOK_SECRET", "METRICS_TOKEN"}
+    assert secrets >= {
+        "TELEGRAM_BOT_TOKEN", "CALLBACK_SECRET", "WEBHOOK_SECRET", "METRICS_TOKEN",
+        "WHATSAPP_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN",
+    }  # fmt: skip
     assert {name: settings[name] for name in secrets} == dict.fromkeys(secrets, "")
     # Copied to .env as it is, it loads; every example value uncommented loads too.
     assert load_settings(_env_file=ENV_EXAMPLE).TELEGRAM_BOT_TOKEN is None
@@ -63,3 +66,8 @@ def test_the_readme_event_create_example_runs_without_a_token(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     links = [line for line in result.stdout.splitlines() if "https://t.me/" in line]
     assert len(links) == 3, result.stdout
+
+
+def test_the_readme_table_has_every_setting():
+    listed = set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", README, re.M))
+    assert listed == set(Settings.model_fields), listed ^ set(Settings.model_fields)

@@ -27,3 +27,24 @@ def test_garbage_never_verifies(data, user_id):
 def test_any_short_data_can_be_signed(data):
     if len(data) <= MAX_DATA:
         assert verify(7, sign(7, data, SECRET), SECRET) == data
+
+
+def test_a_telegram_signature_is_unchanged():
+    """Buttons already sent keep working: an int is signed exactly as before addresses."""
+    import base64
+    import hashlib
+    import hmac
+
+    digest = hmac.new(SECRET, b"42|vol:left:17", hashlib.sha256).digest()
+    mac = base64.urlsafe_b64encode(digest).decode()[:10]
+    assert sign(42, "vol:left:17", SECRET) == f"vol:left:17~{mac}"
+
+
+def test_an_address_signs_for_itself_only():
+    signed = sign("whatsapp:33612345678", "cl:home:5", SECRET)
+    assert verify("whatsapp:33612345678", signed, SECRET) == "cl:home:5"
+    assert verify("whatsapp:33612345679", signed, SECRET) is None
+    # The same digits as a Telegram id, or as another channel's address, are someone else.
+    assert verify(33612345678, sign("33612345678", "cl:home:5", SECRET), SECRET) is None
+    assert verify("33612345678", sign(33612345678, "cl:home:5", SECRET), SECRET) is None
+    assert verify("signal:33612345678", signed, SECRET) is None
