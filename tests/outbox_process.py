@@ -16,6 +16,7 @@ import sys
 from telegram.ext import ExtBot
 
 from companion_bot.db import close_database, open_database
+from companion_bot.telegram_sender import TelegramSender
 from companion_bot.workers import OutboxWorker, SharedRateLimiter
 
 
@@ -28,7 +29,7 @@ async def main(database_url: str, api_url: str, token: str, rate: float) -> None
     bot = ExtBot(token, base_url=f"{api_url}/bot", rate_limiter=limiter)
     try:
         async with bot:
-            worker = OutboxWorker(bot)
+            worker = OutboxWorker(TelegramSender(bot))
             await worker.start()
             print("ready", flush=True)
             await stop.wait()

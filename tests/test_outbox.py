@@ -19,6 +19,7 @@ from companion_bot.emulator import BotApiEmulator, Limits, settle
 from companion_bot.models import Broadcast, OutboxMessage, OutboxStatus, Person
 from companion_bot.services import outbox
 from companion_bot.services.outbox import Outgoing
+from companion_bot.telegram_sender import TelegramSender
 from companion_bot.workers import (
     HOST_KEY,
     OutboxWorker,
@@ -586,7 +587,7 @@ async def test_messages_left_in_flight_by_a_dead_process_go_back_to_the_queue(db
             chat_id=1, payload={"text": claimant}, status=OutboxStatus.SENDING,
             claimed_by=claimant, claimed_at=claimed_at, not_before=now,
         )  # fmt: skip
-    worker = OutboxWorker(bot=None, lease=60)  # type: ignore[arg-type]
+    worker = OutboxWorker(TelegramSender(None), lease=60)  # type: ignore[arg-type]
     assert await worker.recover() == 3
     left = await OutboxMessage.filter(status=OutboxStatus.SENDING).values_list(
         "claimed_by", flat=True

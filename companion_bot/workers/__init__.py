@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from telegram.ext import Application
 
+from companion_bot.telegram_sender import TelegramSender
 from companion_bot.workers.inbox import Dispatcher, InboxCounters, InboxWorker, current_scope
 from companion_bot.workers.outbox import OutboxCounters, OutboxWorker, outstanding_messages
 from companion_bot.workers.queue import (
@@ -50,7 +51,7 @@ async def start_workers(
     order_wait = settings.INBOX_ORDER_WAIT if settings is not None else 1.0
     workers = Workers(
         InboxWorker(dispatcher, gap_wait=0.0 if in_order else order_wait),
-        OutboxWorker(application.bot, per_chat_interval=interval),
+        OutboxWorker(TelegramSender(application.bot), per_chat_interval=interval),
         SchedulerRunner(),
     )
     application.bot_data[WORKERS_KEY] = workers

@@ -1,5 +1,7 @@
-"""The outbox worker: sends the outbox (`companion_bot.services.outbox`) through the bot,
-paced to Telegram's limits, and retries.
+"""The outbox worker: sends the outbox (`companion_bot.services.outbox`) through a channel's
+sender (companion_bot/telegram_sender.py, companion_bot/whatsapp/sender.py), paced to the
+channel's limits, and retries, whatever the channel: the sender says what became of each
+message (`companion_bot.workers.outcomes`), the worker records it.
 
 The outbox is a queue keyed by chat (`companion_bot.workers.queue`): a chat's messages go
 one at a time and in order, while different chats go in parallel. A message left in flight
@@ -9,7 +11,6 @@ by a process that died goes back to the queue: it is the one duplicate a crash c
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import time
 from collections import deque
@@ -17,22 +18,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import Bot, InputFile
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-)
 from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
-from companion_bot import faults, telegram_render
-from companion_bot.models import Channel, OutboxMessage, OutboxStatus, Person
+from companion_bot import faults
+from companion_bot.models import OutboxMessage, OutboxStatus, Person
 from companion_bot.services import outbox
+from companion_bot.workers.outcomes import (
+    Blocked,
+    ChannelSender,
+    Failed,
+    FloodWait,
+    Moved,
+    Sent,
+    Transient,
+)
 from companion_bot.workers.queue import (
     QueueService,
     QueueSpec,
@@ -46,7 +46,7 @@ from companion_bot.workers.queue import (
     short_error,
     utcnow,
 )
-from companion_bot.workers.ratelimit import SharedRateLimiter, retry_after_seconds
+from companion_bot.workers.ratelimit import SharedRateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,8 @@ class OutboxCounters:
 
 
 class OutboxWorker(QueueService):
-    """Sends the outbox through `bot`, paced to Telegram's limits, and retries.
+    """Sends one channel's outbox rows through its `sender` (TelegramSender,
+    WhatsAppSender), paced to the channel's limits, and retries.
 
     Claims due rows (priority, then queue order), at most one per chat at a time, and none
     for a chat that had `per_chat_burst` messages in the last `per_chat_burst ×
@@ -94,7 +95,7 @@ class OutboxWorker(QueueService):
 
     def __init__(
         self,
-        bot: Bot,
+        sender: ChannelSender,
         *,
         worker_id: str | None = None,
         concurrency: int = 1,
@@ -112,7 +113,7 @@ class OutboxWorker(QueueService):
         stop_timeout: float = 10.0,
     ) -> None:
         super().__init__(worker_id, poll_interval, stop_timeout)
-        self.bot = bot
+        self.sender = sender
         self.concurrency = max(1, concurrency)
         self.lease = lease
         self.per_chat_interval = per_chat_interval
@@ -131,8 +132,7 @@ class OutboxWorker(QueueService):
 
     @property
     def limiter(self) -> SharedRateLimiter | None:
-        limiter = getattr(self.bot, "rate_limiter", None)
-        return limiter if isinstance(limiter, SharedRateLimiter) else None
+        return getattr(self.sender, "limiter", None)
 
     async def stop(self) -> None:
         """Finish the message in flight, hand the rest of the batch back, stop."""
@@ -227,7 +227,7 @@ class OutboxWorker(QueueService):
             self.worker_id,
             self.batch_size,
             window=self.claim_window,
-            eligible=_sendable() & Q(channel=Channel.TELEGRAM),
+            eligible=_sendable() & Q(channel=self.sender.channel),
             narrow=(lambda query: query.exclude(chat_id__in=cooling)) if cooling else None,
             pace=(self.per_chat_burst, self.per_chat_window),
             per_key=self.per_chat_burst,  # an answer and the next question in one claim
@@ -280,33 +280,32 @@ class OutboxWorker(QueueService):
             if row.edit_of_id is not None and not await self._aim_edit(row):
                 return True
             try:
-                delivered = await self._call(row)
-            except RetryAfter as error:
-                await self._on_flood_wait(row, retry_after_seconds(error))
-                return False
-            except Forbidden as error:
-                await self._on_blocked(row, error)
-                return False
-            except ChatMigrated as error:
-                await self._on_migrated(row, error)
-                return False
-            except BadRequest as error:
-                if "message is not modified" in error.message.lower():
-                    await self._on_sent(row, outbox.Delivered(None))  # the chat shows it
-                else:
-                    await self._on_failed(row, error)
-            except (NetworkError, InvalidToken) as error:  # TimedOut is a NetworkError
-                await self._on_transient(row, error)
-                return False
-            except TelegramError as error:
-                await self._on_failed(row, error)
+                outcome = await self.sender.send(row)
             except Exception as error:
                 logger.exception("outbox: unexpected error sending message %s", row.id)
-                await self._on_transient(row, error)
-                return False
-            else:
-                faults.reached("outbox.sent")
-                await self._on_sent(row, delivered)
+                outcome = Transient(error)
+            finally:
+                # Counted from the answer, which comes after the channel saw the call.
+                if self.per_chat_window > 0:
+                    self._chat_sends.setdefault(row.chat_id, deque()).append(time.monotonic())
+            match outcome:
+                case Sent(delivered):
+                    faults.reached("outbox.sent")
+                    await self._on_sent(row, delivered)
+                case FloodWait(seconds):
+                    await self._on_flood_wait(row, seconds)
+                    return False
+                case Blocked(reason):
+                    await self._on_blocked(row, reason)
+                    return False
+                case Moved(new_chat_id):
+                    await self._on_migrated(row, new_chat_id)
+                    return False
+                case Failed(reason):
+                    await self._on_failed(row, reason)
+                case Transient(error):
+                    await self._on_transient(row, error)
+                    return False
             return True
         except asyncio.CancelledError:
             raise
@@ -325,31 +324,6 @@ class OutboxWorker(QueueService):
             return True
         await self._mine(row).update(status=OutboxStatus.CANCELLED, error=NOTHING_TO_EDIT)
         return False
-
-    async def _call(self, row: OutboxMessage) -> outbox.Delivered:
-        """Send the notice as a Bot API call (companion_bot/telegram_render.py); the id of
-        the message it became, if Telegram returned one (edits may return True)."""
-        method, arguments = telegram_render.render(row.method, row.payload or {}, row.chat_id)
-        arguments = {key: _uploadable(value) for key, value in arguments.items()}
-        arguments["chat_id"] = row.chat_id
-        extra: dict[str, Any] = {}
-        if self.limiter is not None:
-            extra["rate_limit_args"] = {"max_retries": 0}  # flood waits are handled here
-        # The stored JSON goes out as is. PTB warns when `do_api_request` gets the name of a
-        # method it has; Bot API method names are case-insensitive, so the lower-case name
-        # says "raw call" without the warning.
-        try:
-            result = await self.bot.do_api_request(method.lower(), api_kwargs=arguments, **extra)
-        finally:
-            # Counted from the answer, which comes after Telegram saw the call: never early.
-            if self.per_chat_window > 0:
-                self._chat_sends.setdefault(row.chat_id, deque()).append(time.monotonic())
-        if not isinstance(result, dict) or "message_id" not in result:
-            return outbox.Delivered(None)
-        chat = result.get("chat")
-        return outbox.Delivered(
-            result["message_id"], chat.get("id") if isinstance(chat, dict) else None
-        )
 
     def _mine(self, row: OutboxMessage) -> Any:
         """The row, if it is still ours (a lease may have expired meanwhile)."""
@@ -378,10 +352,10 @@ class OutboxWorker(QueueService):
         logger.warning("outbox: flood wait of %.0f s; message %s goes back", seconds, row.id)
         await self._release([row])
 
-    async def _on_blocked(self, row: OutboxMessage, error: Forbidden) -> None:
+    async def _on_blocked(self, row: OutboxMessage, why: str) -> None:
         """She blocked the bot (or the chat is gone): never retried, and nothing more to her."""
         now = utcnow()
-        reason = short_error(error.message)
+        reason = short_error(why)
         async with in_transaction():
             await self._mine(row).update(status=OutboxStatus.BLOCKED, error=reason)
             # Her other messages, waiting or in this worker's hands (the rest of its batch).
@@ -391,29 +365,30 @@ class OutboxWorker(QueueService):
                 channel=row.channel,
                 chat_id=row.chat_id,
             ).update(status=OutboxStatus.BLOCKED, error=reason)
-            await Person.filter(telegram_id=row.chat_id, blocked_bot_at__isnull=True).update(
-                blocked_bot_at=now
-            )
+            if (person := await outbox.recipient(row)) is not None:
+                await Person.filter(id=person.id, blocked_bot_at__isnull=True).update(
+                    blocked_bot_at=now
+                )
         self.counters.blocked += 1 + others
-        logger.info("outbox: chat %s unreachable (%s)", row.chat_id, error.message)
+        logger.info("outbox: a %s chat is unreachable (%s)", row.channel, why)
 
-    async def _on_migrated(self, row: OutboxMessage, error: ChatMigrated) -> None:
+    async def _on_migrated(self, row: OutboxMessage, new_chat_id: int) -> None:
         """A group became a supergroup: its messages follow it to the new chat id."""
         async with in_transaction():
             await OutboxMessage.filter(
                 channel=row.channel, chat_id=row.chat_id, status=OutboxStatus.PENDING
-            ).update(chat_id=error.new_chat_id)
+            ).update(chat_id=new_chat_id)
             await self._mine(row).update(
-                chat_id=error.new_chat_id,
+                chat_id=new_chat_id,
                 status=OutboxStatus.PENDING,
                 claimed_by=None,
                 claimed_at=None,
             )
 
-    async def _on_failed(self, row: OutboxMessage, error: TelegramError) -> None:
-        await give_up(MESSAGES, row, self.worker_id, error.message)
+    async def _on_failed(self, row: OutboxMessage, why: str) -> None:
+        await give_up(MESSAGES, row, self.worker_id, why)
         self.counters.failed += 1
-        logger.warning("outbox: message %s failed: %s", row.id, error.message)
+        logger.warning("outbox: message %s failed: %s", row.id, why)
 
     async def _on_transient(self, row: OutboxMessage, error: BaseException) -> None:
         attempts = row.attempts + 1
@@ -454,13 +429,6 @@ def _sendable() -> Q:
     waiting or being sent (they go once it is sent, and hold up nothing meanwhile)."""
     unsent = OutboxMessage.filter(status__in=UNSENT).values("id")
     return Q(edit_of_id__isnull=True) | ~Q(edit_of_id__in=Subquery(unsent))
-
-
-def _uploadable(value: Any) -> Any:
-    """A file stored in the row (`outbox.attachment`) becomes the upload PTB makes of it."""
-    if isinstance(value, dict) and outbox.ATTACHMENT in value:
-        return InputFile(base64.b64decode(value["base64"]), filename=value[outbox.ATTACHMENT])
-    return value
 
 
 async def outstanding_messages() -> bool:
