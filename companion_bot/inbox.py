@@ -18,7 +18,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from companion_bot import clock
-from companion_bot.models import InboxStatus, InboxUpdate
+from companion_bot.models import Channel, InboxStatus, InboxUpdate, Person
 from companion_bot.wakeups import Signal
 
 # Says an update was stored (the inbox worker listens).
@@ -90,6 +90,14 @@ async def store_many(channel: str, batch: Iterable[Received]) -> int:
 def person_key(telegram_id: int) -> str:
     """The key of a person's updates: hers are handled one at a time, in order."""
     return f"user:{telegram_id}"
+
+
+def key_of(person: Person) -> str:
+    """The key of her updates on her channel: on WhatsApp, her WhatsApp id (the webhook
+    stores her messages under it, companion_bot/whatsapp/webhook.py)."""
+    if person.channel == Channel.WHATSAPP:
+        return str(person.whatsapp_id)
+    return person_key(int(person.telegram_id or 0))
 
 
 async def forget(key: str) -> int:

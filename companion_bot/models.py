@@ -140,6 +140,9 @@ class Person(Model):
     )
     telegram_id = fields.BigIntField(unique=True, null=True)
     whatsapp_id = fields.CharField(max_length=32, unique=True, null=True)
+    # When she last wrote to the bot: on WhatsApp, free-form messages may go to her for 24
+    # hours after it (companion_bot/whatsapp/window.py), templates only after that.
+    last_message_at = fields.DatetimeField(null=True)
     language = fields.CharField(max_length=8, null=True)
     display_name = fields.CharField(max_length=64, null=True)
     # Set when Telegram says she blocked the bot: nothing more is sent until she writes again.

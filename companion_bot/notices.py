@@ -26,6 +26,11 @@ The kinds and their fields (all JSON):
   `longitude`), STOP_LOCATION. A channel that cannot change a sent message sends the new
   state as a new one, or nothing where the change only takes buttons away.
 
+A notice that may reach her long after she last wrote (a reminder, "are you home?") may carry
+`template`: which pre-approved message says it in short (`outside_window`), for a channel
+that only lets such messages through after a while (WhatsApp, 24 hours after her last
+message).
+
 Every kind that shows buttons may carry, instead of `choices`, a `markup`: buttons already in
 a channel's own form, made by that channel's edge (handlers/ for Telegram make inline
 keyboards whose data they sign themselves) and rendered as they are. An edit that does not
@@ -37,7 +42,9 @@ the Telegram sender still sends them as they are.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
+from typing import Any
 
 TEXT = "text"
 LOCATION = "location"
@@ -69,6 +76,13 @@ FOLDS_INTO: dict[str, frozenset[str]] = {
     EDIT_CHOICES: frozenset({TEXT, PHOTO, DOCUMENT}),
 }
 
+# What a short pre-approved message may say (WhatsApp's templates, by these names).
+WAVE_REMINDER = "wave_reminder"
+ARE_YOU_HOME = "are_you_home"
+ESCALATION = "escalation"
+MORNING_AFTER = "morning_after"
+GROUP_INTRODUCTION = "group_introduction"
+
 HELP_KEYBOARD = "help"
 REMOVE_KEYBOARD = "remove"
 
@@ -78,6 +92,12 @@ Choice = tuple[str, str]  # (label, action)
 def choices(rows: Sequence[Sequence[Choice]]) -> list[list[list[str]]]:
     """Rows of (label, action) as stored in a notice."""
     return [[[label, action] for label, action in row] for row in rows]
+
+
+def outside_window(purpose: str, *params: object) -> dict[str, Any]:
+    """Notice fields naming the short message that says it when only such a message may go
+    to her; `params` fill it in (plain text, HTML-escaped like every notice text)."""
+    return {"template": {"purpose": purpose, "params": [html.escape(str(p)) for p in params]}}
 
 
 def is_notice(kind: str) -> bool:

@@ -76,10 +76,11 @@ def is_configured() -> bool:
     return _secret is not None
 
 
-def person_key(telegram_id: int, secret: bytes | None = None) -> str:
-    """A keyed hash (HMAC-SHA256, hex) of a Telegram id: the same person gives the same key
-    while the secret stays the same; without the secret it cannot be traced back to her."""
-    message = f"person|{int(telegram_id)}".encode()
+def person_key(address: int | str, secret: bytes | None = None) -> str:
+    """A keyed hash (HMAC-SHA256, hex) of her address (a Telegram id, or "whatsapp:<id>",
+    see `people.address_of`): the same person gives the same key while the secret stays the
+    same; without the secret it cannot be traced back to her."""
+    message = f"person|{address}".encode()
     return hmac.new(_key(secret), message, hashlib.sha256).hexdigest()
 
 

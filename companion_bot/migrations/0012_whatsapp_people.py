@@ -40,6 +40,11 @@ class Migration(migrations.Migration):
             name='whatsapp_id',
             field=fields.CharField(null=True, unique=True, max_length=32),
         ),
+        ops.AddField(
+            model_name='Person',
+            name='last_message_at',
+            field=fields.DatetimeField(null=True),
+        ),
         ops.RunPython(_pragma(False), _pragma(False), atomic=False),
         ops.AlterField(
             model_name='Person',

@@ -29,9 +29,10 @@ from companion_bot.models import (
     Role,
     RoleKind,
 )
-from companion_bot.services import closing, groups, outbox, scheduler
+from companion_bot.services import closing, groups, outbox, people, scheduler
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import language_of
+from companion_bot.services.people import Who
 from companion_bot.services.roles import require_organizer
 from companion_bot.services.texts import meeting_place
 
@@ -50,12 +51,12 @@ def _now() -> datetime:
     return clock.now()
 
 
-async def organizer_events(telegram_id: int, now: datetime | None = None) -> list[Event]:
+async def organizer_events(who: Who, now: datetime | None = None) -> list[Event]:
     """Her events as an organizer, not over for more than half a day."""
     now = now or _now()
     return (
         await Event.filter(
-            roles__person__telegram_id=telegram_id,
+            **people.lookup(who, "roles__person"),
             roles__kind=RoleKind.ORGANIZER,
             closing__gt=now - timedelta(hours=12),
         )
@@ -64,10 +65,10 @@ async def organizer_events(telegram_id: int, now: datetime | None = None) -> lis
     )
 
 
-async def organizer_history(telegram_id: int, limit: int) -> list[Event]:
+async def organizer_history(who: Who, limit: int) -> list[Event]:
     """Her events as an organizer, past ones included, the latest first (for statistics)."""
     return list(
-        await Event.filter(roles__person__telegram_id=telegram_id, roles__kind=RoleKind.ORGANIZER)
+        await Event.filter(**people.lookup(who, "roles__person"), roles__kind=RoleKind.ORGANIZER)
         .distinct()
         .order_by("-doors_open")
         .limit(limit)
@@ -102,17 +103,17 @@ BROADCAST_HEADER = N_("📣 From the organizers of {event}:")
 
 
 async def send_broadcast(
-    telegram_id: int, event_id: int, audience: Audience, wave_id: int | None, text: str
+    who: Who, event_id: int, audience: Audience, wave_id: int | None, text: str
 ) -> Broadcast:
-    event = await require_organizer(telegram_id, event_id)
+    event = await require_organizer(who, event_id)
     if audience is Audience.WAVE and not await DepartureWave.exists(id=wave_id, event=event):
         raise UserInputError(N_("This button is no longer active."))
-    people = await recipients(event.id, audience, wave_id)
-    author = await Person.get(telegram_id=telegram_id)
+    audience_people = await recipients(event.id, audience, wave_id)
+    author = await Person.get(**people.lookup(who))
     async with in_transaction():
         broadcast = await Broadcast.create(
             event=event, author=author, audience=audience.value, departure_wave_id=wave_id,
-            text=text, recipients=len(people),
+            text=text, recipients=len(audience_people),
         )  # fmt: skip
         await outbox.enqueue_many(
             outbox.Outgoing(
@@ -121,7 +122,7 @@ async def send_broadcast(
                 broadcast_id=broadcast.id,
                 dedupe_key=f"broadcast:{broadcast.id}:{person.id}",
             )
-            for person in people
+            for person in audience_people
         )  # fmt: skip
         await scheduler.schedule(REPORT_TASK, _now() + REPORT_POLL, {"broadcast_id": broadcast.id},
                                  dedupe_key=f"broadcast:{broadcast.id}:report")  # fmt: skip
@@ -200,8 +201,8 @@ class Dashboard:
     open_alerts: int
 
 
-async def dashboard(telegram_id: int, event_id: int) -> Dashboard:
-    return await event_dashboard(await require_organizer(telegram_id, event_id))
+async def dashboard(who: Who, event_id: int) -> Dashboard:
+    return await event_dashboard(await require_organizer(who, event_id))
 
 
 async def event_dashboard(event: Event) -> Dashboard:
@@ -300,13 +301,13 @@ async def meeting_point_of(event: Event, meeting_point_id: int | None) -> Meetin
 
 
 async def change_wave(
-    telegram_id: int, wave_id: int, departs_at: datetime, meeting_point_id: int | None
+    who: Who, wave_id: int, departs_at: datetime, meeting_point_id: int | None
 ) -> DepartureWave:
     """Move a wave (time and meeting point): only the people of that wave are told."""
     wave = await DepartureWave.get_or_none(id=wave_id).prefetch_related("event")
     if wave is None:
         raise UserInputError(N_("This button is no longer active."))
-    event = await require_organizer(telegram_id, wave.event_id)
+    event = await require_organizer(who, wave.event_id)
     point = await meeting_point_of(event, meeting_point_id)
     check_departure_time(event, departs_at)
     if await DepartureWave.filter(event=event, departs_at=departs_at).exclude(id=wave_id).exists():
@@ -359,10 +360,10 @@ async def tell_wave(
 
 
 async def add_wave(
-    telegram_id: int, event_id: int, departs_at: datetime, meeting_point_id: int | None = None
+    who: Who, event_id: int, departs_at: datetime, meeting_point_id: int | None = None
 ) -> DepartureWave:
     """A new departure, from the chosen meeting point (else the event's first one)."""
-    event = await require_organizer(telegram_id, event_id)
+    event = await require_organizer(who, event_id)
     point = await meeting_point_of(event, meeting_point_id)
     check_departure_time(event, departs_at)
     if await DepartureWave.filter(event=event, departs_at=departs_at).exists():
@@ -381,14 +382,14 @@ class Removal:
     people: int  # told they now leave with `moved_to`
 
 
-async def remove_wave(telegram_id: int, wave_id: int, now: datetime | None = None) -> Removal:
+async def remove_wave(who: Who, wave_id: int, now: datetime | None = None) -> Removal:
     """Remove a departure not gone yet: its groups and people move to the nearest other
     departure (the later one on a tie) and are told."""
     now = now or _now()
     wave = await DepartureWave.get_or_none(id=wave_id).prefetch_related("event")
     if wave is None:
         raise UserInputError(N_("This button is no longer active."))
-    event = await require_organizer(telegram_id, wave.event_id)
+    event = await require_organizer(who, wave.event_id)
     if wave.departs_at <= now or await CompanionGroup.exists(
         departure_wave=wave, status=GroupStatus.LEFT
     ):
@@ -456,9 +457,9 @@ EVENT_SETTINGS = {
 }
 
 
-async def change_setting(telegram_id: int, event_id: int, code: str, minutes: int) -> Event:
+async def change_setting(who: Who, event_id: int, code: str, minutes: int) -> Event:
     """An organizer changes one delay; reminders and alerts still waiting follow it."""
-    event = await require_organizer(telegram_id, event_id)
+    event = await require_organizer(who, event_id)
     setting = EVENT_SETTINGS.get(code)
     if setting is None or minutes not in setting.choices:
         raise UserInputError(N_("This button is no longer active."))

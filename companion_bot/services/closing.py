@@ -41,10 +41,10 @@ from companion_bot.models import (
     RoleKind,
     Unplaced,
 )
-from companion_bot.services import groups, outbox, relay, scheduler
+from companion_bot.services import groups, outbox, people, relay, scheduler
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import HELP_BUTTON, help_keyboard, language_of
-from companion_bot.services.people import ensure_person
+from companion_bot.services.people import Who, ensure_person
 from companion_bot.services.texts import meeting_place
 
 logger = logging.getLogger(__name__)
@@ -556,17 +556,17 @@ async def on_duty_team(
 # -- an attendee's buttons -----------------------------------------------------------------------
 
 
-async def own_registration(telegram_id: int, registration_id: int) -> Registration:
+async def own_registration(who: Who, registration_id: int) -> Registration:
     registration = await Registration.get_or_none(
-        id=registration_id, person__telegram_id=telegram_id, status=RegistrationStatus.CONFIRMED
+        id=registration_id, **people.lookup(who, "person"), status=RegistrationStatus.CONFIRMED
     ).select_related("event", "person", "departure_wave__meeting_point")
     if registration is None:
         raise UserInputError(N_("This button is no longer active."))
     return registration
 
 
-async def at_meeting_point(telegram_id: int, registration_id: int, now: datetime | None = None):
-    registration = await own_registration(telegram_id, registration_id)
+async def at_meeting_point(who: Who, registration_id: int, now: datetime | None = None):
+    registration = await own_registration(who, registration_id)
     if registration.at_meeting_point_at is None:
         async with in_transaction():
             registration.at_meeting_point_at = now or _now()
@@ -605,7 +605,7 @@ async def tell_group(registration: Registration, message: str, key: str) -> Comp
 
 
 async def leave_later(
-    telegram_id: int,
+    who: Who,
     registration_id: int,
     now: datetime | None = None,
     from_wave_id: int | None = None,
@@ -615,7 +615,7 @@ async def leave_later(
     `from_wave_id` is the wave her button was for: pressed again once she has moved (her
     answer was lost, a double tap), it answers with her wave instead of moving her on."""
     now = now or _now()
-    registration = await own_registration(telegram_id, registration_id)
+    registration = await own_registration(who, registration_id)
     current = registration.departure_wave
     if from_wave_id is not None and current is not None and current.id != from_wave_id:
         return current
@@ -646,9 +646,9 @@ async def leave_later(
     return later
 
 
-async def already_left(telegram_id: int, registration_id: int, now: datetime | None = None):
+async def already_left(who: Who, registration_id: int, now: datetime | None = None):
     now = now or _now()
-    registration = await own_registration(telegram_id, registration_id)
+    registration = await own_registration(who, registration_id)
     if registration.left_at is None:
         async with in_transaction():
             registration.left_at = now
@@ -659,16 +659,16 @@ async def already_left(telegram_id: int, registration_id: int, now: datetime | N
     return registration
 
 
-async def home(telegram_id: int, registration_id: int, now: datetime | None = None):
+async def home(who: Who, registration_id: int, now: datetime | None = None):
     now = now or _now()
-    registration = await own_registration(telegram_id, registration_id)
+    registration = await own_registration(who, registration_id)
     if registration.home_at is None:
         async with in_transaction():
             registration.home_at = now
             registration.left_at = registration.left_at or now
             await registration.save(update_fields=["home_at", "left_at"])
             group = await tell_group(registration, HOME_TO_GROUP, "home")
-            await relay.stop_live_locations(telegram_id)
+            await relay.stop_live_locations(who)
             await scheduler.cancel_prefix(f"home:{registration.id}:")
             await groups.changed(group)
     return registration
@@ -733,12 +733,12 @@ class Confirmation:
 SAFE_TRIP = N_("🚶 Your group has left. Have a safe trip! Tap when you're home.")
 
 
-async def may_act(telegram_id: int, event_id: int) -> Person:
+async def may_act(who: Who, event_id: int) -> Person:
     """Volunteers and organizers of this event only, checked on every action."""
     role = (
         await Role.filter(
             event_id=event_id,
-            person__telegram_id=telegram_id,
+            **people.lookup(who, "person"),
             kind__in=[RoleKind.VOLUNTEER, RoleKind.ORGANIZER],
         )
         .prefetch_related("person")
@@ -750,7 +750,7 @@ async def may_act(telegram_id: int, event_id: int) -> Person:
 
 
 async def confirm_group_left(
-    telegram_id: int, group_id: int, now: datetime | None = None
+    who: Who, group_id: int, now: datetime | None = None
 ) -> Confirmation:
     """Idempotent: two volunteers pressing at once make one confirmation. The group's new
     status, its members' departure, their messages and check-ins are written together: after
@@ -759,7 +759,7 @@ async def confirm_group_left(
     group = await CompanionGroup.get_or_none(id=group_id, kind=GroupKind.DEPARTURE)
     if group is None:
         raise UserInputError(N_("This button is no longer active."))
-    volunteer = await may_act(telegram_id, group.event_id)
+    volunteer = await may_act(who, group.event_id)
     async with in_transaction():
         updated = await CompanionGroup.filter(id=group_id, status=GroupStatus.ANNOUNCED).update(
             status=GroupStatus.LEFT, left_at=now, left_confirmed_by_id=volunteer.id
@@ -856,24 +856,24 @@ ON_HER_WAY_TO_GROUP = N_("{name} is on her way to the meeting point.")
 WITHOUT_HER_TO_GROUP = N_("{name} will not leave with the group: go without her.")
 
 
-async def missing_candidates(telegram_id: int, group_id: int) -> list[MemberState]:
+async def missing_candidates(who: Who, group_id: int) -> list[MemberState]:
     group = await CompanionGroup.get_or_none(id=group_id)
     if group is None:
         raise UserInputError(N_("This button is no longer active."))
-    await may_act(telegram_id, group.event_id)
+    await may_act(who, group.event_id)
     state = next((s for s in await wave_groups(group.departure_wave_id) if s.group.id == group_id),
                  None)  # fmt: skip
     return [m for m in state.members if m.state in ("waiting", "missing")] if state else []
 
 
 async def flag_missing(
-    telegram_id: int, group_id: int, registration_id: int, now: datetime | None = None
+    who: Who, group_id: int, registration_id: int, now: datetime | None = None
 ) -> Registration:
     now = now or _now()
     group = await CompanionGroup.get_or_none(id=group_id).prefetch_related("meeting_point", "event")
     if group is None:
         raise UserInputError(N_("This button is no longer active."))
-    await may_act(telegram_id, group.event_id)
+    await may_act(who, group.event_id)
     membership = await GroupMember.get_or_none(
         group=group, registration_id=registration_id, status=MemberStatus.ACTIVE
     ).prefetch_related("registration__person")
@@ -900,9 +900,9 @@ async def flag_missing(
     return registration
 
 
-async def without_me(telegram_id: int, registration_id: int, now: datetime | None = None):
+async def without_me(who: Who, registration_id: int, now: datetime | None = None):
     """She stays on: her group leaves without her (told so); no departure group for her."""
-    registration = await own_registration(telegram_id, registration_id)
+    registration = await own_registration(who, registration_id)
     async with in_transaction():
         await tell_group(registration, WITHOUT_HER_TO_GROUP, "alone")
         registration.wants_departure_group = False
@@ -912,8 +912,8 @@ async def without_me(telegram_id: int, registration_id: int, now: datetime | Non
     return registration
 
 
-async def on_my_way(telegram_id: int, registration_id: int) -> Registration:
-    registration = await own_registration(telegram_id, registration_id)
+async def on_my_way(who: Who, registration_id: int) -> Registration:
+    registration = await own_registration(who, registration_id)
     group = await departure_group_of(registration.id)
     if group is None or group.status == GroupStatus.LEFT:
         raise UserInputError(
@@ -926,21 +926,21 @@ async def on_my_way(telegram_id: int, registration_id: int) -> Registration:
 # -- duty --------------------------------------------------------------------------------------
 
 
-async def duty_roles(telegram_id: int, now: datetime | None = None) -> list[Role]:
+async def duty_roles(who: Who, now: datetime | None = None) -> list[Role]:
     """Her volunteer roles at events not over yet."""
     now = now or _now()
     return (
         await Role.filter(
-            person__telegram_id=telegram_id, kind=RoleKind.VOLUNTEER, event__closing__gt=now
+            **people.lookup(who, "person"), kind=RoleKind.VOLUNTEER, event__closing__gt=now
         )
         .prefetch_related("event")
         .order_by("event__doors_open")
     )
 
 
-async def set_duty(telegram_id: int, event_id: int, on: bool, now: datetime | None = None) -> Role:
+async def set_duty(who: Who, event_id: int, on: bool, now: datetime | None = None) -> Role:
     role = await Role.get_or_none(
-        person__telegram_id=telegram_id, event_id=event_id, kind=RoleKind.VOLUNTEER
+        **people.lookup(who, "person"), event_id=event_id, kind=RoleKind.VOLUNTEER
     ).prefetch_related("event")
     if role is None:
         raise UserInputError(N_("Only this event's volunteers and organizers can do this."))
@@ -951,17 +951,17 @@ async def set_duty(telegram_id: int, event_id: int, on: bool, now: datetime | No
 
 
 async def send_waves(
-    telegram_id: int, language: str | None = None, now: datetime | None = None
+    who: Who, language: str | None = None, now: datetime | None = None
 ) -> bool | None:
     """/waves: the cards of her events' coming departures (and of the last two hours), then
     who is without a group, queued in that order; her cards are kept up to date like those of
     the reminders. `language` is hers if she never chose one. None when she is neither a
     volunteer nor an organizer of an event not over yet; False when there is nothing to show."""
-    cards = await upcoming_wave_cards(telegram_id, now)
+    cards = await upcoming_wave_cards(who, now)
     if cards is None:
         return None
-    person = await ensure_person(telegram_id, language)
-    alone = await upcoming_alone(telegram_id, now)
+    person = await ensure_person(who, language)
+    alone = await upcoming_alone(who, now)
     if not cards and not alone:
         return False
     async with in_transaction():
@@ -975,13 +975,13 @@ async def send_waves(
 
 
 async def upcoming_wave_cards(
-    telegram_id: int, now: datetime | None = None
+    who: Who, now: datetime | None = None
 ) -> list[GroupState] | None:
     """The departure groups of her events' coming waves (and those of the last two hours);
     None when she is neither a volunteer nor an organizer of an event not over yet."""
     now = now or _now()
     event_ids = await Role.filter(
-        person__telegram_id=telegram_id,
+        **people.lookup(who, "person"),
         kind__in=[RoleKind.VOLUNTEER, RoleKind.ORGANIZER],
         event__closing__gt=now - timedelta(hours=12),
     ).values_list("event_id", flat=True)
@@ -996,11 +996,11 @@ async def upcoming_wave_cards(
     return cards
 
 
-async def upcoming_alone(telegram_id: int, now: datetime | None = None) -> list[str]:
+async def upcoming_alone(who: Who, now: datetime | None = None) -> list[str]:
     """For /waves: who is without a group in her events' coming arrivals and departures."""
     now = now or _now()
     roles = await Role.filter(
-        person__telegram_id=telegram_id,
+        **people.lookup(who, "person"),
         kind__in=[RoleKind.VOLUNTEER, RoleKind.ORGANIZER],
         event__closing__gt=now - timedelta(hours=12),
     ).select_related("person")

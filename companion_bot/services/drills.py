@@ -12,9 +12,10 @@ from tortoise.transactions import in_transaction
 from companion_bot import clock
 from companion_bot.i18n import N_, escape
 from companion_bot.models import AlertDrill, AlertDrillReceipt, Event, RoleKind
-from companion_bot.services import closing, outbox
+from companion_bot.services import closing, outbox, people
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import language_of
+from companion_bot.services.people import Who
 from companion_bot.services.roles import require_organizer
 
 TEST_ALERT = N_(
@@ -36,10 +37,10 @@ class DrillView:
     receipts: list[Receipt]
 
 
-async def send_test_alert(telegram_id: int, event_id: int, now: datetime | None = None) -> int:
+async def send_test_alert(who: Who, event_id: int, now: datetime | None = None) -> int:
     """An organizer's test alert to the volunteers on duty; returns how many it went to."""
     now = now or clock.now()
-    event = await require_organizer(telegram_id, event_id)
+    event = await require_organizer(who, event_id)
     if now >= event.doors_open:
         raise UserInputError(
             N_(
@@ -51,7 +52,7 @@ async def send_test_alert(telegram_id: int, event_id: int, now: datetime | None 
     if not volunteers:
         raise UserInputError(N_("No volunteer is on duty: ask them to tap /duty first."))
     organizers = await closing.on_duty_team(event.id, kinds=(RoleKind.ORGANIZER,))
-    sender = next((p for p in organizers if p.telegram_id == telegram_id), None)
+    sender = next((p for p in organizers if people.is_who(p, who)), None)
     async with in_transaction():
         drill = await AlertDrill.create(event=event, sent_by=sender)
         for volunteer in volunteers:
@@ -70,9 +71,9 @@ async def send_test_alert(telegram_id: int, event_id: int, now: datetime | None 
     return len(volunteers)
 
 
-async def acknowledge(telegram_id: int, receipt_id: int, now: datetime | None = None) -> bool:
+async def acknowledge(who: Who, receipt_id: int, now: datetime | None = None) -> bool:
     """Her "Received"; False when she had already tapped it."""
-    receipt = await AlertDrillReceipt.get_or_none(id=receipt_id, person__telegram_id=telegram_id)
+    receipt = await AlertDrillReceipt.get_or_none(id=receipt_id, **people.lookup(who, "person"))
     if receipt is None:
         raise UserInputError(N_("This button is no longer active."))
     return bool(

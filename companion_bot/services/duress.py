@@ -23,9 +23,10 @@ from tortoise.transactions import in_transaction
 from companion_bot import clock, notices
 from companion_bot.i18n import N_, escape
 from companion_bot.models import Person, Registration, RegistrationStatus, RelayedMessage, RoleKind
-from companion_bot.services import closing, escalation, locations, outbox, relay, scheduler
+from companion_bot.services import closing, escalation, locations, outbox, people, relay, scheduler
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import language_of
+from companion_bot.services.people import Who
 
 MIN_LENGTH, MAX_LENGTH = 3, 40
 ITERATIONS = 100_000
@@ -105,29 +106,29 @@ def matches(stored: str | None, text: str) -> bool:
     return hmac.compare_digest(_digest(normalise(text), bytes.fromhex(salt)), digest)
 
 
-async def set_safe_word(telegram_id: int, word: str) -> None:
+async def set_safe_word(who: Who, word: str) -> None:
     stored = hashed(word)
-    await Person.filter(telegram_id=telegram_id).update(safe_word_hash=stored)
+    await Person.filter(**people.lookup(who)).update(safe_word_hash=stored)
 
 
-async def remove_safe_word(telegram_id: int) -> bool:
+async def remove_safe_word(who: Who) -> bool:
     return bool(
-        await Person.filter(telegram_id=telegram_id, safe_word_hash__isnull=False).update(
+        await Person.filter(**people.lookup(who), safe_word_hash__isnull=False).update(
             safe_word_hash=None
         )
     )
 
 
-async def has_safe_word(telegram_id: int) -> bool:
-    return await Person.exists(telegram_id=telegram_id, safe_word_hash__isnull=False)
+async def has_safe_word(who: Who) -> bool:
+    return await Person.exists(**people.lookup(who), safe_word_hash__isnull=False)
 
 
-async def asked_home(telegram_id: int) -> Registration | None:
+async def asked_home(who: Who) -> Registration | None:
     """Her registration whose "are you home?" is waiting for her answer, if she has a safe
     word (else None: nothing she writes is special)."""
     return (
         await Registration.filter(
-            person__telegram_id=telegram_id,
+            **people.lookup(who, "person"),
             person__safe_word_hash__isnull=False,
             status=RegistrationStatus.CONFIRMED,
             left_at__isnull=False,
@@ -140,10 +141,10 @@ async def asked_home(telegram_id: int) -> Registration | None:
     )
 
 
-async def answer(telegram_id: int, text: str, now: datetime | None = None) -> bool:
+async def answer(who: Who, text: str, now: datetime | None = None) -> bool:
     """Her written answer while "are you home?" waits: True when it is her safe word (the team
     is alerted; she must be answered as if she had tapped "I'm home")."""
-    registration = await asked_home(telegram_id)
+    registration = await asked_home(who)
     if registration is None:
         return False
     if not await asyncio.to_thread(matches, registration.person.safe_word_hash, text):
@@ -186,14 +187,14 @@ async def alert_team(registration: Registration, now: datetime) -> int:
     return len(team)
 
 
-async def share_with_team(telegram_id: int, message_id: int, lat: float, lon: float) -> int:
+async def share_with_team(who: Who, message_id: int, lat: float, lon: float) -> int:
     """She moved while sharing her live location with her group, after a safe-word answer:
     the team alerted follows her too (a live location of their own, moved with hers).
     Returns how many of the team it reached; 0 when no safe-word alert of hers is open."""
     now = clock.now()
     registration = (
         await Registration.filter(
-            person__telegram_id=telegram_id, duress_at__gte=now - TEAM_LIVE_FOR
+            **people.lookup(who, "person"), duress_at__gte=now - TEAM_LIVE_FOR
         )
         .order_by("-duress_at")
         .prefetch_related("person", "event")

@@ -26,9 +26,10 @@ from companion_bot.models import (
     Role,
     RoleKind,
 )
-from companion_bot.services import closing, groups, outbox, relay, scheduler
+from companion_bot.services import closing, groups, outbox, people, relay, scheduler
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import language_of
+from companion_bot.services.people import Who
 
 URGENT = closing.URGENT
 
@@ -155,16 +156,16 @@ async def _alert(registration: Registration, team: list[Person], template: str, 
 # -- she is safe ---------------------------------------------------------------------------------
 
 
-async def she_is_home(telegram_id: int, registration_id: int, now: datetime | None = None):
+async def she_is_home(who: Who, registration_id: int, now: datetime | None = None):
     """She taps "I'm home": `closing.home`, then the all-clear to whoever was alerted."""
     now = now or _now()
     async with in_transaction():
-        registration = await closing.home(telegram_id, registration_id, now)
+        registration = await closing.home(who, registration_id, now)
         await all_clear(registration, now, confirmed_by=None)
     return registration
 
 
-async def confirm_safe(telegram_id: int, registration_id: int, now: datetime | None = None):
+async def confirm_safe(who: Who, registration_id: int, now: datetime | None = None):
     """A member of her departure group, or a volunteer or organizer of the event, says she is
     safe. Returns her registration; refused to anybody else."""
     now = now or _now()
@@ -173,7 +174,7 @@ async def confirm_safe(telegram_id: int, registration_id: int, now: datetime | N
     )
     if registration is None:
         raise UserInputError(N_("This button is no longer active."))
-    who = await _may_confirm(telegram_id, registration)
+    who = await _may_confirm(who, registration)
     async with in_transaction():
         if registration.home_at is None:
             registration.home_at = now
@@ -185,9 +186,9 @@ async def confirm_safe(telegram_id: int, registration_id: int, now: datetime | N
     return registration
 
 
-async def _may_confirm(telegram_id: int, registration: Registration) -> Person:
+async def _may_confirm(who: Who, registration: Registration) -> Person:
     role = await Role.filter(
-        event_id=registration.event_id, person__telegram_id=telegram_id,
+        event_id=registration.event_id, **people.lookup(who, "person"),
         kind__in=[RoleKind.VOLUNTEER, RoleKind.ORGANIZER],
     ).prefetch_related("person").first()  # fmt: skip
     if role is not None:
@@ -199,7 +200,7 @@ async def _may_confirm(telegram_id: int, registration: Registration) -> Person:
             await GroupMember.filter(
                 group=group,
                 status=MemberStatus.ACTIVE,
-                registration__person__telegram_id=telegram_id,
+                **people.lookup(who, "registration__person"),
             )
             .exclude(registration_id=registration.id)
             .prefetch_related("registration__person")
@@ -210,14 +211,14 @@ async def _may_confirm(telegram_id: int, registration: Registration) -> Person:
     return member.registration.person
 
 
-async def no_news(telegram_id: int, registration_id: int) -> Registration:
+async def no_news(who: Who, registration_id: int) -> Registration:
     """A member of her group has no news either: the volunteers already alerted hear it."""
     registration = await Registration.get_or_none(id=registration_id).prefetch_related(
         "person", "event"
     )
     if registration is None:
         raise UserInputError(N_("This button is no longer active."))
-    who = await _may_confirm(telegram_id, registration)
+    who = await _may_confirm(who, registration)
     if registration.home_at is not None:
         return registration
     for person in await _alerted(registration.id, (VOLUNTEER_KEY, ORGANIZER_KEY)):

@@ -30,9 +30,9 @@ from companion_bot.models import (
     RoleKind,
     Zone,
 )
-from companion_bot.services import lifecycle, safeplace, tables, texts, zones
+from companion_bot.services import lifecycle, people, safeplace, tables, texts, zones
 from companion_bot.services.errors import UserInputError
-from companion_bot.services.people import ensure_person
+from companion_bot.services.people import Who, ensure_person
 from companion_bot.services.retention import DEFAULT_RETENTION_DAYS, check_retention_days
 from companion_bot.services.texts import Versions
 from companion_bot.services.times import (
@@ -397,10 +397,10 @@ async def get_event(event_id: int) -> Event | None:
     )
 
 
-async def organizer_overview(telegram_id: int) -> list[EventOverview]:
+async def organizer_overview(who: Who) -> list[EventOverview]:
     """The events she organizes, newest first, with sign-up counts."""
     events = (
-        await Event.filter(roles__person__telegram_id=telegram_id, roles__kind=RoleKind.ORGANIZER)
+        await Event.filter(**people.lookup(who, "roles__person"), roles__kind=RoleKind.ORGANIZER)
         .distinct()
         .order_by("-doors_open")
     )

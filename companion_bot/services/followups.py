@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 from companion_bot.i18n import N_, escape
 from companion_bot.models import FollowupAnswer, Person, Role, RoleKind
-from companion_bot.services import outbox
+from companion_bot.services import outbox, people
 from companion_bot.services.closing import on_duty_team
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.lifecycle import HOME_ANSWERS, MET_ANSWERS
 from companion_bot.services.messaging import language_of
+from companion_bot.services.people import Who
 
 MAX_TEXT = 3500
 CONTACT_REQUEST = N_(
@@ -70,7 +71,7 @@ class Thread:
     to_her: bool  # an organizer writes to her (else she answers an organizer)
 
 
-async def thread(telegram_id: int, answer_id: int, organizer_id: int | None) -> Thread:
+async def thread(who: Who, answer_id: int, organizer_id: int | None) -> Thread:
     """An organizer of the event writing to her (`organizer_id` None), or she answering
     the organizer `organizer_id`; refused to anybody else."""
     answer = await FollowupAnswer.get_or_none(id=answer_id).prefetch_related("event", "contact")
@@ -78,7 +79,7 @@ async def thread(telegram_id: int, answer_id: int, organizer_id: int | None) -> 
         raise UserInputError(N_("This button is no longer active."))
     if organizer_id is None:
         role = await Role.get_or_none(
-            event_id=answer.event_id, person__telegram_id=telegram_id, kind=RoleKind.ORGANIZER
+            event_id=answer.event_id, **people.lookup(who, "person"), kind=RoleKind.ORGANIZER
         ).prefetch_related("person")
         if role is None:
             raise UserInputError(N_("Only this event's organizers can do this."))
@@ -86,15 +87,15 @@ async def thread(telegram_id: int, answer_id: int, organizer_id: int | None) -> 
     role = await Role.get_or_none(
         event_id=answer.event_id, person_id=organizer_id, kind=RoleKind.ORGANIZER
     ).prefetch_related("person")
-    if answer.contact.telegram_id != telegram_id or role is None:
+    if not people.is_who(answer.contact, who) or role is None:
         raise UserInputError(N_("This button is no longer active."))
     return Thread(answer, answer.contact, role.person, to_her=False)
 
 
-async def write(telegram_id: int, answer_id: int, organizer_id: int | None, text: str) -> Thread:
+async def write(who: Who, answer_id: int, organizer_id: int | None, text: str) -> Thread:
     """Relay one message of the thread, under the sender's display name, with a button to
     answer it."""
-    found = await thread(telegram_id, answer_id, organizer_id)
+    found = await thread(who, answer_id, organizer_id)
     text = (text or "").strip()
     if not text or len(text) > MAX_TEXT:
         raise UserInputError(N_("That is too long: {limit} characters at most."), limit=MAX_TEXT)

@@ -35,10 +35,11 @@ from companion_bot.models import (
     RegistrationStatus,
     RoleKind,
 )
-from companion_bot.services import locations, outbox, scheduler
+from companion_bot.services import locations, outbox, people, scheduler
 from companion_bot.services.closing import may_act, on_duty_team
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import language_of
+from companion_bot.services.people import Who
 
 ESCALATION_TASK = "help_escalation"
 CLAIM_REMINDER_TASK = "help_claim_reminder"
@@ -72,12 +73,12 @@ def key(alert_id: int, *parts: object) -> str:
     return ":".join(["help", str(alert_id), *map(str, parts)])
 
 
-async def live_event_of(telegram_id: int, now: datetime | None = None) -> Event | None:
+async def live_event_of(who: Who, now: datetime | None = None) -> Event | None:
     """The event she is at (or about to be at), by her confirmed registration."""
     now = now or _now()
     registration = (
         await Registration.filter(
-            person__telegram_id=telegram_id,
+            **people.lookup(who, "person"),
             status=RegistrationStatus.CONFIRMED,
             event__doors_open__lte=now + LIVE_BEFORE,
             event__closing__gte=now - LIVE_AFTER,
@@ -89,22 +90,22 @@ async def live_event_of(telegram_id: int, now: datetime | None = None) -> Event 
     return registration.event if registration else None
 
 
-async def open_alert_of(telegram_id: int) -> HelpAlert | None:
+async def open_alert_of(who: Who) -> HelpAlert | None:
     return (
-        await HelpAlert.filter(person__telegram_id=telegram_id, status__in=OPEN_STATUSES)
+        await HelpAlert.filter(**people.lookup(who, "person"), status__in=OPEN_STATUSES)
         .order_by("-id")
         .prefetch_related("event", "person", "claimed_by")
         .first()
     )
 
 
-async def draft(telegram_id: int, level: str, now: datetime | None = None) -> HelpAlert:
+async def draft(who: Who, level: str, now: datetime | None = None) -> HelpAlert:
     """Her chosen level, waiting for one confirming tap (a pocket can press one button)."""
     try:
         level = HelpLevel(level)
     except ValueError:
         raise UserInputError(N_("This button is no longer active.")) from None
-    event = await live_event_of(telegram_id, now)
+    event = await live_event_of(who, now)
     if event is None:
         raise UserInputError(
             N_(
@@ -112,7 +113,7 @@ async def draft(telegram_id: int, level: str, now: datetime | None = None) -> He
                 "112 (emergency number in France and Belgium) or go to a volunteer or the bar."
             )
         )
-    person = await Person.get(telegram_id=telegram_id)
+    person = await Person.get(**people.lookup(who))
     return await HelpAlert.create(event=event, person=person, level=level)
 
 
@@ -137,12 +138,12 @@ ESCALATED_FOR_HER = N_(
 )
 
 
-async def confirm(telegram_id: int, alert_id: int, now: datetime | None = None) -> Sent:
+async def confirm(who: Who, alert_id: int, now: datetime | None = None) -> Sent:
     """Her confirming tap: the alert opens and goes out, and its escalation is set, together.
 
     A second tap (or a retry after a failure) answers with what was sent."""
     now = now or _now()
-    alert = await own_alert(telegram_id, alert_id, (HelpStatus.DRAFT, *OPEN_STATUSES))
+    alert = await own_alert(who, alert_id, (HelpStatus.DRAFT, *OPEN_STATUSES))
     async with in_transaction():
         opened = await HelpAlert.filter(id=alert.id, status=HelpStatus.DRAFT).update(
             status=HelpStatus.OPEN
@@ -170,9 +171,9 @@ async def copies_sent(alert_id: int, kind: str) -> int:
     ).count()
 
 
-async def own_alert(telegram_id: int, alert_id: int, statuses) -> HelpAlert:
+async def own_alert(who: Who, alert_id: int, statuses) -> HelpAlert:
     alert = await HelpAlert.get_or_none(
-        id=alert_id, person__telegram_id=telegram_id, status__in=statuses
+        id=alert_id, **people.lookup(who, "person"), status__in=statuses
     ).prefetch_related("event", "person")
     if alert is None:
         raise UserInputError(N_("This button is no longer active."))
@@ -229,13 +230,13 @@ async def escalate(alert: HelpAlert, now: datetime, note: str) -> int:
 
 
 async def add_detail(
-    telegram_id: int,
+    who: Who,
     text: str | None = None,
     location: tuple[float, float] | None = None,
 ) -> HelpAlert | None:
     """What she writes or shares while her alert is open goes to whoever handles it: the
     one who claimed it, else the volunteers on duty (and the organizers once alerted)."""
-    alert = await open_alert_of(telegram_id)
+    alert = await open_alert_of(who)
     if alert is None:
         return None
     if alert.claimed_by:
@@ -357,7 +358,7 @@ CLOSED_FOR_HER = N_(
 CLOSED_BY_HER = N_("✅ {name} closed her help request herself.")
 
 
-async def close(telegram_id: int, alert_id: int, now: datetime | None = None) -> HelpAlert:
+async def close(who: Who, alert_id: int, now: datetime | None = None) -> HelpAlert:
     """Closed by whoever claimed it (or an organizer, or herself): her location is forgotten,
     its timers stop, everyone who got it is told."""
     now = now or _now()
@@ -366,8 +367,8 @@ async def close(telegram_id: int, alert_id: int, now: datetime | None = None) ->
     )
     if alert is None:
         raise UserInputError(N_("This button is no longer active."))
-    is_her = alert.person is not None and alert.person.telegram_id == telegram_id
-    closer = alert.person if is_her else await may_act(telegram_id, alert.event_id)
+    is_her = alert.person is not None and people.is_who(alert.person, who)
+    closer = alert.person if is_her else await may_act(who, alert.event_id)
     async with in_transaction():
         closed = await HelpAlert.filter(id=alert.id, status__in=OPEN_STATUSES).update(
             status=HelpStatus.CLOSED, closed_at=now, latitude=None, longitude=None
@@ -386,8 +387,8 @@ async def close(telegram_id: int, alert_id: int, now: datetime | None = None) ->
     return alert
 
 
-async def cancel(telegram_id: int, alert_id: int) -> HelpAlert:
-    alert = await own_alert(telegram_id, alert_id, (HelpStatus.DRAFT,))
+async def cancel(who: Who, alert_id: int) -> HelpAlert:
+    alert = await own_alert(who, alert_id, (HelpStatus.DRAFT,))
     alert.status = HelpStatus.CANCELLED
     await alert.save(update_fields=["status"])
     return alert

@@ -30,8 +30,9 @@ from companion_bot.models import (
     Role,
     RoleKind,
 )
-from companion_bot.services import closing, locations, outbox, privacy, scheduler
+from companion_bot.services import closing, locations, outbox, people, privacy, scheduler
 from companion_bot.services.messaging import language_of
+from companion_bot.services.people import Who
 
 FOLLOWUP_TASK = "morning_followup"
 PURGE_TASK = "purge_event"
@@ -110,7 +111,7 @@ async def on_followup(payload: dict, now: datetime) -> None:
 
 
 async def record_followup(
-    telegram_id: int,
+    who: Who,
     event_id: int,
     group_met: str,
     home_safe: str,
@@ -122,7 +123,7 @@ async def record_followup(
     from companion_bot.services import followups  # it builds on this module
 
     event = await Event.get(id=event_id)
-    person = await Person.get(telegram_id=telegram_id) if contact else None
+    person = await Person.get(**people.lookup(who)) if contact else None
     async with in_transaction():
         answer = await FollowupAnswer.create(
             event=event,

@@ -1,13 +1,19 @@
-"""People: the minimum we keep about someone (Telegram id, language, display name)."""
+"""People: the minimum we keep about someone (her channel and address there, language,
+display name).
+
+Services know her as a `Person`. Telegram's edge still hands some of them her Telegram user
+id instead (`Who`): `lookup` finds her either way.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 from companion_bot import clock, signing
 from companion_bot.i18n import LANGUAGES, N_, translator
-from companion_bot.models import Avoidance, Person
+from companion_bot.models import Avoidance, Channel, Person
 from companion_bot.services.errors import UserInputError
 
 DISPLAY_NAME_MAX = 32
@@ -18,15 +24,55 @@ _MANY_DIGITS = re.compile(r"(\d[\s.\-]?){6,}")
 TEAM_NAME = N_("Team")
 
 
-async def get_person(telegram_id: int) -> Person | None:
-    return await Person.get_or_none(telegram_id=telegram_id)
+# Who acts: a person, or (from Telegram's edge) her Telegram user id.
+Who = Person | int
 
 
-async def ensure_person(telegram_id: int, language: str | None = None) -> Person:
+def lookup(who: Who, path: str = "") -> dict[str, Any]:
+    """Filter arguments that find `who` (at `path`: a relation leading to a Person, e.g.
+    "registration__person"; none: the Person itself)."""
+    if isinstance(who, Person):
+        return {f"{path}_id": who.id} if path else {"id": who.id}
+    return {f"{path}__telegram_id": who} if path else {"telegram_id": who}
+
+
+def is_who(person: Person, who: Who) -> bool:
+    return person.id == who.id if isinstance(who, Person) else person.telegram_id == who
+
+
+def address_of(person: Person) -> str:
+    """Her address on her channel, as a string (what signatures and keyed hashes bind to);
+    a Telegram id stays as it was, so existing signatures and keys still match."""
+    if person.channel == Channel.WHATSAPP:
+        return f"{Channel.WHATSAPP}:{person.whatsapp_id}"
+    return str(person.telegram_id)
+
+
+async def get_person(who: Who) -> Person | None:
+    if isinstance(who, Person):
+        return who
+    return await Person.get_or_none(telegram_id=who)
+
+
+async def ensure_person(who: Who, language: str | None = None) -> Person:
     """Her row, created if new; `language` (the one she is spoken to in) is kept if she has
     none yet, so messages queued for her later use it too. Someone coming back after her
     data was deleted is again avoided by whoever asked not to be grouped with her."""
-    person, created = await Person.get_or_create(telegram_id=telegram_id)
+    if isinstance(who, Person):
+        person, created = who, False
+    else:
+        person, created = await Person.get_or_create(telegram_id=who)
+    return await _welcome(person, created, language)
+
+
+async def ensure_whatsapp_person(wa_id: str, language: str | None = None) -> Person:
+    """Someone writing on WhatsApp, known by her WhatsApp id (her number as WhatsApp gives
+    it; never shown to anyone)."""
+    person, created = await Person.get_or_create(channel=Channel.WHATSAPP, whatsapp_id=wa_id)
+    return await _welcome(person, created, language)
+
+
+async def _welcome(person: Person, created: bool, language: str | None) -> Person:
     if created:
         await relink_avoidances(person)
     if person.language is None and language in LANGUAGES:
@@ -35,10 +81,10 @@ async def ensure_person(telegram_id: int, language: str | None = None) -> Person
     return person
 
 
-async def set_language(telegram_id: int, language: str) -> Person:
+async def set_language(who: Who, language: str) -> Person:
     if language not in LANGUAGES:
         raise UserInputError(N_("Please choose one of the languages offered."))
-    person = await ensure_person(telegram_id)
+    person = await ensure_person(who)
     person.language = language
     await person.save(update_fields=["language", "updated_at"])
     return person
@@ -70,18 +116,18 @@ def clean_display_name(text: str | None) -> str:
     return text
 
 
-async def set_display_name(telegram_id: int, text: str | None) -> Person:
+async def set_display_name(who: Who, text: str | None) -> Person:
     name = clean_display_name(text)
-    person = await ensure_person(telegram_id)
+    person = await ensure_person(who)
     person.display_name = name
     await person.save(update_fields=["display_name", "updated_at"])
     return person
 
 
-async def ensure_display_name(telegram_id: int, first_name: str | None) -> Person:
+async def ensure_display_name(who: Who, first_name: str | None) -> Person:
     """A name for volunteers and organizers, who skip the sign-up: their first name when it
     is usable, else a neutral one."""
-    person = await ensure_person(telegram_id)
+    person = await ensure_person(who)
     if person.display_name:
         return person
     try:
@@ -104,5 +150,5 @@ async def relink_avoidances(person: Person) -> int:
     if not signing.is_configured() or not await Avoidance.exists(avoided_id=None):
         return 0
     return await Avoidance.filter(
-        avoided_id=None, avoided_key=signing.person_key(person.telegram_id)
+        avoided_id=None, avoided_key=signing.person_key(address_of(person))
     ).update(avoided_id=person.id)

@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 from companion_bot import inbox, persistence, signing
 from companion_bot.models import (
     Avoidance,
+    Channel,
     Event,
     FollowupAnswer,
     GroupMember,
@@ -31,7 +32,8 @@ from companion_bot.models import (
     RelayedMessage,
     Role,
 )
-from companion_bot.services import outbox, registrations, relay
+from companion_bot.services import outbox, people, registrations, relay
+from companion_bot.services.people import Who
 from companion_bot.services.registrations import RegistrationView
 
 WAITING = (OutboxStatus.PENDING, OutboxStatus.SENDING)
@@ -68,9 +70,9 @@ class PersonalData:
     avoidances: list[AvoidanceShown]
 
 
-async def personal_data(telegram_id: int, language: str) -> PersonalData | None:
+async def personal_data(who: Who, language: str) -> PersonalData | None:
     """Everything about her; what organizers wrote (event names…) in `language`."""
-    person = await Person.get_or_none(telegram_id=telegram_id)
+    person = await Person.get_or_none(**people.lookup(who))
     if person is None:
         return None
     views = [
@@ -129,12 +131,12 @@ class Forgotten:
     group_ids: list[int]
 
 
-async def forget(telegram_id: int) -> Forgotten | None:
+async def forget(who: Who) -> Forgotten | None:
     """Delete everything about her; None when we knew nothing about her."""
     async with in_transaction():
-        person = await Person.get_or_none(telegram_id=telegram_id)
+        person = await Person.get_or_none(**people.lookup(who))
         if person is None:
-            await forget_conversations(telegram_id)
+            await forget_conversations(who)
             return None
         group_ids = await GroupMember.filter(
             registration__person=person, status=MemberStatus.ACTIVE
@@ -145,7 +147,7 @@ async def forget(telegram_id: int) -> Forgotten | None:
             event.statistics = statistics
             await event.save(update_fields=["statistics"])
         # First, while her relayed copies are still known: her live location stops moving.
-        await relay.stop_live_locations(telegram_id)
+        await relay.stop_live_locations(who)
         await forget_messages(person)
         await HelpAlert.filter(person=person).update(person_id=None, text=None, latitude=None,
                                                      longitude=None)  # fmt: skip
@@ -183,14 +185,19 @@ async def delete_person(person: Person) -> None:
     (`people.relink_avoidances`)."""
     if await Avoidance.exists(avoided=person, avoided_key=None):  # made before keys existed
         await Avoidance.filter(avoided=person, avoided_key=None).update(
-            avoided_key=signing.person_key(person.telegram_id)
+            avoided_key=signing.person_key(people.address_of(person))
         )
     await person.delete()
-    await forget_conversations(person.telegram_id)
+    await forget_conversations(person)
 
 
-async def forget_conversations(telegram_id: int) -> None:
-    """Her conversation state, and her updates waiting to be handled (they hold her words)."""
+async def forget_conversations(who: Who) -> None:
+    """Her conversation state, and her updates waiting to be handled (they hold her words).
+    (On WhatsApp, her conversation state is deleted with her row.)"""
+    if isinstance(who, Person) and who.channel == Channel.WHATSAPP:
+        await inbox.forget(inbox.key_of(who))
+        return
+    telegram_id = who.telegram_id if isinstance(who, Person) else who
     await persistence.forget(telegram_id)
     await inbox.forget(inbox.person_key(telegram_id))
 
@@ -206,9 +213,9 @@ class Companion:
     avoided: bool
 
 
-async def companions(telegram_id: int) -> list[Companion]:
+async def companions(who: Who) -> list[Companion]:
     """Everyone she shared a group with, most recent events first."""
-    person = await Person.get_or_none(telegram_id=telegram_id)
+    person = await Person.get_or_none(**people.lookup(who))
     if person is None:
         return []
     group_ids = await GroupMember.filter(registration__person=person).values_list(
@@ -232,18 +239,18 @@ async def companions(telegram_id: int) -> list[Companion]:
     return found
 
 
-async def avoid(telegram_id: int, person_id: int) -> Companion:
+async def avoid(who: Who, person_id: int) -> Companion:
     """Never group her with this person again; only someone she was grouped with qualifies."""
     from companion_bot.i18n import N_
     from companion_bot.services.errors import UserInputError
 
-    match = next((c for c in await companions(telegram_id) if c.person_id == person_id), None)
+    match = next((c for c in await companions(who) if c.person_id == person_id), None)
     if match is None:
         raise UserInputError(N_("This button is no longer active."))
-    person = await Person.get(telegram_id=telegram_id)
+    person = await Person.get(**people.lookup(who))
     avoided = await Person.get(id=person_id)
     await Avoidance.get_or_create(
         person=person, avoided=avoided,
-        defaults={"avoided_key": signing.person_key(avoided.telegram_id)},
+        defaults={"avoided_key": signing.person_key(people.address_of(avoided))},
     )  # fmt: skip
     return match

@@ -27,9 +27,9 @@ from companion_bot.models import (
     RegistrationStatus,
     Transport,
 )
-from companion_bot.services import groups, tables, zones
+from companion_bot.services import groups, people, tables, zones
 from companion_bot.services.errors import UserInputError
-from companion_bot.services.people import ensure_person
+from companion_bot.services.people import Who, ensure_person
 from matching import MAX_SEATS
 
 # How far a location pin may be from every known neighbourhood before we ask her to type.
@@ -75,11 +75,11 @@ def _now() -> datetime:
     return clock.now()
 
 
-async def start_signup(telegram_id: int, event: Event) -> Registration:
+async def start_signup(who: Who, event: Event) -> Registration:
     """Her registration for this event, created as a draft if new or reopened if cancelled."""
     if event.closing <= _now():
         raise UserInputError(N_("This event is over: sign-ups are closed."))
-    person = await ensure_person(telegram_id)
+    person = await ensure_person(who)
     registration, created = await Registration.get_or_create(event=event, person=person)
     if created and event.kind == EventKind.ONLINE:
         registration.online = True
@@ -91,18 +91,18 @@ async def start_signup(telegram_id: int, event: Event) -> Registration:
     return registration
 
 
-async def get_registration(telegram_id: int, event_id: int) -> Registration | None:
+async def get_registration(who: Who, event_id: int) -> Registration | None:
     # One joined query: this runs twice for each answer she gives.
     return await Registration.get_or_none(
-        event_id=event_id, person__telegram_id=telegram_id
+        event_id=event_id, **people.lookup(who, "person")
     ).select_related("event", "person")
 
 
-async def active_registrations(telegram_id: int) -> list[Registration]:
+async def active_registrations(who: Who) -> list[Registration]:
     """Her registrations for events not over yet (drafts included), soonest first."""
     return (
         await Registration.filter(
-            person__telegram_id=telegram_id,
+            **people.lookup(who, "person"),
             status__in=[RegistrationStatus.DRAFT, RegistrationStatus.CONFIRMED],
             event__closing__gt=_now(),
         )
@@ -296,12 +296,12 @@ async def confirm(registration: Registration) -> Registration:
     return registration
 
 
-async def cancel(telegram_id: int, registration_id: int) -> Registration | None:
+async def cancel(who: Who, registration_id: int) -> Registration | None:
     """Cancel one of her own registrations; None when it is not hers or already cancelled."""
     async with in_transaction():
         registration = await Registration.get_or_none(
             id=registration_id,
-            person__telegram_id=telegram_id,
+            **people.lookup(who, "person"),
             status__in=[RegistrationStatus.DRAFT, RegistrationStatus.CONFIRMED],
         )
         if registration is None:

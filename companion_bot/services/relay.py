@@ -33,9 +33,10 @@ from companion_bot.models import (
     Role,
     RoleKind,
 )
-from companion_bot.services import groups, locations, outbox
+from companion_bot.services import groups, locations, outbox, people
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import language_of
+from companion_bot.services.people import Who
 from companion_bot.text_limits import CAPTION_LIMIT, TEXT_LIMIT, message_length, split_text
 
 RELAY_PURPOSE = "relay"
@@ -62,11 +63,11 @@ class Membership:
     person: Person
 
 
-async def current_group(telegram_id: int, now: datetime | None = None) -> Membership | None:
+async def current_group(who: Who, now: datetime | None = None) -> Membership | None:
     """Her group to talk to now: the departure group once its wave is near, else arrival."""
     now = now or _now()
     members = await GroupMember.filter(
-        registration__person__telegram_id=telegram_id,
+        **people.lookup(who, "registration__person"),
         status=MemberStatus.ACTIVE,
         group__status__in=[GroupStatus.ANNOUNCED, GroupStatus.LEFT],
         group__meet_at__gte=now - OPEN_AFTER,
@@ -87,15 +88,15 @@ async def current_group(telegram_id: int, now: datetime | None = None) -> Member
     return Membership(best.group, best, best.registration.person)
 
 
-async def group_of_reply(telegram_id: int, reply_to_message_id: int) -> Membership | None:
+async def group_of_reply(who: Who, reply_to_message_id: int) -> Membership | None:
     """A reply to a relayed message goes to the group that message came from."""
     copy = await RelayedMessage.get_or_none(
-        recipient__telegram_id=telegram_id, recipient_message_id=reply_to_message_id
+        **people.lookup(who, "recipient"), recipient_message_id=reply_to_message_id
     )
     if copy is None:
         return None
     member = await GroupMember.get_or_none(
-        group_id=copy.group_id, registration__person__telegram_id=telegram_id,
+        group_id=copy.group_id, **people.lookup(who, "registration__person"),
         status=MemberStatus.ACTIVE,
     ).prefetch_related("group__event", "registration__person")  # fmt: skip
     return Membership(member.group, member, member.registration.person) if member else None
@@ -218,9 +219,9 @@ async def remember_copy(row: OutboxMessage, delivered: outbox.Delivered) -> None
     )
 
 
-async def move_live_location(telegram_id: int, message_id: int, lat: float, lon: float) -> int:
+async def move_live_location(who: Who, message_id: int, lat: float, lon: float) -> int:
     copies = await RelayedMessage.filter(
-        sender__telegram_id=telegram_id, sender_message_id=message_id, kind="live"
+        **people.lookup(who, "sender"), sender_message_id=message_id, kind="live"
     ).prefetch_related("recipient")
     for copy in copies:
         # A key of her own (forgetting her finds it); the point is blanked once sent.
@@ -237,11 +238,11 @@ async def stop_copy(to: Person, message_id: int) -> None:
     await outbox.enqueue(to, kind=notices.STOP_LOCATION, payload={"message_id": message_id})
 
 
-async def stop_live_locations(telegram_id: int) -> int:
+async def stop_live_locations(who: Who) -> int:
     """Stop every live location she shares through the bot and forget the copies (and any
     point of hers that could not be sent)."""
     copies = await RelayedMessage.filter(
-        sender__telegram_id=telegram_id, kind__in=LIVE_KINDS
+        **people.lookup(who, "sender"), kind__in=LIVE_KINDS
     ).prefetch_related("recipient")
     for copy in copies:
         await stop_copy(copy.recipient, copy.recipient_message_id)
@@ -253,10 +254,10 @@ async def stop_live_locations(telegram_id: int) -> int:
 # -- muting, leaving, reporting ------------------------------------------------------------------
 
 
-async def set_muted(telegram_id: int, group_id: int, muted: bool) -> GroupMember:
+async def set_muted(who: Who, group_id: int, muted: bool) -> GroupMember:
     """Mute (or unmute) the group the button names; only one she is a member of."""
     member = await GroupMember.get_or_none(
-        group_id=group_id, registration__person__telegram_id=telegram_id, status=MemberStatus.ACTIVE
+        group_id=group_id, **people.lookup(who, "registration__person"), status=MemberStatus.ACTIVE
     )
     if member is None:
         raise UserInputError(GONE)
@@ -265,10 +266,10 @@ async def set_muted(telegram_id: int, group_id: int, muted: bool) -> GroupMember
     return member
 
 
-async def leave_group(telegram_id: int, group_id: int) -> CompanionGroup:
+async def leave_group(who: Who, group_id: int) -> CompanionGroup:
     """She leaves; the others learn only that a member left; no group of that kind for her."""
     member = await GroupMember.get_or_none(
-        group_id=group_id, registration__person__telegram_id=telegram_id, status=MemberStatus.ACTIVE
+        group_id=group_id, **people.lookup(who, "registration__person"), status=MemberStatus.ACTIVE
     ).prefetch_related("group", "registration")
     if member is None:
         raise UserInputError(GONE)
@@ -309,17 +310,17 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-async def report(telegram_id: int, reply_to_message_id: int) -> MessageReport:
+async def report(who: Who, reply_to_message_id: int) -> MessageReport:
     """She reports a relayed message: organizers see it with the sender's display name."""
     copy = await RelayedMessage.get_or_none(
-        recipient__telegram_id=telegram_id, recipient_message_id=reply_to_message_id
+        **people.lookup(who, "recipient"), recipient_message_id=reply_to_message_id
     ).prefetch_related("group__event", "sender", "recipient")
     if copy is None:
         raise UserInputError(
             N_("To report a message, reply to it with /report (it must come from your group).")
         )
     sent = await OutboxMessage.filter(
-        purpose=RELAY_PURPOSE, telegram_message_id=reply_to_message_id, chat_id=telegram_id
+        purpose=RELAY_PURPOSE, telegram_message_id=reply_to_message_id, chat_id=who
     ).first()
     # Cut the plain text, escape when showing it: never half an HTML entity.
     excerpt = relayed_words(sent.payload)[:EXCERPT_KEPT] if sent else ""
@@ -359,39 +360,39 @@ TEAM_TOLD_REMOVED = N_(
 SCOPES = ("group", "event")
 
 
-async def must_organize(telegram_id: int, event_id: int) -> None:
+async def must_organize(who: Who, event_id: int) -> None:
     if not await Role.exists(
-        event_id=event_id, person__telegram_id=telegram_id, kind=RoleKind.ORGANIZER
+        event_id=event_id, **people.lookup(who, "person"), kind=RoleKind.ORGANIZER
     ):
         raise UserInputError(N_("Only this event's organizers can do this."))
 
 
-async def remove_reported(telegram_id: int, report_id: int, scope: str) -> Person:
+async def remove_reported(who: Who, report_id: int, scope: str) -> Person:
     """An organizer acts on a report: the person leaves the group, or the event; she is told."""
     entry = await MessageReport.get_or_none(id=report_id).prefetch_related("event", "reported")
     if entry is None or entry.reported is None or scope not in SCOPES:
         raise UserInputError(GONE)
-    await must_organize(telegram_id, entry.event_id)
+    await must_organize(who, entry.event_id)
     registration = await Registration.get_or_none(
         event_id=entry.event_id, person=entry.reported, status=RegistrationStatus.CONFIRMED
     ).prefetch_related("event", "person")
     if registration is None:
         raise UserInputError(GONE)
-    person = await remove(telegram_id, registration, scope)
+    person = await remove(who, registration, scope)
     entry.handled_at = _now()
     await entry.save(update_fields=["handled_at"])
     return person
 
 
-async def remove_registration(telegram_id: int, registration_id: int, scope: str) -> Person:
+async def remove_registration(who: Who, registration_id: int, scope: str) -> Person:
     """An organizer removes someone she found by name (`removal_candidates`)."""
     registration = await Registration.get_or_none(
         id=registration_id, status=RegistrationStatus.CONFIRMED
     ).prefetch_related("event", "person")
     if registration is None or scope not in SCOPES:
         raise UserInputError(GONE)
-    await must_organize(telegram_id, registration.event_id)
-    return await remove(telegram_id, registration, scope)
+    await must_organize(who, registration.event_id)
+    return await remove(who, registration, scope)
 
 
 async def remove(organizer_telegram_id: int, registration: Registration, scope: str) -> Person:
@@ -446,10 +447,10 @@ class Removable:
     groups: list[CompanionGroup]
 
 
-async def removal_candidates(telegram_id: int, name: str) -> list[Removable]:
+async def removal_candidates(who: Who, name: str) -> list[Removable]:
     """Who signed up under this display name at the events she organizes (not purged)."""
     event_ids = await Role.filter(
-        person__telegram_id=telegram_id, kind=RoleKind.ORGANIZER, event__purged_at=None
+        **people.lookup(who, "person"), kind=RoleKind.ORGANIZER, event__purged_at=None
     ).values_list("event_id", flat=True)
     if not event_ids:
         raise UserInputError(N_("Only this event's organizers can do this."))

@@ -41,9 +41,10 @@ from companion_bot.models import (
     RoleKind,
     Unplaced,
 )
-from companion_bot.services import outbox, scheduler
+from companion_bot.services import outbox, people, scheduler
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import language_of
+from companion_bot.services.people import Who
 from matching import tables as seating
 
 SEAT_TASK = "table_seating"
@@ -492,10 +493,10 @@ async def on_reminder_task(payload: dict, now: datetime) -> None:
         )
 
 
-async def joined(telegram_id: int, group_id: int, now: datetime | None = None) -> bool:
+async def joined(who: Who, group_id: int, now: datetime | None = None) -> bool:
     """Her "we're in": False if she is not (any more) at that table."""
     member = await GroupMember.get_or_none(
-        group_id=group_id, registration__person__telegram_id=telegram_id,
+        group_id=group_id, **people.lookup(who, "registration__person"),
         status=MemberStatus.ACTIVE,
     ).prefetch_related("registration")  # fmt: skip
     if member is None:
@@ -525,16 +526,16 @@ class TablesView:
     waiting: list[tuple[int, str, datetime | None, str]]
 
 
-async def must_host(telegram_id: int, event_id: int) -> None:
-    if not await Role.exists(event_id=event_id, person__telegram_id=telegram_id):
+async def must_host(who: Who, event_id: int) -> None:
+    if not await Role.exists(event_id=event_id, **people.lookup(who, "person")):
         raise UserInputError(N_("Only the event's organizers and volunteers can do this."))
 
 
-async def hosted_events(telegram_id: int) -> list[Event]:
+async def hosted_events(who: Who) -> list[Event]:
     """Online and hybrid events she hosts, not over yet, soonest first."""
     return (
         await Event.filter(
-            roles__person__telegram_id=telegram_id,
+            **people.lookup(who, "roles__person"),
             kind__in=[EventKind.ONLINE, EventKind.HYBRID],
             closing__gt=_now(),
         )
@@ -543,10 +544,10 @@ async def hosted_events(telegram_id: int) -> list[Event]:
     )
 
 
-async def add_table(telegram_id: int, text: str) -> tuple[Event, OnlineTable]:
+async def add_table(who: Who, text: str) -> tuple[Event, OnlineTable]:
     """An organizer adds a table to her next online or hybrid event (`/addtable`)."""
     event = await Event.filter(
-        roles__person__telegram_id=telegram_id, roles__kind=RoleKind.ORGANIZER,
+        **people.lookup(who, "roles__person"), roles__kind=RoleKind.ORGANIZER,
         kind__in=[EventKind.ONLINE, EventKind.HYBRID], closing__gt=_now(),
     ).order_by("doors_open").first()  # fmt: skip
     if event is None:

@@ -1,0 +1,163 @@
+"""The outbox's WhatsApp side: a notice to someone on WhatsApp, rendered as Cloud API message
+bodies (`render`), inside her 24-hour window or as its template outside it (`window`), sent
+through the client, and Meta's answer read as an outcome the outbox worker records
+(`companion_bot.workers.outcomes`), like Telegram's.
+
+What WhatsApp cannot do is not pretended: a sent message cannot be edited (a new text is
+sent as a new message, a change that only takes buttons away sends nothing), a business
+cannot share a live location (moves and stops send nothing), and a copy of a photo or voice
+note someone sent on Telegram is announced in words. A notice that may reach her outside the
+window carries its template (`template`: purpose and parameters, see `notices.outside_window`); one
+that has none is never sent as free form outside it: it fails with the reason, counted in
+the outbox's report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from companion_bot import clock, notices
+from companion_bot.i18n import N_, translator
+from companion_bot.models import Channel, OutboxMessage, Person
+from companion_bot.services import outbox
+from companion_bot.services.messaging import language_of
+from companion_bot.settings import WhatsAppConfig
+from companion_bot.whatsapp import render, window
+from companion_bot.whatsapp.client import (
+    RETRY_AFTER,
+    CloudApiClient,
+    InvalidRequest,
+    OutsideWindow,
+    RetryLater,
+    TemplateRejected,
+    Unauthorized,
+    Undeliverable,
+    WhatsAppError,
+)
+from companion_bot.whatsapp.templates import Purpose, template_notice
+from companion_bot.workers.outcomes import Blocked, Failed, FloodWait, Outcome, Sent, Transient
+
+logger = logging.getLogger(__name__)
+
+SHARED_MEDIA = N_("📎 {caption}(a photo, a voice note or a sticker, shown on Telegram only)")
+# Edits that only change what Telegram can change in place: nothing to send on WhatsApp.
+NOTHING_TO_SEND = frozenset(
+    {notices.EDIT_CHOICES, notices.EDIT_CAPTION, notices.MOVE_LOCATION, notices.STOP_LOCATION}
+)
+NO_TEMPLATE = "outside her 24-hour window and no template for it"
+GONE = "she is no longer known"
+
+
+class WhatsAppSender:
+    channel = Channel.WHATSAPP
+
+    def __init__(self, client: CloudApiClient, config: WhatsAppConfig) -> None:
+        self.client = client
+        self.config = config
+        self._interval = 1.0 / config.messages_per_second if config.messages_per_second else 0.0
+        self._next_at = 0.0
+        self._pace = asyncio.Lock()
+
+    async def send(self, row: OutboxMessage) -> Outcome:
+        person = await Person.get_or_none(id=row.chat_id, channel=Channel.WHATSAPP)
+        if person is None or not person.whatsapp_id:
+            return Failed(GONE)
+        notice = self.notice(row, person)
+        if notice is None:
+            return Sent(outbox.Delivered(None))
+        delivery = window.choose(
+            notice,
+            last_inbound=person.last_message_at,
+            now=clock.now(),
+            fallback=self.fallback(row, person),
+        )
+        if delivery.notice is None:
+            return Failed(f"{NO_TEMPLATE} ({delivery.reason})")
+        try:
+            await self._send_all(delivery.notice, person)
+        except OutsideWindow:
+            # Meta's clock says her window closed: the template, if there is one.
+            fallback = self.fallback(row, person)
+            if fallback is None:
+                return Failed(NO_TEMPLATE)
+            try:
+                await self._send_all(fallback, person)
+            except WhatsAppError as error:
+                return self._outcome(error)
+        except WhatsAppError as error:
+            return self._outcome(error)
+        return Sent(outbox.Delivered(None))
+
+    def notice(self, row: OutboxMessage, person: Person) -> dict[str, Any] | None:
+        """The notice as the renderer takes it; None when WhatsApp has nothing to show."""
+        kind, payload = row.method, dict(row.payload or {})
+        if kind in NOTHING_TO_SEND:
+            return None
+        if kind == notices.EDIT_TEXT:
+            kind = notices.TEXT  # WhatsApp cannot edit: the new state as a new message
+        if kind == notices.COPY:
+            caption = payload.get("caption")
+            text = language_of(person).gettext(SHARED_MEDIA)
+            return {
+                "kind": notices.TEXT,
+                "text": text.format(caption=f"{caption}\n" if caption else ""),
+            }
+        if kind not in (notices.TEXT, notices.LOCATION, notices.PHOTO):
+            return None if kind in notices.KINDS else {"kind": "unsupported"}
+        payload["kind"] = kind
+        if payload.get("keyboard") == notices.HELP_KEYBOARD:
+            payload.pop("keyboard", None)  # she types "help" (or taps the menu) instead
+        return payload
+
+    def fallback(self, row: OutboxMessage, person: Person) -> dict[str, Any] | None:
+        """The notice's template, for when her window is closed (None: it has none)."""
+        wanted = (row.payload or {}).get("template")
+        if not isinstance(wanted, dict):
+            return None
+        try:
+            purpose = Purpose(wanted.get("purpose"))
+        except ValueError:
+            return None
+        if purpose not in self.config.templates:
+            return None
+        return template_notice(
+            self.config, purpose, person.language or "fr", wanted.get("params") or []
+        )
+
+    async def _send_all(self, notice: dict[str, Any], person: Person) -> None:
+        if notice.get("kind") == "unsupported":
+            raise InvalidRequest(None, "not a notice WhatsApp can show")
+        language = person.language or translator("fr").language
+        for body in render.render(notice, person.whatsapp_id, language):
+            await self._paced()
+            await self.client.send(body)
+
+    async def _paced(self) -> None:
+        """WHATSAPP_MESSAGES_PER_SECOND for the number, over all of this process's sends."""
+        if not self._interval:
+            return
+        async with self._pace:
+            now = time.monotonic()
+            wait = self._next_at - now
+            self._next_at = max(now, self._next_at) + self._interval
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    @staticmethod
+    def _outcome(error: WhatsAppError) -> Outcome:
+        if isinstance(error, RetryLater):
+            if error.code in RETRY_AFTER:  # Meta's rate limits: everyone waits
+                return FloodWait(error.retry_after)
+            return Transient(error)
+        if isinstance(error, Undeliverable):
+            return Blocked(str(error))
+        if isinstance(error, Unauthorized):
+            logger.error("WhatsApp: the token was refused (%s); messages wait", error.code)
+            return Transient(error)
+        if isinstance(error, TemplateRejected):
+            return Failed(f"template refused: {error}")
+        return Failed(str(error))
+
