@@ -19,6 +19,7 @@ from companion_bot.services.errors import UserInputError
 from companion_bot.services.groups import KIND_NAMES
 from companion_bot.services.help import LEVEL_NAMES
 from companion_bot.services.lifecycle import HOME_ANSWERS, MET_ANSWERS
+from companion_bot.services.questions import summary_text
 from companion_bot.signing import signed_pattern
 from companion_bot.text_limits import split_lines
 from handlers.callbacks import button, signed
@@ -33,7 +34,6 @@ from handlers.common import (
     tr,
 )
 from handlers.conversation import END
-from handlers.signup import summary_text
 
 PRIVATE = filters.ChatType.PRIVATE
 

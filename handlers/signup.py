@@ -36,24 +36,31 @@ from companion_bot import notices
 from companion_bot.i18n import (
     LANGUAGE_CODES,
     LANGUAGE_NAMES,
-    LANGUAGES,
-    N_,
     Translator,
     normalise_language,
 )
 from companion_bot.models import (
     ArrivalKind,
-    EventKind,
     OutboxMessage,
     Registration,
     RegistrationStatus,
-    Transport,
 )
-from companion_bot.services import outbox, people, registrations, safeplace, tables, zones
+from companion_bot.services import (
+    outbox,
+    people,
+    questions,
+    registrations,
+    tables,
+    zones,
+)
 from companion_bot.services import relay as group_relay
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import help_keyboard
-from companion_bot.services.registrations import RegistrationView, Step
+from companion_bot.services.questions import (
+    EDITABLE,
+    drives_a_car,
+)
+from companion_bot.services.registrations import Step
 from companion_bot.signing import signed_pattern
 from handlers import callbacks, safety
 from handlers.common import (
@@ -74,27 +81,6 @@ EVENT_KEY = "signup_event"
 PROMPT_KEY = "signup_prompt_row"  # the outbox row of the last question or summary
 SUGGESTIONS_KEY = "signup_suggestions"
 EDITING = "edit:"  # the state of a question that edits her confirmed registration
-
-TRANSPORT_LABELS = {
-    Transport.WALK: N_("🚶 On foot"),
-    Transport.TRANSIT: N_("🚇 Metro / RER / tram"),
-    Transport.NIGHT_BUS: N_("🚌 Night bus"),
-    Transport.TAXI: N_("🚕 Taxi / ride-hailing"),
-    Transport.BIKE: N_("🚲 Bike"),
-    Transport.CAR: N_("🚗 Car"),
-}
-# One word per answer: the summary's line and the edit button under it say the same.
-EDITABLE = {
-    Step.LANGUAGE: N_("Language"),
-    Step.NAME: N_("Name"),
-    Step.ATTENDANCE: N_("Coming"),
-    Step.ARRIVAL: N_("Arrival"),
-    Step.ACTIVITY: N_("Activity"),
-    Step.DESTINATION: N_("Destination"),
-    Step.TRANSPORT: N_("Transport"),
-    Step.SEATS: N_("Seats"),
-    Step.WAVE: N_("Departure"),
-}
 
 # -- finding her registration ---------------------------------------------------------------
 
@@ -182,166 +168,66 @@ async def retire_previous_prompt(update: Update, context: Context) -> None:
     await outbox.edit(previous, kind=notices.EDIT_CHOICES, priority=outbox.REPLY_PRIORITY)
 
 
+async def show(update: Update, context: Context, question: questions.Question) -> OutboxMessage:
+    """A sign-up question in her chat, its choices as inline buttons."""
+    markup = keyboard(question.choices) if question.choices else None
+    return await send(update, context, question.text, markup)
+
+
 async def ask_language(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
-    buttons = [
-        (
-            (f"✓ {LANGUAGE_NAMES[lang]}" if lang == t.language else LANGUAGE_NAMES[lang]),
-            f"su:lang:{lang}",
-        )
-        for lang in LANGUAGES
-    ]
-    return await send(
-        update,
-        context,
-        t.gettext("Which language do you prefer? You can change it later with /language."),
-        keyboard([buttons]),
-    )
+    return await show(update, context, questions.language(t))
 
 
 async def ask_charter(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
-    _ = t.gettext
-    await reg.fetch_related("event")
-    text = _("Welcome to <b>{event}</b>! Before we look for companions, please read the charter:")
-    event, language = reg.event, t.language
-    place = safeplace.line(t, event)
-    return await send(
-        update,
-        context,
-        f"{text.format(event=esc(event.localized('name', language)))}\n\n"
-        f"{esc(event.localized('charter', language))}" + (f"\n\n{place}" if place else ""),
-        column([(_("✅ I agree"), "su:charter:yes"), (_("I don't agree"), "su:charter:no")]),
-    )
+    return await show(update, context, await questions.charter(t, reg))
 
 
 async def ask_name(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
-    _ = t.gettext
     await reg.fetch_related("person")
     proposal = reg.person.display_name or update.effective_user.first_name
-    buttons = []
-    try:
-        proposal = people.clean_display_name(proposal)
-        buttons.append((_("Use “{name}”").format(name=proposal), "su:name:default"))
-    except UserInputError:
-        pass
-    return await send(
-        update,
-        context,
-        _(
-            "What name should your companions see? Type a first name or a nickname. "
-            "Never your @username or phone number: the bot keeps those private."
-        ),
-        column(buttons) if buttons else None,
-    )
+    return await show(update, context, questions.name(t, proposal))
 
 
 async def ask_arrival(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
-    _ = t.gettext
-    await reg.fetch_related("event")
-    slots, _waves = await registrations.event_choices(reg.event_id)
-    zone = reg.event.timezone
-    buttons = [
-        (f"{t.time(slot.starts_at, zone)} – {t.time(slot.ends_at, zone)}", f"su:arr:slot:{slot.id}")
-        for slot in slots
-    ]
-    if reg.online or reg.event.kind == EventKind.ONLINE:
-        text = _(
-            "When will you join? Pick a time: shortly before it, we seat you at a table with "
-            "people joining then, and send you its call link."
-        )
-        return await send(update, context, text, column(buttons))
-    buttons += [(_("I'm already there"), "su:arr:here"), (_("I'll come on my own"), "su:arr:own")]
-    text = _(
-        "When do you plan to arrive at {venue}? Pick a slot and we will match you with people "
-        "arriving at the same time, to go in together."
-    ).format(venue=esc(reg.event.localized("venue_name", t.language)))
-    return await send(update, context, text, column(buttons))
+    return await show(update, context, await questions.arrival(t, reg))
 
 
 async def ask_destination(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
-    _ = t.gettext
-    text = _(
-        "Where are you heading after the event? Type a neighbourhood or a commune "
-        "(for example 11e, Montreuil, Ixelles), or share a location pin (📎 → Location). "
-        "Only the neighbourhood is kept, never the exact point."
-    )
-    if names := await zones.names(reg.event_id, t.language):
-        text += "\n" + _("The organizers' zones: {zones}.").format(
-            zones=", ".join(esc(name) for name in names)
-        )
-    return await send(
-        update, context, text, column([(_("No departure group for me"), "su:dest:none")])
-    )
+    return await show(update, context, await questions.destination(t, reg))
 
 
 async def ask_transport(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
-    _ = t.gettext
-    buttons = [(_(label), f"su:tr:{mode.value}") for mode, label in TRANSPORT_LABELS.items()]
-    return await send(
-        update,
-        context,
-        _("How will you travel home?"),
-        keyboard([buttons[i : i + 2] for i in range(0, len(buttons), 2)]),
-    )
+    return await show(update, context, questions.transport(t))
 
 
 async def ask_seats(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
-    _ = t.gettext
-    counts = [(str(n), f"su:seats:{n}") for n in range(1, 5)]
-    return await send(
-        update,
-        context,
-        _(
-            "Can you drive companions home? People of your departure heading your way may "
-            "ride with you (you are dropped last, and never take a long detour for them). "
-            "Tap how many seats you offer, or type a number up to {limit}."
-        ).format(limit=registrations.MAX_SEATS),
-        keyboard([counts, [(_("No seat: I drive alone"), "su:seats:0")]]),
-    )
-
-
-def drives_a_car(reg: Registration) -> bool:
-    return bool(reg.wants_departure_group) and reg.transport == Transport.CAR
+    return await show(update, context, questions.seats(t))
 
 
 async def ask_wave(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
-    _ = t.gettext
-    await reg.fetch_related("event")
-    _slots, waves = await registrations.event_choices(reg.event_id)
-    buttons = [(wave_label(t, wave, reg.event.timezone), f"su:wave:{wave.id}") for wave in waves]
-    return await send(update, context, _("Which departure time suits you?"), column(buttons))
+    return await show(update, context, await questions.wave(t, reg))
 
 
 async def ask_summary(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
-    _ = t.gettext
-    shown = await registrations.view(reg, t.language)
-    confirmed = reg.status == RegistrationStatus.CONFIRMED
-    steps = shown_steps(reg, bool(await tables.activities(reg.event_id)))
-    edits = [
-        (_("✏️ {what}").format(what=_(EDITABLE[step])), f"su:edit:{step.value}")
-        for step in steps
-        if step not in (Step.TRANSPORT, Step.SEATS, Step.WAVE) or reg.wants_departure_group
-    ]
-    rows = [[(_("✅ Done") if confirmed else _("✅ Confirm"), "su:sum:confirm")]]
-    rows += [edits[i : i + 2] for i in range(0, len(edits), 2)]
-    return await send(update, context, summary_text(t, shown, steps), keyboard(rows))
+    return await show(update, context, await questions.summary(t, reg))
 
 
 # -- online and hybrid events: in person or online, and the activity -------------------------
@@ -350,32 +236,13 @@ async def ask_summary(
 async def ask_attendance(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
-    _ = t.gettext
-    await reg.fetch_related("event")
-    text = _("Will you come to {venue} in person, or join online?").format(
-        venue=esc(reg.event.localized("venue_name", t.language))
-    )
-    return await send(
-        update,
-        context,
-        text,
-        column([(_("🚶 In person"), "su:att:person"), (_("💻 Online"), "su:att:online")]),
-    )
+    return await show(update, context, await questions.attendance(t, reg))
 
 
 async def ask_activity(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
-    _ = t.gettext
-    offered = await tables.activities(reg.event_id)
-    buttons = [(name, f"su:act:{index}") for index, name in enumerate(offered)]
-    buttons.append((_("Anything suits me"), "su:act:any"))
-    return await send(
-        update,
-        context,
-        _("Which activity would you like? Tap one (or type its name)."),
-        column(buttons),
-    )
+    return await show(update, context, await questions.activity(t, reg))
 
 
 async def on_attendance(update: Update, context: Context) -> str | int:
@@ -415,28 +282,6 @@ async def on_activity_text(update: Update, context: Context) -> str | int:
     return await advance(update, context, registration)
 
 
-def online_steps(reg: Registration) -> set[Step]:
-    """The summary's answers of someone joining online: no trip home."""
-    steps = {Step.LANGUAGE, Step.NAME, Step.ARRIVAL, Step.ACTIVITY}
-    if reg.event.kind == EventKind.HYBRID:
-        steps.add(Step.ATTENDANCE)
-    return steps
-
-
-def shown_steps(reg: Registration, has_activities: bool) -> list[Step]:
-    if reg.online:
-        steps = online_steps(reg)
-        if not has_activities:
-            steps.discard(Step.ACTIVITY)
-    else:
-        steps = set(EDITABLE) - {Step.ACTIVITY, Step.ATTENDANCE}
-        if reg.event.kind == EventKind.HYBRID:
-            steps.add(Step.ATTENDANCE)
-        if not drives_a_car(reg):
-            steps.discard(Step.SEATS)
-    return [step for step in EDITABLE if step in steps]
-
-
 ASK = {
     Step.LANGUAGE: ask_language,
     Step.ATTENDANCE: ask_attendance,
@@ -450,72 +295,6 @@ ASK = {
     Step.WAVE: ask_wave,
     Step.SUMMARY: ask_summary,
 }
-
-
-def wave_label(t: Translator, wave, timezone: str) -> str:
-    point = wave.meeting_point.localized("name", t.language) if wave.meeting_point else None
-    clock = t.time(wave.departs_at, timezone)
-    return f"{clock} — {point}" if point else clock
-
-
-def summary_text(t: Translator, shown: RegistrationView, steps: list[Step] | None = None) -> str:
-    _ = t.gettext
-    reg, zone = shown.registration, shown.event.timezone
-    if reg.arrival_kind == ArrivalKind.SLOT and shown.arrival_slot:
-        arrival = _("{start} – {end}").format(
-            start=t.time(shown.arrival_slot.starts_at, zone),
-            end=t.time(shown.arrival_slot.ends_at, zone),
-        )
-        if shown.arrival_meeting_point:
-            arrival += f" ({esc(shown.arrival_meeting_point)})"
-    elif reg.arrival_kind == ArrivalKind.ALREADY_THERE:
-        arrival = _("already there")
-    else:
-        arrival = _("on my own")
-    if reg.wants_departure_group and shown.destination:
-        destination = esc(shown.destination.name)
-        transport = _(TRANSPORT_LABELS[reg.transport]) if reg.transport else "—"
-        departure = wave_label(t, shown.departure_wave, zone) if shown.departure_wave else "—"
-    else:
-        destination, transport, departure = _("no departure group"), "—", "—"
-    status = (
-        _("✅ You are signed up.")
-        if reg.status == RegistrationStatus.CONFIRMED
-        else _("Please check and confirm:")
-    )
-    answers = {
-        Step.LANGUAGE: LANGUAGE_NAMES[t.language],
-        Step.NAME: esc(shown.display_name or "—"),
-        Step.ATTENDANCE: _("online") if reg.online else _("in person"),
-        Step.ARRIVAL: arrival,
-        Step.ACTIVITY: esc(reg.activity) if reg.activity else _("anything"),
-        Step.DESTINATION: destination,
-        Step.TRANSPORT: transport,
-        Step.SEATS: seats_text(t, reg.seats_offered),
-        Step.WAVE: departure,
-    }
-    steps = steps if steps is not None else shown_steps(reg, reg.activity is not None)
-    answers = {step: value for step, value in answers.items() if step in steps}
-    lines = [
-        f"<b>{esc(shown.event.localized('name', t.language))}</b> — "
-        f"{esc(shown.event.localized('venue_name', t.language))}, "
-        f"{t.datetime(shown.event.doors_open, zone)}",
-        status,
-        "",
-        *(
-            _("{answer}: {value}").format(answer=_(EDITABLE[step]), value=value)
-            for step, value in answers.items()
-        ),
-    ]
-    return "\n".join(lines)
-
-
-def seats_text(t: Translator, seats: int | None) -> str:
-    if seats is None:
-        return "—"
-    if seats == 0:
-        return t.gettext("none, I drive alone")
-    return t.ngettext("{n} seat for companions", "{n} seats for companions", seats).format(n=seats)
 
 
 # -- moving on after an answer -------------------------------------------------------------
