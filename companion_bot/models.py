@@ -713,6 +713,22 @@ class UserData(Model):
         table = "user_data"
 
 
+class ChatState(Model):
+    """Where someone on WhatsApp is in a conversation (the answer she is editing, a question
+    waiting for her words): read when her message is handled, written in its transaction,
+    deleted with her. (Telegram's lives in user_data.)"""
+
+    id = fields.IntField(primary_key=True)
+    person: fields.OneToOneRelation[Person] = fields.OneToOneField(
+        "models.Person", related_name="chat_state", on_delete=fields.CASCADE
+    )
+    data = fields.JSONField(default=dict)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "chat_state"
+
+
 class AlertDrill(Model):
     """Before doors open, organizers check that the on-duty volunteers get alerts."""
 

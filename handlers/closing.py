@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from companion_bot.i18n import N_
-from companion_bot.services import closing, escalation
+from companion_bot.services import closing, escalation, night_buttons
 from companion_bot.services.errors import UserInputError
 from companion_bot.signing import signed_pattern
 from handlers.callbacks import button, signed
@@ -26,34 +26,8 @@ async def refuse(update: Update, context: Context, error: UserInputError) -> Non
 
 @signed
 async def on_attendee_button(update: Update, context: Context, parts: list[str]) -> None:
-    _ = tr(update, context).gettext
-    action, registration_id = parts[1], int(parts[2])
-    user_id = update.effective_user.id
     try:
-        if action == "at":
-            await closing.at_meeting_point(user_id, registration_id)
-            note = _("Great: your group and the volunteers can see you are at the meeting point.")
-        elif action == "later":
-            from_wave = int(parts[3]) if len(parts) > 3 else None
-            wave = await closing.leave_later(user_id, registration_id, from_wave_id=from_wave)
-            await wave.fetch_related("event")
-            note = _("OK: you now leave with the {time} departure. We will introduce your new "
-                     "group.").format(time=tr(update, context).time(wave.departs_at,
-                                                                   wave.event.timezone))  # fmt: skip
-        elif action == "gone":
-            await closing.already_left(user_id, registration_id)
-            note = _("Noted. Tap “I'm home” when you get there: /me shows the button again.")
-        elif action == "coming":
-            await closing.on_my_way(user_id, registration_id)
-            note = _("Your group knows you are on your way.")
-        elif action == "alone":
-            await closing.without_me(user_id, registration_id)
-            note = _("OK: your group leaves without you. Take care, and /help if you need us.")
-        elif action == "home":
-            await escalation.she_is_home(user_id, registration_id)
-            note = _("🏠 Glad you are home! Your group knows. Sleep well.")
-        else:
-            raise UserInputError(N_("This button is no longer active."))
+        note = await night_buttons.press(update.effective_user.id, tr(update, context), parts)
     except UserInputError as error:
         await refuse(update, context, error)
         return

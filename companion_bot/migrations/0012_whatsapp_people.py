@@ -1,6 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 from tortoise import fields
+from tortoise.fields.base import OnDelete
 from companion_bot.models import Channel
 
 # WhatsApp beside Telegram (issue 11): a person is known by her channel and her address there
@@ -56,6 +57,17 @@ class Migration(migrations.Migration):
             model_name='OutboxMessage',
             name='channel',
             field=fields.CharEnumField(default=Channel.TELEGRAM, description='TELEGRAM: telegram\nWHATSAPP: whatsapp', db_default='telegram', enum_type=Channel, max_length=16),
+        ),
+        ops.CreateModel(
+            name='ChatState',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('person', fields.OneToOneField('models.Person', source_field='person_id', db_constraint=True, to_field='id', related_name='chat_state', on_delete=OnDelete.CASCADE)),
+                ('data', fields.JSONField(default=dict)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'chat_state', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Where someone on WhatsApp is in a conversation (the answer she is editing, a question'},
+            bases=['Model'],
         ),
         ops.AlterModelOptions(
             name='Person',

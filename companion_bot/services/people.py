@@ -72,6 +72,10 @@ async def ensure_whatsapp_person(wa_id: str, language: str | None = None) -> Per
     return await _welcome(person, created, language)
 
 
+async def get_whatsapp_person(wa_id: str) -> Person | None:
+    return await Person.get_or_none(channel=Channel.WHATSAPP, whatsapp_id=wa_id)
+
+
 async def _welcome(person: Person, created: bool, language: str | None) -> Person:
     if created:
         await relink_avoidances(person)

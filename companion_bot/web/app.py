@@ -9,7 +9,9 @@ from companion_bot.settings import Settings
 from companion_bot.web.keys import APPLICATION, BOT_USERNAME, SETTINGS
 
 # Each module exposes `setup(app)`, adding its routes (and cleanup contexts) to the app.
-FEATURES: list[str] = ["webhook", "health", "metrics", "board", "export", "night_report"]
+FEATURES: list[str] = [
+    "webhook", "whatsapp", "health", "metrics", "board", "export", "night_report"
+]
 
 
 def create_app(application: Application, settings: Settings) -> web.Application:

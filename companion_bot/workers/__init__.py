@@ -12,7 +12,11 @@ from dataclasses import dataclass
 
 from telegram.ext import Application
 
+from companion_bot.models import Channel, InboxUpdate
 from companion_bot.telegram_sender import TelegramSender
+from companion_bot.whatsapp.client import CloudApiClient
+from companion_bot.whatsapp.conversation import WhatsAppDispatcher
+from companion_bot.whatsapp.sender import WhatsAppSender
 from companion_bot.workers.inbox import Dispatcher, InboxCounters, InboxWorker, current_scope
 from companion_bot.workers.outbox import OutboxCounters, OutboxWorker, outstanding_messages
 from companion_bot.workers.queue import (
@@ -31,13 +35,37 @@ WORKERS_KEY = "workers"
 @dataclass
 class Workers:
     inbox: InboxWorker
-    outbox: OutboxWorker
+    outbox: OutboxWorker  # Telegram's
     scheduler: SchedulerRunner
+    whatsapp: OutboxWorker | None = None  # WhatsApp's outbox, when WhatsApp is set up
 
     async def wait_idle(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - public API
         """Until every stored update is handled and the messages it queued are sent."""
         await self.inbox.wait_idle(timeout)
         await self.outbox.wait_idle(timeout)
+        if self.whatsapp is not None:
+            await self.whatsapp.wait_idle(timeout)
+
+    @property
+    def outboxes(self) -> list[OutboxWorker]:
+        return [self.outbox] + ([self.whatsapp] if self.whatsapp is not None else [])
+
+
+class ChannelDispatcher:
+    """Hands each stored update to the dispatcher of the channel it came from."""
+
+    def __init__(self, by_channel: dict[str, Dispatcher]) -> None:
+        self.by_channel = by_channel
+
+    async def handle(self, row: InboxUpdate) -> None:
+        dispatcher = self.by_channel.get(row.channel)
+        if dispatcher is not None:  # else a channel no longer set up: nothing to do with it
+            await dispatcher.handle(row)
+
+    async def parked(self, row: InboxUpdate) -> None:
+        dispatcher = self.by_channel.get(row.channel)
+        if dispatcher is not None:
+            await dispatcher.parked(row)
 
 
 async def start_workers(
@@ -49,13 +77,23 @@ async def start_workers(
     settings = application.bot_data.get("settings")
     interval = settings.TELEGRAM_CHAT_INTERVAL if settings is not None else 1.0
     order_wait = settings.INBOX_ORDER_WAIT if settings is not None else 1.0
+    dispatchers: dict[str, Dispatcher] = {Channel.TELEGRAM: dispatcher}
+    whatsapp = None
+    config = settings.whatsapp if settings is not None else None
+    if config is not None:
+        client = CloudApiClient(config.api_url, config.phone_number_id, config.token)
+        dispatchers[Channel.WHATSAPP] = WhatsAppDispatcher()
+        # WhatsApp has no per-chat pace to keep; the number's rate is the sender's.
+        whatsapp = OutboxWorker(WhatsAppSender(client, config), per_chat_interval=0)
     workers = Workers(
-        InboxWorker(dispatcher, gap_wait=0.0 if in_order else order_wait),
+        InboxWorker(ChannelDispatcher(dispatchers), gap_wait=0.0 if in_order else order_wait),
         OutboxWorker(TelegramSender(application.bot), per_chat_interval=interval),
         SchedulerRunner(),
+        whatsapp,
     )
     application.bot_data[WORKERS_KEY] = workers
-    await workers.outbox.start()
+    for outbox_worker in workers.outboxes:
+        await outbox_worker.start()
     await workers.scheduler.start()
     await workers.inbox.start()
     return workers
@@ -68,7 +106,10 @@ async def stop_workers(application: Application) -> None:
     # Updates first, then the scheduler: both may still queue messages.
     await workers.inbox.stop()
     await workers.scheduler.stop()
-    await workers.outbox.stop()
+    for outbox_worker in workers.outboxes:
+        await outbox_worker.stop()
+    if workers.whatsapp is not None:
+        await workers.whatsapp.sender.client.close()
 
 
 def get_workers(application: Application) -> Workers:

@@ -49,6 +49,9 @@ logger = logging.getLogger(__name__)
 
 # A claimed update's handling transaction locks its row a moment after the claim commits.
 HOLD_GRACE = 5.0
+# Channels whose update ids count up one by one, so that a missing number means an update on
+# its way (see `_choose`).
+NUMBERED_CHANNELS = {"telegram"}
 # How far back an update looks for a missing one before it (see `_choose`).
 GAP_SPAN = 200
 
@@ -170,7 +173,8 @@ class InboxWorker(ConcurrentRunner):
         if not young:
             return candidates
         waiting: set[int] = set()
-        for channel in {row.channel for row in young}:
+        # Only Telegram numbers updates one by one; WhatsApp's ids have no gaps to wait on.
+        for channel in {row.channel for row in young} & NUMBERED_CHANNELS:
             mine = [row for row in young if row.channel == channel]
             top = max(row.update_id for row in mine)
             stored = set(
