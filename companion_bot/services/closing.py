@@ -269,6 +269,12 @@ async def on_wave_reminder(payload: dict, now: datetime) -> None:
             person,
             text,
             choices=rows,
+            payload=notices.outside_window(
+                notices.WAVE_REMINDER,
+                event.localized("name", t.language),
+                t.time(wave.departs_at, event.timezone),
+                meeting_place(wave.meeting_point, event, t.language),
+            ),
             priority=URGENT,
             dedupe_key=f"reminder:{wave.id}:{registration.id}:{wave.departs_at.isoformat()}",
         )
@@ -704,7 +710,7 @@ HOME_REMINDER = N_("Did you get home safely? Tap when you're home.")
 
 async def on_home_reminder(payload: dict, now: datetime) -> None:
     registration = await Registration.get_or_none(id=payload["registration_id"]).prefetch_related(
-        "person"
+        "person", "event"
     )
     if registration is None or registration.home_at is not None:
         return
@@ -713,6 +719,9 @@ async def on_home_reminder(payload: dict, now: datetime) -> None:
         registration.person,
         t.gettext(HOME_REMINDER),
         choices=[[(t.gettext(HOME), f"cl:home:{registration.id}")]],
+        payload=notices.outside_window(
+            notices.ARE_YOU_HOME, registration.event.localized("name", t.language)
+        ),
         priority=URGENT,
         dedupe_key=f"homereminder:{registration.id}:{registration.left_at.isoformat()}",
     )  # fmt: skip

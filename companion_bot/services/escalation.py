@@ -14,7 +14,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from companion_bot import clock
+from companion_bot import clock, notices
 from companion_bot.i18n import N_, escape
 from companion_bot.models import (
     GroupMember,
@@ -103,6 +103,11 @@ async def on_group_ask(payload: dict, now: datetime) -> None:
                         (t.gettext(NO_NEWS_ANSWER), f"hs:no:{registration.id}"),
                     ]
                 ],
+            payload=notices.outside_window(
+                notices.ESCALATION,
+                registration.person.display_name or "?",
+                t.time(registration.left_at, registration.event.timezone),
+            ),
             priority=URGENT,
             dedupe_key=f"{GROUP_KEY}{registration.id}:{person.id}",
         )

@@ -30,7 +30,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 import matching
-from companion_bot import clock
+from companion_bot import clock, notices
 from companion_bot.gazetteer import Place
 from companion_bot.i18n import N_, Translator, escape
 from companion_bot.models import (
@@ -646,9 +646,12 @@ async def introduce(
         )
         if group.kind == GroupKind.DEPARTURE:
             text += "".join(f"\n{line}" for line in way_home(t, members, member))
+        event_name = group.event.localized("name", t.language)
         await outbox.enqueue(
             person,
             text,
+            # Days after her sign-up, maybe: outside WhatsApp's window, its template.
+            payload=notices.outside_window(notices.GROUP_INTRODUCTION, event_name),
             dedupe_key=f"intro:{group.id}:{member.registration_id}{again}",
         )
         member.introduced_at = now

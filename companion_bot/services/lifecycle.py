@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
-from companion_bot import clock
+from companion_bot import clock, notices
 from companion_bot.i18n import N_, escape
 from companion_bot.models import (
     AlertDrill,
@@ -106,6 +106,9 @@ async def on_followup(payload: dict, now: datetime) -> None:
                 event=escape(event.localized("name", t.language))
             ),
             choices=rows,
+            payload=notices.outside_window(
+                notices.MORNING_AFTER, event.localized("name", t.language)
+            ),
             dedupe_key=f"followup:{event.id}:{person.id}",
         )
 

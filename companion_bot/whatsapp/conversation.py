@@ -60,6 +60,7 @@ from companion_bot.services.events import InviteKind, resolve_invite
 from companion_bot.services.messaging import default_language, language_of
 from companion_bot.services.registrations import Step
 from companion_bot.whatsapp.inbound import CHOICE, LOCATION, TEXT, Inbound, read
+from companion_bot.whatsapp.sender import release_for_her
 
 GONE = N_("This button is no longer active.")
 PICK_ONE = N_("Please answer with one of the buttons below.")
@@ -141,6 +142,10 @@ def plain(text: str) -> str:
 COMMANDS = {plain(word): name for name, words in WORDS.items() for word in words}
 
 
+def is_command(inbound: Inbound) -> bool:
+    return plain(inbound.text or "") in COMMANDS
+
+
 def guess_language(wa_id: str) -> str:
     for prefix, language in COUNTRY_LANGUAGES:
         if wa_id.startswith(prefix):
@@ -205,7 +210,10 @@ class WhatsAppDispatcher:
         person.last_message_at, person.blocked_bot_at = now, None
         stored, _created = await ChatState.get_or_create(person=person)
         chat = Chat(person, row.update_id, inbound.profile_name, dict(stored.data or {}))
-        await respond(chat, inbound)
+        if await release_for_her(person) and inbound.kind == TEXT and not is_command(inbound):
+            pass  # her answer to a template: what it stood for is the answer she gets
+        else:
+            await respond(chat, inbound)
         if chat.state != (stored.data or {}):
             await ChatState.filter(id=stored.id).update(data=chat.state, updated_at=now)
 

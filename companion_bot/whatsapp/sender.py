@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 from companion_bot import clock, notices
 from companion_bot.i18n import N_, translator
-from companion_bot.models import Channel, OutboxMessage, Person
+from companion_bot.models import Channel, OutboxMessage, OutboxStatus, Person
 from companion_bot.services import outbox
 from companion_bot.services.messaging import language_of
 from companion_bot.settings import WhatsAppConfig
@@ -48,6 +49,9 @@ NOTHING_TO_SEND = frozenset(
     {notices.EDIT_CHOICES, notices.EDIT_CAPTION, notices.MOVE_LOCATION, notices.STOP_LOCATION}
 )
 NO_TEMPLATE = "outside her 24-hour window and no template for it"
+# A notice said by its template: kept for when she answers it, that long at most.
+AFTER_HER_REPLY = "waits for her reply to its template"
+KEPT_FOR_HER_REPLY = timedelta(days=7)
 GONE = "she is no longer known"
 
 
@@ -78,6 +82,8 @@ class WhatsAppSender:
             return Failed(f"{NO_TEMPLATE} ({delivery.reason})")
         try:
             await self._send_all(delivery.notice, person)
+            if delivery.route == window.Route.TEMPLATE and notice.get("kind") != "template":
+                await keep_for_her_reply(row)
         except OutsideWindow:
             # Meta's clock says her window closed: the template, if there is one.
             fallback = self.fallback(row, person)
@@ -85,6 +91,7 @@ class WhatsAppSender:
                 return Failed(NO_TEMPLATE)
             try:
                 await self._send_all(fallback, person)
+                await keep_for_her_reply(row)
             except WhatsAppError as error:
                 return self._outcome(error)
         except WhatsAppError as error:
@@ -161,3 +168,33 @@ class WhatsAppSender:
             return Failed(f"template refused: {error}")
         return Failed(str(error))
 
+
+async def keep_for_her_reply(row: OutboxMessage) -> None:
+    """Her window was closed, so the template went instead of the notice: the notice itself
+    waits for her answer (`release_for_her`), a week at most; then, still unanswered, it is
+    tried once more and fails for want of a window (no template the second time)."""
+    payload = {key: value for key, value in (row.payload or {}).items() if key != "template"}
+    await OutboxMessage.create(
+        channel=Channel.WHATSAPP,
+        chat_id=row.chat_id,
+        method=row.method,
+        payload=payload,
+        priority=row.priority,
+        not_before=clock.now() + KEPT_FOR_HER_REPLY,
+        purpose=row.purpose,
+        reference=row.reference,
+        error=AFTER_HER_REPLY,
+    )
+
+
+async def release_for_her(person: Person) -> int:
+    """She wrote: what waited for her reply goes now, in the order it was queued."""
+    released = await OutboxMessage.filter(
+        channel=Channel.WHATSAPP,
+        chat_id=person.id,
+        status=OutboxStatus.PENDING,
+        error=AFTER_HER_REPLY,
+    ).update(not_before=clock.now(), error=None)
+    if released:
+        outbox.NEW_WORK.notify()
+    return released

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from aiohttp.test_utils import TestServer
 
+from companion_bot import clock
 from companion_bot.app import build_application
 from companion_bot.emulator import BotApiEmulator
 from companion_bot.settings import load_settings
@@ -82,7 +83,8 @@ def offered(person: EmulatedWhatsAppUser, action: str) -> tuple[SentMessage, str
 
 @contextlib.asynccontextmanager
 async def start_mixed_harness(database_url: str) -> AsyncIterator[MixedHarness]:
-    async with BotApiEmulator() as emulator, CloudApiEmulator() as meta:
+    # Meta's clock is the bot's: travelling through the night closes windows as it would.
+    async with BotApiEmulator() as emulator, CloudApiEmulator(clock=clock.now) as meta:
         approve_templates(meta)
         settings = load_settings(
             TELEGRAM_BOT_TOKEN=emulator.token,

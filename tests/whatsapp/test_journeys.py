@@ -5,10 +5,21 @@ Telegram people in the same night through the Telegram emulator."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest_asyncio
 
-from companion_bot.models import Channel, Person, Registration, RegistrationStatus, Transport
+from companion_bot.models import (
+    Channel,
+    DepartureWave,
+    Person,
+    Registration,
+    RegistrationStatus,
+    Transport,
+)
+from tests.handlers.test_groups import ALL_ANNOUNCED
+from tests.handlers.test_relay import received, volunteer_on_duty
+from tests.support import sign_up
 from tests.whatsapp.mixed import MixedHarness, actions, start_mixed_harness
 
 
@@ -55,3 +66,76 @@ async def test_sign_up_on_whatsapp_in_french(mixed: MixedHarness, event) -> None
     )
     # Nothing of her number in what the bot sent anyone, nor in the outbox's rows.
     assert all(zoe.wa_id not in message.text for message in zoe.messages())
+
+
+async def sign_up_on_whatsapp(mixed: MixedHarness, person, code: str, destination: str) -> None:
+    """The happy path by actions, in whatever language she is spoken to."""
+    await mixed.wa_say(person, code)
+    await mixed.wa_tap(person, "su:lang:en")
+    await mixed.wa_tap(person, "su:charter:yes")
+    await mixed.wa_tap(person, "su:name:default")
+    await mixed.wa_tap(person, "su:arr:slot:*")
+    await mixed.wa_say(person, destination)
+    await mixed.wa_tap(person, "su:tr:transit")
+    await mixed.wa_tap(person, "su:wave:*")
+    await mixed.wa_tap(person, "su:sum:confirm")
+
+
+async def test_a_mixed_group_goes_through_the_night_together(mixed: MixedHarness, event) -> None:
+    ada, bea = (mixed.user(first_name=name, language_code="en", username=f"{name.lower()}_tg")
+                for name in ("Ada", "Bea"))  # fmt: skip
+    await sign_up(mixed, ada, event.attendee_code, destination="Montreuil")
+    await sign_up(mixed, bea, event.attendee_code, destination="Bagnolet")
+    zoe = mixed.wa_user("Zoé", wa_id="447700900123")  # a UK number: spoken to in English
+    await sign_up_on_whatsapp(mixed, zoe, event.attendee_code, "Vincennes")
+    assert "You're signed up for *Nuit Compagnonnes*" in zoe.texts()[-1]
+
+    # The groups are made a day later: her 24-hour window has closed, so the introduction's
+    # template comes; her answer brings the introduction itself.
+    await mixed.travel_to(ALL_ANNOUNCED(event))
+    assert zoe.texts()[-1].startswith("Your group for Nuit Compagnonnes is ready.")
+    assert zoe.last().kind == "template"
+    introduction = await mixed.wa_say(zoe, "Show me")
+    assert "*Ada*" in introduction and "*Bea*" in introduction
+    assert any("Zoé" in text for text in received(ada))  # by her display name only
+
+    # The relay, both ways, under display names only.
+    await mixed.wa_say(zoe, "I'm at the bar, red scarf")
+    await mixed.drain()
+    assert "Zoé: I'm at the bar, red scarf" in received(ada)
+    assert "Zoé: I'm at the bar, red scarf" in received(bea)
+    await mixed.say(ada, "Coming!")
+    await mixed.drain()
+    assert "*Ada*: Coming!" in zoe.texts()
+    for call in mixed.emulator.calls():
+        assert zoe.wa_id not in str(call.params)  # her number never reaches Telegram
+    for message in zoe.messages():
+        assert "ada_tg" not in message.text and str(ada.id) not in message.text
+
+    # Help from WhatsApp, claimed by a volunteer on Telegram.
+    vic = await volunteer_on_duty(mixed, event)
+    levels = await mixed.wa_say(zoe, "help")
+    assert "What is happening?" in levels
+    await mixed.wa_tap(zoe, "hp:lvl:uncomfortable")
+    sent = await mixed.wa_tap(zoe, "hp:yes:*")
+    assert "Alert sent to 1 volunteer on duty." in sent
+    await mixed.drain()
+    assert any("Zoé" in text for text in received(vic))
+    await mixed.tap(vic, "🙋 I'm on it")
+    await mixed.drain()
+    assert any("Vic, a volunteer, is on the way to you" in text for text in zoe.texts())
+    closed = await mixed.wa_tap(zoe, "hp:close:*")
+    assert "Your help request is closed" in closed
+
+    # Home: the reminder after the departure, and her tap on WhatsApp.
+    wave = await DepartureWave.filter(event=event).order_by("departs_at").first()
+    await mixed.travel_to(wave.departs_at - timedelta(minutes=15))
+    reminder = next(m for m in zoe.messages() if "Your departure leaves at" in m.text)
+    assert "cl:at:*"[:-1] in "".join(actions(zoe, reminder))
+    await mixed.wa_tap(zoe, "cl:gone:*")
+    await mixed.travel_to(wave.departs_at + timedelta(minutes=46))
+    assert any(text.startswith("Did you get home safely?") for text in zoe.texts())
+    home = await mixed.wa_tap(zoe, "cl:home:*")
+    assert "Glad you are home" in home
+    await mixed.drain()
+    assert "🏠 Zoé is home." in received(ada)
