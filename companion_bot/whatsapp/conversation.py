@@ -60,7 +60,7 @@ from companion_bot.services.events import InviteKind, resolve_invite
 from companion_bot.services.messaging import default_language, language_of
 from companion_bot.services.registrations import Step
 from companion_bot.whatsapp.inbound import CHOICE, LOCATION, TEXT, Inbound, read
-from companion_bot.whatsapp.sender import release_for_her
+from companion_bot.whatsapp.sender import FAREWELL_ADDRESS, release_for_her
 
 GONE = N_("This button is no longer active.")
 PICK_ONE = N_("Please answer with one of the buttons below.")
@@ -628,10 +628,11 @@ async def on_forget_choice(chat: Chat, parts: list[str]) -> None:
         for group_id in forgotten.group_ids:
             await groups.tell_member_left(group_id)
     chat.state = {}
-    # Her last message goes to her number, then the row is erased: nothing of her stays.
+    # Her last message: her row is gone, so it carries her number, and it is erased once
+    # sent (`outbox.ERASE_AFTER_SENDING`): nothing of her stays.
     await outbox.enqueue(
-        person, done, priority=outbox.REPLY_PRIORITY, purpose=outbox.ERASE_AFTER_SENDING,
-        answering=True,
+        person, done, payload={FAREWELL_ADDRESS: person.whatsapp_id},
+        priority=outbox.REPLY_PRIORITY, purpose=outbox.ERASE_AFTER_SENDING, answering=True,
     )  # fmt: skip
 
 

@@ -49,6 +49,8 @@ NOTHING_TO_SEND = frozenset(
     {notices.EDIT_CHOICES, notices.EDIT_CAPTION, notices.MOVE_LOCATION, notices.STOP_LOCATION}
 )
 NO_TEMPLATE = "outside her 24-hour window and no template for it"
+# The last words to someone who was just forgotten carry her number (nothing else does).
+FAREWELL_ADDRESS = "address"
 # A notice said by its template: kept for when she answers it, that long at most.
 AFTER_HER_REPLY = "waits for her reply to its template"
 KEPT_FOR_HER_REPLY = timedelta(days=7)
@@ -67,6 +69,8 @@ class WhatsAppSender:
 
     async def send(self, row: OutboxMessage) -> Outcome:
         person = await Person.get_or_none(id=row.chat_id, channel=Channel.WHATSAPP)
+        if person is None:
+            person = farewell_recipient(row)
         if person is None or not person.whatsapp_id:
             return Failed(GONE)
         notice = self.notice(row, person)
@@ -101,6 +105,7 @@ class WhatsAppSender:
     def notice(self, row: OutboxMessage, person: Person) -> dict[str, Any] | None:
         """The notice as the renderer takes it; None when WhatsApp has nothing to show."""
         kind, payload = row.method, dict(row.payload or {})
+        payload.pop(FAREWELL_ADDRESS, None)
         if kind in NOTHING_TO_SEND:
             return None
         if kind == notices.EDIT_TEXT:
@@ -198,3 +203,12 @@ async def release_for_her(person: Person) -> int:
     if released:
         outbox.NEW_WORK.notify()
     return released
+
+
+def farewell_recipient(row: OutboxMessage) -> Person | None:
+    """Her last message after she was forgotten: to the number it carries, once, in the
+    window her "forget" opened; the row is erased when sent."""
+    address = (row.payload or {}).get(FAREWELL_ADDRESS)
+    if row.purpose != outbox.ERASE_AFTER_SENDING or not isinstance(address, str):
+        return None
+    return Person(channel=Channel.WHATSAPP, whatsapp_id=address, last_message_at=clock.now())

@@ -12,6 +12,8 @@ import pytest_asyncio
 from companion_bot.models import (
     Channel,
     DepartureWave,
+    InboxUpdate,
+    OutboxMessage,
     Person,
     Registration,
     RegistrationStatus,
@@ -20,7 +22,8 @@ from companion_bot.models import (
 from tests.handlers.test_groups import ALL_ANNOUNCED
 from tests.handlers.test_relay import received, volunteer_on_duty
 from tests.support import sign_up
-from tests.whatsapp.mixed import MixedHarness, actions, start_mixed_harness
+from companion_bot.services import outbox
+from tests.whatsapp.mixed import MixedHarness, actions, offered, start_mixed_harness
 
 
 @pytest_asyncio.fixture
@@ -139,3 +142,104 @@ async def test_a_mixed_group_goes_through_the_night_together(mixed: MixedHarness
     assert "Glad you are home" in home
     await mixed.drain()
     assert "🏠 Zoé is home." in received(ada)
+
+
+async def test_bad_input_at_every_step_is_answered_and_nothing_is_lost(
+    mixed: MixedHarness, event
+) -> None:
+    zoe = mixed.wa_user("Zoé", wa_id="33698765432")
+    assert "Pour t'inscrire, ouvre le lien" in await mixed.wa_say(zoe, "salut ça va")
+    await mixed.wa_say(zoe, event.attendee_code)
+    # Words, a sticker, a photo where a choice is expected: explained, asked again.
+    for sending in (zoe.send_text("euh"), zoe.send_sticker(), zoe.send_image("moi")):
+        answer = await mixed.wa_send(zoe, sending)
+        assert "réponds avec un des boutons" in answer.lower()
+        assert "Quelle langue préfères-tu" in answer
+    # A button id she did not get (forged), and one made for someone else (replayed).
+    answer = await mixed.wa_send(zoe, zoe.reply("su:lang:en~AAAAAAAAAA", "English"))
+    assert "Ce bouton n'est plus actif." in answer and "Quelle langue" in answer
+    ines = mixed.wa_user("Inès", wa_id="33611111111")
+    await mixed.wa_say(ines, event.attendee_code)
+    foreign, choice_id, title = offered(ines, "su:lang:en")
+    answer = await mixed.wa_send(zoe, zoe.reply(choice_id, title, foreign))
+    assert "Ce bouton n'est plus actif." in answer
+    person = await Person.get(whatsapp_id=zoe.wa_id)
+    assert person.language == "fr"  # neither changed her language
+    await mixed.wa_tap(zoe, "su:lang:fr")
+    # A button of an earlier question: stale, the current question again.
+    answer = await mixed.wa_tap(zoe, "su:lang:nl")
+    assert "Ce bouton n'est plus actif." in answer and "charte" in answer
+    await mixed.wa_tap(zoe, "su:charter:yes")
+    # A name that would give her away is refused, with why.
+    answer = await mixed.wa_say(zoe, "Zoé 06 12 34 56 78")
+    assert "numéro de téléphone" in answer and "Quel nom" in answer
+    answer = await mixed.wa_send(zoe, zoe.send_sticker())
+    assert "Ici, je ne peux lire que du texte." in answer
+    await mixed.wa_say(zoe, "Zozo")
+    await mixed.wa_tap(zoe, "su:arr:here")
+    answer = await mixed.wa_say(zoe, "Atlantis")
+    assert "Je ne connais pas « Atlantis »" in answer
+    # A location pin answers it too, and only the neighbourhood is kept.
+    answer = await mixed.wa_send(zoe, zoe.send_location(48.8530, 2.3690))
+    assert "📍" in answer and "le point exact n'est pas gardé" in answer
+    registration = await registration_of(zoe.wa_id)
+    assert registration.destination_place_id and registration.transport is None
+    assert (await Person.get(whatsapp_id=zoe.wa_id)).display_name == "Zozo"
+
+
+async def test_the_team_links_stay_on_telegram(mixed: MixedHarness, event) -> None:
+    zoe = mixed.wa_user("Zoé", wa_id="33698765432")
+    answer = await mixed.wa_say(zoe, event.volunteer_code)
+    assert "l'équipe" in answer and "Telegram" in answer
+    assert not await Registration.exists(person__whatsapp_id=zoe.wa_id)
+
+
+async def test_a_forged_webhook_post_is_refused_and_nothing_is_stored(
+    mixed: MixedHarness, event
+) -> None:
+    zoe = mixed.wa_user("Zoé", wa_id="33698765432")
+    honest = await zoe.send_text(event.attendee_code)
+    await mixed.settle()
+    before = await InboxUpdate.filter(channel="whatsapp").count()
+    forged = honest.body.replace(event.attendee_code.encode(), b"forget")
+    for signature in (None, honest.signature, "sha256=" + "0" * 64):
+        post = await mixed.meta.post_raw(forged, signature)
+        assert post.status == 403
+    assert await InboxUpdate.filter(channel="whatsapp").count() == before
+    assert await Person.exists(whatsapp_id=zoe.wa_id)
+
+
+async def test_forget_from_whatsapp_deletes_her_and_her_group_only_hears_someone_left(
+    mixed: MixedHarness, event
+) -> None:
+    ada = mixed.user(first_name="Ada", language_code="en")
+    await sign_up(mixed, ada, event.attendee_code, destination="Montreuil")
+    zoe = mixed.wa_user("Zoé", wa_id="447700900123")
+    await sign_up_on_whatsapp(mixed, zoe, event.attendee_code, "Vincennes")
+    await mixed.travel_to(ALL_ANNOUNCED(event))
+    await mixed.wa_say(zoe, "ok")
+    answer = await mixed.wa_say(zoe, "forget")
+    assert "Delete everything this bot keeps about you?" in answer
+    done = await mixed.wa_tap(zoe, "fg:yes")
+    assert "everything about you is deleted" in done
+    await mixed.drain()
+    assert not await Person.exists(whatsapp_id=zoe.wa_id)
+    assert not await Registration.exists(person__whatsapp_id=zoe.wa_id)
+    assert not await OutboxMessage.filter(channel="whatsapp").exists()
+    assert not await InboxUpdate.filter(key=zoe.wa_id).exclude(payload=None).exists()
+    assert any("left" in text and "Zoé" not in text for text in received(ada)[-1:])
+
+
+async def test_nothing_free_form_goes_outside_her_window(mixed: MixedHarness, event) -> None:
+    zoe = mixed.wa_user("Zoé", wa_id="447700900123")
+    await sign_up_on_whatsapp(mixed, zoe, event.attendee_code, "Vincennes")
+    person = await Person.get(whatsapp_id=zoe.wa_id)
+    clock_now = mixed.meta.now()
+    await Person.filter(id=person.id).update(last_message_at=clock_now - timedelta(hours=30))
+    received_before = len(zoe.messages())
+    row = await outbox.enqueue(person, "A message with no template")
+    await mixed.settle()
+    await row.refresh_from_db()
+    assert row.status == "failed" and "24-hour window" in row.error
+    assert len(zoe.messages()) == received_before
+    assert not [r for r in mixed.meta.requests if r.status >= 400]  # Meta refused nothing
