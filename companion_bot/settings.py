@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     WHATSAPP_APP_SECRET: SecretStr | None = None
     WHATSAPP_VERIFY_TOKEN: SecretStr | None = None
     WHATSAPP_API_URL: str = WHATSAPP_API_DEFAULT
+    # The bot's WhatsApp number in international form, digits only (33612345678): the
+    # attendees' wa.me link and its QR code. Without it, no WhatsApp link is shown.
+    WHATSAPP_NUMBER: str | None = None
     # Meta allows 80 messages per second per number by default (more after an upgrade).
     WHATSAPP_MESSAGES_PER_SECOND: float = Field(default=80.0, gt=0)
     # The utility templates the organizers submitted to Meta (docs/whatsapp.md has their texts).
@@ -241,6 +244,16 @@ class Settings(BaseSettings):
                 "must be the phone number ID Meta shows (digits), not the phone number itself"
             )
         return value.strip()
+
+    @field_validator("WHATSAPP_NUMBER")
+    @classmethod
+    def _whatsapp_number(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        digits = re.sub(r"[\s.+-]", "", value)
+        if not re.fullmatch(r"[1-9]\d{7,14}", digits):
+            raise ValueError("must be the number in international form, digits only (33612345678)")
+        return digits
 
     @field_validator("WHATSAPP_API_URL")
     @classmethod

@@ -16,6 +16,7 @@ from companion_bot.services import board, broadcasts, export, outbox, qr
 from companion_bot.services.errors import UserInputError
 from companion_bot.signing import signed_pattern
 from companion_bot.telegram_links import event_links
+from companion_bot.whatsapp import links as whatsapp_links
 from handlers.callbacks import button, signed
 from handlers.common import (
     Context,
@@ -93,6 +94,20 @@ async def send_qr_codes(update: Update, context: Context, event_id: int) -> None
             payload={
                 "photo": outbox.attachment(png, qr.qr_filename(event, kind)),
                 "caption": _(qr.CAPTIONS[kind]).format(
+                    event=esc(event.localized("name", t.language)), link=esc(link)
+                ),
+            },
+            priority=outbox.REPLY_PRIORITY,
+        )
+    number = settings_of(context).WHATSAPP_NUMBER
+    if number:
+        link = whatsapp_links.attendee_link(number, event)
+        await outbox.enqueue(
+            update.effective_chat.id,
+            kind=notices.PHOTO,
+            payload={
+                "photo": outbox.attachment(qr.qr_png(link), f"whatsapp-qr-{event.id}.png"),
+                "caption": _(qr.WHATSAPP_CAPTION).format(
                     event=esc(event.localized("name", t.language)), link=esc(link)
                 ),
             },

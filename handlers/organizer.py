@@ -60,6 +60,7 @@ from companion_bot.services.retention import (
 from companion_bot.services.texts import Versions
 from companion_bot.services.times import parse_local_datetime
 from companion_bot.telegram_links import event_links
+from companion_bot.whatsapp import links as whatsapp_links
 from handlers.common import (
     SIGNED_UP,
     Context,
@@ -530,7 +531,9 @@ async def on_create(update: Update, context: Context) -> int:
     await send(
         update,
         context,
-        _("Event created!") + "\n\n" + links_text(tr(update, context), event, links),
+        _("Event created!")
+        + "\n\n"
+        + links_text(tr(update, context), event, links, settings_of(context).WHATSAPP_NUMBER),
     )
     return END
 
@@ -686,16 +689,23 @@ def review_text(t: Translator, draft: Draft) -> str:
     return "\n".join(lines)
 
 
-def links_text(t: Translator, event: Event, links: dict[InviteKind, str]) -> str:
+def links_text(
+    t: Translator, event: Event, links: dict[InviteKind, str], whatsapp_number: str | None = None
+) -> str:
+    """The event's links; with the bot's WhatsApp number, the attendees' WhatsApp link too."""
     _ = t.gettext
-    return "\n".join(
-        [
-            f"<b>{esc(event.localized('name', t.language))}</b>",
-            _("Attendees: {link}").format(link=links[InviteKind.ATTENDEE]),
-            _("Volunteers: {link}").format(link=links[InviteKind.VOLUNTEER]),
-            _("Co-organizers: {link}").format(link=links[InviteKind.ORGANIZER]),
-        ]
-    )
+    lines = [
+        f"<b>{esc(event.localized('name', t.language))}</b>",
+        _("Attendees: {link}").format(link=links[InviteKind.ATTENDEE]),
+    ]
+    if whatsapp_number:
+        link = whatsapp_links.attendee_link(whatsapp_number, event)
+        lines.append(_("Attendees on WhatsApp: {link}").format(link=link))
+    lines += [
+        _("Volunteers: {link}").format(link=links[InviteKind.VOLUNTEER]),
+        _("Co-organizers: {link}").format(link=links[InviteKind.ORGANIZER]),
+    ]
+    return "\n".join(lines)
 
 
 SIGNING_UP = N_plural("{count} signing up", "{count} signing up")
@@ -721,7 +731,8 @@ async def on_my_events(update: Update, context: Context) -> None:
         ])  # fmt: skip
         when = t.datetime(item.event.doors_open, item.event.timezone)
         links = event_links(item.event, context.bot.username)
-        blocks.append(f"{links_text(t, item.event, links)}\n{when}\n{counts}")
+        listed = links_text(t, item.event, links, settings_of(context).WHATSAPP_NUMBER)
+        blocks.append(f"{listed}\n{when}\n{counts}")
     for event in volunteering:
         blocks.append(
             _("Volunteer at <b>{event}</b>, {when}").format(

@@ -23,6 +23,12 @@ CAPTIONS = {
 }
 
 
+WHATSAPP_CAPTION = N_(
+    "💬 Attendees' WhatsApp QR code for <b>{event}</b>: it opens a chat with the bot with the "
+    "event's code typed in; sending it starts the sign-up.\n{link}"
+)
+
+
 def qr_png(link: str, scale: int = 10) -> bytes:
     """A PNG QR code of `link`; error correction M survives a folded or smudged flyer."""
     buffer = io.BytesIO()

@@ -21,6 +21,7 @@ from tests.support import ADMIN_ID, BotHarness, start_application, stop_applicat
 from tests.whatsapp.conftest import approve_templates
 
 VERIFY_TOKEN = "verify-token-for-tests"
+WHATSAPP_NUMBER = "33700000000"  # the bot's number, for its wa.me links
 
 
 @dataclass
@@ -100,6 +101,7 @@ async def start_mixed_harness(database_url: str) -> AsyncIterator[MixedHarness]:
             WHATSAPP_APP_SECRET=meta.app_secret,
             WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
             WHATSAPP_API_URL=meta.api_url,
+            WHATSAPP_NUMBER=WHATSAPP_NUMBER,
             _env_file=None,
         )
         application = build_application(settings)

@@ -19,11 +19,19 @@ from companion_bot.models import (
     RegistrationStatus,
     Transport,
 )
+from companion_bot.services import outbox
+from tests.handlers.test_board_commands import organizer_of, photo_bytes
 from tests.handlers.test_groups import ALL_ANNOUNCED
 from tests.handlers.test_relay import received, volunteer_on_duty
+from tests.qr_decoding import decode_qr
 from tests.support import sign_up
-from companion_bot.services import outbox
-from tests.whatsapp.mixed import MixedHarness, actions, offered, start_mixed_harness
+from tests.whatsapp.mixed import (
+    WHATSAPP_NUMBER,
+    MixedHarness,
+    actions,
+    offered,
+    start_mixed_harness,
+)
 
 
 @pytest_asyncio.fixture
@@ -246,3 +254,19 @@ async def test_nothing_free_form_goes_outside_her_window(mixed: MixedHarness, ev
     assert row.status == "failed" and "24-hour window" in row.error
     assert len(zoe.messages()) == received_before
     assert not [r for r in mixed.meta.requests if r.status >= 400]  # Meta refused nothing
+
+
+async def test_organizers_get_the_whatsapp_link_and_its_qr_code(mixed: MixedHarness, event):
+    orga = await organizer_of(mixed, event)
+    listed = await mixed.say(orga, "/myevents")
+    link = f"https://wa.me/{WHATSAPP_NUMBER}?text={event.attendee_code}"
+    assert f"Attendees on WhatsApp: {link}" in listed.text
+    before = len(orga.messages())
+    await mixed.say(orga, "/qr")
+    photos = orga.messages()[before:]
+    assert len(photos) == 3
+    assert decode_qr(photo_bytes(mixed, photos[2])) == link
+    assert photos[2].caption.startswith("💬 Attendees' WhatsApp QR code for Nuit Compagnonnes")
+    # What the link types in her box starts her sign-up.
+    zoe = mixed.wa_user("Zoé", wa_id="447700900123")
+    assert "Which language do you prefer?" in await mixed.wa_say(zoe, event.attendee_code)
