@@ -21,8 +21,8 @@ from datetime import timedelta
 from typing import Any
 
 from companion_bot import clock, notices
-from companion_bot.i18n import N_, translator
-from companion_bot.models import Channel, OutboxMessage, OutboxStatus, Person
+from companion_bot.i18n import N_, escape, translator
+from companion_bot.models import Channel, Event, OutboxMessage, OutboxStatus, Person, Role, RoleKind
 from companion_bot.services import outbox
 from companion_bot.services.messaging import language_of
 from companion_bot.settings import WhatsAppConfig
@@ -55,6 +55,12 @@ FAREWELL_ADDRESS = "address"
 AFTER_HER_REPLY = "waits for her reply to its template"
 KEPT_FOR_HER_REPLY = timedelta(days=7)
 GONE = "she is no longer known"
+TEMPLATE_REFUSED = "template refused"
+UNDELIVERED = N_(
+    "⚠️ A message to {name} on WhatsApp could not be sent: her 24-hour window is closed and "
+    "WhatsApp has no approved template for it (docs/whatsapp.md). The outbox's report counts "
+    "it; reach her through a volunteer if it matters tonight."
+)
 
 
 class WhatsAppSender:
@@ -83,6 +89,7 @@ class WhatsAppSender:
             fallback=self.fallback(row, person),
         )
         if delivery.notice is None:
+            await tell_organizers(person)
             return Failed(f"{NO_TEMPLATE} ({delivery.reason})")
         try:
             await self._send_all(delivery.notice, person)
@@ -92,15 +99,21 @@ class WhatsAppSender:
             # Meta's clock says her window closed: the template, if there is one.
             fallback = self.fallback(row, person)
             if fallback is None:
+                await tell_organizers(person)
                 return Failed(NO_TEMPLATE)
             try:
                 await self._send_all(fallback, person)
                 await keep_for_her_reply(row)
             except WhatsAppError as error:
-                return self._outcome(error)
+                return await self._refused(error, person)
         except WhatsAppError as error:
-            return self._outcome(error)
+            return await self._refused(error, person)
         return Sent(outbox.Delivered(None))
+
+    async def _refused(self, error: WhatsAppError, person: Person) -> Outcome:
+        if isinstance(error, TemplateRejected):
+            await tell_organizers(person)
+        return self._outcome(error)
 
     def notice(self, row: OutboxMessage, person: Person) -> dict[str, Any] | None:
         """The notice as the renderer takes it; None when WhatsApp has nothing to show."""
@@ -170,7 +183,7 @@ class WhatsAppSender:
             logger.error("WhatsApp: the token was refused (%s); messages wait", error.code)
             return Transient(error)
         if isinstance(error, TemplateRejected):
-            return Failed(f"template refused: {error}")
+            return Failed(f"{TEMPLATE_REFUSED}: {error}")
         return Failed(str(error))
 
 
@@ -212,3 +225,24 @@ def farewell_recipient(row: OutboxMessage) -> Person | None:
     if row.purpose != outbox.ERASE_AFTER_SENDING or not isinstance(address, str):
         return None
     return Person(channel=Channel.WHATSAPP, whatsapp_id=address, last_message_at=clock.now())
+
+
+async def tell_organizers(person: Person) -> None:
+    """A notice that could not reach her on WhatsApp: the organizers of her events not over
+    yet are told (once a day for her), by her display name."""
+    if person.id is None:
+        return
+    now = clock.now()
+    events = await Event.filter(
+        registrations__person_id=person.id, closing__gt=now - timedelta(hours=12)
+    ).distinct()
+    for event in events:
+        for role in await Role.filter(event=event, kind=RoleKind.ORGANIZER).prefetch_related(
+            "person"
+        ):
+            t = language_of(role.person)
+            await outbox.enqueue(
+                role.person,
+                t.gettext(UNDELIVERED).format(name=escape(person.display_name or "?")),
+                dedupe_key=f"waundelivered:{event.id}:{person.id}:{role.person_id}:{now.date()}",
+            )

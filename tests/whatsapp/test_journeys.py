@@ -242,6 +242,7 @@ async def test_forget_from_whatsapp_deletes_her_and_her_group_only_hears_someone
 
 
 async def test_nothing_free_form_goes_outside_her_window(mixed: MixedHarness, event) -> None:
+    orga = await organizer_of(mixed, event)
     zoe = mixed.wa_user("Zoé", wa_id="447700900123")
     await sign_up_on_whatsapp(mixed, zoe, event.attendee_code, "Vincennes")
     person = await Person.get(whatsapp_id=zoe.wa_id)
@@ -254,6 +255,8 @@ async def test_nothing_free_form_goes_outside_her_window(mixed: MixedHarness, ev
     assert row.status == "failed" and "24-hour window" in row.error
     assert len(zoe.messages()) == received_before
     assert not [r for r in mixed.meta.requests if r.status >= 400]  # Meta refused nothing
+    await mixed.drain()
+    assert "⚠️ A message to Zoé on WhatsApp could not be sent" in orga.last_message().text
 
 
 async def test_organizers_get_the_whatsapp_link_and_its_qr_code(mixed: MixedHarness, event):
