@@ -43,7 +43,7 @@ from companion_bot.workers.outcomes import Blocked, Failed, FloodWait, Outcome, 
 
 logger = logging.getLogger(__name__)
 
-SHARED_MEDIA = N_("📎 {caption}(a photo, a voice note or a sticker, shown on Telegram only)")
+SHARED_MEDIA = N_("🖼 {caption}(a photo, a voice note or a sticker, shown on Telegram only)")
 # Edits that only change what Telegram can change in place: nothing to send on WhatsApp.
 NOTHING_TO_SEND = frozenset(
     {notices.EDIT_CHOICES, notices.EDIT_CAPTION, notices.MOVE_LOCATION, notices.STOP_LOCATION}
