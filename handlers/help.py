@@ -19,7 +19,6 @@ from telegram.ext import (
 from companion_bot.i18n import translations_of
 from companion_bot.models import HelpLevel
 from companion_bot.services import help as alerts
-from companion_bot.services import safeplace
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import HELP_BUTTON
 from companion_bot.signing import signed_pattern
@@ -91,30 +90,7 @@ async def on_her_button(update: Update, context: Context, parts: list[str]) -> N
             sent = await alerts.confirm(user_id, alert_id)
             await answer_query(update)
             await close_buttons(update, _("🆘 Yes, alert them"))
-            if sent.volunteers:
-                text = (
-                    tr(update, context)
-                    .ngettext(
-                        "Alert sent to {count} volunteer on duty.",
-                        "Alert sent to {count} volunteers on duty.",
-                        sent.volunteers,
-                    )
-                    .format(count=sent.volunteers)
-                )
-            elif sent.organizers:
-                text = _("No volunteer is on duty right now: the organizers are alerted.")
-            else:
-                text = _(
-                    "Nobody from the team can be reached through the bot right now: go to the "
-                    "bar or the entrance, or call 112 if you are in danger."
-                )
-            text += "\n" + _(
-                "If you can, write what is happening or share your location (📎 → Location): "
-                "I pass it on. If you are in danger, call 112."
-            )
-            await sent.alert.fetch_related("event")
-            advice = safeplace.help_advice(tr(update, context), sent.alert.event)
-            text += f"\n\n{advice}" if advice else ""
+            text = await alerts.sent_text(tr(update, context), sent)
             await send(update, context, text, column(
                 [(_("I'm OK now, close it"), button(update, f"hp:close:{alert_id}"))]
             ))  # fmt: skip

@@ -86,9 +86,7 @@ def test_the_help_keyboard_and_edits_render_as_telegram_calls():
         "resize_keyboard": True,
         "is_persistent": True,
     }
-    method, arguments = telegram_render.render(
-        notices.EDIT_CHOICES, {"message_id": 9}, chat_id=1
-    )
+    method, arguments = telegram_render.render(notices.EDIT_CHOICES, {"message_id": 9}, chat_id=1)
     assert (method, arguments) == ("editMessageReplyMarkup", {"message_id": 9})
     method, arguments = telegram_render.render(
         notices.MOVE_LOCATION, {"message_id": 9, "latitude": 48.8, "longitude": 2.3}, chat_id=1
@@ -103,3 +101,14 @@ def test_every_kind_has_a_telegram_method():
 def test_a_call_queued_before_notices_goes_out_as_it_was_stored():
     payload = {"text": "old", "parse_mode": "HTML"}
     assert telegram_render.render("sendMessage", payload, chat_id=1) == ("sendMessage", payload)
+
+
+def test_every_short_message_a_notice_may_name_is_a_whatsapp_template():
+    from companion_bot.whatsapp.templates import Purpose
+
+    named = {notices.WAVE_REMINDER, notices.ARE_YOU_HOME, notices.ESCALATION,
+             notices.MORNING_AFTER, notices.GROUP_INTRODUCTION}  # fmt: skip
+    assert named == {purpose.value for purpose in Purpose}
+    assert notices.outside_window(notices.ESCALATION, "Ada <3", "02:30") == {
+        "template": {"purpose": "escalation", "params": ["Ada &lt;3", "02:30"]}
+    }

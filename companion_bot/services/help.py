@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from tortoise.transactions import in_transaction
 
 from companion_bot import clock, notices
-from companion_bot.i18n import N_, escape
+from companion_bot.i18n import N_, Translator, escape
 from companion_bot.models import (
     Event,
     HelpAlert,
@@ -35,7 +35,7 @@ from companion_bot.models import (
     RegistrationStatus,
     RoleKind,
 )
-from companion_bot.services import locations, outbox, people, scheduler
+from companion_bot.services import locations, outbox, people, safeplace, scheduler
 from companion_bot.services.closing import may_act, on_duty_team
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import language_of
@@ -169,6 +169,31 @@ async def copies_sent(alert_id: int, kind: str) -> int:
     return await OutboxMessage.filter(
         dedupe_key__startswith=key(alert_id, kind, ""), purpose=ALERT_PURPOSE
     ).count()
+
+
+async def sent_text(t: Translator, sent: Sent) -> str:
+    """What she is told once her alert went: who got it, what to do meanwhile."""
+    _ = t.gettext
+    if sent.volunteers:
+        text = t.ngettext(
+            "Alert sent to {count} volunteer on duty.",
+            "Alert sent to {count} volunteers on duty.",
+            sent.volunteers,
+        ).format(count=sent.volunteers)
+    elif sent.organizers:
+        text = _("No volunteer is on duty right now: the organizers are alerted.")
+    else:
+        text = _(
+            "Nobody from the team can be reached through the bot right now: go to the "
+            "bar or the entrance, or call 112 if you are in danger."
+        )
+    text += "\n" + _(
+        "If you can, write what is happening or share your location (📎 → Location): "
+        "I pass it on. If you are in danger, call 112."
+    )
+    await sent.alert.fetch_related("event")
+    advice = safeplace.help_advice(t, sent.alert.event)
+    return text + (f"\n\n{advice}" if advice else "")
 
 
 async def own_alert(who: Who, alert_id: int, statuses) -> HelpAlert:

@@ -678,23 +678,7 @@ async def on_help_choice(chat: Chat, parts: list[str]) -> None:
     alert_id = int(parts[2])
     if what == "yes":
         sent = await alerts.confirm(chat.person, alert_id)
-        if sent.volunteers:
-            text = chat.t.ngettext(
-                "Alert sent to {count} volunteer on duty.",
-                "Alert sent to {count} volunteers on duty.",
-                sent.volunteers,
-            ).format(count=sent.volunteers)
-        elif sent.organizers:
-            text = _("No volunteer is on duty right now: the organizers are alerted.")
-        else:
-            text = _(
-                "Nobody from the team can be reached through the bot right now: go to the "
-                "bar or the entrance, or call 112 if you are in danger."
-            )
-        text += "\n" + _(
-            "If you can, write what is happening or share your location (📎 → Location): "
-            "I pass it on. If you are in danger, call 112."
-        )
+        text = await alerts.sent_text(chat.t, sent)
         await chat.say(text, [[(_("I'm OK now, close it"), f"hp:close:{alert_id}")]])
     elif what == "no":
         await alerts.cancel(chat.person, alert_id)

@@ -273,3 +273,23 @@ async def test_organizers_get_the_whatsapp_link_and_its_qr_code(mixed: MixedHarn
     # What the link types in her box starts her sign-up.
     zoe = mixed.wa_user("Zoé", wa_id="447700900123")
     assert "Which language do you prefer?" in await mixed.wa_say(zoe, event.attendee_code)
+
+
+async def test_she_sees_and_changes_her_answers_with_a_word(mixed: MixedHarness, event) -> None:
+    zoe = mixed.wa_user("Zoé", wa_id="447700900123")
+    await sign_up_on_whatsapp(mixed, zoe, event.attendee_code, "Vincennes")
+    summary = await mixed.wa_say(zoe, "me")
+    assert "You are signed up." in summary and "Vincennes" in summary
+    assert "su:edit:destination" in actions(zoe)
+    await mixed.wa_tap(zoe, "su:edit:destination")
+    answer = await mixed.wa_say(zoe, "Montreuil")
+    assert "📍 Montreuil" in answer and "You are signed up." in answer
+    registration = await registration_of(zoe.wa_id)
+    assert registration.status == RegistrationStatus.CONFIRMED
+    assert "montreuil" in registration.destination_place_id
+    menu = await mixed.wa_say(zoe, "MENU")
+    assert "“help”, “me”, “group”" in menu
+    assert actions(zoe) == ["wm:me", "wm:group", "wm:help", "wm:language", "wm:forget"]
+    assert "not in a group right now" in await mixed.wa_tap(zoe, "wm:group")
+    await mixed.wa_tap(zoe, "wm:language")
+    assert "Je te parlerai en français." in await mixed.wa_tap(zoe, "wl:fr")
