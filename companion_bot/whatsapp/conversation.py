@@ -440,7 +440,8 @@ async def ask_again(chat: Chat) -> None:
 
 
 async def advance(chat: Chat, registration: Registration) -> None:
-    await registration.refresh_from_db()
+    # Read again, with her person: an answer may have changed either through another object.
+    registration = await chat.registration() or registration
     step = await registrations.step_after_answer(registration)
     if step == Step.SUMMARY and registration.status == RegistrationStatus.CONFIRMED:
         await registrations.confirm(registration)  # an edit counts once every answer is in
