@@ -140,6 +140,7 @@ async def edit_message(
         reply_markup=markup,
         priority=outbox.REPLY_PRIORITY,
         purpose=purpose,
+        answering=True,  # she just tapped it: she has not blocked the bot
     )
     assert row is not None
     return row

@@ -47,6 +47,7 @@ from companion_bot.models import (
     Registration,
     RegistrationStatus,
     Transport,
+    fetch_missing,
 )
 from companion_bot.services import outbox, people, registrations, safeplace, tables, zones
 from companion_bot.services import relay as group_relay
@@ -203,7 +204,7 @@ async def ask_charter(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
     _ = t.gettext
-    await reg.fetch_related("event")
+    await fetch_missing(reg, "event")
     text = _("Welcome to <b>{event}</b>! Before we look for companions, please read the charter:")
     event, language = reg.event, t.language
     place = safeplace.line(t, event)
@@ -220,7 +221,7 @@ async def ask_name(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
     _ = t.gettext
-    await reg.fetch_related("person")
+    await fetch_missing(reg, "person")
     proposal = reg.person.display_name or update.effective_user.first_name
     buttons = []
     try:
@@ -243,7 +244,7 @@ async def ask_arrival(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
     _ = t.gettext
-    await reg.fetch_related("event")
+    await fetch_missing(reg, "event")
     slots, _waves = await registrations.event_choices(reg.event_id)
     zone = reg.event.timezone
     buttons = [
@@ -320,7 +321,7 @@ async def ask_wave(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
     _ = t.gettext
-    await reg.fetch_related("event")
+    await fetch_missing(reg, "event")
     _slots, waves = await registrations.event_choices(reg.event_id)
     buttons = [(wave_label(t, wave, reg.event.timezone), f"su:wave:{wave.id}") for wave in waves]
     return await send(update, context, _("Which departure time suits you?"), column(buttons))
@@ -350,7 +351,7 @@ async def ask_attendance(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
     _ = t.gettext
-    await reg.fetch_related("event")
+    await fetch_missing(reg, "event")
     text = _("Will you come to {venue} in person, or join online?").format(
         venue=esc(reg.event.localized("venue_name", t.language))
     )
@@ -684,7 +685,7 @@ async def choose_language(update: Update, context: Context, language: str) -> st
     registration = await registration_or_expire(update, context)
     if registration is None:
         return END
-    await people.set_language(update.effective_user.id, language)
+    registration.person = await people.set_language(update.effective_user.id, language)
     remember_language(context, language)
     await answer_query(update)
     await close_buttons(update, LANGUAGE_NAMES[language])
@@ -717,7 +718,7 @@ async def on_default_name(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return END
-    await registration.fetch_related("person")
+    await fetch_missing(registration, "person")
     name = registration.person.display_name or update.effective_user.first_name
     return await save_name(update, context, registration, name)
 
@@ -736,6 +737,7 @@ async def save_name(
         person = await people.set_display_name(update.effective_user.id, name)
     except UserInputError as error:
         return await refuse(update, context, error)
+    registration.person = person  # her registration's copy shows the new name
     await answer_query(update)
     await close_buttons(update, person.display_name)
     return await advance(update, context, registration)
@@ -767,7 +769,7 @@ async def on_destination_text(update: Update, context: Context) -> str | int:
         return END
     _ = tr(update, context).gettext
     text = update.effective_message.text or ""
-    await registration.fetch_related("event")
+    await fetch_missing(registration, "event")
     found = await registrations.find_destination(
         text, registration.event, tr(update, context).language
     )
@@ -808,7 +810,7 @@ async def on_destination_location(update: Update, context: Context) -> str | int
         return END
     _ = tr(update, context).gettext
     location = update.effective_message.location
-    await registration.fetch_related("event")
+    await fetch_missing(registration, "event")
     place = await registrations.snap_location(
         location.latitude, location.longitude, registration.event, tr(update, context).language
     )
@@ -949,7 +951,7 @@ async def on_confirm(update: Update, context: Context) -> str | int:
         return await advance(update, context, registration)
     await answer_query(update)
     await close_buttons(update)
-    await registration.fetch_related("event")
+    await fetch_missing(registration, "event")
     signed_up = (
         _(
             "You're signed up for <b>{event}</b>! Shortly before your time we send you your "

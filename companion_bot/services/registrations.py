@@ -26,6 +26,7 @@ from companion_bot.models import (
     Registration,
     RegistrationStatus,
     Transport,
+    fetch_missing,
 )
 from companion_bot.services import groups, tables, zones
 from companion_bot.services.errors import UserInputError
@@ -147,14 +148,17 @@ def next_step(
 
 
 async def step_after_answer(registration: Registration) -> Step:
-    await registration.fetch_related("person", "event")
-    has_waves = await DepartureWave.filter(event_id=registration.event_id).exists()
-    has_activities = await OnlineTable.filter(
-        event_id=registration.event_id, activity__not_isnull=True
-    ).exists()
-    return next_step(
-        registration, registration.person, has_waves, registration.event.kind, has_activities
+    await fetch_missing(registration, "person", "event")
+    kind = registration.event.kind
+    # Each is read only when `next_step` looks at it: the departure step matters to someone
+    # who wants a departure group, the activity to someone joining online.
+    has_waves = bool(registration.wants_departure_group) and (
+        await DepartureWave.filter(event_id=registration.event_id).exists()
     )
+    has_activities = (kind == EventKind.ONLINE or bool(registration.online)) and (
+        await OnlineTable.filter(event_id=registration.event_id, activity__not_isnull=True).exists()
+    )
+    return next_step(registration, registration.person, has_waves, kind, has_activities)
 
 
 async def record_consent(registration: Registration) -> None:
@@ -310,13 +314,17 @@ async def cancel(telegram_id: int, registration_id: int) -> Registration | None:
         registration.cancelled_at = _now()
         await registration.save(update_fields=["status", "cancelled_at", "updated_at"])
         await groups.remove_registration(registration.id)
-    await registration.fetch_related("event")
+    await fetch_missing(registration, "event")
     return registration
 
 
 async def view(registration: Registration, language: str) -> RegistrationView:
-    await registration.fetch_related(
-        "event", "person", "arrival_slot__meeting_point", "departure_wave__meeting_point"
+    await fetch_missing(
+        registration,
+        "event",
+        "person",
+        "arrival_slot__meeting_point",
+        "departure_wave__meeting_point",
     )
     slot = registration.arrival_slot
     wave = registration.departure_wave
@@ -342,6 +350,6 @@ async def view(registration: Registration, language: str) -> RegistrationView:
 
 async def event_choices(event_id: int) -> tuple[list[ArrivalSlot], list[DepartureWave]]:
     """The buttons of the arrival and departure steps."""
-    slots = await ArrivalSlot.filter(event_id=event_id).prefetch_related("meeting_point")
-    waves = await DepartureWave.filter(event_id=event_id).prefetch_related("meeting_point")
+    slots = await ArrivalSlot.filter(event_id=event_id).select_related("meeting_point")
+    waves = await DepartureWave.filter(event_id=event_id).select_related("meeting_point")
     return list(slots), list(waves)

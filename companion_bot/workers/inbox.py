@@ -38,7 +38,6 @@ from companion_bot.workers.queue import (
     QueueSpec,
     backoff,
     give_up,
-    hold,
     release_unheld,
     retry_later,
     short_error,
@@ -196,18 +195,20 @@ class InboxWorker(ConcurrentRunner):
             # What it queues (replies, tasks) wakes their workers once it is committed.
             with wakeups.deferred():
                 async with in_transaction():
-                    await hold(UPDATES, row.id)
-                    await self.dispatcher.handle(row)
-                    if scope.error is not None:
-                        raise HandlingFailed(short_error(scope.error)) from scope.error
+                    # Marked handled first, undone with the rest if handling fails: the
+                    # UPDATE also locks the row until the commit, the sign on PostgreSQL
+                    # that its worker is alive (`release_unheld`).
                     handled = await UPDATES.mine(row.id, self.worker_id).update(
                         status=InboxStatus.DONE,
                         handled_at=utcnow(),
                         payload=None,
                         last_error=None,
                     )
-                    if not handled:  # our claim was taken back meanwhile: undo, it runs again
-                        raise HandlingFailed("the claim was lost while handling")
+                    if not handled:  # our claim was taken back meanwhile: it runs elsewhere
+                        raise HandlingFailed("the claim was lost before handling")
+                    await self.dispatcher.handle(row)
+                    if scope.error is not None:
+                        raise HandlingFailed(short_error(scope.error)) from scope.error
                     faults.reached("inbox.in_transaction")
                 faults.reached("inbox.committed")  # its replies are not sent yet
         except asyncio.CancelledError:
