@@ -30,6 +30,7 @@ from tortoise.transactions import in_transaction
 
 from companion_bot import clock
 from companion_bot.models import OutboxMessage, OutboxStatus, Person
+from companion_bot.prepared import Prepared
 from companion_bot.wakeups import Signal
 
 logger = logging.getLogger(__name__)
@@ -358,9 +359,17 @@ async def sent_message_id(row_id: int, chat_id: int) -> int | None:
     return row.telegram_message_id if row is not None else None
 
 
+_QUEUED = Prepared(
+    OutboxMessage,
+    lambda row_id, chat_id: OutboxMessage.filter(id=row_id, chat_id=chat_id).limit(1),
+    row_id=int,
+    chat_id=int,
+)
+
+
 async def queued(row_id: int, chat_id: int) -> OutboxMessage | None:
     """An outbox row to `chat_id`: its call and, once sent, the message it became."""
-    return await OutboxMessage.get_or_none(id=row_id, chat_id=chat_id)
+    return await _QUEUED.first(row_id=row_id, chat_id=chat_id)
 
 
 async def delivery_report(broadcast_id: int) -> Report:
@@ -422,12 +431,6 @@ async def _erase(row: OutboxMessage, message: Message | None) -> None:
 # The last words to someone who asked to be forgotten: the row goes once sent.
 ERASE_AFTER_SENDING = "erase"
 register_after_send(ERASE_AFTER_SENDING, _erase)
-
-
-
-
-
-
 
 
 # -- helpers -------------------------------------------------------------------------------

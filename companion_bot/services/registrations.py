@@ -28,6 +28,7 @@ from companion_bot.models import (
     Transport,
     fetch_missing,
 )
+from companion_bot.prepared import Prepared
 from companion_bot.services import groups, tables, zones
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.people import ensure_person
@@ -92,11 +93,22 @@ async def start_signup(telegram_id: int, event: Event) -> Registration:
     return registration
 
 
+# One joined query, built once: every answer she gives starts with it.
+_HER_REGISTRATION = Prepared(
+    Registration,
+    lambda telegram_id, event_id: (
+        Registration.filter(event_id=event_id, person__telegram_id=telegram_id)
+        .select_related("event", "person")
+        .limit(1)
+    ),
+    telegram_id=int,
+    event_id=int,
+)
+
+
 async def get_registration(telegram_id: int, event_id: int) -> Registration | None:
-    # One joined query: this runs twice for each answer she gives.
-    return await Registration.get_or_none(
-        event_id=event_id, person__telegram_id=telegram_id
-    ).select_related("event", "person")
+    """Hers for this event, with its event and her person loaded."""
+    return await _HER_REGISTRATION.first(telegram_id=telegram_id, event_id=event_id)
 
 
 async def active_registrations(telegram_id: int) -> list[Registration]:
