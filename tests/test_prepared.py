@@ -1,7 +1,9 @@
-"""`Prepared` reads (companion_bot/prepared.py): the same rows and models as the tortoise
+"""`Prepared` statements (companion_bot/prepared.py): the same rows and models as the tortoise
 query they are built from, on SQLite and PostgreSQL, in and out of a transaction."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import pytest
 from tortoise.transactions import in_transaction
@@ -53,3 +55,23 @@ async def test_values_of_another_type_are_refused(db):
         await HER_REGISTRATION.first(telegram_id="502", event_id=1)
     with pytest.raises(TypeError):
         Prepared(Person, lambda when: Person.filter(created_at=when), when=float)
+
+
+BLOCKED_SINCE = Prepared(
+    Person,
+    lambda telegram_id, when: Person.filter(telegram_id=telegram_id).update(blocked_bot_at=when),
+    telegram_id=int,
+    when=datetime | None,
+)
+
+
+async def test_a_prepared_update_sets_times_and_nulls_and_counts_its_rows(db):
+    await Person.create(telegram_id=701)
+    when = datetime(2026, 12, 5, 23, 30, 15, 123456, tzinfo=UTC)
+    assert await BLOCKED_SINCE.execute(telegram_id=701, when=when) == 1
+    assert (await Person.get(telegram_id=701)).blocked_bot_at == when
+    assert await BLOCKED_SINCE.execute(telegram_id=701, when=None) == 1
+    assert (await Person.get(telegram_id=701)).blocked_bot_at is None
+    assert await BLOCKED_SINCE.execute(telegram_id=702, when=when) == 0
+    with pytest.raises(TypeError):  # a naive time
+        await BLOCKED_SINCE.execute(telegram_id=701, when=datetime(2026, 12, 5, 23, 30))

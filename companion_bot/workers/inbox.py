@@ -33,6 +33,7 @@ from tortoise.transactions import in_transaction
 
 from companion_bot import faults, inbox, wakeups
 from companion_bot.models import InboxStatus, InboxUpdate
+from companion_bot.prepared import Prepared
 from companion_bot.workers.queue import (
     ConcurrentRunner,
     QueueSpec,
@@ -63,6 +64,18 @@ UPDATES = QueueSpec(
     order=("update_id", "id"),
     key_field="key",
     strict_order=True,
+)
+
+
+# Her update handled (its words dropped), if this worker still holds it.
+_MARK_HANDLED = Prepared(
+    InboxUpdate,
+    lambda row_id, worker_id, now: UPDATES.mine(row_id, worker_id).update(
+        status=InboxStatus.DONE, handled_at=now, payload=None, last_error=None
+    ),
+    row_id=int,
+    worker_id=str,
+    now=datetime,
 )
 
 
@@ -198,11 +211,8 @@ class InboxWorker(ConcurrentRunner):
                     # Marked handled first, undone with the rest if handling fails: the
                     # UPDATE also locks the row until the commit, the sign on PostgreSQL
                     # that its worker is alive (`release_unheld`).
-                    handled = await UPDATES.mine(row.id, self.worker_id).update(
-                        status=InboxStatus.DONE,
-                        handled_at=utcnow(),
-                        payload=None,
-                        last_error=None,
+                    handled = await _MARK_HANDLED.execute(
+                        row_id=row.id, worker_id=self.worker_id, now=utcnow()
                     )
                     if not handled:  # our claim was taken back meanwhile: it runs elsewhere
                         raise HandlingFailed("the claim was lost before handling")

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from telegram import Bot, InputFile, Message
@@ -32,6 +33,7 @@ from tortoise.transactions import in_transaction
 
 from companion_bot import faults
 from companion_bot.models import OutboxMessage, OutboxStatus, Person
+from companion_bot.prepared import Prepared
 from companion_bot.services import outbox
 from companion_bot.workers.queue import (
     QueueService,
@@ -61,6 +63,19 @@ MESSAGES = QueueSpec(
     done_field="sent_at",
     order=("-priority", "id"),
     key_field="chat_id",
+)
+
+
+# Sent, with the message it became, if this worker still holds it: once per message.
+_MARK_SENT = Prepared(
+    OutboxMessage,
+    lambda row_id, worker_id, now, message_id: MESSAGES.mine(row_id, worker_id).update(
+        status=OutboxStatus.SENT, sent_at=now, telegram_message_id=message_id, error=None
+    ),
+    row_id=int,
+    worker_id=str,
+    now=datetime,
+    message_id=int | None,
 )
 
 
@@ -328,7 +343,8 @@ class OutboxWorker(QueueService):
 
     async def _call(self, row: OutboxMessage) -> tuple[int | None, Message | None]:
         """Send the stored call; Telegram's message id, and the Message if it returned one
-        (copyMessage returns only an id, edits may return True)."""
+        (copyMessage returns only an id, edits may return True) and the row's after-send
+        hook reads it (parsing every answer would cost more than the call)."""
         arguments = {key: _uploadable(value) for key, value in (row.payload or {}).items()}
         arguments["chat_id"] = row.chat_id
         extra: dict[str, Any] = {}
@@ -348,7 +364,7 @@ class OutboxWorker(QueueService):
         if not isinstance(result, dict) or "message_id" not in result:
             return None, None
         message = None
-        if "chat" in result and "date" in result:
+        if "chat" in result and "date" in result and outbox.after_send_hook(row.purpose):
             try:
                 message = Message.de_json(result, self.bot)
             except Exception:  # sent all the same: never a reason to send again
@@ -363,8 +379,8 @@ class OutboxWorker(QueueService):
         self, row: OutboxMessage, message_id: int | None, message: Message | None
     ) -> None:
         row.status, row.sent_at, row.telegram_message_id = OutboxStatus.SENT, utcnow(), message_id
-        updated = await self._mine(row).update(
-            status=row.status, sent_at=row.sent_at, telegram_message_id=message_id, error=None
+        updated = await _MARK_SENT.execute(
+            row_id=row.id, worker_id=self.worker_id, now=row.sent_at, message_id=message_id
         )
         if not updated:
             logger.warning("outbox: message %s was reclaimed while being sent", row.id)
