@@ -90,6 +90,13 @@ class Prepared(Generic[M]):
         rows = await self.all(**values)
         return rows[0] if rows else None
 
+    async def rows(self, **values: Any) -> list[tuple[Any, ...]]:
+        """The rows of a `.values_list(…)` query as the database gives them, with no
+        conversion to Python values: for int and str columns."""
+        db, sql, arguments, _ = self._statement(values)
+        _count, rows = await db.execute_query(sql, arguments)
+        return [tuple(row) for row in rows]
+
     async def execute(self, **values: Any) -> int:
         """Run an UPDATE (or DELETE): how many rows it changed."""
         db, sql, arguments, _ = self._statement(values)

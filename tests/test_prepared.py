@@ -75,3 +75,23 @@ async def test_a_prepared_update_sets_times_and_nulls_and_counts_its_rows(db):
     assert await BLOCKED_SINCE.execute(telegram_id=702, when=when) == 0
     with pytest.raises(TypeError):  # a naive time
         await BLOCKED_SINCE.execute(telegram_id=701, when=datetime(2026, 12, 5, 23, 30))
+
+
+TELEGRAM_IDS = Prepared(
+    Person,
+    lambda low, high: (
+        Person.filter(telegram_id__gte=low, telegram_id__lt=high)
+        .order_by("telegram_id")
+        .values_list("telegram_id", "display_name")
+    ),
+    low=int,
+    high=int,
+)
+
+
+async def test_prepared_rows_are_the_values_as_stored(db):
+    await Person.create(telegram_id=801, display_name="Ada")
+    await Person.create(telegram_id=802)
+    await Person.create(telegram_id=900)
+    assert await TELEGRAM_IDS.rows(low=800, high=900) == [(801, "Ada"), (802, None)]
+    assert await TELEGRAM_IDS.rows(low=0, high=10) == []

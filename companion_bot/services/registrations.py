@@ -360,8 +360,18 @@ async def view(registration: Registration, language: str) -> RegistrationView:
     )
 
 
+_SLOTS = Prepared(
+    ArrivalSlot,
+    lambda event_id: ArrivalSlot.filter(event_id=event_id).select_related("meeting_point"),
+    event_id=int,
+)
+_WAVES = Prepared(
+    DepartureWave,
+    lambda event_id: DepartureWave.filter(event_id=event_id).select_related("meeting_point"),
+    event_id=int,
+)
+
+
 async def event_choices(event_id: int) -> tuple[list[ArrivalSlot], list[DepartureWave]]:
-    """The buttons of the arrival and departure steps."""
-    slots = await ArrivalSlot.filter(event_id=event_id).select_related("meeting_point")
-    waves = await DepartureWave.filter(event_id=event_id).select_related("meeting_point")
-    return list(slots), list(waves)
+    """The buttons of the arrival and departure steps (with their meeting points)."""
+    return await _SLOTS.all(event_id=event_id), await _WAVES.all(event_id=event_id)

@@ -79,6 +79,18 @@ _MARK_HANDLED = Prepared(
 )
 
 
+# The update ids stored in [low, top): is one missing before an update?
+_NUMBERS_BEFORE = Prepared(
+    InboxUpdate,
+    lambda channel, low, top: InboxUpdate.filter(
+        channel=channel, update_id__gte=low, update_id__lt=top
+    ).values_list("update_id", flat=True),
+    channel=str,
+    low=int,
+    top=int,
+)
+
+
 class HandlingFailed(Exception):
     """A handler failed while handling an update (PTB reports it to the error handler
     instead of raising it): the update's transaction must roll back."""
@@ -185,11 +197,8 @@ class InboxWorker(ConcurrentRunner):
         for channel in {row.channel for row in young}:
             mine = [row for row in young if row.channel == channel]
             top = max(row.update_id for row in mine)
-            stored = set(
-                await InboxUpdate.filter(
-                    channel=channel, update_id__gte=top - GAP_SPAN, update_id__lt=top
-                ).values_list("update_id", flat=True)
-            )
+            numbers = await _NUMBERS_BEFORE.rows(channel=channel, low=top - GAP_SPAN, top=top)
+            stored = {number for (number,) in numbers}
             floor = min(stored, default=top)  # nothing stored before: no gap to wait on
             for row in mine:
                 start = max(floor, row.update_id - GAP_SPAN)
