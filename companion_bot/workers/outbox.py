@@ -143,6 +143,7 @@ class OutboxWorker(QueueService):
         self._paused_until = 0.0  # our own flood wait, when the bot has no SharedRateLimiter
         self._chat_sends: dict[int, deque[float]] = {}
         self._busy = False
+        self._held_back = False  # see `_claim`
 
     @property
     def limiter(self) -> SharedRateLimiter | None:
@@ -176,7 +177,7 @@ class OutboxWorker(QueueService):
                 batch = await self._claim()
                 if batch:
                     await self._send_batch(batch)
-                else:
+                if not batch or not self._held_back:  # else at once: rows were left behind
                     self._busy = False
                     self._progress.set()  # wait_idle may look now, while we sleep
                     await self._sleep(self._next_wakeup())
@@ -236,17 +237,31 @@ class OutboxWorker(QueueService):
     # -- claiming ------------------------------------------------------------------------
 
     async def _claim(self) -> list[OutboxMessage]:
+        """A batch; notes whether due rows were left behind (`_held_back`): a full batch, or a
+        chat's messages beyond its burst. Then the worker looks again at once after the
+        batch; else only when told of new work (an edit of a message being sent, say) or at
+        its next wake-up, instead of an empty claim after every batch."""
         cooling = sorted(self._cooling_chats())
-        return await claim(
+        seen = 0
+
+        async def count(candidates: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
+            nonlocal seen
+            seen = len(candidates)
+            return candidates
+
+        batch = await claim(
             MESSAGES,
             self.worker_id,
             self.batch_size,
             window=self.claim_window,
             eligible=_sendable(),
             narrow=(lambda query: query.exclude(chat_id__in=cooling)) if cooling else None,
+            choose=count,
             pace=(self.per_chat_burst, self.per_chat_window),
             per_key=self.per_chat_burst,  # an answer and the next question in one claim
         )
+        self._held_back = seen > len(batch)
+        return batch
 
     # -- sending -------------------------------------------------------------------------
 
