@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate
 
 from companion_bot.settings import Settings
@@ -22,9 +23,35 @@ MODEL_MODULES = ["companion_bot.models"]
 MIGRATIONS_MODULE = "companion_bot.migrations"
 
 
+ASYNCPG_ENGINE = "tortoise.backends.asyncpg"
+
+
+async def keep_session(connection: Any) -> None:
+    """What asyncpg's pool does to a connection handed back, instead of its default reset
+    (`SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`): nothing more.
+
+    asyncpg rolls back an open transaction itself before calling this. The default reset is
+    one more round trip after every query run outside a transaction, about five per update;
+    it undoes session state this bot never creates: no session advisory locks, cursors kept
+    open, LISTEN or SET (transaction-level locks and settings end with their transaction).
+    """
+
+
+def connection_config(db_url: str) -> str | dict[str, Any]:
+    """The URL as tortoise takes it; on PostgreSQL (asyncpg) its expanded form, with the
+    pool's reset replaced by `keep_session`."""
+    if not db_url.startswith(("postgres://", "postgresql://", "asyncpg://")):
+        return db_url
+    expanded = expand_db_url(db_url)
+    if expanded["engine"] != ASYNCPG_ENGINE:
+        return db_url
+    expanded["credentials"]["reset"] = keep_session
+    return expanded
+
+
 def tortoise_config(db_url: str) -> dict[str, Any]:
     return {
-        "connections": {"default": db_url},
+        "connections": {"default": connection_config(db_url)},
         "apps": {
             APP_LABEL: {
                 "models": MODEL_MODULES,

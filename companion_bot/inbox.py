@@ -38,22 +38,22 @@ class Received:
 
 
 async def store(channel: str, received: Received) -> bool:
-    """Commit one update; False when it was already stored (a second delivery)."""
+    """Commit one update; False when it was already stored (a second delivery). Not to be
+    called inside a transaction (the webhook's request is in none)."""
     now = clock.now()
-    try:
-        async with in_transaction():
-            await InboxUpdate.create(
-                channel=channel,
-                update_id=received.update_id,
-                key=received.key,
-                payload=received.payload,
-                due_at=now,
-            )
+    try:  # one INSERT, outside any transaction: committed when it returns
+        await InboxUpdate.create(
+            channel=channel,
+            update_id=received.update_id,
+            key=received.key,
+            payload=received.payload,
+            due_at=now,
+        )
     except IntegrityError:
         if await InboxUpdate.exists(channel=channel, update_id=received.update_id):
             return False
         raise
-    NEW_WORK.notify()
+    NEW_WORK.notify(committed=True)
     return True
 
 

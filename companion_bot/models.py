@@ -760,3 +760,29 @@ class AlertDrillReceipt(Model):
     class Meta:
         table = "alert_drill_receipt"
         unique_together = (("drill", "person"),)
+
+
+async def fetch_missing(instance: Model, *relations: str) -> None:
+    """`instance.fetch_related(*relations)`, for the relations not loaded yet.
+
+    Tortoise's `fetch_related` queries every relation again, even one `select_related` or an
+    earlier fetch already loaded, and the hot path (a sign-up answer) asks for the same ones
+    several times. A relation loaded earlier is kept as it was: code that changes the related
+    row through another object hands it over (`registration.person = person`).
+    """
+    missing = [path for path in relations if not _loaded(instance, path)]
+    if missing:
+        await instance.fetch_related(*missing)
+
+
+def _loaded(instance: Model, path: str) -> bool:
+    """Is the relation `path` ("event", "arrival_slot__meeting_point") loaded on `instance`?"""
+    current: Model | None = instance
+    for name in path.split("__"):
+        if current is None:
+            return True
+        try:  # tortoise keeps a loaded foreign key under "_<name>"
+            current = getattr(current, f"_{name}")
+        except AttributeError:
+            return False
+    return True

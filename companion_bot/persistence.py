@@ -16,12 +16,19 @@ from tortoise.transactions import in_transaction
 
 from companion_bot import clock
 from companion_bot.models import UserData
+from companion_bot.prepared import Prepared
+
+_HER_STATE = Prepared(
+    UserData,
+    lambda telegram_id: UserData.filter(telegram_id=telegram_id).limit(1),
+    telegram_id=int,
+)
 
 
 async def load(telegram_id: int) -> dict[str, Any]:
     """Her stored state (an empty dict for someone new)."""
-    rows = await UserData.filter(telegram_id=telegram_id).limit(1).values_list("data", flat=True)
-    return dict(rows[0] or {}) if rows else {}
+    row = await _HER_STATE.first(telegram_id=telegram_id)
+    return dict(row.data or {}) if row is not None else {}
 
 
 def snapshot(data: dict[str, Any]) -> dict[str, Any]:

@@ -30,12 +30,14 @@ class Signal:
         if callback in self._listeners:
             self._listeners.remove(callback)
 
-    def notify(self) -> None:
+    def notify(self, *, committed: bool = False) -> None:
+        """New work. `committed`: the caller knows it is committed (it ran in no
+        transaction), so the worker needs no second look."""
         waiting = _deferred.get()
         if waiting is not None:
             waiting.add(self)
         else:
-            self._fire(committed=False)
+            self._fire(committed=committed)
 
     def _fire(self, *, committed: bool) -> None:
         for callback in list(self._listeners):

@@ -143,6 +143,7 @@ async def edit_message(
         payload=with_markup({"message_id": message_id}, markup),
         priority=outbox.REPLY_PRIORITY,
         purpose=purpose,
+        answering=True,  # she just tapped it: she has not blocked the bot
     )
     assert row is not None
     return row

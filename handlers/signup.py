@@ -44,6 +44,7 @@ from companion_bot.models import (
     OutboxMessage,
     Registration,
     RegistrationStatus,
+    fetch_missing,
 )
 from companion_bot.services import (
     outbox,
@@ -189,7 +190,7 @@ async def ask_charter(
 async def ask_name(
     update: Update, context: Context, t: Translator, reg: Registration
 ) -> OutboxMessage:
-    await reg.fetch_related("person")
+    await fetch_missing(reg, "person")
     proposal = reg.person.display_name or update.effective_user.first_name
     return await show(update, context, questions.name(t, proposal))
 
@@ -464,7 +465,7 @@ async def choose_language(update: Update, context: Context, language: str) -> st
     registration = await registration_or_expire(update, context)
     if registration is None:
         return END
-    await people.set_language(update.effective_user.id, language)
+    registration.person = await people.set_language(update.effective_user.id, language)
     remember_language(context, language)
     await answer_query(update)
     await close_buttons(update, LANGUAGE_NAMES[language])
@@ -497,7 +498,7 @@ async def on_default_name(update: Update, context: Context) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return END
-    await registration.fetch_related("person")
+    await fetch_missing(registration, "person")
     name = registration.person.display_name or update.effective_user.first_name
     return await save_name(update, context, registration, name)
 
@@ -516,6 +517,7 @@ async def save_name(
         person = await people.set_display_name(update.effective_user.id, name)
     except UserInputError as error:
         return await refuse(update, context, error)
+    registration.person = person  # her registration's copy shows the new name
     await answer_query(update)
     await close_buttons(update, person.display_name)
     return await advance(update, context, registration)
@@ -547,7 +549,7 @@ async def on_destination_text(update: Update, context: Context) -> str | int:
         return END
     _ = tr(update, context).gettext
     text = update.effective_message.text or ""
-    await registration.fetch_related("event")
+    await fetch_missing(registration, "event")
     found = await registrations.find_destination(
         text, registration.event, tr(update, context).language
     )
@@ -588,7 +590,7 @@ async def on_destination_location(update: Update, context: Context) -> str | int
         return END
     _ = tr(update, context).gettext
     location = update.effective_message.location
-    await registration.fetch_related("event")
+    await fetch_missing(registration, "event")
     place = await registrations.snap_location(
         location.latitude, location.longitude, registration.event, tr(update, context).language
     )
@@ -729,7 +731,7 @@ async def on_confirm(update: Update, context: Context) -> str | int:
         return await advance(update, context, registration)
     await answer_query(update)
     await close_buttons(update)
-    await registration.fetch_related("event")
+    await fetch_missing(registration, "event")
     signed_up = (
         _(
             "You're signed up for <b>{event}</b>! Shortly before your time we send you your "

@@ -31,6 +31,7 @@ from tortoise.transactions import in_transaction
 
 from companion_bot import clock, notices
 from companion_bot.models import Channel, OutboxMessage, OutboxStatus, Person
+from companion_bot.prepared import Prepared
 from companion_bot.wakeups import Signal
 
 logger = logging.getLogger(__name__)
@@ -358,10 +359,24 @@ async def sent_message_id(row_id: int, to: Recipient) -> int | None:
     return row.telegram_message_id if row is not None else None
 
 
+def _queued_on(channel: Channel) -> Prepared:
+    return Prepared(
+        OutboxMessage,
+        lambda row_id, chat_id: OutboxMessage.filter(
+            id=row_id, channel=channel, chat_id=chat_id
+        ).limit(1),
+        row_id=int,
+        chat_id=int,
+    )
+
+
+_QUEUED = {channel: _queued_on(channel) for channel in Channel}
+
+
 async def queued(row_id: int, to: Recipient) -> OutboxMessage | None:
     """An outbox row to `to`: its notice and, once sent, the message it became."""
     channel, chat_id = _address(to)
-    return await OutboxMessage.get_or_none(id=row_id, channel=channel, chat_id=chat_id)
+    return await _QUEUED[Channel(channel)].first(row_id=row_id, chat_id=chat_id)
 
 
 def rows_to(person: Person) -> Any:

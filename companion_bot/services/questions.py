@@ -16,6 +16,7 @@ from companion_bot.models import (
     Registration,
     RegistrationStatus,
     Transport,
+    fetch_missing,
 )
 from companion_bot.notices import Choice
 from companion_bot.services import people, registrations, safeplace, tables, zones
@@ -71,7 +72,7 @@ def language(t: Translator) -> Question:
 
 async def charter(t: Translator, reg: Registration) -> Question:
     _ = t.gettext
-    await reg.fetch_related("event")
+    await fetch_missing(reg, "event")
     text = _("Welcome to <b>{event}</b>! Before we look for companions, please read the charter:")
     event, language = reg.event, t.language
     place = safeplace.line(t, event)
@@ -102,7 +103,7 @@ def name(t: Translator, proposal: str | None) -> Question:
 
 async def arrival(t: Translator, reg: Registration) -> Question:
     _ = t.gettext
-    await reg.fetch_related("event")
+    await fetch_missing(reg, "event")
     slots, _waves = await registrations.event_choices(reg.event_id)
     zone = reg.event.timezone
     buttons = [
@@ -163,7 +164,7 @@ def seats(t: Translator) -> Question:
 
 
 async def wave(t: Translator, reg: Registration) -> Question:
-    await reg.fetch_related("event")
+    await fetch_missing(reg, "event")
     _slots, waves = await registrations.event_choices(reg.event_id)
     return Question(
         t.gettext("Which departure time suits you?"),
@@ -188,7 +189,7 @@ async def summary(t: Translator, reg: Registration) -> Question:
 
 async def attendance(t: Translator, reg: Registration) -> Question:
     _ = t.gettext
-    await reg.fetch_related("event")
+    await fetch_missing(reg, "event")
     text = _("Will you come to {venue} in person, or join online?").format(
         venue=escape(reg.event.localized("venue_name", t.language))
     )

@@ -26,7 +26,9 @@ from companion_bot.models import (
     Registration,
     RegistrationStatus,
     Transport,
+    fetch_missing,
 )
+from companion_bot.prepared import Prepared
 from companion_bot.services import groups, people, tables, zones
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.people import Who, ensure_person
@@ -91,11 +93,35 @@ async def start_signup(who: Who, event: Event) -> Registration:
     return registration
 
 
+# One joined query, built once: every answer she gives starts with it (Telegram's edge knows
+# her by her Telegram id, WhatsApp's by her person).
+_HER_REGISTRATION = Prepared(
+    Registration,
+    lambda telegram_id, event_id: (
+        Registration.filter(event_id=event_id, person__telegram_id=telegram_id)
+        .select_related("event", "person")
+        .limit(1)
+    ),
+    telegram_id=int,
+    event_id=int,
+)
+_REGISTRATION_OF = Prepared(
+    Registration,
+    lambda person_id, event_id: (
+        Registration.filter(event_id=event_id, person_id=person_id)
+        .select_related("event", "person")
+        .limit(1)
+    ),
+    person_id=int,
+    event_id=int,
+)
+
+
 async def get_registration(who: Who, event_id: int) -> Registration | None:
-    # One joined query: this runs twice for each answer she gives.
-    return await Registration.get_or_none(
-        event_id=event_id, **people.lookup(who, "person")
-    ).select_related("event", "person")
+    """Hers for this event, with its event and her person loaded."""
+    if isinstance(who, int):
+        return await _HER_REGISTRATION.first(telegram_id=who, event_id=event_id)
+    return await _REGISTRATION_OF.first(person_id=who.id, event_id=event_id)
 
 
 async def active_registrations(who: Who) -> list[Registration]:
@@ -147,14 +173,17 @@ def next_step(
 
 
 async def step_after_answer(registration: Registration) -> Step:
-    await registration.fetch_related("person", "event")
-    has_waves = await DepartureWave.filter(event_id=registration.event_id).exists()
-    has_activities = await OnlineTable.filter(
-        event_id=registration.event_id, activity__not_isnull=True
-    ).exists()
-    return next_step(
-        registration, registration.person, has_waves, registration.event.kind, has_activities
+    await fetch_missing(registration, "person", "event")
+    kind = registration.event.kind
+    # Each is read only when `next_step` looks at it: the departure step matters to someone
+    # who wants a departure group, the activity to someone joining online.
+    has_waves = bool(registration.wants_departure_group) and (
+        await DepartureWave.filter(event_id=registration.event_id).exists()
     )
+    has_activities = (kind == EventKind.ONLINE or bool(registration.online)) and (
+        await OnlineTable.filter(event_id=registration.event_id, activity__not_isnull=True).exists()
+    )
+    return next_step(registration, registration.person, has_waves, kind, has_activities)
 
 
 async def record_consent(registration: Registration) -> None:
@@ -310,13 +339,17 @@ async def cancel(who: Who, registration_id: int) -> Registration | None:
         registration.cancelled_at = _now()
         await registration.save(update_fields=["status", "cancelled_at", "updated_at"])
         await groups.remove_registration(registration.id)
-    await registration.fetch_related("event")
+    await fetch_missing(registration, "event")
     return registration
 
 
 async def view(registration: Registration, language: str) -> RegistrationView:
-    await registration.fetch_related(
-        "event", "person", "arrival_slot__meeting_point", "departure_wave__meeting_point"
+    await fetch_missing(
+        registration,
+        "event",
+        "person",
+        "arrival_slot__meeting_point",
+        "departure_wave__meeting_point",
     )
     slot = registration.arrival_slot
     wave = registration.departure_wave
@@ -340,8 +373,18 @@ async def view(registration: Registration, language: str) -> RegistrationView:
     )
 
 
+_SLOTS = Prepared(
+    ArrivalSlot,
+    lambda event_id: ArrivalSlot.filter(event_id=event_id).select_related("meeting_point"),
+    event_id=int,
+)
+_WAVES = Prepared(
+    DepartureWave,
+    lambda event_id: DepartureWave.filter(event_id=event_id).select_related("meeting_point"),
+    event_id=int,
+)
+
+
 async def event_choices(event_id: int) -> tuple[list[ArrivalSlot], list[DepartureWave]]:
-    """The buttons of the arrival and departure steps."""
-    slots = await ArrivalSlot.filter(event_id=event_id).prefetch_related("meeting_point")
-    waves = await DepartureWave.filter(event_id=event_id).prefetch_related("meeting_point")
-    return list(slots), list(waves)
+    """The buttons of the arrival and departure steps (with their meeting points)."""
+    return await _SLOTS.all(event_id=event_id), await _WAVES.all(event_id=event_id)

@@ -33,12 +33,12 @@ from tortoise.transactions import in_transaction
 
 from companion_bot import faults, inbox, wakeups
 from companion_bot.models import InboxStatus, InboxUpdate
+from companion_bot.prepared import Prepared
 from companion_bot.workers.queue import (
     ConcurrentRunner,
     QueueSpec,
     backoff,
     give_up,
-    hold,
     release_unheld,
     retry_later,
     short_error,
@@ -67,6 +67,30 @@ UPDATES = QueueSpec(
     order=("update_id", "id"),
     key_field="key",
     strict_order=True,
+)
+
+
+# Her update handled (its words dropped), if this worker still holds it.
+_MARK_HANDLED = Prepared(
+    InboxUpdate,
+    lambda row_id, worker_id, now: UPDATES.mine(row_id, worker_id).update(
+        status=InboxStatus.DONE, handled_at=now, payload=None, last_error=None
+    ),
+    row_id=int,
+    worker_id=str,
+    now=datetime,
+)
+
+
+# The update ids stored in [low, top): is one missing before an update?
+_NUMBERS_BEFORE = Prepared(
+    InboxUpdate,
+    lambda channel, low, top: InboxUpdate.filter(
+        channel=channel, update_id__gte=low, update_id__lt=top
+    ).values_list("update_id", flat=True),
+    channel=str,
+    low=int,
+    top=int,
 )
 
 
@@ -177,11 +201,8 @@ class InboxWorker(ConcurrentRunner):
         for channel in {row.channel for row in young} & NUMBERED_CHANNELS:
             mine = [row for row in young if row.channel == channel]
             top = max(row.update_id for row in mine)
-            stored = set(
-                await InboxUpdate.filter(
-                    channel=channel, update_id__gte=top - GAP_SPAN, update_id__lt=top
-                ).values_list("update_id", flat=True)
-            )
+            numbers = await _NUMBERS_BEFORE.rows(channel=channel, low=top - GAP_SPAN, top=top)
+            stored = {number for (number,) in numbers}
             floor = min(stored, default=top)  # nothing stored before: no gap to wait on
             for row in mine:
                 start = max(floor, row.update_id - GAP_SPAN)
@@ -200,18 +221,17 @@ class InboxWorker(ConcurrentRunner):
             # What it queues (replies, tasks) wakes their workers once it is committed.
             with wakeups.deferred():
                 async with in_transaction():
-                    await hold(UPDATES, row.id)
+                    # Marked handled first, undone with the rest if handling fails: the
+                    # UPDATE also locks the row until the commit, the sign on PostgreSQL
+                    # that its worker is alive (`release_unheld`).
+                    handled = await _MARK_HANDLED.execute(
+                        row_id=row.id, worker_id=self.worker_id, now=utcnow()
+                    )
+                    if not handled:  # our claim was taken back meanwhile: it runs elsewhere
+                        raise HandlingFailed("the claim was lost before handling")
                     await self.dispatcher.handle(row)
                     if scope.error is not None:
                         raise HandlingFailed(short_error(scope.error)) from scope.error
-                    handled = await UPDATES.mine(row.id, self.worker_id).update(
-                        status=InboxStatus.DONE,
-                        handled_at=utcnow(),
-                        payload=None,
-                        last_error=None,
-                    )
-                    if not handled:  # our claim was taken back meanwhile: undo, it runs again
-                        raise HandlingFailed("the claim was lost while handling")
                     faults.reached("inbox.in_transaction")
                 faults.reached("inbox.committed")  # its replies are not sent yet
         except asyncio.CancelledError:

@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from tortoise.expressions import Q, Subquery
@@ -23,6 +24,7 @@ from tortoise.transactions import in_transaction
 
 from companion_bot import faults
 from companion_bot.models import OutboxMessage, OutboxStatus, Person
+from companion_bot.prepared import Prepared
 from companion_bot.services import outbox
 from companion_bot.workers.outcomes import (
     Blocked,
@@ -61,6 +63,19 @@ MESSAGES = QueueSpec(
     done_field="sent_at",
     order=("-priority", "id"),
     key_field="chat_id",
+)
+
+
+# Sent, with the message it became, if this worker still holds it: once per message.
+_MARK_SENT = Prepared(
+    OutboxMessage,
+    lambda row_id, worker_id, now, message_id: MESSAGES.mine(row_id, worker_id).update(
+        status=OutboxStatus.SENT, sent_at=now, telegram_message_id=message_id, error=None
+    ),
+    row_id=int,
+    worker_id=str,
+    now=datetime,
+    message_id=int | None,
 )
 
 
@@ -129,6 +144,7 @@ class OutboxWorker(QueueService):
         self._paused_until = 0.0  # our own flood wait, when the bot has no SharedRateLimiter
         self._chat_sends: dict[int, deque[float]] = {}
         self._busy = False
+        self._held_back = False  # see `_claim`
 
     @property
     def limiter(self) -> SharedRateLimiter | None:
@@ -161,7 +177,7 @@ class OutboxWorker(QueueService):
                 batch = await self._claim()
                 if batch:
                     await self._send_batch(batch)
-                else:
+                if not batch or not self._held_back:  # else at once: rows were left behind
                     self._busy = False
                     self._progress.set()  # wait_idle may look now, while we sleep
                     await self._sleep(self._next_wakeup())
@@ -221,17 +237,31 @@ class OutboxWorker(QueueService):
     # -- claiming ------------------------------------------------------------------------
 
     async def _claim(self) -> list[OutboxMessage]:
+        """A batch; notes whether due rows were left behind (`_held_back`): a full batch, or a
+        chat's messages beyond its burst. Then the worker looks again at once after the
+        batch; else only when told of new work (an edit of a message being sent, say) or at
+        its next wake-up, instead of an empty claim after every batch."""
         cooling = sorted(self._cooling_chats())
-        return await claim(
+        seen = 0
+
+        async def count(candidates: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
+            nonlocal seen
+            seen = len(candidates)
+            return candidates
+
+        batch = await claim(
             MESSAGES,
             self.worker_id,
             self.batch_size,
             window=self.claim_window,
             eligible=_sendable() & Q(channel=self.sender.channel),
             narrow=(lambda query: query.exclude(chat_id__in=cooling)) if cooling else None,
+            choose=count,
             pace=(self.per_chat_burst, self.per_chat_window),
             per_key=self.per_chat_burst,  # an answer and the next question in one claim
         )
+        self._held_back = seen > len(batch)
+        return batch
 
     # -- sending -------------------------------------------------------------------------
 
@@ -332,8 +362,8 @@ class OutboxWorker(QueueService):
     async def _on_sent(self, row: OutboxMessage, delivered: outbox.Delivered) -> None:
         message_id = delivered.message_id
         row.status, row.sent_at, row.telegram_message_id = OutboxStatus.SENT, utcnow(), message_id
-        updated = await self._mine(row).update(
-            status=row.status, sent_at=row.sent_at, telegram_message_id=message_id, error=None
+        updated = await _MARK_SENT.execute(
+            row_id=row.id, worker_id=self.worker_id, now=row.sent_at, message_id=message_id
         )
         if not updated:
             logger.warning("outbox: message %s was reclaimed while being sent", row.id)

@@ -319,17 +319,11 @@ def _postgres() -> bool:
     return get_connection("default").capabilities.dialect == "postgres"
 
 
-async def hold(spec: QueueSpec, row_id: int) -> None:
-    """Lock a claimed row for the rest of the caller's transaction: the sign, on PostgreSQL,
-    that its worker is alive (`release_unheld`). Nothing to do on SQLite (one process)."""
-    if _postgres():
-        await spec.rows(id=row_id).select_for_update().values_list("id", flat=True)
-
-
 async def release_unheld(spec: QueueSpec, worker_id: str, grace: float) -> int:
-    """On PostgreSQL, claims older than `grace` whose row no transaction holds (`hold`) go
+    """On PostgreSQL, claims older than `grace` whose row no transaction holds locked go
     back to the queue at once: their worker died, wherever it ran, with no lease to wait.
-    Only for queues whose workers hold their rows while working (the inbox)."""
+    Only for queues whose workers lock their row while working (the inbox: its handling
+    transaction marks the row handled first)."""
     if not _postgres():
         return 0
     settled = utcnow() - timedelta(seconds=grace)
@@ -473,6 +467,9 @@ class ConcurrentRunner(QueueService):
         self.lease = lease
         self.sweep_interval = sweep_interval
         self._running: dict[int, asyncio.Task[None]] = {}
+        # Rows were left waiting at the last look (no free slot, or held back behind one in
+        # hand): look again when a row in hand is done. Else a row done frees nothing.
+        self._look_again = False
 
     async def stop(self) -> None:
         """Start nothing new; let running work finish (for `stop_timeout`), then cancel it
@@ -514,7 +511,10 @@ class ConcurrentRunner(QueueService):
                     await self.recover()
                     next_sweep = time.monotonic() + self.sweep_interval
                 free = self.concurrency - len(self._running)
-                claimed = await self._claim(free) if free > 0 else []
+                if free > 0:
+                    claimed = await self._claim(free)
+                else:  # woken with no slot free: look once one is
+                    claimed, self._look_again = [], True
                 for row in claimed:
                     self._spawn(row)
                 if len(claimed) < free or not claimed:
@@ -530,15 +530,24 @@ class ConcurrentRunner(QueueService):
 
     async def _claim(self, limit: int) -> list[Any]:
         in_hand = list(self._running)
-        return await claim(
+        seen = 0
+
+        async def choose(candidates: list[Any], now: datetime) -> list[Any]:
+            nonlocal seen
+            seen = len(candidates)
+            return await self._choose(candidates, now)
+
+        claimed = await claim(
             self.spec,
             self.worker_id,
             limit,
             window=limit + len(in_hand) + (50 if self.spec.key_field else 0),
             narrow=(lambda query: query.exclude(id__in=in_hand)) if in_hand else None,
-            choose=self._choose,
+            choose=choose,
             count_attempt=self.count_attempt,
         )
+        self._look_again = seen > len(claimed)
+        return claimed
 
     async def _choose(self, candidates: list[Any], now: datetime) -> list[Any]:
         return candidates
@@ -549,7 +558,8 @@ class ConcurrentRunner(QueueService):
 
         def forget(_: asyncio.Task[None]) -> None:
             self._running.pop(row.id, None)
-            self._wake.set()
+            if self._look_again:
+                self._wake.set()
             self._progress.set()
 
         running.add_done_callback(forget)
