@@ -22,13 +22,19 @@ from companion_bot import signing
 from companion_bot.db import close_database, start_database
 from companion_bot.i18n import LANGUAGES, N_, load_all, translator
 from companion_bot.logging_setup import configure_logging
+from companion_bot.models import Channel
 from companion_bot.services import messaging, outbox, scheduler
 from companion_bot.services.board import WEB_ADDRESS_KEY
 from companion_bot.settings import Settings, SettingsError
 from companion_bot.telegram_http import AiohttpRequest
+from companion_bot.telegram_sender import TelegramSender
 from companion_bot.telegram_updates import TelegramDispatcher, poll
 from companion_bot.web.webhook import WEBHOOK_MODE_KEY, register_webhook
-from companion_bot.workers import SharedRateLimiter, start_workers, stop_workers
+from companion_bot.whatsapp.client import CloudApiClient
+from companion_bot.whatsapp.conversation import WhatsAppDispatcher
+from companion_bot.whatsapp.sender import WhatsAppSender
+from companion_bot.workers import Dispatcher, SharedRateLimiter, start_workers, stop_workers
+from companion_bot.workers.outcomes import ChannelSender
 from companion_bot.workers.ratelimit import DatabaseBudget
 from handlers import register_handlers
 
@@ -136,6 +142,20 @@ async def publish_commands(application: Application) -> None:
         )
 
 
+def channels(application: Application) -> tuple[dict[str, Dispatcher], list[ChannelSender]]:
+    """Each channel the settings set up: what reads its updates, what sends its messages
+    (Telegram's first)."""
+    settings: Settings = application.bot_data["settings"]
+    dispatchers: dict[str, Dispatcher] = {Channel.TELEGRAM: TelegramDispatcher(application)}
+    senders: list[ChannelSender] = [TelegramSender(application.bot)]
+    config = settings.whatsapp
+    if config is not None:
+        client = CloudApiClient(config.api_url, config.phone_number_id, config.token)
+        dispatchers[Channel.WHATSAPP] = WhatsAppDispatcher()
+        senders.append(WhatsAppSender(client, config))
+    return dispatchers, senders
+
+
 async def start_bot(application: Application, **polling: object) -> None:
     """Initialise, publish the command menus, start the workers (inbox, outbox, scheduler),
     start receiving updates (register the webhook, or long polling): one path for both
@@ -153,7 +173,7 @@ async def start_bot(application: Application, **polling: object) -> None:
     await publish_commands(application)
     await application.start()
     webhook = application.bot_data[WEBHOOK_MODE_KEY]
-    await start_workers(application, TelegramDispatcher(application), in_order=not webhook)
+    await start_workers(application, *channels(application), in_order=not webhook)
     if webhook:
         await register_webhook(application, application.bot_data["settings"])
     else:

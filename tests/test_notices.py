@@ -112,3 +112,17 @@ def test_every_short_message_a_notice_may_name_is_a_whatsapp_template():
     assert notices.outside_window(notices.ESCALATION, "Ada <3", "02:30") == {
         "template": {"purpose": "escalation", "params": ["Ada &lt;3", "02:30"]}
     }
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["companion_bot.telegram_sender", "companion_bot.whatsapp.sender", "companion_bot.workers"],
+)
+def test_each_channel_module_imports_first_on_its_own(module):
+    """No import cycle between the workers and the channels' senders (a process that starts
+    with one of them, like tests/outbox_process.py, would fail)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()[-500:]

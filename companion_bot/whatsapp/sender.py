@@ -66,6 +66,9 @@ UNDELIVERED = N_(
 class WhatsAppSender:
     channel = Channel.WHATSAPP
 
+    async def close(self) -> None:
+        await self.client.close()
+
     def __init__(self, client: CloudApiClient, config: WhatsAppConfig) -> None:
         self.client = client
         self.config = config

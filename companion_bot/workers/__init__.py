@@ -8,17 +8,14 @@ loses nothing: only what was in hand at that moment may happen twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from telegram.ext import Application
 
 from companion_bot.models import Channel, InboxUpdate
-from companion_bot.telegram_sender import TelegramSender
-from companion_bot.whatsapp.client import CloudApiClient
-from companion_bot.whatsapp.conversation import WhatsAppDispatcher
-from companion_bot.whatsapp.sender import WhatsAppSender
 from companion_bot.workers.inbox import Dispatcher, InboxCounters, InboxWorker, current_scope
 from companion_bot.workers.outbox import OutboxCounters, OutboxWorker, outstanding_messages
+from companion_bot.workers.outcomes import ChannelSender
 from companion_bot.workers.queue import (
     HOST_KEY,
     backoff,
@@ -37,18 +34,17 @@ class Workers:
     inbox: InboxWorker
     outbox: OutboxWorker  # Telegram's
     scheduler: SchedulerRunner
-    whatsapp: OutboxWorker | None = None  # WhatsApp's outbox, when WhatsApp is set up
+    others: list[OutboxWorker] = field(default_factory=list)  # other channels' (WhatsApp)
 
     async def wait_idle(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - public API
         """Until every stored update is handled and the messages it queued are sent."""
         await self.inbox.wait_idle(timeout)
-        await self.outbox.wait_idle(timeout)
-        if self.whatsapp is not None:
-            await self.whatsapp.wait_idle(timeout)
+        for outbox_worker in self.outboxes:
+            await outbox_worker.wait_idle(timeout)
 
     @property
     def outboxes(self) -> list[OutboxWorker]:
-        return [self.outbox] + ([self.whatsapp] if self.whatsapp is not None else [])
+        return [self.outbox, *self.others]
 
 
 class ChannelDispatcher:
@@ -69,27 +65,30 @@ class ChannelDispatcher:
 
 
 async def start_workers(
-    application: Application, dispatcher: Dispatcher, *, in_order: bool = False
+    application: Application,
+    dispatchers: dict[str, Dispatcher],
+    senders: list[ChannelSender],
+    *,
+    in_order: bool = False,
 ) -> Workers:
-    """Start the inbox and outbox workers and the scheduler runner (Tortoise must be open).
+    """Start the inbox worker (each update to its channel's dispatcher), an outbox worker per
+    channel's sender (Telegram's first) and the scheduler runner (Tortoise must be open).
     `in_order`: updates are stored in the order they were made (long polling), so the inbox
     need not wait for one that is missing (see `InboxWorker.gap_wait`)."""
     settings = application.bot_data.get("settings")
     interval = settings.TELEGRAM_CHAT_INTERVAL if settings is not None else 1.0
     order_wait = settings.INBOX_ORDER_WAIT if settings is not None else 1.0
-    dispatchers: dict[str, Dispatcher] = {Channel.TELEGRAM: dispatcher}
-    whatsapp = None
-    config = settings.whatsapp if settings is not None else None
-    if config is not None:
-        client = CloudApiClient(config.api_url, config.phone_number_id, config.token)
-        dispatchers[Channel.WHATSAPP] = WhatsAppDispatcher()
-        # WhatsApp has no per-chat pace to keep; the number's rate is the sender's.
-        whatsapp = OutboxWorker(WhatsAppSender(client, config), per_chat_interval=0)
+    outboxes = [
+        # Telegram allows about a message a second per chat; WhatsApp paces by number only.
+        OutboxWorker(sender, per_chat_interval=interval if sender.channel == Channel.TELEGRAM
+                     else 0.0)
+        for sender in senders
+    ]  # fmt: skip
     workers = Workers(
         InboxWorker(ChannelDispatcher(dispatchers), gap_wait=0.0 if in_order else order_wait),
-        OutboxWorker(TelegramSender(application.bot), per_chat_interval=interval),
+        outboxes[0],
         SchedulerRunner(),
-        whatsapp,
+        outboxes[1:],
     )
     application.bot_data[WORKERS_KEY] = workers
     for outbox_worker in workers.outboxes:
@@ -108,8 +107,9 @@ async def stop_workers(application: Application) -> None:
     await workers.scheduler.stop()
     for outbox_worker in workers.outboxes:
         await outbox_worker.stop()
-    if workers.whatsapp is not None:
-        await workers.whatsapp.sender.client.close()
+        close = getattr(outbox_worker.sender, "close", None)
+        if close is not None:
+            await close()
 
 
 def get_workers(application: Application) -> Workers:
