@@ -25,8 +25,6 @@ from companion_bot.wakeups import Signal
 NEW_WORK = Signal()
 
 
-
-
 @dataclass(frozen=True)
 class Received:
     """One update as it came: its id, whose it is (updates of one key are handled one at a
