@@ -10,7 +10,13 @@ from aiohttp.test_utils import TestClient
 
 from companion_bot.demo.session import Demo
 from companion_bot.i18n import LANGUAGES
-from companion_bot.models import Channel, GroupKind, GroupMember, RegistrationStatus
+from companion_bot.models import (
+    Channel,
+    GroupKind,
+    GroupMember,
+    Registration,
+    RegistrationStatus,
+)
 from tests.demo.test_demo import act, bot_texts, persona, play_until, say, tap
 
 JSON = dict
@@ -61,6 +67,7 @@ async def test_zoe_signs_up_on_whatsapp_and_joins_a_group_with_telegram_people(
     assert [m["id"] for m in messages] == list(range(1, len(messages) + 1))
     assert any(m["text"] == [{"t": "✓ Français"}] for m in messages if not m["from_bot"])
     assert not any("*" in "".join(p["t"] for p in m.get("text", [])) for m in messages)
+    assert {"t": "Nuit Compagnonnes (démo)", "b": True} in messages[-1]["text"]
     registration = await demo_registration(demo)
     assert registration.status == RegistrationStatus.CONFIRMED
 
@@ -82,7 +89,7 @@ async def test_zoe_signs_up_on_whatsapp_and_joins_a_group_with_telegram_people(
     state = await say(client, "zoe", "Je suis au bar, écharpe rouge")
     await act(client, "/api/night/advance", {"minutes": 1})
     others = [name for name in names if name != "Zoé"]
-    assert demo.emulator  # the extras' chats are not on the page: read them in the emulator
+    # The extras' chats are not on the page: what they received is in the emulator.
     relayed = [
         message.text
         for extra, user in demo.extras
@@ -92,10 +99,28 @@ async def test_zoe_signs_up_on_whatsapp_and_joins_a_group_with_telegram_people(
     ]
     assert any("Zoé" in text and "écharpe rouge" in text for text in relayed), relayed
 
+    # Her departure: the reminder's buttons (their titles cut to WhatsApp's 20 characters);
+    # the one she taps tells her group. Then the night goes on to its end, the morning-after
+    # questions included, without WhatsApp refusing anything.
+    def at_the_point(label: str) -> bool:
+        return label.startswith("📍 Je suis au")
 
-async def demo_registration(demo: Demo):
-    from companion_bot.models import Registration
+    state = await play_until(
+        client,
+        lambda s: any(at_the_point(button["text"])
+                      for message in persona(s, "zoe")["chat"]["messages"][-1:]
+                      for row in message.get("buttons", []) for button in row),
+        steps=20,
+    )  # fmt: skip
+    assert "Ton départ a lieu à 21:00" in bot_texts(state, "zoe")[-1]
+    state = await tap(client, state, "zoe", at_the_point)
+    assert "ton groupe et les bénévoles voient" in bot_texts(state, "zoe")[-1]
+    state = await play_until(client, lambda s: s["night_over"], steps=40)
+    assert not [r for r in demo.meta.requests if r.status != 200], "WhatsApp refused a message"
+    assert "Trois petites questions" in bot_texts(state, "zoe")[-1]
 
+
+async def demo_registration(demo: Demo) -> Registration:
     return await Registration.get(person__whatsapp_id="33612345678", event_id=demo.event.id)
 
 
