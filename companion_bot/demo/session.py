@@ -161,26 +161,12 @@ class LogEntry:
 
 
 def demo_settings(
-    emulator: BotApiEmulator,
-    database_url: str,
-    language: str = "fr",
-    meta: CloudApiEmulator | None = None,
+    emulator: BotApiEmulator, meta: CloudApiEmulator, database_url: str, language: str = "fr"
 ) -> Settings:
-    """The bot's settings for the demo: the emulators instead of Telegram and Meta (`meta`:
-    WhatsApp's, if any), no token needed, and the organizer persona among the admins. Its
-    web app (the WhatsApp webhook) on a free port of this machine only. A .env file is not
-    read: its tokens (if any) must never be used here."""
-    whatsapp = {}
-    if meta is not None:
-        whatsapp = {
-            "WHATSAPP_TOKEN": meta.token,
-            "WHATSAPP_PHONE_NUMBER_ID": meta.phone_number_id,
-            "WHATSAPP_APP_SECRET": meta.app_secret,
-            "WHATSAPP_VERIFY_TOKEN": WHATSAPP_VERIFY_TOKEN,
-            "WHATSAPP_API_URL": meta.api_url,
-            # The organizer gets the event's wa.me link to this number.
-            "WHATSAPP_NUMBER": meta.display_phone_number,
-        }
+    """The bot's settings for the demo: the emulators (`meta`: WhatsApp's) instead of
+    Telegram and Meta, no token needed, and the organizer persona among the admins; its web
+    app (WhatsApp's webhook) on a free port of this machine only. A .env file is not read:
+    its tokens (if any) must never be used here."""
     return load_settings(
         TELEGRAM_BOT_TOKEN=emulator.token,
         TELEGRAM_API_URL=emulator.url,
@@ -193,8 +179,14 @@ def demo_settings(
         TELEGRAM_CHAT_INTERVAL=0,
         WEB_HOST="127.0.0.1",
         WEB_PORT=0,
+        WHATSAPP_TOKEN=meta.token,
+        WHATSAPP_PHONE_NUMBER_ID=meta.phone_number_id,
+        WHATSAPP_APP_SECRET=meta.app_secret,
+        WHATSAPP_VERIFY_TOKEN=WHATSAPP_VERIFY_TOKEN,
+        WHATSAPP_API_URL=meta.api_url,
+        # The organizer gets the event's wa.me link to this number.
+        WHATSAPP_NUMBER=meta.display_phone_number,
         _env_file=None,
-        **whatsapp,
     )
 
 
@@ -656,7 +648,7 @@ async def open_demo(
         # One signal for both: the page's long poll wakes for either channel.
         meta.changed = emulator.changed
         approve_bot_templates(meta)
-        settings = demo_settings(emulator, database_url, language, meta)
+        settings = demo_settings(emulator, meta, database_url, language)
         application = build_application(settings)
         users, extras = scenario.open_accounts(emulator)
         async with serve_web(application, settings) as web_app:
