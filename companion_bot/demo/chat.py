@@ -1,10 +1,12 @@
 """A chat as the demo page shows it: the emulator's messages turned into plain JSON.
 
 Text is never turned into HTML here: it is cut into segments (text plus its styles, from the
-Bot API entities) that the page puts into the DOM as text, so whatever people type stays
-text. Links to the bot itself (`t.me/<bot>?start=<code>`) become "open as this persona";
-links to the demo's own live board open it (a path on the page's server, in a new tab).
-Other links stay text: nothing in the demo leads elsewhere.
+Bot API entities, or from WhatsApp's *bold* _italic_ ~strike~) that the page puts into the
+DOM as text, so whatever people type stays text. Links to the bot itself
+(`t.me/<bot>?start=<code>`) become "open as this persona"; the event's WhatsApp link
+(`wa.me/<number>?text=<code>`) "open in the WhatsApp persona's chat"; links to the demo's
+own live board open it (a path on the page's server, in a new tab). Other links stay text:
+nothing in the demo leads elsewhere.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 from companion_bot.emulator import EmulatedUser, StoredMessage
 
 JSON = dict[str, Any]
+# What the page's sticker button sends, on either channel.
+STICKER = "🦄"
 # Entity types the page styles; others (mentions, hashtags...) show as plain text.
 STYLES = {
     "bold": "b",
@@ -45,14 +49,20 @@ def _utf16_units(text: str) -> list[str]:
 @dataclass(frozen=True)
 class Links:
     """The links the page opens itself: the bot's deep links (`start`: group 1 is the
-    payload) and the demo's own live board (`board`: group 1 is the path)."""
+    payload), its WhatsApp link (`whatsapp`: group 1 is the text it types) and the demo's own
+    live board (`board`: group 1 is the path)."""
 
     start: re.Pattern[str] | None = None
     board: re.Pattern[str] | None = None
+    whatsapp: re.Pattern[str] | None = None
+
+    def _patterns(self) -> tuple[tuple[str, re.Pattern[str] | None], ...]:
+        return (("start", self.start), ("href", self.board), ("wa", self.whatsapp))
 
     def action(self, url: str) -> JSON:
-        """{"start": payload}, {"href": path}, or {} for a link that stays text."""
-        for key, pattern in (("start", self.start), ("href", self.board)):
+        """{"start": payload}, {"href": path}, {"wa": text}, or {} for a link that stays
+        text."""
+        for key, pattern in self._patterns():
             match = pattern.fullmatch(url) if pattern else None
             if match:
                 return {key: match.group(1)}
@@ -61,7 +71,7 @@ class Links:
     def find(self, text: str) -> list[tuple[int, int, JSON]]:
         """(start, end, action) of each link written out in `text`, in order."""
         found = []
-        for key, pattern in (("start", self.start), ("href", self.board)):
+        for key, pattern in self._patterns():
             if pattern is not None:
                 found += [(m.start(), m.end(), {key: m.group(1)}) for m in pattern.finditer(text)]
         found.sort(key=lambda item: item[0])
@@ -102,7 +112,7 @@ def segments(text: str, entities: list[JSON], links: Links | None) -> list[JSON]
 
 def _split_links(piece: JSON, links: Links | None) -> list[JSON]:
     """Links written out inside a piece become pieces of their own."""
-    if links is None or "start" in piece or "href" in piece:
+    if links is None or any(key in piece for key in ("start", "href", "wa")):
         return [piece]
     out: list[JSON] = []
     position = 0
@@ -121,6 +131,32 @@ def start_link_pattern(bot_username: str) -> re.Pattern[str]:
     return re.compile(
         rf"(?:https?://)?t\.me/{re.escape(bot_username)}\?start=([A-Za-z0-9_-]{{1,64}})"
     )
+
+
+def whatsapp_link_pattern(number: str) -> re.Pattern[str]:
+    """The event's attendee link on WhatsApp (companion_bot/whatsapp/links.py)."""
+    return re.compile(rf"(?:https?://)?wa\.me/{re.escape(number)}\?text=([A-Za-z0-9_-]{{1,64}})")
+
+
+# WhatsApp's formatting (companion_bot/whatsapp/formatting.py writes it): a marker, text
+# that neither starts nor ends with a space, the same marker, not inside a word.
+WHATSAPP_MARKUP = re.compile(r"(?<![\w*_~])([*_~])(?=\S)(.+?)(?<=\S)\1(?![\w*_~])")
+WHATSAPP_STYLES = {"*": "b", "_": "i", "~": "s"}
+
+
+def whatsapp_segments(text: str, links: Links | None) -> list[JSON]:
+    """A WhatsApp text cut where its *bold*, _italic_ and ~strike~ begin and end, the
+    markers left out, as `segments` gives."""
+    pieces: list[JSON] = []
+    position = 0
+    for match in WHATSAPP_MARKUP.finditer(text):
+        if match.start() > position:
+            pieces.append({"t": text[position : match.start()]})
+        pieces.append({"t": match.group(2), WHATSAPP_STYLES[match.group(1)]: True})
+        position = match.end()
+    if position < len(text):
+        pieces.append({"t": text[position:]})
+    return [part for piece in pieces for part in _split_links(piece, links)]
 
 
 def board_link_pattern(base_url: str) -> re.Pattern[str]:

@@ -49,18 +49,24 @@ ROLE_LABELS = {
 @dataclass(frozen=True)
 class PersonaSpec:
     key: str
-    telegram_id: int
+    telegram_id: int | None  # None: she is on WhatsApp
     first_name: str
     language: str
     role: PersonaRole
+    wa_id: str | None = None  # her WhatsApp number, for the one on WhatsApp
+
+    @property
+    def on_whatsapp(self) -> bool:
+        return self.wa_id is not None
 
 
 # The columns of the page, in order. Their Telegram apps speak the bot's three languages
-# (Louise is from Brussels and writes in Dutch).
+# (Louise is from Brussels and writes in Dutch); Zoé writes from WhatsApp, on a French number.
 PERSONAS = (
     PersonaSpec("camille", 7001, "Camille", "fr", PersonaRole.ATTENDEE),
     PersonaSpec("maya", 7002, "Maya", "en", PersonaRole.ATTENDEE),
     PersonaSpec("louise", 7003, "Louise", "nl", PersonaRole.ATTENDEE),
+    PersonaSpec("zoe", None, "Zoé", "fr", PersonaRole.ATTENDEE, wa_id="33612345678"),
     PersonaSpec("samira", 7101, "Samira", "fr", PersonaRole.VOLUNTEER),
     PersonaSpec("jo", 7201, "Jo", "en", PersonaRole.ORGANIZER),
 )
@@ -125,7 +131,7 @@ REGULARS = (
     Extra(7304, "Alix", "fr", QUIET, 0, "fr-vincennes", "night_bus", 0),
     Extra(7305, "Chloé", "fr", REGULAR, 1, "fr-pantin", "transit", 1),
     Extra(7306, "Sam", "en", REGULAR, 1, "fr-les-lilas", "transit", 1),
-    Extra(7307, "Zoé", "fr", REGULAR, 1, "fr-paris-19", "walk", 1),
+    Extra(7307, "Rose", "fr", REGULAR, 1, "fr-paris-19", "walk", 1),
     Extra(7308, "Lina", "fr", REGULAR, 1, "fr-montreuil", "transit", 1),
 )
 HELPER = Extra(7401, "Awa", "fr", (GROUP_LEFT,))
@@ -169,6 +175,7 @@ def extras_for(evening: str) -> tuple[Extra, ...]:
         ),
         HELPER,
     )
+
 
 # Places the page offers to share as a location pin: (label, latitude, longitude).
 LOCATIONS = {
@@ -279,11 +286,12 @@ async def create_event(now: datetime, language: str, evening: str = IN_PERSON) -
 
 
 def open_accounts(emulator: BotApiEmulator) -> tuple[dict[str, EmulatedUser], list[EmulatedUser]]:
-    """Everyone's Telegram account (personas by key, extras in order); all have opened the
-    bot, so it may write to them first."""
+    """Everyone's Telegram account (personas on Telegram by key, extras in order); all have
+    opened the bot, so it may write to them first."""
     personas = {
         spec.key: emulator.user(spec.telegram_id, spec.first_name, spec.language, started=True)
         for spec in PERSONAS
+        if spec.telegram_id is not None
     }
     extras = [
         emulator.user(extra.telegram_id, extra.name, extra.language, started=True)

@@ -1,5 +1,6 @@
-"""One running demo: the emulator, the real bot polling it, the sample event, the personas'
-chats as the page sees them, and the night's clock; `Nights` starts a fresh one on request.
+"""One running demo: the emulators (Telegram's, and WhatsApp's Cloud API), the real bot
+polling the one and serving the other's webhook, the sample event, the personas' chats as the
+page sees them, and the night's clock; `Nights` starts a fresh one on request.
 
 Everything here runs in the task that opened Tortoise (see `open_demo`), like `run_bot`, or
 in tasks it started (the page's requests), which share its Tortoise context.
@@ -12,7 +13,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from companion_bot.app import build_application, start_polling, stop_polling
 from companion_bot.demo import chat, scenario, timeline
 from companion_bot.demo.database import empty_tables
 from companion_bot.demo.scenario import PersonaRole, PersonaSpec, Reaction
+from companion_bot.demo.whatsapp import WhatsAppChat
 from companion_bot.emulator import (
     BotApiEmulator,
     EmulatedUser,
@@ -37,6 +39,9 @@ from companion_bot.i18n import N_, N_plural, Translator, translator
 from companion_bot.models import ArrivalSlot, DepartureWave, Event, ScheduledTask
 from companion_bot.services import board, broadcasts, closing, groups, help, lifecycle, tables
 from companion_bot.settings import Settings, load_settings
+from companion_bot.web.server import serve_web
+from companion_bot.whatsapp.webhook import DEFAULT_PATH as WHATSAPP_WEBHOOK_PATH
+from companion_bot.whatsapp_emulator import CloudApiEmulator, approve_bot_templates
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +117,16 @@ SUGGESTIONS = {
         ("/myevents", "/dashboard", "/waves", "/broadcast"),
     ),
 }
+# On WhatsApp, words instead of commands (companion_bot/whatsapp/conversation.py), in her
+# language; the event link types the event's code in her box.
+WHATSAPP_WORDS = {
+    "fr": ("menu", "moi", "groupe", "aide"),
+    "en": ("menu", "me", "group", "help"),
+    "nl": ("menu", "ik", "groep", "hulp"),
+}
+ON_WHATSAPP = N_("on WhatsApp")
+# The bot's own settings for WhatsApp's emulator (nothing secret: all of it stays local).
+WHATSAPP_VERIFY_TOKEN = "demo-verify-token"
 
 
 class DemoError(Exception):
@@ -125,8 +140,11 @@ class DemoError(Exception):
 
 @dataclass
 class Persona:
+    """One column: her Telegram account, or her chat on WhatsApp."""
+
     spec: PersonaSpec
-    user: EmulatedUser
+    user: EmulatedUser | None = None
+    whatsapp: WhatsAppChat | None = None
 
 
 @dataclass
@@ -142,10 +160,13 @@ class LogEntry:
         return t.gettext(self.message).format(**self.values)
 
 
-def demo_settings(emulator: BotApiEmulator, database_url: str, language: str = "fr") -> Settings:
-    """The bot's settings for the demo: the emulator instead of Telegram, no token needed,
-    and the organizer persona among the admins. A .env file is not read: its token (if any)
-    must never be used here."""
+def demo_settings(
+    emulator: BotApiEmulator, meta: CloudApiEmulator, database_url: str, language: str = "fr"
+) -> Settings:
+    """The bot's settings for the demo: the emulators (`meta`: WhatsApp's) instead of
+    Telegram and Meta, no token needed, and the organizer persona among the admins; its web
+    app (WhatsApp's webhook) on a free port of this machine only. A .env file is not read:
+    its tokens (if any) must never be used here."""
     return load_settings(
         TELEGRAM_BOT_TOKEN=emulator.token,
         TELEGRAM_API_URL=emulator.url,
@@ -156,6 +177,15 @@ def demo_settings(emulator: BotApiEmulator, database_url: str, language: str = "
         # The emulator enforces no limits: answer at once.
         TELEGRAM_RATE_LIMIT=0,
         TELEGRAM_CHAT_INTERVAL=0,
+        WEB_HOST="127.0.0.1",
+        WEB_PORT=0,
+        WHATSAPP_TOKEN=meta.token,
+        WHATSAPP_PHONE_NUMBER_ID=meta.phone_number_id,
+        WHATSAPP_APP_SECRET=meta.app_secret,
+        WHATSAPP_VERIFY_TOKEN=WHATSAPP_VERIFY_TOKEN,
+        WHATSAPP_API_URL=meta.api_url,
+        # The organizer gets the event's wa.me link to this number.
+        WHATSAPP_NUMBER=meta.display_phone_number,
         _env_file=None,
     )
 
@@ -167,6 +197,7 @@ class Demo:
     def __init__(
         self,
         emulator: BotApiEmulator,
+        meta: CloudApiEmulator,
         application: Application,
         event: Event,
         users: dict[str, EmulatedUser],
@@ -174,11 +205,20 @@ class Demo:
         evening: str = scenario.IN_PERSON,
     ) -> None:
         self.emulator = emulator
+        self.meta = meta
         self.application = application
         self.event = event
-        self.personas = [Persona(spec, users[spec.key]) for spec in scenario.PERSONAS]
+        self.personas = [
+            Persona(spec, whatsapp=WhatsAppChat(meta.user(spec.wa_id, spec.first_name)))
+            if spec.wa_id
+            else Persona(spec, users[spec.key])
+            for spec in scenario.PERSONAS
+        ]
         self.extras = list(zip(scenario.extras_for(evening), extras, strict=True))
-        self.links = chat.Links(chat.start_link_pattern(emulator.default_bot.username))
+        self.links = chat.Links(
+            chat.start_link_pattern(emulator.default_bot.username),
+            whatsapp=chat.whatsapp_link_pattern(meta.display_phone_number),
+        )
         self.log: list[LogEntry] = []
         self.night_over = False
         self.closing = False
@@ -187,7 +227,7 @@ class Demo:
         self._moves = 0  # how many times the clock moved: a slower refresh never wins
         # When each message arrived, on the bot's clock (the emulator stamps real time, which
         # does not follow the night as the clock jumps); extras react after a delay from it.
-        self._seen: dict[tuple[int, int], datetime] = {}
+        self._seen: dict[Hashable, datetime] = {}
         self._reacted: set[tuple[int, int, str]] = set()
         self._clock_lock = asyncio.Lock()
         # The night ends with the morning-after questions (the purge, days later, is not shown).
@@ -223,7 +263,9 @@ class Demo:
         settings: Settings = self.application.bot_data["settings"]
         self.application.bot_data[board.WEB_ADDRESS_KEY] = address
         base = board.public_base_url(settings, address)
-        self.links = chat.Links(self.links.start, chat.board_link_pattern(base))
+        self.links = chat.Links(
+            self.links.start, chat.board_link_pattern(base), self.links.whatsapp
+        )
 
     def _time(self, moment: datetime) -> str:
         """HH:MM in the event's time zone (the same in every language)."""
@@ -237,13 +279,19 @@ class Demo:
             return t.time(moment, self.event.timezone)
         return format_datetime(moment, "EEE HH:mm", tzinfo=zone, locale=t.language)
 
-    def _arrived(self, message: StoredMessage) -> datetime:
+    def _stamp(self, key: Hashable) -> datetime:
         # To the minute: what one step sends arrives together, and is reacted to together.
         now = clock.now().replace(second=0, microsecond=0)
-        return self._seen.setdefault((message.chat_id, message.message_id), now)
+        return self._seen.setdefault(key, now)
+
+    def _arrived(self, message: StoredMessage) -> datetime:
+        return self._stamp((message.chat_id, message.message_id))
 
     def _shown_at(self, message: StoredMessage) -> str:
         return self._time(self._arrived(message))
+
+    def _shown_at_key(self, key: Hashable) -> str:
+        return self._time(self._stamp(key))
 
     def _note_arrivals(self) -> None:
         """Stamp new messages now: called whenever the bot may have written, before the
@@ -251,6 +299,32 @@ class Demo:
         for conversation in self.emulator.conversations.values():
             for message in conversation.messages.values():
                 self._arrived(message)
+        for persona in self.personas:
+            if persona.whatsapp is not None:
+                for key in persona.whatsapp.keys():
+                    self._stamp(key)
+
+    def _chat_json(self, persona: Persona) -> JSON:
+        if persona.whatsapp is not None:
+            return persona.whatsapp.chat_json(self.links, self._shown_at_key)
+        assert persona.user is not None
+        return chat.chat_json(persona.user, self.links, self._shown_at)
+
+    def _suggestions(self, spec: PersonaSpec, t: Translator) -> list[JSON]:
+        """The chips under her chat: her link, then her commands (words on WhatsApp)."""
+        link_label, commands = SUGGESTIONS[spec.role]
+        code = {
+            PersonaRole.ATTENDEE: self.event.attendee_code,
+            PersonaRole.VOLUNTEER: self.event.volunteer_code,
+            PersonaRole.ORGANIZER: self.event.organizer_code,
+        }[spec.role]
+        if spec.on_whatsapp:
+            # What the event's wa.me link types in her box.
+            link, commands = code, WHATSAPP_WORDS[spec.language]
+        else:
+            link = f"/start {code}"
+        suggestions = [{"label": t.gettext(link_label), "text": link}]
+        return suggestions + [{"label": command, "text": command} for command in commands]
 
     def snapshot(self, language: str) -> JSON:
         """Everything the page shows, in `language` (the bot's messages are in each
@@ -261,23 +335,17 @@ class Demo:
         personas = []
         for persona in self.personas:
             spec = persona.spec
-            link_label, commands = SUGGESTIONS[spec.role]
-            code = {
-                PersonaRole.ATTENDEE: self.event.attendee_code,
-                PersonaRole.VOLUNTEER: self.event.volunteer_code,
-                PersonaRole.ORGANIZER: self.event.organizer_code,
-            }[spec.role]
-            suggestions = [{"label": _(link_label), "text": f"/start {code}"}]
-            suggestions += [{"label": command, "text": command} for command in commands]
             personas.append(
                 {
                     "key": spec.key,
                     "name": spec.first_name,
                     "role": spec.role.value,
                     "role_label": _(scenario.ROLE_LABELS[spec.role]),
+                    "channel": "whatsapp" if spec.on_whatsapp else "telegram",
+                    "channel_label": _(ON_WHATSAPP) if spec.on_whatsapp else None,
                     "language": spec.language,
-                    "suggestions": suggestions,
-                    "chat": chat.chat_json(persona.user, self.links, self._shown_at),
+                    "suggestions": self._suggestions(spec, t),
+                    "chat": self._chat_json(persona),
                 }
             )
         state: JSON = {
@@ -291,8 +359,7 @@ class Demo:
             "night_over": self.night_over,
             "next": None,
             "log": [
-                {"at": self._when(entry.moment, t), "text": entry.text(t)}
-                for entry in self.log
+                {"at": self._when(entry.moment, t), "text": entry.text(t)} for entry in self.log
             ],
             "personas": personas,
         }
@@ -341,11 +408,14 @@ class Demo:
         await self.refresh()
 
     async def send_text(self, key: str, text: object) -> None:
-        user = self.persona(key).user
+        persona = self.persona(key)
         if not isinstance(text, str) or not text.strip():
             raise DemoError(N_("Type a message first."))
         text = text.strip()[:MAX_TEXT]
-        if text.startswith("/") and len(text) > 1:
+        user = persona.user
+        if persona.whatsapp is not None:
+            await persona.whatsapp.send_text(text)
+        elif text.startswith("/") and len(text) > 1:
             command, _, payload = text.partition(" ")
             await user.send_command(command, payload.strip() or None)
         else:
@@ -353,9 +423,17 @@ class Demo:
         await self._answered()
 
     async def tap(self, key: str, message_id: object, index: object) -> None:
-        user = self.persona(key).user
+        persona = self.persona(key)
         if not isinstance(message_id, int) or not isinstance(index, int):
             raise DemoError(N_("This button is no longer there."), 409)
+        if persona.whatsapp is not None:
+            try:
+                await persona.whatsapp.tap(message_id, index)
+            except LookupError:
+                raise DemoError(N_("This button is no longer there."), 409) from None
+            await self._answered()
+            return
+        user = persona.user
         button = chat.find_inline_button(user, message_id, index)
         if button is None:
             raise DemoError(N_("This button is no longer there."), 409)
@@ -370,15 +448,22 @@ class Demo:
         await self._answered()
 
     async def share_location(self, key: str, place: object) -> None:
-        user = self.persona(key).user
+        persona = self.persona(key)
         if not isinstance(place, str) or place not in scenario.LOCATIONS:
             raise DemoError(N_("Choose one of the places offered."))
         _label, latitude, longitude = scenario.LOCATIONS[place]
-        await user.send_location(latitude, longitude)
+        if persona.whatsapp is not None:
+            await persona.whatsapp.send_location(latitude, longitude)
+        else:
+            await persona.user.send_location(latitude, longitude)
         await self._answered()
 
     async def send_sticker(self, key: str) -> None:
-        await self.persona(key).user.send_sticker("🦄")
+        persona = self.persona(key)
+        if persona.whatsapp is not None:
+            await persona.whatsapp.send_sticker()
+        else:
+            await persona.user.send_sticker(chat.STICKER)
         await self._answered()
 
     # -- the night's clock ---------------------------------------------------------------
@@ -554,25 +639,35 @@ class Demo:
 async def open_demo(
     database_url: str, *, language: str = "fr", evening: str = scenario.IN_PERSON
 ) -> AsyncIterator[Demo]:
-    """The emulator, the bot polling it and the seeded event (`evening`: which one of
-    scenario.EVENINGS); Tortoise must already be open on `database_url` in this task, on an
-    empty database."""
-    async with BotApiEmulator() as emulator:
-        settings = demo_settings(emulator, database_url, language)
+    """The emulators, the bot polling Telegram's and serving its web app on a free local
+    port (where WhatsApp's posts its signed webhooks), and the seeded event (`evening`: which
+    one of scenario.EVENINGS); Tortoise must already be open on `database_url` in this task,
+    on an empty database."""
+    # Meta's clock is the bot's: her 24-hour window closes as the night goes on.
+    async with BotApiEmulator() as emulator, CloudApiEmulator(clock=clock.now) as meta:
+        # One signal for both: the page's long poll wakes for either channel.
+        meta.changed = emulator.changed
+        approve_bot_templates(meta)
+        settings = demo_settings(emulator, meta, database_url, language)
         application = build_application(settings)
         users, extras = scenario.open_accounts(emulator)
-        await start_polling(application, timeout=5)
-        try:
-            event = await scenario.create_event(clock.now(), language, evening)
-            demo = Demo(emulator, application, event, users, extras, evening)
-            await demo.open_chats()
+        async with serve_web(application, settings) as web_app:
+            host, port = web_app.address
+            await meta.subscribe(
+                f"http://{host}:{port}{WHATSAPP_WEBHOOK_PATH}", WHATSAPP_VERIFY_TOKEN
+            )
+            await start_polling(application, timeout=5)
             try:
-                yield demo
+                event = await scenario.create_event(clock.now(), language, evening)
+                demo = Demo(emulator, meta, application, event, users, extras, evening)
+                await demo.open_chats()
+                try:
+                    yield demo
+                finally:
+                    demo.closing = True
+                    emulator.changed.notify()
             finally:
-                demo.closing = True
-                emulator.changed.notify()
-        finally:
-            await stop_polling(application)
+                await stop_polling(application)
 
 
 class Nights:
@@ -580,9 +675,7 @@ class Nights:
     database start again in this process, so the page, its address and its live board stay
     where they are. Open with `open_nights`."""
 
-    def __init__(
-        self, database_url: str, language: str, evening: str = scenario.IN_PERSON
-    ) -> None:
+    def __init__(self, database_url: str, language: str, evening: str = scenario.IN_PERSON) -> None:
         self.database_url = database_url
         self.language = language
         self.evening = evening

@@ -1,7 +1,8 @@
 """The demo's web page (aiohttp): one column per persona, each her chat with the bot as
-Telegram would show it, and the night's clock. Separate from the production web app, but it
-serves the organizers' live board too (`companion_bot.web.board`), where the bot's board
-links point in the demo.
+Telegram (or WhatsApp, for the attendee there) would show it, and the night's clock.
+Separate from the bot's own web app (which the demo serves elsewhere, for WhatsApp's
+webhook), but it serves the organizers' live board too (`companion_bot.web.board`), where
+the bot's board links point in the demo.
 
 The page polls `/api/state` (long polling: the answer comes when something changed) and acts
 through small JSON endpoints. It is served from this machine only, with everything local.
@@ -34,8 +35,8 @@ LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 LABELS = {
     "title": N_("Compagnonnes de route — demo"),
     "intro": N_(
-        "Chat with the bot as several people at once: three attendees, a volunteer and an "
-        "organizer. Nothing here talks to Telegram."
+        "Chat with the bot as several people at once: three attendees on Telegram, one on "
+        "WhatsApp, a volunteer and an organizer. Nothing here talks to Telegram or WhatsApp."
     ),
     "clock": N_("Night clock"),
     "doors": N_("Doors open"),
@@ -58,6 +59,7 @@ LABELS = {
     "document": N_("Document: {name}"),
     "contact": N_("A contact card"),
     "open_link": N_("Opens this link in this person's chat"),
+    "open_whatsapp": N_("Opens this link in the chat of the attendee on WhatsApp"),
     "offline": N_("The demo is not answering: is it still running?"),
     "ok": N_("OK"),
     "empty": N_("No messages yet: start with one of the buttons below."),

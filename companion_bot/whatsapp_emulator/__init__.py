@@ -4,6 +4,7 @@ Telegram one (`companion_bot.emulator`).
 async with CloudApiEmulator() as meta:
     # the bot: WHATSAPP_API_URL=meta.api_url, WHATSAPP_TOKEN=meta.token,
     # WHATSAPP_PHONE_NUMBER_ID=meta.phone_number_id, WHATSAPP_APP_SECRET=meta.app_secret
+    approve_bot_templates(meta)     # the bot's utility templates, as Meta approved them
     await meta.subscribe("http://127.0.0.1:8080/whatsapp", verify_token)
     marie = meta.user(name="Marie")
     await marie.send_text("NUIT42")
@@ -25,6 +26,7 @@ from .server import (
     SentMessage,
     WebhookPost,
 )
+from .templates import approve_bot_templates
 
 __all__ = [
     "DEFAULT_APP_SECRET",
@@ -39,4 +41,5 @@ __all__ = [
     "RequestRecord",
     "SentMessage",
     "WebhookPost",
+    "approve_bot_templates",
 ]

@@ -8,9 +8,8 @@ import asyncio
 import contextlib
 import logging
 
-from companion_bot.whatsapp.templates import TEMPLATES
-
 from .server import CloudApiEmulator
+from .templates import approve_bot_templates
 
 
 def _arguments() -> argparse.Namespace:
@@ -24,9 +23,7 @@ def _arguments() -> argparse.Namespace:
 
 async def _serve(args: argparse.Namespace) -> None:
     emulator = CloudApiEmulator()
-    for template in TEMPLATES.values():
-        for language, text in template.texts.items():
-            emulator.add_template(template.purpose.value, language, text)
+    approve_bot_templates(emulator)
     await emulator.start(args.host, args.port)
     if args.webhook:
         await emulator.subscribe(args.webhook, args.verify_token)

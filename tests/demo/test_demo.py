@@ -236,9 +236,12 @@ async def test_moving_the_clock_ending_the_night_and_starting_another(
     link = persona(fresh, "maya")["suggestions"][0]["text"]
     assert link == f"/start {nights.demo.event.attendee_code}"
     assert nights.demo.event.attendee_code != first.event.attendee_code  # a new event
-    # The new night's bot answers.
+    # The new night's bot answers, on Telegram and on WhatsApp.
     fresh = await say(client, "maya", link)
     assert "Which language do you prefer?" in bot_texts(fresh, "maya")[-1]
+    fresh = await say(client, "zoe", nights.demo.event.attendee_code)
+    [question] = bot_texts(fresh, "zoe")  # her chat is new too
+    assert question.startswith("Quelle langue préfères-tu ?")
 
 
 async def test_what_people_type_stays_text_and_the_page_is_local(client: TestClient) -> None:

@@ -1,7 +1,8 @@
 """The demo's page in headless Chromium (tests/browser.py): on a phone the chat gets most of
-the screen; on a laptop all five people fit side by side; the organizer's board link opens the
-live board, served by the demo itself; once the night is over the controls say so and start
-a new one. Screenshots in test-artifacts/demo-*.png."""
+the screen; on a laptop all six people fit side by side; the organizer's board link opens the
+live board, served by the demo itself; the organizer's WhatsApp link opens the chat of the
+attendee on WhatsApp, whose reply buttons are tapped like Telegram's; once the night is over
+the controls say so and start a new one. Screenshots in test-artifacts/demo-*.png."""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ async def test_the_page_on_a_phone_and_on_a_laptop(client: TestClient, browser) 
 
     await open_page(browser, client, LAPTOP)
     layout = browser.execute_script(LAYOUT)
-    assert len(layout["columns"]) == 5
+    assert len(layout["columns"]) == 6
     for column in layout["columns"]:  # the organizer's too: nobody cut off
         assert 0 <= column["left"] and column["right"] <= LAPTOP[0], layout
     assert layout["strip"]["scrollWidth"] <= layout["strip"]["clientWidth"]
@@ -112,4 +113,33 @@ async def test_the_board_link_and_a_new_night(client: TestClient, nights: Nights
     assert not shown(browser, "over") and not shown(browser, "new-night")
     await wait_until(browser, lambda d: "/dashboard" not in chat_text(d, "jo"), "fresh chats")
     assert "de service" in chat_text(browser, "samira")  # she is French
+    assert severe_console_messages(browser) == []
+
+
+async def test_the_attendee_on_whatsapp(client: TestClient, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    await open_page(browser, client, LAPTOP)
+    header = browser.find_element(By.CSS_SELECTOR, "#persona-zoe .who").text
+    assert "Zoé" in header and "Attendee · on WhatsApp · FR" in header
+    # The organizer's WhatsApp link types the event's code in Zoé's chat, and sends it.
+    composer = browser.find_element(By.CSS_SELECTOR, "#persona-jo .composer input")
+    composer.send_keys("/myevents\n")
+    links = await wait_until(
+        browser,
+        lambda d: [
+            link
+            for link in d.find_elements(By.CSS_SELECTOR, "#persona-jo button.link")
+            if link.text.startswith("https://wa.me/")
+        ],
+        "the WhatsApp link in the organizer's chat",
+    )
+    links[-1].click()
+    await wait_until(browser, lambda d: "Quelle langue" in chat_text(d, "zoe"), "her question")
+    french = browser.find_element(By.XPATH, "//*[@id='persona-zoe']//button[.='✓ Français']")
+    french.click()
+    await wait_until(browser, lambda d: "charte" in chat_text(d, "zoe"), "the next question")
+    mine = browser.find_elements(By.CSS_SELECTOR, "#persona-zoe .message.me")
+    assert [m.find_element(By.CSS_SELECTOR, ".text").text for m in mine][-1] == "✓ Français"
+    assert await screenshot(browser, "demo-whatsapp.png") == LAPTOP
     assert severe_console_messages(browser) == []

@@ -16,9 +16,13 @@ from companion_bot.emulator import BotApiEmulator
 from companion_bot.settings import load_settings
 from companion_bot.web import create_app
 from companion_bot.whatsapp.render import parse_choice
-from companion_bot.whatsapp_emulator import CloudApiEmulator, EmulatedWhatsAppUser, SentMessage
+from companion_bot.whatsapp_emulator import (
+    CloudApiEmulator,
+    EmulatedWhatsAppUser,
+    SentMessage,
+    approve_bot_templates,
+)
 from tests.support import ADMIN_ID, BotHarness, start_application, stop_application
-from tests.whatsapp.conftest import approve_templates
 
 VERIFY_TOKEN = "verify-token-for-tests"
 WHATSAPP_NUMBER = "33700000000"  # the bot's number, for its wa.me links
@@ -86,7 +90,7 @@ def offered(person: EmulatedWhatsAppUser, action: str) -> tuple[SentMessage, str
 async def start_mixed_harness(database_url: str) -> AsyncIterator[MixedHarness]:
     # Meta's clock is the bot's: travelling through the night closes windows as it would.
     async with BotApiEmulator() as emulator, CloudApiEmulator(clock=clock.now) as meta:
-        approve_templates(meta)
+        approve_bot_templates(meta)
         settings = load_settings(
             TELEGRAM_BOT_TOKEN=emulator.token,
             TELEGRAM_API_URL=emulator.url,

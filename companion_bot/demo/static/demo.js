@@ -11,6 +11,7 @@
   let nightNumber = null;
   let playing = false;
   let nightBusy = false;
+  let whatsappKey = null;  // the attendee on WhatsApp: the event's wa.me link opens her chat
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -120,7 +121,10 @@
       item.append(el("time", null, entry.at), " " + entry.text);
       log.append(item);
     }
-    for (const persona of state.personas) renderPersona(persona);
+    for (const persona of state.personas) {
+      if (persona.channel === "whatsapp") whatsappKey = persona.key;
+      renderPersona(persona);
+    }
     if (state.night_over && playing) setPlaying(false);
   }
 
@@ -187,11 +191,12 @@
   }
 
   function createColumn(persona) {
-    const root = el("section", "column " + persona.role);
+    const root = el("section", "column " + persona.role + " " + persona.channel);
     root.id = "persona-" + persona.key;
     const head = el("header", "who");
+    const role = [persona.role_label, persona.channel_label, persona.language.toUpperCase()];
     head.append(el("strong", null, persona.name),
-                el("span", "role", persona.role_label + " · " + persona.language.toUpperCase()));
+                el("span", "role", role.filter(Boolean).join(" · ")));
     const list = el("div", "messages");
     const inner = el("div", "inner");
     inner.setAttribute("aria-live", "polite");
@@ -289,6 +294,10 @@
           line.append(boardLink(key.text, key.href, "inline"));
           continue;
         }
+        if (key.location) {  // WhatsApp's "send location": the page's places
+          line.append(button(labels.location, "inline", () => { column.places.hidden = false; }));
+          continue;
+        }
         const tap = button(key.text, "inline", async () => {
           tap.disabled = true;  // one tap, as in Telegram while the bot answers
           const done = key.start
@@ -314,6 +323,10 @@
         node = button(piece.t, "link", () =>
           post("/api/personas/" + column.key + "/text", { text: "/start " + piece.start }));
         node.title = labels.open_link;
+      } else if (piece.wa && whatsappKey) {
+        node = button(piece.t, "link", () =>
+          post("/api/personas/" + whatsappKey + "/text", { text: piece.wa }));
+        node.title = labels.open_whatsapp;
       } else if (piece.href) {
         node = boardLink(piece.t, piece.href, "link");
       } else {
