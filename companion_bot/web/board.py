@@ -33,6 +33,7 @@ from companion_bot.services import closing, export, help, incidents, qr, safepla
 from companion_bot.services.board import NO_NEWS, Board, event_by_token, live_board
 from companion_bot.services.texts import meeting_place
 from companion_bot.web.keys import BOT_USERNAME, SETTINGS
+from companion_bot.whatsapp import links as whatsapp_links
 
 FILES = Path(__file__).resolve().parent / "board"
 POLL_SECONDS = 5
@@ -74,6 +75,12 @@ SECTION_TEXTS = {
 }  # fmt: skip
 NOT_JOINED_LABEL = N_("not in yet")
 QR_KINDS = {kind.value: kind for kind in qr.QR_KINDS}
+WHATSAPP = "whatsapp"
+FIGURE = Template(
+    '<figure>\n      <img src="$src" alt="$alt" width="240" height="240">\n'
+    '      <figcaption>$caption · <a href="$src" download>$download</a></figcaption>\n'
+    "    </figure>"
+)
 
 
 def setup(app: web.Application) -> None:
@@ -148,7 +155,9 @@ async def page(request: web.Request) -> web.Response:
     t = request_translator(request)
     board = await live_board(event)
     response = web.Response(
-        text=render_page(t, board), content_type="text/html", headers=PRIVATE_HEADERS
+        text=render_page(t, board, request.app[SETTINGS].WHATSAPP_NUMBER),
+        content_type="text/html",
+        headers=PRIVATE_HEADERS,
     )
     response.headers["Vary"] = "Accept-Language"
     return response
@@ -164,19 +173,38 @@ async def state(request: web.Request) -> web.Response:
 
 async def qr_code(request: web.Request) -> web.Response:
     event = await board_event(request)
-    kind = QR_KINDS.get(request.match_info["kind"])
-    if kind is None or event.purged_at is not None:
+    name = request.match_info["kind"]
+    kind = QR_KINDS.get(name)
+    number = request.app[SETTINGS].WHATSAPP_NUMBER
+    if event.purged_at is not None or (kind is None and not (name == WHATSAPP and number)):
         raise not_found(request)
-    try:
-        username = request.app[BOT_USERNAME]()
-    except RuntimeError:  # the bot has not introduced itself to Telegram yet (starting up)
-        raise web.HTTPServiceUnavailable(headers={"Retry-After": "5"}) from None
-    _link, png = qr.invite_qr(telegram_links.event_links(event, username), kind)
+    if kind is None:  # the attendees' WhatsApp link: wa.me with the event's code
+        png, filename = qr.qr_png(whatsapp_links.attendee_link(number, event)), name
+    else:
+        try:
+            username = request.app[BOT_USERNAME]()
+        except RuntimeError:  # the bot has not introduced itself to Telegram yet (starting up)
+            raise web.HTTPServiceUnavailable(headers={"Retry-After": "5"}) from None
+        _link, png = qr.invite_qr(telegram_links.event_links(event, username), kind)
+        filename = kind.value
     return web.Response(
         body=png,
         content_type="image/png",
         headers=PRIVATE_HEADERS
-        | {"Content-Disposition": f'inline; filename="{qr.qr_filename(event, kind)}"'},
+        | {"Content-Disposition": f'inline; filename="{filename}-qr-{event.id}.png"'},
+    )
+
+
+def whatsapp_figure(t: Translator, token: str, number: str | None) -> str:
+    """The attendees' WhatsApp QR code, when the collective has a WhatsApp number."""
+    if not number:
+        return ""
+    _ = t.gettext
+    return FIGURE.substitute(
+        src=f"{_html(token)}/qr/{WHATSAPP}.png",
+        alt=_html(_("QR code of the attendees' WhatsApp link")),
+        caption=_html(_("Attendees on WhatsApp: for the flyer and the door")),
+        download=_html(_("Download (PNG)")),
     )
 
 
@@ -432,7 +460,7 @@ def report_html(t: Translator, board: Board) -> str:
     )
 
 
-def render_page(t: Translator, board: Board) -> str:
+def render_page(t: Translator, board: Board, whatsapp_number: str | None = None) -> str:
     _ = t.gettext
     event, token = board.event, board.event.board_token
     zone = event.timezone
@@ -472,6 +500,7 @@ def render_page(t: Translator, board: Board) -> str:
             volunteer_alt=_html(_("QR code of the volunteers' link")),
             volunteer_caption=_html(_("Volunteers only")),
             download=_html(_("Download (PNG)")),
+            whatsapp_figure=whatsapp_figure(t, token, whatsapp_number),
             drill=drill_html(t, board),
             incidents=incidents_html(t, board),
             no_shows=no_shows_html(t, board),

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
 
 from companion_bot.models import (
     Channel,
@@ -19,7 +20,8 @@ from companion_bot.models import (
     RegistrationStatus,
     Transport,
 )
-from companion_bot.services import outbox
+from companion_bot.services import board, outbox
+from companion_bot.web import create_app
 from tests.handlers.test_board_commands import organizer_of, photo_bytes
 from tests.handlers.test_groups import ALL_ANNOUNCED
 from tests.handlers.test_relay import received, volunteer_on_duty
@@ -273,6 +275,23 @@ async def test_organizers_get_the_whatsapp_link_and_its_qr_code(mixed: MixedHarn
     # What the link types in her box starts her sign-up.
     zoe = mixed.wa_user("Zoé", wa_id="447700900123")
     assert "Which language do you prefer?" in await mixed.wa_say(zoe, event.attendee_code)
+
+
+async def test_the_live_board_shows_the_whatsapp_qr_code(mixed: MixedHarness, event) -> None:
+    token = await board.board_token(event)
+    link = f"https://wa.me/{WHATSAPP_NUMBER}?text={event.attendee_code}"
+    async with TestClient(TestServer(create_app(mixed.application, mixed.settings))) as client:
+        page = await (await client.get(f"/board/{token}", params={"lang": "fr"})).text()
+        assert f'src="{token}/qr/whatsapp.png"' in page
+        assert "Participantes sur WhatsApp : pour le flyer" in page
+        response = await client.get(f"/board/{token}/qr/whatsapp.png")
+        assert response.status == 200 and response.content_type == "image/png"
+        assert decode_qr(await response.read()) == link
+    # Without a WhatsApp number, neither the figure nor the picture.
+    settings = mixed.settings.model_copy(update={"WHATSAPP_NUMBER": None})
+    async with TestClient(TestServer(create_app(mixed.application, settings))) as client:
+        assert "qr/whatsapp.png" not in await (await client.get(f"/board/{token}")).text()
+        assert (await client.get(f"/board/{token}/qr/whatsapp.png")).status == 404
 
 
 async def test_she_sees_and_changes_her_answers_with_a_word(mixed: MixedHarness, event) -> None:
