@@ -338,9 +338,15 @@ class Settings(BaseSettings):
     @property
     def token(self) -> str:
         if self.TELEGRAM_BOT_TOKEN is None:
+            team = (
+                " (WhatsApp is for attendees; the volunteers and organizers who answer them "
+                "use Telegram: docs/whatsapp.md)"
+                if self.WHATSAPP_TOKEN is not None
+                else ""
+            )
             raise SettingsError(
                 "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and put its token "
-                "in TELEGRAM_BOT_TOKEN (environment or .env)"
+                f"in TELEGRAM_BOT_TOKEN (environment or .env){team}"
             )
         return self.TELEGRAM_BOT_TOKEN.get_secret_value()
 

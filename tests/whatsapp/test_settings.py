@@ -16,7 +16,7 @@ COMPLETE = {
 }
 
 
-def test_telegram_alone_whatsapp_alone_or_both():
+def test_whatsapp_is_off_unless_its_settings_are_all_set():
     assert load_settings(_env_file=None).whatsapp is None
     whatsapp = load_settings(_env_file=None, **COMPLETE).whatsapp
     assert whatsapp is not None and whatsapp.phone_number_id == "106540352242922"
@@ -80,3 +80,13 @@ def test_run_with_a_partial_set_stops_in_one_line(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "WHATSAPP_PHONE_NUMBER_ID" in lines[0], result.stderr
     assert COMPLETE["WHATSAPP_TOKEN"] not in result.stderr
+
+
+def test_run_with_whatsapp_and_no_telegram_says_the_team_is_on_telegram(tmp_path):
+    result = run_cli("run", env=COMPLETE, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "TELEGRAM_BOT_TOKEN is not set" in lines[0], result.stderr
+    assert "volunteers and organizers who answer them use Telegram" in lines[0]
+    for secret in ("WHATSAPP_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN"):
+        assert COMPLETE[secret] not in result.stderr
