@@ -33,6 +33,7 @@ from companion_bot import signing
 from companion_bot.i18n import N_, translator
 from companion_bot.whatsapp import address
 from companion_bot.whatsapp.formatting import distinct_titles, shorten, split_text, to_whatsapp
+from companion_bot.whatsapp.words import spoken_commands
 
 TEXT_LIMIT = 4096
 BODY_LIMIT = 1024  # interactive bodies, captions
@@ -139,7 +140,7 @@ def _render_text(
     notice: Mapping[str, Any], to: str, language: str, secret: bytes | None
 ) -> list[Body]:
     t = translator(language)
-    text = to_whatsapp(str(notice.get("text") or "")).strip()
+    text = spoken_commands(to_whatsapp(str(notice.get("text") or "")), t).strip()
     choices = _choices(notice)
     ask_location = bool(notice.get("ask_location"))
     if not choices and not ask_location:

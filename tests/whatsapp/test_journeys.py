@@ -51,7 +51,7 @@ async def registration_of(wa_id: str) -> Registration | None:
 async def test_sign_up_on_whatsapp_in_french(mixed: MixedHarness, event) -> None:
     zoe = mixed.wa_user("Zoé", wa_id="33612345678")
     reply = await mixed.wa_say(zoe, event.attendee_code)
-    assert "Quelle langue préfères-tu" in reply
+    assert "Quelle langue préfères-tu ? Tu pourras la changer plus tard avec « langue »." in reply
     assert actions(zoe) == ["su:lang:fr", "su:lang:en", "su:lang:nl"]
     reply = await mixed.wa_tap(zoe, "su:lang:fr")
     assert "Bienvenue" in reply and "charte" in reply

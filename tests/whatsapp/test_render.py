@@ -175,3 +175,15 @@ def test_ask_location_locations_photos_and_templates():
     }  # fmt: skip
     with pytest.raises(ValueError):
         render({"kind": "poll"}, TO, "en")
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("en", "Take care, and “help” if you need us. “me” shows it: wa.me/33/help"),
+     ("fr", "Take care, and « aide » if you need us. « moi » shows it: wa.me/33/help"),
+     ("nl", "Take care, and „hulp” if you need us. „ik” shows it: wa.me/33/help")],
+)  # fmt: skip
+def test_telegram_commands_become_her_words(language, expected):
+    text = "Take care, and /help if you need us. /me shows it: wa.me/33/help"
+    [body] = rendered({"kind": "text", "text": text}, language)
+    assert body["text"]["body"] == expected
