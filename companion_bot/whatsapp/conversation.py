@@ -59,6 +59,7 @@ from companion_bot.services.errors import UserInputError
 from companion_bot.services.events import InviteKind, resolve_invite
 from companion_bot.services.messaging import default_language, language_of
 from companion_bot.services.registrations import Step
+from companion_bot.whatsapp import window
 from companion_bot.whatsapp.inbound import CHOICE, LOCATION, TEXT, Inbound, read
 from companion_bot.whatsapp.sender import FAREWELL_ADDRESS, release_for_her
 
@@ -206,11 +207,14 @@ class WhatsAppDispatcher:
             return
         person = await people.ensure_whatsapp_person(inbound.wa_id, guess_language(inbound.wa_id))
         now = clock.now()
+        # Notices wait for her reply only while her window is closed (whatsapp/sender.py).
+        may_be_waiting = not window.free_form_allowed(person.last_message_at, now)
         await Person.filter(id=person.id).update(last_message_at=now, blocked_bot_at=None)
         person.last_message_at, person.blocked_bot_at = now, None
         stored, _created = await ChatState.get_or_create(person=person)
         chat = Chat(person, row.update_id, inbound.profile_name, dict(stored.data or {}))
-        if await release_for_her(person) and inbound.kind == TEXT and not is_command(inbound):
+        released = may_be_waiting and await release_for_her(person)
+        if released and inbound.kind == TEXT and not is_command(inbound):
             pass  # her answer to a template: what it stood for is the answer she gets
         else:
             await respond(chat, inbound)
