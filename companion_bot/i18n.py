@@ -12,6 +12,7 @@ from __future__ import annotations
 import gettext
 import html
 import io
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -111,6 +112,27 @@ def normalise_language(code: str | None) -> str | None:
     except (ValueError, UnknownLocaleError):
         language = code.split("-", 1)[0].split("_", 1)[0].lower()
     return language if language in LANGUAGES else None
+
+
+# What people type instead of tapping a language, in the three languages (without accents).
+LANGUAGE_ALIASES = {
+    "francais": "fr", "french": "fr", "frans": "fr",
+    "anglais": "en", "engels": "en",
+    "dutch": "nl", "flemish": "nl", "vlaams": "nl", "neerlandais": "nl", "flamand": "nl",
+}  # fmt: skip
+
+
+def without_accents(text: str) -> str:
+    """Lowercase, accents dropped, spaces collapsed: how typed words are compared."""
+    text = unicodedata.normalize("NFKD", text.strip().casefold())
+    return " ".join("".join(c for c in text if not unicodedata.combining(c)).split())
+
+
+def typed_language(text: str) -> str | None:
+    """The language she named in words ("Français", "neerlandais", "en"), if one we speak."""
+    typed = without_accents(text)
+    names = {without_accents(name): code for code, name in LANGUAGE_NAMES.items()}
+    return names.get(typed) or LANGUAGE_ALIASES.get(typed) or normalise_language(typed)
 
 
 def pick_language(saved: str | None, telegram_code: str | None, default: str) -> str:

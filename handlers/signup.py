@@ -33,12 +33,7 @@ from telegram.ext import (
 )
 
 from companion_bot import notices
-from companion_bot.i18n import (
-    LANGUAGE_CODES,
-    LANGUAGE_NAMES,
-    Translator,
-    normalise_language,
-)
+from companion_bot.i18n import LANGUAGE_CODES, LANGUAGE_NAMES, Translator, typed_language
 from companion_bot.models import (
     ArrivalKind,
     OutboxMessage,
@@ -442,20 +437,8 @@ async def on_language(update: Update, context: Context) -> str | int:
     return await choose_language(update, context, language)
 
 
-# What people type instead of tapping a language, in the three languages (names are lowercase).
-LANGUAGE_ALIASES = {
-    "francais": "fr", "french": "fr", "frans": "fr",
-    "anglais": "en", "engels": "en",
-    "dutch": "nl", "flemish": "nl", "vlaams": "nl", "néerlandais": "nl", "neerlandais": "nl",
-    "flamand": "nl",
-}  # fmt: skip
-
-
 async def on_language_text(update: Update, context: Context) -> str | int:
-    text = (update.effective_message.text or "").strip().casefold()
-    names = {name.casefold(): lang for lang, name in LANGUAGE_NAMES.items()}
-    names.update(LANGUAGE_ALIASES)
-    language = names.get(text) or normalise_language(text)
+    language = typed_language(update.effective_message.text or "")
     if language is None:
         return await unexpected_input(update, context)
     return await choose_language(update, context, language)

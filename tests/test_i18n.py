@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from companion_bot.i18n import LANGUAGES, compile_catalogue, normalise_language, pick_language
+from companion_bot.i18n import (
+    LANGUAGES,
+    compile_catalogue,
+    normalise_language,
+    pick_language,
+    typed_language,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,3 +80,13 @@ def test_dutch_is_really_dutch_with_its_plural_forms():
     assert dutch.date(datetime(2026, 12, 5, 22, 0, tzinfo=UTC), "Europe/Brussels") == (
         "zaterdag 5 december"
     )
+
+
+@pytest.mark.parametrize(
+    ("typed", "language"),
+    [("Français", "fr"), ("  FRANCAIS ", "fr"), ("néerlandais", "nl"), ("Vlaams", "nl"),
+     ("English", "en"), ("engels", "en"), ("nl", "nl"), ("en-GB", "en"), ("Deutsch", None),
+     ("", None), ("🇫🇷", None)],
+)  # fmt: skip
+def test_a_language_typed_in_words(typed: str, language: str | None) -> None:
+    assert typed_language(typed) == language

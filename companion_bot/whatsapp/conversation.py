@@ -26,12 +26,11 @@ Where she is (the question waiting for her answer, an edit of her registration) 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 from companion_bot import clock, notices
-from companion_bot.i18n import LANGUAGE_NAMES, N_, Translator, escape, normalise_language
+from companion_bot.i18n import N_, Translator, escape, typed_language, without_accents
 from companion_bot.models import (
     ArrivalKind,
     ChatState,
@@ -136,8 +135,7 @@ _CODE = re.compile(r"[A-Za-z0-9_-]{4,64}")
 
 def plain(text: str) -> str:
     """Words as compared with the command words: no accents, no case, no slash."""
-    text = unicodedata.normalize("NFKD", text.strip().lstrip("/").casefold())
-    return " ".join("".join(c for c in text if not unicodedata.combining(c)).split())
+    return without_accents(text.strip().lstrip("/"))
 
 
 COMMANDS = {plain(word): name for name, words in WORDS.items() for word in words}
@@ -322,7 +320,7 @@ async def on_answer_text(chat: Chat, step: Step, text: str) -> None:
             await registrations.set_seats(registration, registrations.parse_seats(text))
         elif step == Step.ACTIVITY:
             await tables.set_activity(registration, text)
-        elif step == Step.LANGUAGE and (language := language_named(text)) is not None:
+        elif step == Step.LANGUAGE and (language := typed_language(text)) is not None:
             await people.set_language(chat.person, language)
         else:
             await chat.say(chat._(PICK_ONE))
@@ -333,13 +331,6 @@ async def on_answer_text(chat: Chat, step: Step, text: str) -> None:
         await ask(chat, step, registration)
         return
     await advance(chat, registration)
-
-
-def language_named(text: str) -> str | None:
-    names = {plain(name): code for code, name in LANGUAGE_NAMES.items()}
-    names |= {"francais": "fr", "french": "fr", "anglais": "en", "engels": "en", "dutch": "nl",
-              "neerlandais": "nl", "nederlands": "nl", "vlaams": "nl"}  # fmt: skip
-    return names.get(plain(text)) or normalise_language(plain(text))
 
 
 async def typed_destination(chat: Chat, registration: Registration, text: str) -> bool:
