@@ -16,7 +16,8 @@ signed for the recipient (`companion_bot.signing`, for her address "whatsapp:<wa
 someone else, gives None.
 
 How: the text is converted (`formatting.to_whatsapp`). 1 to 3 choices are reply buttons
-(titles of 20 characters at most), 4 to 10 a list (rows of 24, the whole label in the row's
+(titles of 20 characters at most: when a label is longer, a list instead, whose rows show
+it whole), 4 to 10 a list (rows of 24, the whole label in the row's
 description when cut), more than 10 several lists. WhatsApp has no rows of buttons, so rows
 are read in order. An interactive message's body holds 1024 characters: a longer text goes
 first on its own (in parts of 4096), then the buttons with a short line. `ask_location`
@@ -32,7 +33,13 @@ from typing import Any
 from companion_bot import signing
 from companion_bot.i18n import N_, translator
 from companion_bot.whatsapp import address
-from companion_bot.whatsapp.formatting import distinct_titles, shorten, split_text, to_whatsapp
+from companion_bot.whatsapp.formatting import (
+    distinct_titles,
+    shorten,
+    split_text,
+    to_whatsapp,
+    width,
+)
 from companion_bot.whatsapp.words import spoken_commands
 
 TEXT_LIMIT = 4096
@@ -89,6 +96,10 @@ def _choices(notice: Mapping[str, Any]) -> list[tuple[str, str]]:
                 seen.add(action)
                 flat.append((str(label), str(action)))
     return flat
+
+
+def _fits(label: str, limit: int) -> bool:
+    return width(" ".join(label.split())) <= limit
 
 
 def _buttons(to: str, body: str, choices: Sequence[tuple[str, str]], secret: bytes | None) -> Body:
@@ -164,7 +175,7 @@ def _render_text(
         text = ""
     if choices:
         body = text or t.gettext(CHOOSE_BELOW)
-        if len(choices) <= MAX_BUTTONS:
+        if len(choices) <= MAX_BUTTONS and all(_fits(label, BUTTON_TITLE) for label, _ in choices):
             bodies.append(_buttons(to, body, choices, secret))
         else:
             bodies.extend(_lists(to, body, choices, language, secret))

@@ -99,9 +99,17 @@ def test_labels_are_shortened_distinct_and_keep_emoji_whole():
             "choices": [[[label, f"cl:{n}"]] for n, label in enumerate(labels)],
         }
     )
+    # A button would cut "I'm at the meeting point": a list, whose rows show it whole.
+    rows = body["interactive"]["action"]["sections"][0]["rows"]
+    assert [row["title"] for row in rows] == [
+        "📍 I'm at the meeting…", "⏰ I'm leaving later", "🚪 I've already left"
+    ]  # fmt: skip
+    assert rows[0]["description"] == "📍 I'm at the meeting point"
+    assert all(width(row["title"]) <= 24 for row in rows)
+    short = [["⏰ I'm leaving later", "cl:later"], ["🚪 I've already left", "cl:gone"]]
+    [body] = rendered({"kind": "text", "text": "Now?", "choices": [short]})
     titles = [b["reply"]["title"] for b in body["interactive"]["action"]["buttons"]]
-    assert titles == ["📍 I'm at the…", "⏰ I'm leaving later", "🚪 I've already left"]
-    assert all(width(title) <= 20 for title in titles)
+    assert titles == ["⏰ I'm leaving later", "🚪 I've already left"]  # they fit: buttons
     long_rows = [[[f"Meeting point at 23:{n}0 near the bar", f"mp:{n}"]] for n in range(5)]
     [body] = rendered({"kind": "text", "text": "Where?", "choices": long_rows})
     rows = body["interactive"]["action"]["sections"][0]["rows"]
