@@ -51,8 +51,10 @@ NOTHING_TO_SEND = frozenset(
 NO_TEMPLATE = "outside her 24-hour window and no template for it"
 # The last words to someone who was just forgotten carry her number (nothing else does).
 FAREWELL_ADDRESS = "address"
+HELP_ACTION = "wm:help"  # the menu's "I need help" (whatsapp/conversation.py answers it)
 # A notice said by its template: kept for when she answers it, that long at most.
 AFTER_HER_REPLY = "waits for her reply to its template"
+TEMPLATE_SENT = "template_sent"  # in a notice waiting for her reply: its template's purpose
 KEPT_FOR_HER_REPLY = timedelta(days=7)
 GONE = "she is no longer known"
 TEMPLATE_REFUSED = "template refused"
@@ -95,9 +97,14 @@ class WhatsAppSender:
             await tell_organizers(person)
             return Failed(f"{NO_TEMPLATE} ({delivery.reason})")
         try:
-            await self._send_all(delivery.notice, person)
             if delivery.route == window.Route.TEMPLATE and notice.get("kind") != "template":
+                # One template asks her to reply; a second of the same kind (her arrival
+                # group, then her departure group) would only repeat it.
+                if not await template_awaits_her_reply(row):
+                    await self._send_all(delivery.notice, person)
                 await keep_for_her_reply(row)
+            else:
+                await self._send_all(delivery.notice, person)
         except OutsideWindow:
             # Meta's clock says her window closed: the template, if there is one.
             fallback = self.fallback(row, person)
@@ -121,6 +128,7 @@ class WhatsAppSender:
     def notice(self, row: OutboxMessage, person: Person) -> dict[str, Any] | None:
         """The notice as the renderer takes it; None when WhatsApp has nothing to show."""
         kind, payload = row.method, dict(row.payload or {})
+        payload.pop(TEMPLATE_SENT, None)
         payload.pop(FAREWELL_ADDRESS, None)
         if kind in NOTHING_TO_SEND:
             return None
@@ -136,8 +144,12 @@ class WhatsAppSender:
         if kind not in (notices.TEXT, notices.LOCATION, notices.PHOTO):
             return None if kind in notices.KINDS else {"kind": "unsupported"}
         payload["kind"] = kind
-        if payload.get("keyboard") == notices.HELP_KEYBOARD:
-            payload.pop("keyboard", None)  # she types "help" (or taps the menu) instead
+        if payload.pop("keyboard", None) == notices.HELP_KEYBOARD:
+            # No keyboard stays under a WhatsApp chat: "I need help" is a button under this
+            # message (she can also write "help" or open the menu).
+            label = payload.pop("keyboard_label", None)
+            if label and not payload.get("choices"):
+                payload["choices"] = [[(label, HELP_ACTION)]]
         return payload
 
     def fallback(self, row: OutboxMessage, person: Person) -> dict[str, Any] | None:
@@ -190,11 +202,34 @@ class WhatsAppSender:
         return Failed(str(error))
 
 
+def template_purpose(row: OutboxMessage) -> str | None:
+    """Which template stands for this notice outside her window (`notices.outside_window`);
+    for a notice already waiting for her reply, which template was sent for it."""
+    payload = row.payload or {}
+    wanted = payload.get("template")
+    return wanted.get("purpose") if isinstance(wanted, dict) else payload.get(TEMPLATE_SENT)
+
+
+async def template_awaits_her_reply(row: OutboxMessage) -> bool:
+    """Was a template of this notice's kind already sent to her, still unanswered?"""
+    purpose = template_purpose(row)
+    waiting = await OutboxMessage.filter(
+        channel=Channel.WHATSAPP,
+        chat_id=row.chat_id,
+        status=OutboxStatus.PENDING,
+        error=AFTER_HER_REPLY,
+    ).values_list("payload", flat=True)
+    return purpose is not None and any(
+        (payload or {}).get(TEMPLATE_SENT) == purpose for payload in waiting
+    )
+
+
 async def keep_for_her_reply(row: OutboxMessage) -> None:
     """Her window was closed, so the template went instead of the notice: the notice itself
     waits for her answer (`release_for_her`), a week at most; then, still unanswered, it is
     tried once more and fails for want of a window (no template the second time)."""
     payload = {key: value for key, value in (row.payload or {}).items() if key != "template"}
+    payload[TEMPLATE_SENT] = template_purpose(row)
     await OutboxMessage.create(
         channel=Channel.WHATSAPP,
         chat_id=row.chat_id,

@@ -32,6 +32,7 @@ from tests.whatsapp.mixed import (
     MixedHarness,
     actions,
     offered,
+    said_since,
     start_mixed_harness,
 )
 
@@ -143,6 +144,11 @@ async def test_a_mixed_group_goes_through_the_night_together(mixed: MixedHarness
     # Home: the reminder after the departure, and her tap on WhatsApp.
     wave = await DepartureWave.filter(event=event).order_by("departs_at").first()
     await mixed.travel_to(wave.departs_at - timedelta(minutes=15))
+    # The night's start: "I need help" is a button under the message (no keyboard stays
+    # under a WhatsApp chat), and it answers.
+    night = next(m for m in zoe.messages() if "is tonight" in m.text)
+    assert "tap “🆘 I need help”" in night.text and actions(zoe, night) == ["wm:help"]
+    assert "What is happening?" in await mixed.wa_tap(zoe, "wm:help")
     reminder = next(m for m in zoe.messages() if "Your departure leaves at" in m.text)
     assert "cl:at:*"[:-1] in "".join(actions(zoe, reminder))
     await mixed.wa_tap(zoe, "cl:gone:*")
@@ -152,6 +158,21 @@ async def test_a_mixed_group_goes_through_the_night_together(mixed: MixedHarness
     assert "Glad you are home" in home
     await mixed.drain()
     assert "🏠 Zoé is home." in received(ada)
+
+
+async def test_one_template_stands_for_both_of_her_groups(mixed: MixedHarness, event) -> None:
+    ada = mixed.user(first_name="Ada", language_code="fr")
+    await sign_up(mixed, ada, event.attendee_code, destination="Montreuil")
+    zoe = mixed.wa_user("Zoé", wa_id="33612345678")
+    await sign_up_on_whatsapp(mixed, zoe, event.attendee_code, "Vincennes")
+    await mixed.travel_to(ALL_ANNOUNCED(event))  # a day later: her window has closed
+    templates = [m for m in zoe.messages() if m.kind == "template"]
+    assert len(templates) == 1 and templates[0].text.startswith("Your group for Nuit")
+    before = len(zoe.messages())
+    await mixed.wa_say(zoe, "ok")
+    introductions = said_since(zoe, before)
+    assert "Your arrival group" in introductions and "Your departure group" in introductions
+    assert "*Ada*" in introductions
 
 
 async def test_bad_input_at_every_step_is_answered_and_nothing_is_lost(
