@@ -54,7 +54,7 @@ FAREWELL_ADDRESS = "address"
 HELP_ACTION = "wm:help"  # the menu's "I need help" (whatsapp/conversation.py answers it)
 # A notice said by its template: kept for when she answers it, that long at most.
 AFTER_HER_REPLY = "waits for her reply to its template"
-TEMPLATE_SENT = "template_sent"  # in a notice waiting for her reply: its template's purpose
+TEMPLATE_SENT = "template_sent"  # in a notice waiting for her reply: the template sent
 KEPT_FOR_HER_REPLY = timedelta(days=7)
 GONE = "she is no longer known"
 TEMPLATE_REFUSED = "template refused"
@@ -98,8 +98,8 @@ class WhatsAppSender:
             return Failed(f"{NO_TEMPLATE} ({delivery.reason})")
         try:
             if delivery.route == window.Route.TEMPLATE and notice.get("kind") != "template":
-                # One template asks her to reply; a second of the same kind (her arrival
-                # group, then her departure group) would only repeat it.
+                # One template asks her to reply; the same again (her arrival group, then
+                # her departure group) would only repeat it.
                 if not await template_awaits_her_reply(row):
                     await self._send_all(delivery.notice, person)
                 await keep_for_her_reply(row)
@@ -202,25 +202,27 @@ class WhatsAppSender:
         return Failed(str(error))
 
 
-def template_purpose(row: OutboxMessage) -> str | None:
-    """Which template stands for this notice outside her window (`notices.outside_window`);
-    for a notice already waiting for her reply, which template was sent for it."""
+def template_of(row: OutboxMessage) -> dict[str, Any] | None:
+    """The template that stands for this notice outside her window (its purpose and
+    parameters: `notices.outside_window`); for a notice already waiting for her reply, the
+    template that was sent for it."""
     payload = row.payload or {}
-    wanted = payload.get("template")
-    return wanted.get("purpose") if isinstance(wanted, dict) else payload.get(TEMPLATE_SENT)
+    wanted = payload.get("template") or payload.get(TEMPLATE_SENT)
+    return wanted if isinstance(wanted, dict) else None
 
 
 async def template_awaits_her_reply(row: OutboxMessage) -> bool:
-    """Was a template of this notice's kind already sent to her, still unanswered?"""
-    purpose = template_purpose(row)
+    """Was the very same template (same purpose, same words) already sent to her for
+    another notice, still unanswered? Then her reply will bring this notice too."""
+    template = template_of(row)
     waiting = await OutboxMessage.filter(
         channel=Channel.WHATSAPP,
         chat_id=row.chat_id,
         status=OutboxStatus.PENDING,
         error=AFTER_HER_REPLY,
     ).values_list("payload", flat=True)
-    return purpose is not None and any(
-        (payload or {}).get(TEMPLATE_SENT) == purpose for payload in waiting
+    return template is not None and any(
+        (payload or {}).get(TEMPLATE_SENT) == template for payload in waiting
     )
 
 
@@ -229,7 +231,7 @@ async def keep_for_her_reply(row: OutboxMessage) -> None:
     waits for her answer (`release_for_her`), a week at most; then, still unanswered, it is
     tried once more and fails for want of a window (no template the second time)."""
     payload = {key: value for key, value in (row.payload or {}).items() if key != "template"}
-    payload[TEMPLATE_SENT] = template_purpose(row)
+    payload[TEMPLATE_SENT] = template_of(row)
     await OutboxMessage.create(
         channel=Channel.WHATSAPP,
         chat_id=row.chat_id,
