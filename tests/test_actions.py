@@ -16,6 +16,7 @@ from companion_bot import actions
 from companion_bot.actions import MAX_INT, Shape
 from companion_bot.gazetteer import Gazetteer
 from companion_bot.signing import MAX_DATA, sign, verify
+from handlers.callbacks import pattern, signed_pattern
 
 SECRET = b"k" * 32
 
@@ -263,6 +264,15 @@ def test_a_kind_declares_what_its_fields_are():
             Wrong(1.0).encode()
         finally:
             actions.KINDS.remove(Wrong)
+
+
+def test_one_pattern_routes_several_kinds():
+    both = signed_pattern(actions.SettingPick, actions.SettingValue)
+    for action in (actions.SettingPick(3, "r"), actions.SettingValue(3, "r", 5)):
+        assert both.match(sign(7, action.encode(), SECRET))
+    assert not both.match(sign(7, "st:3", SECRET))
+    assert pattern(actions.LeavePick, actions.LeaveKeep).match("leave:no")
+    assert not pattern(actions.LeavePick, actions.LeaveKeep).match("leave:yes:3")
 
 
 @pytest.mark.parametrize(
