@@ -54,13 +54,19 @@ def tapped(update: Update) -> Action | None:
 def signed(*kinds: type[Action]) -> Callable[[Handler], Callable[[Update, Context], Awaitable]]:
     """Verify the tapped button's signature, then call `handler(update, context, action)`
     with its action, one of `kinds`. A forged, foreign or stale button is refused."""
-    return functools.partial(_tapped, kinds, True)
+    return functools.partial(_tapped, _kinds(kinds), True)
 
 
 def unsigned(*kinds: type[Action]) -> Callable[[Handler], Callable[[Update, Context], Awaitable]]:
     """Call `handler(update, context, action)` with the action of the tapped button (data
     that is no action of `kinds` is refused)."""
-    return functools.partial(_tapped, kinds, False)
+    return functools.partial(_tapped, _kinds(kinds), False)
+
+
+def _kinds(kinds: tuple[type[Action], ...]) -> tuple[type[Action], ...]:
+    if not kinds or not all(isinstance(k, type) and issubclass(k, Action) for k in kinds):
+        raise TypeError(f"a button handler names the kinds of action it takes, not {kinds!r}")
+    return kinds
 
 
 def _tapped(

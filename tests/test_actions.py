@@ -16,7 +16,7 @@ from companion_bot import actions
 from companion_bot.actions import MAX_INT, Shape
 from companion_bot.gazetteer import Gazetteer
 from companion_bot.signing import MAX_DATA, sign, verify
-from handlers.callbacks import pattern, signed_pattern
+from handlers.callbacks import pattern, signed, signed_pattern, unsigned
 
 SECRET = b"k" * 32
 
@@ -288,3 +288,15 @@ def test_one_pattern_routes_several_kinds():
 def test_no_button_is_made_that_would_not_come_back(action):
     with pytest.raises(ValueError):
         action.encode()
+
+
+def test_a_button_handler_names_the_kinds_it_takes():
+    async def handler(update, context, action):
+        return action
+
+    for decorator in (signed, unsigned):
+        with pytest.raises(TypeError):
+            decorator(handler)  # used as `@signed` rather than `@signed(Kind)`
+        with pytest.raises(TypeError):
+            decorator()
+        assert callable(decorator(actions.Closing)(handler))
