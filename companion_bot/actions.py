@@ -100,6 +100,7 @@ class Action:
         super().__init_subclass__(**kwargs)
         cls.prefix = prefix
         KINDS.append(cls)
+        _BY_HEAD.setdefault(prefix.partition(":")[0], []).append(cls)
 
     def encode(self) -> str:
         """Its data; ValueError for fields no button could carry back (a word of the wrong
@@ -117,6 +118,7 @@ class Action:
 
 
 KINDS: list[type[Action]] = []
+_BY_HEAD: dict[str, list[type[Action]]] = {}  # the kinds by their prefix's first word
 
 
 @functools.cache
@@ -151,7 +153,7 @@ def decode(data: object) -> Action | None:
     """The action `data` stands for; None when it stands for none (never raises)."""
     if not isinstance(data, str) or len(data) > 256:
         return None
-    for kind in KINDS:
+    for kind in _BY_HEAD.get(data.partition(":")[0], ()):
         match = _regex(kind).fullmatch(data)
         if match is not None:
             return _build(kind, match)

@@ -253,19 +253,6 @@ def test_largest_int_is_the_database_s():
     assert actions.decode(f"cl:home:{MAX_INT}") == actions.Closing("home", MAX_INT)
 
 
-def test_a_kind_declares_what_its_fields_are():
-    with pytest.raises(TypeError):
-
-        @dataclasses.dataclass(frozen=True)
-        class Wrong(actions.Action, prefix="zz"):
-            when: float
-
-        try:
-            Wrong(1.0).encode()
-        finally:
-            actions.KINDS.remove(Wrong)
-
-
 def test_one_pattern_routes_several_kinds():
     both = signed_pattern(actions.SettingPick, actions.SettingValue)
     for action in (actions.SettingPick(3, "r"), actions.SettingValue(3, "r", 5)):
