@@ -10,8 +10,9 @@ The kinds and their fields (all JSON):
 
 - TEXT: `text` (HTML: <b>, <i>, <u>, <s>, <code>, <pre>, <a href>, with &amp; &lt; &gt;
   escapes), optional `choices` (rows of `[label, action]`: the buttons she may tap; `action`
-  is unsigned action data, signed for the recipient by the channel when rendered, so that
-  only she can send it back — see companion_bot/signing.py), optional `keyboard`
+  is unsigned action data (an encoded action, companion_bot/actions.py), signed for the
+  recipient by the channel when rendered, so that only she can send it back — see
+  companion_bot/signing.py), optional `keyboard`
   (HELP_KEYBOARD: the "🆘 I need help" button kept under her chat, with its label in
   `keyboard_label`; REMOVE_KEYBOARD: take it away), optional `ask_location` (true: her
   location is what is asked for).

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 
 SEPARATOR = "~"
 MAC_LENGTH = 10  # characters of base64url: 60 bits, plenty against guessing
@@ -57,8 +56,12 @@ def _mac(secret: bytes, recipient: Recipient, data: str) -> str:
     return base64.urlsafe_b64encode(digest).decode()[:MAC_LENGTH]
 
 
-def sign(recipient: Recipient, data: str, secret: bytes | None = None) -> str:
-    if len(data.encode()) > MAX_DATA or SEPARATOR in data:
+def sign(
+    recipient: Recipient, data: str, secret: bytes | None = None, *, max_data: int = MAX_DATA
+) -> str:
+    """`data` with its signature for `recipient`; `max_data`: how long the data may be
+    (Telegram's by default; WhatsApp's ids are longer)."""
+    if len(data.encode()) > max_data or SEPARATOR in data:
         raise ValueError(f"callback data too long or malformed: {data!r}")
     return f"{data}{SEPARATOR}{_mac(_key(secret), recipient, data)}"
 
@@ -72,6 +75,12 @@ def verify(recipient: Recipient, signed: str | None, secret: bytes | None = None
     return data if hmac.compare_digest(mac.encode(), expected.encode()) else None
 
 
+def data_of(signed: str) -> str:
+    """The data of a button, without its signature, if it has one: NOT verified, for sorting
+    buttons only, never to act on them."""
+    return signed.rpartition(SEPARATOR)[0] if SEPARATOR in signed else signed
+
+
 def is_configured() -> bool:
     return _secret is not None
 
@@ -82,8 +91,3 @@ def person_key(address: int | str, secret: bytes | None = None) -> str:
     same; without the secret it cannot be traced back to her."""
     message = f"person|{address}".encode()
     return hmac.new(_key(secret), message, hashlib.sha256).hexdigest()
-
-
-def signed_pattern(prefix: str) -> re.Pattern[str]:
-    """Routes signed buttons of one kind (`prefix:...~mac`) to their handler."""
-    return re.compile(rf"^{re.escape(prefix)}:[^~]*~[A-Za-z0-9_-]{{{MAC_LENGTH}}}$")

@@ -10,14 +10,14 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from companion_bot import notices
+from companion_bot.actions import BoardPick
 from companion_bot.i18n import Translator
 from companion_bot.models import Event
 from companion_bot.services import board, broadcasts, export, outbox, qr
 from companion_bot.services.errors import UserInputError
-from companion_bot.signing import signed_pattern
 from companion_bot.telegram_links import event_links
 from companion_bot.whatsapp import links as whatsapp_links
-from handlers.callbacks import button, signed
+from handlers.callbacks import button, signed, signed_pattern
 from handlers.common import (
     Context,
     answer_query,
@@ -55,21 +55,17 @@ async def for_event(update: Update, context: Context, action: str, events: list[
         await ACTIONS[action](update, context, events[0].id)
         return
     buttons = [
-        (event.localized("name", t.language), button(update, f"bo:{action}:{event.id}"))
+        (event.localized("name", t.language), button(update, BoardPick(action, event.id)))
         for event in events
     ]
     await send(update, context, _("Which event?"), column(buttons))
 
 
-@signed
-async def on_pick(update: Update, context: Context, parts: list[str]) -> None:
-    _ = tr(update, context).gettext
-    if len(parts) != 3 or parts[1] not in ACTIONS or not parts[2].isdigit():
-        await answer_query(update, _("This button is no longer active."))
-        return
+@signed(BoardPick)
+async def on_pick(update: Update, context: Context, pick: BoardPick) -> None:
     await answer_query(update)
     await close_buttons(update)
-    await ACTIONS[parts[1]](update, context, int(parts[2]))
+    await ACTIONS[pick.what](update, context, pick.event)
 
 
 async def organizer_event(update: Update, context: Context, event_id: int) -> Event | None:
@@ -150,7 +146,7 @@ async def board_line(update: Update, context: Context, t: Translator, event: Eve
 def board_markup(update: Update, t: Translator, event_id: int):
     """Under the board link: replace it, when it reached someone it should not have."""
     label = t.gettext("🔄 New board link (the old one stops working)")
-    return column([(label, button(update, f"bo:{NEW_BOARD_LINK}:{event_id}"))])
+    return column([(label, button(update, BoardPick(NEW_BOARD_LINK, event_id)))])
 
 
 async def replace_board_link(update: Update, context: Context, event_id: int) -> None:
@@ -176,5 +172,5 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("qr", on_qr, filters=PRIVATE),
         CommandHandler("export", on_export, filters=PRIVATE),
-        CallbackQueryHandler(on_pick, pattern=signed_pattern("bo")),
+        CallbackQueryHandler(on_pick, pattern=signed_pattern(BoardPick)),
     ]

@@ -7,11 +7,10 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from companion_bot.i18n import N_
+from companion_bot.actions import Closing, Duty, GroupCard, MissingPick, SafeAnswer
 from companion_bot.services import closing, escalation, night_buttons
 from companion_bot.services.errors import UserInputError
-from companion_bot.signing import signed_pattern
-from handlers.callbacks import button, signed
+from handlers.callbacks import button, signed, signed_pattern
 from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -24,10 +23,10 @@ async def refuse(update: Update, context: Context, error: UserInputError) -> Non
 # -- attendee --------------------------------------------------------------------------------
 
 
-@signed
-async def on_attendee_button(update: Update, context: Context, parts: list[str]) -> None:
+@signed(Closing)
+async def on_attendee_button(update: Update, context: Context, action: Closing) -> None:
     try:
-        note = await night_buttons.press(update.effective_user.id, tr(update, context), parts)
+        note = await night_buttons.press(update.effective_user.id, tr(update, context), action)
     except UserInputError as error:
         await refuse(update, context, error)
         return
@@ -63,7 +62,7 @@ async def on_duty(update: Update, context: Context) -> None:
         label = (_("Go off duty at {event}") if role.on_duty
                  else _("Go on duty at {event}")).format(
                      event=role.event.localized("name", t.language))  # fmt: skip
-        buttons.append((label, button(update, f"du:{role.event_id}:{0 if role.on_duty else 1}")))
+        buttons.append((label, button(update, Duty(role.event_id, not role.on_duty))))
     lines = [
         (_("🟢 On duty at {event}") if role.on_duty else _("⚪ Off duty at {event}")).format(
             event=esc(role.event.localized("name", t.language))
@@ -73,11 +72,11 @@ async def on_duty(update: Update, context: Context) -> None:
     await send(update, context, "\n".join(lines), column(buttons))
 
 
-@signed
-async def on_duty_button(update: Update, context: Context, parts: list[str]) -> None:
+@signed(Duty)
+async def on_duty_button(update: Update, context: Context, action: Duty) -> None:
     _ = tr(update, context).gettext
     try:
-        role = await closing.set_duty(update.effective_user.id, int(parts[1]), parts[2] == "1")
+        role = await closing.set_duty(update.effective_user.id, action.event, action.on_duty)
     except UserInputError as error:
         await refuse(update, context, error)
         return
@@ -107,14 +106,13 @@ async def on_waves(update: Update, context: Context) -> None:
         await send(update, context, _("No departure group yet."))
 
 
-@signed
-async def on_volunteer_button(update: Update, context: Context, parts: list[str]) -> None:
+@signed(GroupCard)
+async def on_volunteer_button(update: Update, context: Context, card: GroupCard) -> None:
     t = tr(update, context)
     _ = t.gettext
-    action, group_id = parts[1], int(parts[2])
-    user_id = update.effective_user.id
+    group_id, user_id = card.group, update.effective_user.id
     try:
-        if action == "left":
+        if card.what == "left":
             # Every card of the group, this one too, then says who confirmed it, without
             # buttons (through the outbox).
             done = await closing.confirm_group_left(user_id, group_id)
@@ -125,30 +123,27 @@ async def on_volunteer_button(update: Update, context: Context, parts: list[str]
                 else _("Already confirmed by {name}.").format(name=done.confirmed_by),
             )
             return
-        if action == "miss":
-            candidates = await closing.missing_candidates(user_id, group_id)
-            await answer_query(update)
-            if not candidates:
-                await send(update, context, _("Everyone in this group is accounted for."))
-                return
-            buttons = [
-                (member.name, button(update, f"vm:{group_id}:{member.registration_id}"))
-                for member in candidates
-            ]
-            await send(update, context, _("Who is missing?"), column(buttons))
-            return
+        candidates = await closing.missing_candidates(user_id, group_id)
     except UserInputError as error:
         await refuse(update, context, error)
         return
-    await answer_query(update, _("This button is no longer active."))
+    await answer_query(update)
+    if not candidates:
+        await send(update, context, _("Everyone in this group is accounted for."))
+        return
+    buttons = [
+        (member.name, button(update, MissingPick(group_id, member.registration_id)))
+        for member in candidates
+    ]
+    await send(update, context, _("Who is missing?"), column(buttons))
 
 
-@signed
-async def on_missing_pick(update: Update, context: Context, parts: list[str]) -> None:
+@signed(MissingPick)
+async def on_missing_pick(update: Update, context: Context, pick: MissingPick) -> None:
     _ = tr(update, context).gettext
     try:
         registration = await closing.flag_missing(
-            update.effective_user.id, int(parts[1]), int(parts[2])
+            update.effective_user.id, pick.group, pick.registration
         )
     except UserInputError as error:
         await refuse(update, context, error)
@@ -164,29 +159,27 @@ async def on_missing_pick(update: Update, context: Context, parts: list[str]) ->
     )
 
 
-@signed
-async def on_safe_button(update: Update, context: Context, parts: list[str]) -> None:
-    """`hs:ok:<registration>`: she is safe (her group or the team); `hs:no:<registration>`:
-    a member of her group has no news either."""
+@signed(SafeAnswer)
+async def on_safe_button(update: Update, context: Context, answer: SafeAnswer) -> None:
+    """She is safe ("ok", from her group or the team), or a member of her group has no news
+    either ("no")."""
     _ = tr(update, context).gettext
-    user_id, registration_id = update.effective_user.id, int(parts[2])
+    user_id, registration_id = update.effective_user.id, answer.registration
     try:
-        if parts[1] == "ok":
+        if answer.what == "ok":
             registration = await escalation.confirm_safe(user_id, registration_id)
             note = _("✅ Thank you: everyone who was alerted knows {name} is safe.")
-        elif parts[1] == "no":
+        else:
             registration = await escalation.no_news(user_id, registration_id)
             note = (_("Thank you. She has said she is safe since: all clear.")
                     if registration.home_at else
                     _("Thank you. The volunteers are looking after it; tap “She's fine” if you "
                       "hear from {name}."))  # fmt: skip
-        else:
-            raise UserInputError(N_("This button is no longer active."))
     except UserInputError as error:
         await refuse(update, context, error)
         return
     await answer_query(update)
-    if parts[1] == "ok":
+    if answer.what == "ok":
         await close_buttons(update, pressed_label(update))
     await send(update, context, note.format(name=esc(registration.person.display_name or "?")))
 
@@ -195,9 +188,9 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("duty", on_duty, filters=PRIVATE),
         CommandHandler("waves", on_waves, filters=PRIVATE),
-        CallbackQueryHandler(on_attendee_button, pattern=signed_pattern("cl")),
-        CallbackQueryHandler(on_duty_button, pattern=signed_pattern("du")),
-        CallbackQueryHandler(on_volunteer_button, pattern=signed_pattern("vo")),
-        CallbackQueryHandler(on_missing_pick, pattern=signed_pattern("vm")),
-        CallbackQueryHandler(on_safe_button, pattern=signed_pattern("hs")),
+        CallbackQueryHandler(on_attendee_button, pattern=signed_pattern(Closing)),
+        CallbackQueryHandler(on_duty_button, pattern=signed_pattern(Duty)),
+        CallbackQueryHandler(on_volunteer_button, pattern=signed_pattern(GroupCard)),
+        CallbackQueryHandler(on_missing_pick, pattern=signed_pattern(MissingPick)),
+        CallbackQueryHandler(on_safe_button, pattern=signed_pattern(SafeAnswer)),
     ]

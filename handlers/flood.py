@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, TypeHandler
 
+from companion_bot import actions
 from companion_bot.i18n import N_, translations_of
+from handlers.callbacks import tapped
 from handlers.common import Context, answer_query, in_private_chat, send, tr
 from handlers.help import HELP_BUTTON
 
@@ -65,13 +67,18 @@ class FloodGuard:
 SLOW_DOWN = N_("You are sending a lot of messages at once. Give me a few seconds, then go on.")
 # Help is never dropped: /help, the "I need help" button, and the buttons of an alert.
 HELP_COMMAND = "/help"
-HELP_BUTTON_PREFIXES = ("hp:", "vh:")
+HELP_BUTTONS = (
+    actions.HelpLevelPick,
+    actions.HelpCancel,
+    actions.HelpAnswer,
+    actions.VolunteerHelp,
+)
 
 
 def asks_for_help(update: Update) -> bool:
     query = update.callback_query
     if query is not None:
-        return (query.data or "").startswith(HELP_BUTTON_PREFIXES)
+        return isinstance(tapped(update), HELP_BUTTONS)
     message = update.message
     if message is None or message.text is None:
         return False

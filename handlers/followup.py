@@ -12,10 +12,10 @@ from telegram.ext import (
     filters,
 )
 
+from companion_bot.actions import FollowupContact, FollowupDone, FollowupHome, FollowupMet
 from companion_bot.services import followups, lifecycle
 from companion_bot.services.errors import UserInputError
-from companion_bot.signing import signed_pattern
-from handlers.callbacks import button, signed
+from handlers.callbacks import button, signed, signed_pattern
 from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
 from handlers.conversation import END, Conversation
 
@@ -23,48 +23,55 @@ HOME, REPORT, CONTACT = "followup_home", "followup_report", "followup_contact"
 ANSWERS = "followup"
 THREAD = "followup_thread"
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+# Each step takes any of the follow-up's buttons, and refuses those of another step.
+FOLLOWUP = (FollowupMet, FollowupHome, FollowupDone)
+FollowupButton = FollowupMet | FollowupHome | FollowupDone
 
 
-@signed
-async def on_met(update: Update, context: Context, parts: list[str]) -> str | int:
+@signed(*FOLLOWUP)
+async def on_met(update: Update, context: Context, met: FollowupButton) -> str | int:
     _ = tr(update, context).gettext
-    if parts[1] != "met" or parts[3] not in lifecycle.MET_ANSWERS:
+    if not isinstance(met, FollowupMet) or met.answer not in lifecycle.MET_ANSWERS:
         await answer_query(update, _("This button is no longer active."))
         return END
-    context.user_data[ANSWERS] = {"event": int(parts[2]), "met": parts[3]}
+    context.user_data[ANSWERS] = {"event": met.event, "met": met.answer}
     await answer_query(update)
-    await close_buttons(update, _(lifecycle.MET_ANSWERS[parts[3]]))
-    if parts[4:] == [lifecycle.ONLINE_MARK]:  # she joined online: no trip home
-        return await ask_report(update, context, parts[2])
+    await close_buttons(update, _(lifecycle.MET_ANSWERS[met.answer]))
+    if met.mark == lifecycle.ONLINE_MARK:  # she joined online: no trip home
+        return await ask_report(update, context, met.event)
     await send(update, context, _("Did you get home well?"), column([
-        (_(label), button(update, f"fu:home:{parts[2]}:{value}"))
+        (_(label), button(update, FollowupHome(met.event, value)))
         for value, label in lifecycle.HOME_ANSWERS.items()
     ]))  # fmt: skip
     return HOME
 
 
-@signed
-async def on_home(update: Update, context: Context, parts: list[str]) -> str | int:
+@signed(*FOLLOWUP)
+async def on_home(update: Update, context: Context, home: FollowupButton) -> str | int:
     _ = tr(update, context).gettext
     answers = context.user_data.get(ANSWERS)
-    if parts[1] != "home" or answers is None or parts[3] not in lifecycle.HOME_ANSWERS:
+    if (
+        not isinstance(home, FollowupHome)
+        or answers is None
+        or home.answer not in lifecycle.HOME_ANSWERS
+    ):
         await answer_query(update, _("This button is no longer active."))
         return HOME if answers else END
-    answers["home"] = parts[3]
+    answers["home"] = home.answer
     await answer_query(update)
-    await close_buttons(update, _(lifecycle.HOME_ANSWERS[parts[3]]))
+    await close_buttons(update, _(lifecycle.HOME_ANSWERS[home.answer]))
     return await ask_report(update, context, answers["event"])
 
 
-async def ask_report(update: Update, context: Context, event: int | str) -> str:
+async def ask_report(update: Update, context: Context, event: int) -> str:
     _ = tr(update, context).gettext
     await send(
         update,
         context,
         _("Anything to report? Write it here, or tap a button."),
         column([
-            (_("Nothing to report"), button(update, f"fu:done:{event}:0")),
-            (_("I'd like to be contacted"), button(update, f"fu:done:{event}:1")),
+            (_("Nothing to report"), button(update, FollowupDone(event, contact=False))),
+            (_("I'd like to be contacted"), button(update, FollowupDone(event, contact=True))),
         ]),
     )  # fmt: skip
     return REPORT
@@ -73,36 +80,37 @@ async def ask_report(update: Update, context: Context, event: int | str) -> str:
 async def on_report_text(update: Update, context: Context) -> int:
     context.user_data.setdefault(ANSWERS, {})["report"] = update.effective_message.text
     _ = tr(update, context).gettext
-    answers = context.user_data[ANSWERS]
+    event = context.user_data[ANSWERS]["event"]
     await send(update, context, _("Thank you. Do you want the organizers to contact you about it?"),
                column([
-                   (_("No, stay anonymous"), button(update, f"fu:done:{answers['event']}:0")),
-                   (_("I'd like to be contacted"), button(update, f"fu:done:{answers['event']}:1")),
+                   (_("No, stay anonymous"), button(update, FollowupDone(event, contact=False))),
+                   (_("I'd like to be contacted"),
+                    button(update, FollowupDone(event, contact=True))),
                ]))  # fmt: skip
     return REPORT
 
 
-@signed
-async def on_done(update: Update, context: Context, parts: list[str]) -> int:
+@signed(*FOLLOWUP)
+async def on_done(update: Update, context: Context, done: FollowupButton) -> int:
     _ = tr(update, context).gettext
     answers = context.user_data.pop(ANSWERS, None)
     await answer_query(update)
     await close_buttons(update)
-    if parts[1] != "done" or answers is None:
+    if not isinstance(done, FollowupDone) or answers is None:
         return END
     await lifecycle.record_followup(
         update.effective_user.id, answers["event"], answers.get("met", ""),
-        answers.get("home", ""), answers.get("report"), contact=parts[3] == "1",
+        answers.get("home", ""), answers.get("report"), contact=done.contact,
     )  # fmt: skip
     await send(update, context, _("Thank you for your answers. See you at the next event!"))
     return END
 
 
-@signed
-async def on_contact(update: Update, context: Context, parts: list[str]) -> str | int:
-    """`fc:<answer>`: an organizer writes to her; `fc:<answer>:<organizer>`: she answers."""
+@signed(FollowupContact)
+async def on_contact(update: Update, context: Context, contact: FollowupContact) -> str | int:
+    """An organizer writes to her; with `organizer`, she answers that organizer."""
     _ = tr(update, context).gettext
-    answer_id, organizer_id = int(parts[1]), (int(parts[2]) if len(parts) > 2 else None)
+    answer_id, organizer_id = contact.answer, contact.organizer
     try:
         found = await followups.thread(update.effective_user.id, answer_id, organizer_id)
     except UserInputError as error:
@@ -143,13 +151,13 @@ def conversation(fallbacks: list[BaseHandler]) -> Conversation:
     return Conversation(
         name="followup",
         entry_points=[
-            CallbackQueryHandler(on_met, pattern=signed_pattern("fu")),
-            CallbackQueryHandler(on_contact, pattern=signed_pattern("fc")),
+            CallbackQueryHandler(on_met, pattern=signed_pattern(*FOLLOWUP)),
+            CallbackQueryHandler(on_contact, pattern=signed_pattern(FollowupContact)),
         ],
         states={
-            HOME: [CallbackQueryHandler(on_home, pattern=signed_pattern("fu"))],
+            HOME: [CallbackQueryHandler(on_home, pattern=signed_pattern(*FOLLOWUP))],
             REPORT: [
-                CallbackQueryHandler(on_done, pattern=signed_pattern("fu")),
+                CallbackQueryHandler(on_done, pattern=signed_pattern(*FOLLOWUP)),
                 MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, on_report_text),
             ],
             CONTACT: [MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, on_contact_text)],

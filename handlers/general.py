@@ -4,7 +4,6 @@ no journey expects, and the error handler."""
 from __future__ import annotations
 
 import logging
-import re
 
 from telegram import Update
 from telegram.error import BadRequest, Forbidden
@@ -19,8 +18,8 @@ from telegram.ext import (
 )
 
 from companion_bot import persistence
+from companion_bot.actions import ChooseLanguage, LeaveConfirm, LeaveKeep, LeavePick
 from companion_bot.i18n import (
-    LANGUAGE_CODES,
     LANGUAGE_NAMES,
     LANGUAGES,
     pick_language,
@@ -30,6 +29,7 @@ from companion_bot.services import outbox, people, registrations
 from companion_bot.services.errors import UserInputError
 from companion_bot.workers.inbox import current_scope
 from handlers import relay
+from handlers.callbacks import pattern, unsigned
 from handlers.common import (
     LANGUAGE_KEY,
     Context,
@@ -46,16 +46,19 @@ from handlers.start import welcome_text
 
 logger = logging.getLogger(__name__)
 PRIVATE = filters.ChatType.PRIVATE
+LEAVE = (LeavePick, LeaveConfirm, LeaveKeep)
+LeaveButton = LeavePick | LeaveConfirm | LeaveKeep
 
 
 async def on_language(update: Update, context: Context) -> None:
     _ = tr(update, context).gettext
-    buttons = [(LANGUAGE_NAMES[lang], f"lang:{lang}") for lang in LANGUAGES]
+    buttons = [(LANGUAGE_NAMES[lang], ChooseLanguage(lang).encode()) for lang in LANGUAGES]
     await send(update, context, _("Choose your language:"), column(buttons))
 
 
-async def on_language_button(update: Update, context: Context) -> None:
-    language = update.callback_query.data.removeprefix("lang:")
+@unsigned(ChooseLanguage)
+async def on_language_button(update: Update, context: Context, choice: ChooseLanguage) -> None:
+    language = choice.code
     await people.set_language(update.effective_user.id, language)
     remember_language(context, language)
     _ = tr(update, context).gettext
@@ -110,24 +113,24 @@ async def on_leave(update: Update, context: Context) -> int:
             _("Cancel my registration for {event}").format(
                 event=reg.event.localized("name", t.language)
             ),
-            f"leave:{reg.id}",
+            LeavePick(reg.id).encode(),
         )
         for reg in mine
     ]
-    buttons.append((_("Keep my registration"), "leave:no"))
+    buttons.append((_("Keep my registration"), LeaveKeep().encode()))
     await send(update, context, _("Which registration do you want to cancel?"), column(buttons))
     return END
 
 
-async def on_leave_button(update: Update, context: Context) -> None:
+@unsigned(*LEAVE)
+async def on_leave_button(update: Update, context: Context, choice: LeaveButton) -> None:
     _ = tr(update, context).gettext
-    choice = update.callback_query.data.removeprefix("leave:")
-    if choice == "no":
+    if isinstance(choice, LeaveKeep):
         await answer_query(update)
         await close_buttons(update, _("Keep my registration"))
         return
-    if choice.startswith("yes:"):
-        cancelled = await registrations.cancel(update.effective_user.id, int(choice[4:]))
+    if isinstance(choice, LeaveConfirm):
+        cancelled = await registrations.cancel(update.effective_user.id, choice.registration)
         if cancelled is None:
             await answer_query(update, _("This button is no longer active."))
             await close_buttons(update)
@@ -148,7 +151,12 @@ async def on_leave_button(update: Update, context: Context) -> None:
         update,
         context,
         _("Are you sure? Your companions will no longer count on you."),
-        column([(_("Yes, cancel it"), f"leave:yes:{choice}"), (_("No, keep it"), "leave:no")]),
+        column(
+            [
+                (_("Yes, cancel it"), LeaveConfirm(choice.registration).encode()),
+                (_("No, keep it"), LeaveKeep().encode()),
+            ]
+        ),
     )
 
 
@@ -158,7 +166,7 @@ def everywhere() -> list[BaseHandler]:
         CommandHandler("leave", on_leave, filters=PRIVATE),
         CommandHandler("language", on_language, filters=PRIVATE),
         CommandHandler("name", on_name, filters=PRIVATE),
-        CallbackQueryHandler(on_language_button, pattern=re.compile(rf"^lang:({LANGUAGE_CODES})$")),
+        CallbackQueryHandler(on_language_button, pattern=pattern(ChooseLanguage)),
     ]
 
 
@@ -212,9 +220,7 @@ def global_handlers() -> list[BaseHandler]:
     return [
         CommandHandler("cancel", on_cancel, filters=PRIVATE),
         *everywhere(),
-        CallbackQueryHandler(
-            on_leave_button, pattern=re.compile(r"^leave:(no|\d{1,9}|yes:\d{1,9})$")
-        ),
+        CallbackQueryHandler(on_leave_button, pattern=pattern(*LEAVE)),
         CallbackQueryHandler(on_stray_button),
         relay.relay_handler(),
         MessageHandler(PRIVATE & filters.UpdateType.MESSAGE, on_stray_message),

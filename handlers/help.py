@@ -4,8 +4,6 @@ must work whatever she was doing, and while her alert is open what she writes go
 
 from __future__ import annotations
 
-import re
-
 from telegram import Update
 from telegram.ext import (
     ApplicationHandlerStop,
@@ -16,13 +14,13 @@ from telegram.ext import (
     filters,
 )
 
+from companion_bot.actions import HelpAnswer, HelpCancel, HelpLevelPick, VolunteerHelp
 from companion_bot.i18n import translations_of
 from companion_bot.models import HelpLevel
 from companion_bot.services import help as alerts
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.messaging import HELP_BUTTON
-from companion_bot.signing import signed_pattern
-from handlers.callbacks import button, signed
+from handlers.callbacks import button, pattern, signed, signed_pattern, unsigned
 from handlers.common import Context, answer_query, close_buttons, column, send, tr
 from handlers.start import welcome_text
 
@@ -40,8 +38,11 @@ async def on_help(update: Update, context: Context) -> None:
             "a volunteer or the bar."
         ))  # fmt: skip
         raise ApplicationHandlerStop
-    buttons = [(_(label), f"hp:lvl:{level.value}") for level, label in alerts.LEVEL_NAMES.items()]
-    buttons.append((_("Cancel"), "hp:cancel"))
+    buttons = [
+        (_(label), HelpLevelPick(level.value).encode())
+        for level, label in alerts.LEVEL_NAMES.items()
+    ]
+    buttons.append((_("Cancel"), HelpCancel().encode()))
     await send(
         update,
         context,
@@ -51,11 +52,11 @@ async def on_help(update: Update, context: Context) -> None:
     raise ApplicationHandlerStop
 
 
-async def on_level(update: Update, context: Context) -> None:
+@unsigned(HelpLevelPick)
+async def on_level(update: Update, context: Context, pick: HelpLevelPick) -> None:
     _ = tr(update, context).gettext
-    level = update.callback_query.data.removeprefix("hp:lvl:")
     try:
-        alert = await alerts.draft(update.effective_user.id, level)
+        alert = await alerts.draft(update.effective_user.id, pick.level)
     except UserInputError as error:
         await answer_query(update)
         await send(update, context, error.translate(_))
@@ -67,8 +68,8 @@ async def on_level(update: Update, context: Context) -> None:
         context,
         _("Send an alert to the volunteers on duty now?"),
         column([
-            (_("🆘 Yes, alert them"), button(update, f"hp:yes:{alert.id}")),
-            (_("Cancel"), button(update, f"hp:no:{alert.id}")),
+            (_("🆘 Yes, alert them"), button(update, HelpAnswer("yes", alert.id))),
+            (_("Cancel"), button(update, HelpAnswer("no", alert.id))),
         ]),
     )  # fmt: skip
     raise ApplicationHandlerStop
@@ -80,10 +81,10 @@ async def on_cancel_menu(update: Update, context: Context) -> None:
     raise ApplicationHandlerStop
 
 
-@signed
-async def on_her_button(update: Update, context: Context, parts: list[str]) -> None:
+@signed(HelpAnswer)
+async def on_her_button(update: Update, context: Context, answer: HelpAnswer) -> None:
     _ = tr(update, context).gettext
-    action, alert_id = parts[1], int(parts[2])
+    action, alert_id = answer.what, answer.alert
     user_id = update.effective_user.id
     try:
         if action == "yes":
@@ -92,7 +93,7 @@ async def on_her_button(update: Update, context: Context, parts: list[str]) -> N
             await close_buttons(update, _("🆘 Yes, alert them"))
             text = await alerts.sent_text(tr(update, context), sent)
             await send(update, context, text, column(
-                [(_("I'm OK now, close it"), button(update, f"hp:close:{alert_id}"))]
+                [(_("I'm OK now, close it"), button(update, HelpAnswer("close", alert_id)))]
             ))  # fmt: skip
         elif action == "no":
             await alerts.cancel(user_id, alert_id)
@@ -108,11 +109,11 @@ async def on_her_button(update: Update, context: Context, parts: list[str]) -> N
     raise ApplicationHandlerStop
 
 
-@signed
-async def on_volunteer_button(update: Update, context: Context, parts: list[str]) -> None:
+@signed(VolunteerHelp)
+async def on_volunteer_button(update: Update, context: Context, tapped: VolunteerHelp) -> None:
     t = tr(update, context)
     _ = t.gettext
-    action, alert_id = parts[1], int(parts[2])
+    action, alert_id = tapped.what, tapped.alert
     user_id = update.effective_user.id
     try:
         if action == "claim":
@@ -128,7 +129,7 @@ async def on_volunteer_button(update: Update, context: Context, parts: list[str]
                 update,
                 context,
                 _("Thank you. She knows you are coming. Close the alert once she is safe."),
-                column([(_(alerts.CLOSE), button(update, f"vh:close:{alert_id}"))]),
+                column([(_(alerts.CLOSE), button(update, VolunteerHelp("close", alert_id)))]),
             )
         elif action == "close":
             await alerts.close(user_id, alert_id)
@@ -160,10 +161,10 @@ def early_handlers() -> list[BaseHandler]:
     return [
         CommandHandler("help", on_help, filters=filters.ChatType.PRIVATE),
         MessageHandler(PRIVATE & filters.Text(help_texts), on_help),
-        CallbackQueryHandler(on_level, pattern=re.compile(r"^hp:lvl:[a-z]{1,16}$")),
-        CallbackQueryHandler(on_cancel_menu, pattern=re.compile(r"^hp:cancel$")),
-        CallbackQueryHandler(on_her_button, pattern=signed_pattern("hp")),
-        CallbackQueryHandler(on_volunteer_button, pattern=signed_pattern("vh")),
+        CallbackQueryHandler(on_level, pattern=pattern(HelpLevelPick)),
+        CallbackQueryHandler(on_cancel_menu, pattern=pattern(HelpCancel)),
+        CallbackQueryHandler(on_her_button, pattern=signed_pattern(HelpAnswer)),
+        CallbackQueryHandler(on_volunteer_button, pattern=signed_pattern(VolunteerHelp)),
         MessageHandler(PRIVATE & (filters.TEXT | filters.LOCATION), on_detail),
     ]
 

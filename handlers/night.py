@@ -14,14 +14,24 @@ from telegram.ext import (
     filters,
 )
 
+from companion_bot.actions import (
+    Action,
+    BroadcastAudience,
+    BroadcastPreview,
+    DepartureEdit,
+    DeparturePoint,
+    DepartureRemoval,
+    EventPick,
+    SettingPick,
+    SettingValue,
+)
 from companion_bot.i18n import N_plural, Translator
 from companion_bot.services import broadcasts, groups
 from companion_bot.services.broadcasts import Audience
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.times import next_occurrence, parse_clock
-from companion_bot.signing import signed_pattern
 from handlers.board import board_line, board_markup
-from handlers.callbacks import button, signed
+from handlers.callbacks import button, signed, signed_pattern
 from handlers.common import (
     SIGNED_UP,
     Context,
@@ -55,7 +65,7 @@ async def pick_event(update: Update, context: Context, action: str) -> int | str
     if len(events) == 1:
         return events[0].id
     buttons = [
-        (event.localized("name", t.language), button(update, f"ev:{action}:{event.id}"))
+        (event.localized("name", t.language), button(update, EventPick(action, event.id)))
         for event in events
     ]
     await send(update, context, _("Which event?"), column(buttons))
@@ -97,22 +107,22 @@ async def ask_audience(update: Update, context: Context, event_id: int) -> int |
             Audience.VOLUNTEERS: _("Volunteers ({count})"),
             Audience.ORGANIZERS: _("Organizers ({count})"),
         }[audience].format(count=count)
-        buttons.append((label, button(update, f"bc:to:{audience.value}:0")))
+        buttons.append((label, button(update, BroadcastAudience(audience.value, 0))))
     for wave in await broadcasts.event_waves(event_id):
         count = len(await broadcasts.recipients(event_id, Audience.WAVE, wave.id))
         label = _("Departure {time} ({count})").format(
             time=t.time(wave.departs_at, event.timezone), count=count
         )
-        buttons.append((label, button(update, f"bc:to:wave:{wave.id}")))
+        buttons.append((label, button(update, BroadcastAudience(Audience.WAVE.value, wave.id))))
     await send(update, context, _("Who is this message for?"), column(buttons))
     return AUDIENCE
 
 
-@signed
-async def on_event_pick(update: Update, context: Context, parts: list[str]) -> int | str:
+@signed(EventPick)
+async def on_event_pick(update: Update, context: Context, pick: EventPick) -> int | str:
     await answer_query(update)
     await close_buttons(update)
-    action, event_id = parts[1], int(parts[2])
+    action, event_id = pick.what, pick.event
     if action == "bc":
         return await ask_audience(update, context, event_id)
     if action == "dp":
@@ -126,14 +136,14 @@ async def on_event_pick(update: Update, context: Context, parts: list[str]) -> i
     return END
 
 
-@signed
-async def on_audience(update: Update, context: Context, parts: list[str]) -> str:
+@signed(BroadcastAudience)
+async def on_audience(update: Update, context: Context, pick: BroadcastAudience) -> str:
     _ = tr(update, context).gettext
-    if parts[1] != "to" or parts[2] not in {a.value for a in Audience}:
+    if pick.audience not in {a.value for a in Audience}:
         await answer_query(update, _("This button is no longer active."))
         return AUDIENCE
     draft = context.user_data.setdefault(DRAFT, {})
-    draft["audience"], draft["wave"] = parts[2], int(parts[3]) or None
+    draft["audience"], draft["wave"] = pick.audience, pick.wave or None
     await answer_query(update)
     await close_buttons(update, pressed(update))
     await send(update, context, _("Write your message (text only)."))
@@ -165,26 +175,23 @@ async def on_text(update: Update, context: Context) -> str:
         + "\n\n"
         + esc(text),
         column([
-            (_("📣 Send"), button(update, f"bc:send:{draft['event']}")),
-            (_("✏️ Rewrite"), button(update, "bc:rewrite:0")),
-            (_("Cancel"), button(update, "bc:cancel:0")),
+            (_("📣 Send"), button(update, BroadcastPreview("send", draft["event"]))),
+            (_("✏️ Rewrite"), button(update, BroadcastPreview("rewrite", 0))),
+            (_("Cancel"), button(update, BroadcastPreview("cancel", 0))),
         ]),
     )  # fmt: skip
     return PREVIEW
 
 
-@signed
-async def on_preview(update: Update, context: Context, parts: list[str]) -> int | str:
+@signed(BroadcastPreview)
+async def on_preview(update: Update, context: Context, preview: BroadcastPreview) -> int | str:
     _ = tr(update, context).gettext
-    if parts[1] not in ("send", "rewrite", "cancel"):
-        await answer_query(update, _("This button is no longer active."))
-        return PREVIEW
     await answer_query(update)
     await close_buttons(update, pressed(update))
-    if parts[1] == "rewrite":
+    if preview.what == "rewrite":
         await send(update, context, _("Write your message (text only)."))
         return WRITING
-    if parts[1] == "cancel":
+    if preview.what == "cancel":
         context.user_data.pop(DRAFT, None)
         await send(update, context, _("Nothing was sent."))
         return END
@@ -350,41 +357,38 @@ async def show_waves(update: Update, context: Context, event_id: int) -> int | s
         point = wave.meeting_point.localized("name", t.language) if wave.meeting_point else ""
         time = t.time(wave.departs_at, event.timezone)
         buttons.append((_("Change {time} — {point}").format(time=time, point=point),
-                        button(update, f"dp:wave:{wave.id}")))  # fmt: skip
+                        button(update, DepartureEdit("wave", wave.id))))  # fmt: skip
         buttons.append(
-            (_("🗑 Remove {time}").format(time=time), button(update, f"dp:del:{wave.id}"))
+            (_("🗑 Remove {time}").format(time=time), button(update, DepartureEdit("del", wave.id)))
         )
-    buttons.append((_("➕ Add a departure"), button(update, f"dp:add:{event_id}")))
+    buttons.append((_("➕ Add a departure"), button(update, DepartureEdit("add", event_id))))
     await send(update, context, _("Departures of {event}:").format(
         event=esc(event.localized("name", t.language))), column(buttons))  # fmt: skip
     return WAVE_TIME
 
 
-@signed
-async def on_wave_pick(update: Update, context: Context, parts: list[str]) -> str:
+@signed(DepartureEdit)
+async def on_wave_pick(update: Update, context: Context, edit: DepartureEdit) -> str:
     t = tr(update, context)
     _ = t.gettext
-    if parts[1] not in ("add", "wave", "del"):
-        await answer_query(update, _("This button is no longer active."))
-        return WAVE_TIME
     await answer_query(update)
     await close_buttons(update, pressed(update))
     draft = context.user_data.setdefault(DRAFT, {})
-    if parts[1] == "del":
-        draft["wave"] = int(parts[2])
+    if edit.what == "del":
+        draft["wave"] = edit.target
         await send(update, context, _(
             "Remove this departure? Its groups and people move to the nearest other departure "
             "and are told."
         ), column([
-            (_("🗑 Yes, remove it"), button(update, f"dp:delyes:{parts[2]}")),
-            (_("Keep it"), button(update, "dp:delno:0")),
+            (_("🗑 Yes, remove it"), button(update, DepartureRemoval("delyes", edit.target))),
+            (_("Keep it"), button(update, DepartureRemoval("delno", 0))),
         ]))  # fmt: skip
         return WAVE_REMOVE
-    if parts[1] == "add":
+    if edit.what == "add":
         draft["wave"] = None
         await send(update, context, _("Time of the new departure? Like 04:30."))
         return NEW_WAVE
-    draft["wave"] = int(parts[2])
+    draft["wave"] = edit.target
     await send(update, context, _("New time for this departure? Like 03:30."))
     return NEW_WAVE
 
@@ -409,21 +413,17 @@ async def on_wave_time(update: Update, context: Context) -> int | str:
     if not points:
         return await save_wave(update, context, None)
     await send(update, context, _("From which meeting point?"), column(
-        [(point.localized("name", t.language), button(update, f"dp:point:{point.id}"))
+        [(point.localized("name", t.language), button(update, DeparturePoint(point.id)))
          for point in points]
     ))  # fmt: skip
     return WAVE_POINT
 
 
-@signed
-async def on_wave_point(update: Update, context: Context, parts: list[str]) -> int | str:
-    _ = tr(update, context).gettext
-    if parts[1] != "point":
-        await answer_query(update, _("This button is no longer active."))
-        return WAVE_POINT
+@signed(DeparturePoint)
+async def on_wave_point(update: Update, context: Context, pick: DeparturePoint) -> int | str:
     await answer_query(update)
     await close_buttons(update, pressed(update))
-    return await save_wave(update, context, int(parts[2]))
+    return await save_wave(update, context, pick.point)
 
 
 async def save_wave(update: Update, context: Context, point_id: int | None) -> int:
@@ -452,21 +452,18 @@ async def save_wave(update: Update, context: Context, point_id: int | None) -> i
     return END
 
 
-@signed
-async def on_wave_remove(update: Update, context: Context, parts: list[str]) -> int | str:
+@signed(DepartureRemoval)
+async def on_wave_remove(update: Update, context: Context, tapped: DepartureRemoval) -> int | str:
     t = tr(update, context)
     _ = t.gettext
-    if parts[1] not in ("delyes", "delno"):
-        await answer_query(update, _("This button is no longer active."))
-        return WAVE_REMOVE
     await answer_query(update)
     await close_buttons(update, pressed(update))
     context.user_data.pop(DRAFT, None)
-    if parts[1] == "delno":
+    if tapped.what == "delno":
         await send(update, context, _("Nothing was changed."))
         return END
     try:
-        removal = await broadcasts.remove_wave(update.effective_user.id, int(parts[2]))
+        removal = await broadcasts.remove_wave(update.effective_user.id, tapped.wave)
     except UserInputError as error:
         return await refuse(update, context, error)
     wave = removal.moved_to
@@ -501,39 +498,41 @@ async def show_settings(update: Update, context: Context, event_id: int) -> None
         lines.append(_("• {setting}: {minutes} min").format(setting=_(setting.label),
                                                             minutes=value))  # fmt: skip
         buttons.append((_("Change: {setting}").format(setting=_(setting.label)),
-                        button(update, f"st:{event.id}:{code}")))  # fmt: skip
+                        button(update, SettingPick(event.id, code))))  # fmt: skip
     await send(update, context, "\n".join(lines), column(buttons))
 
 
-@signed
-async def on_settings_button(update: Update, context: Context, parts: list[str]) -> None:
-    """`st:<event>:<setting>` offers its values; `st:<event>:<setting>:<minutes>` saves."""
+@signed(SettingPick, SettingValue)
+async def on_settings_button(
+    update: Update, context: Context, tapped: SettingPick | SettingValue
+) -> None:
+    """`SettingPick` offers the setting's values; `SettingValue` saves one."""
     _ = tr(update, context).gettext
-    setting = broadcasts.EVENT_SETTINGS.get(parts[2]) if len(parts) > 2 else None
-    if setting is None or len(parts) > 4:
+    setting = broadcasts.EVENT_SETTINGS.get(tapped.setting)
+    if setting is None:
         await answer_query(update, _("This button is no longer active."))
         return
-    event_id = int(parts[1])
-    if len(parts) == 3:
+    event_id = tapped.event
+    if isinstance(tapped, SettingPick):
         await answer_query(update)
         await close_buttons(update, _(setting.label))
         await send(update, context, _("{setting}: how many minutes?").format(
             setting=_(setting.label)), keyboard([[
-                (str(minutes), button(update, f"st:{event_id}:{parts[2]}:{minutes}"))
+                (str(minutes), button(update, SettingValue(event_id, tapped.setting, minutes)))
                 for minutes in setting.choices
             ]]))  # fmt: skip
         return
     try:
-        await broadcasts.change_setting(update.effective_user.id, event_id, parts[2],
-                                        int(parts[3]))  # fmt: skip
+        await broadcasts.change_setting(update.effective_user.id, event_id, tapped.setting,
+                                        tapped.minutes)  # fmt: skip
     except UserInputError as error:
         await refuse(update, context, error)
         return
     await answer_query(update)
-    await close_buttons(update, parts[3])
+    await close_buttons(update, str(tapped.minutes))
     await send(update, context, _(
         "Done: {setting}: {minutes} min. Reminders and alerts still to come follow it."
-    ).format(setting=_(setting.label), minutes=parts[3]))  # fmt: skip
+    ).format(setting=_(setting.label), minutes=tapped.minutes))  # fmt: skip
 
 
 async def on_unexpected(update: Update, context: Context) -> None:
@@ -545,22 +544,26 @@ async def on_stale(update: Update, context: Context) -> None:
     await answer_query(update, tr(update, context).gettext("This button is no longer active."))
 
 
+def signed_handler(callback, kind: type[Action]) -> CallbackQueryHandler:
+    return CallbackQueryHandler(callback, pattern=signed_pattern(kind))
+
+
 def conversation(fallbacks: list[BaseHandler]) -> Conversation:
     return Conversation(
         name="night",
         entry_points=[
             CommandHandler("broadcast", on_broadcast, filters=PRIVATE),
             CommandHandler("departures", on_departures, filters=PRIVATE),
-            CallbackQueryHandler(on_event_pick, pattern=signed_pattern("ev")),
+            CallbackQueryHandler(on_event_pick, pattern=signed_pattern(EventPick)),
         ],
         states={
-            AUDIENCE: [CallbackQueryHandler(on_audience, pattern=signed_pattern("bc"))],
+            AUDIENCE: [signed_handler(on_audience, BroadcastAudience)],
             WRITING: [MessageHandler(TEXT, on_text)],
-            PREVIEW: [CallbackQueryHandler(on_preview, pattern=signed_pattern("bc"))],
-            WAVE_TIME: [CallbackQueryHandler(on_wave_pick, pattern=signed_pattern("dp"))],
+            PREVIEW: [signed_handler(on_preview, BroadcastPreview)],
+            WAVE_TIME: [signed_handler(on_wave_pick, DepartureEdit)],
             NEW_WAVE: [MessageHandler(TEXT, on_wave_time)],
-            WAVE_POINT: [CallbackQueryHandler(on_wave_point, pattern=signed_pattern("dp"))],
-            WAVE_REMOVE: [CallbackQueryHandler(on_wave_remove, pattern=signed_pattern("dp"))],
+            WAVE_POINT: [signed_handler(on_wave_point, DeparturePoint)],
+            WAVE_REMOVE: [signed_handler(on_wave_remove, DepartureRemoval)],
         },
         fallbacks=[
             *fallbacks,
@@ -575,5 +578,5 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("dashboard", on_dashboard, filters=PRIVATE),
         CommandHandler("match", on_match, filters=PRIVATE),
         CommandHandler("settings", on_settings, filters=PRIVATE),
-        CallbackQueryHandler(on_settings_button, pattern=signed_pattern("st")),
+        CallbackQueryHandler(on_settings_button, pattern=signed_pattern(SettingPick, SettingValue)),
     ]

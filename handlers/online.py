@@ -11,23 +11,20 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
+from companion_bot.actions import TableJoined
 from companion_bot.services import tables
 from companion_bot.services.errors import UserInputError
-from companion_bot.signing import signed_pattern
-from handlers.callbacks import signed
+from handlers.callbacks import signed, signed_pattern
 from handlers.common import Context, answer_query, close_buttons, esc, send, tr
 
 PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
 
-@signed
-async def on_joined(update: Update, context: Context, parts: list[str]) -> None:
-    """`tin:<group>`: she is in her table's call."""
+@signed(TableJoined)
+async def on_joined(update: Update, context: Context, joined: TableJoined) -> None:
+    """She is in her table's call."""
     _ = tr(update, context).gettext
-    if len(parts) != 2 or not parts[1].isdigit():
-        await answer_query(update, _("This button is no longer active."))
-        return
-    if not await tables.joined(update.effective_user.id, int(parts[1])):
+    if not await tables.joined(update.effective_user.id, joined.group):
         await answer_query(update, _("This button is no longer active."))
         await close_buttons(update)
         return
@@ -124,5 +121,5 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("addtable", on_add_table, filters=PRIVATE),
         CommandHandler("tables", on_tables, filters=PRIVATE),
         CommandHandler("movetable", on_move, filters=PRIVATE),
-        CallbackQueryHandler(on_joined, pattern=signed_pattern("tin")),
+        CallbackQueryHandler(on_joined, pattern=signed_pattern(TableJoined)),
     ]

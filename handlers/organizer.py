@@ -9,7 +9,6 @@ language code is in hers. The draft keeps them as `Versions.to_json()` lists."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +23,14 @@ from telegram.ext import (
 )
 
 from companion_bot import clock
+from companion_bot.actions import (
+    Action,
+    NewEventCreate,
+    NewEventDefault,
+    NewEventKind,
+    NewEventPlace,
+    NewEventRestart,
+)
 from companion_bot.i18n import LANGUAGES, N_, N_plural, Translator
 from companion_bot.models import Event, EventKind
 from companion_bot.services import roles, safeplace, tables
@@ -61,6 +68,7 @@ from companion_bot.services.texts import Versions
 from companion_bot.services.times import parse_local_datetime
 from companion_bot.telegram_links import event_links
 from companion_bot.whatsapp import links as whatsapp_links
+from handlers.callbacks import pattern, unsigned
 from handlers.common import (
     SIGNED_UP,
     Context,
@@ -411,8 +419,8 @@ async def ask(update: Update, context: Context, key: str) -> str:
             review_text(t, draft),
             column(
                 [
-                    (_("✅ Create the event"), "ne:create"),
-                    (_("Start again"), "ne:restart"),
+                    (_("✅ Create the event"), NewEventCreate().encode()),
+                    (_("Start again"), NewEventRestart().encode()),
                 ]
             ),
         )
@@ -426,12 +434,13 @@ async def ask(update: Update, context: Context, key: str) -> str:
             if isinstance(field.default_label, tuple)
             else _(field.default_label).format(timezone=timezone)
         )
-        buttons.append((label, f"ne:default:{key}"))
+        buttons.append((label, NewEventDefault(key).encode()))
     if key == "name" and "kind" not in draft:
-        buttons += [(_(label), f"ne:kind:{value}") for label, value in KIND_BUTTONS]
+        buttons += [(_(label), NewEventKind(value).encode()) for label, value in KIND_BUTTONS]
     if key == "where":
         buttons += [
-            (place_name, f"ne:where:{place_id}") for place_id, place_name in suggestion_names(draft)
+            (place_name, NewEventPlace(place_id).encode())
+            for place_id, place_name in suggestion_names(draft)
         ]
     question = _(field.question).format(max_days=MAX_RETENTION_DAYS)
     if key == "name" and "kind" not in draft:
@@ -472,9 +481,10 @@ async def on_text(update: Update, context: Context) -> str:
     return await ask(update, context, next_key(key, draft))
 
 
-async def on_kind(update: Update, context: Context) -> str:
+@unsigned(NewEventKind)
+async def on_kind(update: Update, context: Context, tapped: NewEventKind) -> str:
     """A kind of event tapped under the first question: asked again, for that kind."""
-    choice = update.callback_query.data.removeprefix("ne:kind:")
+    choice = tapped.kind
     draft = context.user_data[DRAFT_KEY]
     if context.user_data.get(STEP_KEY) != "name" or "kind" in draft:
         return await stale(update, context)
@@ -485,8 +495,9 @@ async def on_kind(update: Update, context: Context) -> str:
     return await ask(update, context, "name")
 
 
-async def on_default(update: Update, context: Context) -> str:
-    key = update.callback_query.data.removeprefix("ne:default:")
+@unsigned(NewEventDefault)
+async def on_default(update: Update, context: Context, tapped: NewEventDefault) -> str:
+    key = tapped.key
     field = FIELD_BY_KEY.get(key)
     if key != context.user_data.get(STEP_KEY) or field is None or field.default is None:
         return await stale(update, context)
@@ -503,8 +514,9 @@ async def on_location(update: Update, context: Context) -> str:
     return await ask(update, context, next_key("where", draft))
 
 
-async def on_where_pick(update: Update, context: Context) -> str:
-    place_id = update.callback_query.data.removeprefix("ne:where:")
+@unsigned(NewEventPlace)
+async def on_where_pick(update: Update, context: Context, tapped: NewEventPlace) -> str:
+    place_id = tapped.place
     draft = context.user_data[DRAFT_KEY]
     found = venue_from_place_id(place_id)
     if found is None or place_id not in draft.get("where_suggestions", []):
@@ -746,19 +758,19 @@ async def on_my_events(update: Update, context: Context) -> None:
 def new_event_conversation(fallbacks: list[BaseHandler]) -> Conversation:
     text = PRIVATE & filters.TEXT & ~filters.COMMAND
 
-    def button(pattern: str, callback: Callable[..., Awaitable]) -> CallbackQueryHandler:
-        return CallbackQueryHandler(callback, pattern=re.compile(pattern))
+    def button(callback: Callable[..., Awaitable], kind: type[Action]) -> CallbackQueryHandler:
+        return CallbackQueryHandler(callback, pattern=pattern(kind))
 
     states: dict[object, list[BaseHandler]] = {
-        field.key: [MessageHandler(text, on_text), button(r"^ne:default:[a-z]+$", on_default)]
+        field.key: [MessageHandler(text, on_text), button(on_default, NewEventDefault)]
         for field in FIELDS
     }
-    states["name"].append(button(r"^ne:kind:(online|hybrid|small)$", on_kind))
+    states["name"].append(button(on_kind, NewEventKind))
     states["where"] += [
         MessageHandler(PRIVATE & filters.LOCATION, on_location),
-        button(r"^ne:where:[a-z0-9-]{1,60}$", on_where_pick),
+        button(on_where_pick, NewEventPlace),
     ]
-    states[REVIEW] = [button(r"^ne:create$", on_create), button(r"^ne:restart$", on_restart)]
+    states[REVIEW] = [button(on_create, NewEventCreate), button(on_restart, NewEventRestart)]
     return Conversation(
         name=CONVERSATION_NAME,
         entry_points=[CommandHandler("newevent", on_new_event, filters=PRIVATE)],

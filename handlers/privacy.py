@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from telegram import Update
 from telegram.ext import (
     BaseHandler,
@@ -12,6 +10,7 @@ from telegram.ext import (
     filters,
 )
 
+from companion_bot.actions import Avoid, Forget
 from companion_bot.i18n import LANGUAGE_NAMES, N_, N_plural, Translator
 from companion_bot.models import FollowupAnswer, GroupKind, HelpAlert, HelpLevel
 from companion_bot.services import outbox, privacy
@@ -20,9 +19,8 @@ from companion_bot.services.groups import KIND_NAMES
 from companion_bot.services.help import LEVEL_NAMES
 from companion_bot.services.lifecycle import HOME_ANSWERS, MET_ANSWERS
 from companion_bot.services.questions import summary_text
-from companion_bot.signing import signed_pattern
 from companion_bot.text_limits import split_lines
-from handlers.callbacks import button, signed
+from handlers.callbacks import button, pattern, signed, signed_pattern, unsigned
 from handlers.common import (
     Context,
     answer_query,
@@ -161,15 +159,21 @@ async def on_forget(update: Update, context: Context) -> int:
             "Delete everything this bot keeps about you? Your registrations are cancelled, your "
             "groups are only told that a member left, and this cannot be undone."
         ),
-        column([(_("Yes, delete everything"), "fg:yes"), (_("No, keep it"), "fg:no")]),
+        column(
+            [
+                (_("Yes, delete everything"), Forget("yes").encode()),
+                (_("No, keep it"), Forget("no").encode()),
+            ]
+        ),
     )
     return END
 
 
-async def on_forget_button(update: Update, context: Context) -> None:
+@unsigned(Forget)
+async def on_forget_button(update: Update, context: Context, forget: Forget) -> None:
     _ = tr(update, context).gettext
     await answer_query(update)
-    if update.callback_query.data == "fg:no":
+    if forget.answer == "no":
         await close_buttons(update, _("No, keep it"))
         return
     forgotten = await privacy.forget(update.effective_user.id)
@@ -211,16 +215,16 @@ async def on_companions(update: Update, context: Context) -> int:
             label = _("Not again with {name} ({event})").format(
                 name=companion.name, event=event_name
             )
-            buttons.append((label, button(update, f"av:{companion.person_id}")))
+            buttons.append((label, button(update, Avoid(companion.person_id))))
     await send(update, context, "\n".join(lines), column(buttons) if buttons else None)
     return END
 
 
-@signed
-async def on_avoid_button(update: Update, context: Context, parts: list[str]) -> None:
+@signed(Avoid)
+async def on_avoid_button(update: Update, context: Context, avoid: Avoid) -> None:
     _ = tr(update, context).gettext
     try:
-        companion = await privacy.avoid(update.effective_user.id, int(parts[1]))
+        companion = await privacy.avoid(update.effective_user.id, avoid.person)
     except UserInputError as error:
         await answer_query(update, error.translate(_), alert=True)
         return
@@ -240,6 +244,6 @@ def shared_commands() -> list[BaseHandler]:
 
 def handlers() -> list[BaseHandler]:
     return [
-        CallbackQueryHandler(on_forget_button, pattern=re.compile(r"^fg:(yes|no)$")),
-        CallbackQueryHandler(on_avoid_button, pattern=signed_pattern("av")),
+        CallbackQueryHandler(on_forget_button, pattern=pattern(Forget)),
+        CallbackQueryHandler(on_avoid_button, pattern=signed_pattern(Avoid)),
     ]

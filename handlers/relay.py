@@ -8,13 +8,13 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from companion_bot.actions import GroupButton, RemoveRegistration, RemoveReported
 from companion_bot.i18n import N_
 from companion_bot.models import GroupKind
 from companion_bot.services import duress, relay
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.groups import KIND_NAMES
-from companion_bot.signing import signed_pattern
-from handlers.callbacks import button, signed
+from handlers.callbacks import button, signed, signed_pattern
 from handlers.common import Context, answer_query, close_buttons, column, esc, send, tr
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -94,8 +94,8 @@ async def on_group(update: Update, context: Context) -> None:
     ])  # fmt: skip
     await send(update, context, text, column([
         (_("🔔 Unmute the group") if muted else _("🔕 Mute the group"),
-         button(update, f"gr:{'unmute' if muted else 'mute'}:{group.id}")),
-        (_("🚪 Leave the group"), button(update, f"gr:leave:{group.id}")),
+         button(update, GroupButton("unmute" if muted else "mute", group.id))),
+        (_("🚪 Leave the group"), button(update, GroupButton("leave", group.id))),
     ]))  # fmt: skip
 
 
@@ -108,21 +108,19 @@ async def table_line(t, group) -> list[str]:
         table=esc(group.table.name), link=esc(group.table.link))]  # fmt: skip
 
 
-@signed
-async def on_group_button(update: Update, context: Context, parts: list[str]) -> None:
+@signed(GroupButton)
+async def on_group_button(update: Update, context: Context, tapped: GroupButton) -> None:
     _ = tr(update, context).gettext
-    action, group_id = parts[1], int(parts[2])
+    action, group_id = tapped.what, tapped.group
     user_id = update.effective_user.id
     try:
         if action in ("mute", "unmute"):
             await relay.set_muted(user_id, group_id, action == "mute")
             note = (_("Muted: you no longer receive your group's messages. /group to unmute.")
                     if action == "mute" else _("Unmuted: you receive your group's messages again."))  # fmt: skip
-        elif action == "leave":
+        else:
             await relay.leave_group(user_id, group_id)
             note = _("You left the group. The others are only told that a member left.")
-        else:
-            raise UserInputError(N_("This button is no longer active."))
     except UserInputError as error:
         await answer_query(update, error.translate(_), alert=True)
         return
@@ -176,10 +174,13 @@ async def on_remove(update: Update, context: Context) -> None:
             )
             for group in item.groups
         )
-        buttons = [(_(relay.REMOVE_FROM_EVENT), button(update, f"rr:event:{registration.id}"))]
+        reg_id = registration.id
+        buttons = [
+            (_(relay.REMOVE_FROM_EVENT), button(update, RemoveRegistration("event", reg_id)))
+        ]
         if item.groups:
             buttons.insert(0, (_(relay.REMOVE_FROM_GROUP),
-                               button(update, f"rr:group:{registration.id}")))  # fmt: skip
+                               button(update, RemoveRegistration("group", reg_id))))  # fmt: skip
         await send(update, context, _("<b>{name}</b> at {event}: {groups}").format(
             name=esc(registration.person.display_name),
             event=esc(registration.event.localized("name", t.language)),
@@ -187,14 +188,20 @@ async def on_remove(update: Update, context: Context) -> None:
         ), column(buttons))  # fmt: skip
 
 
-@signed
-async def on_remove_button(update: Update, context: Context, parts: list[str]) -> None:
-    """`rm:<scope>:<report>` from a report, `rr:<scope>:<registration>` from /remove."""
+@signed(RemoveReported, RemoveRegistration)
+async def on_remove_button(
+    update: Update, context: Context, removal: RemoveReported | RemoveRegistration
+) -> None:
+    """`RemoveReported` from a report, `RemoveRegistration` from /remove."""
     _ = tr(update, context).gettext
-    scope, target = parts[1], int(parts[2])
-    remove = relay.remove_reported if parts[0] == "rm" else relay.remove_registration
+    scope = removal.scope
     try:
-        person = await remove(update.effective_user.id, target, scope)
+        if isinstance(removal, RemoveReported):
+            person = await relay.remove_reported(update.effective_user.id, removal.entry, scope)
+        else:
+            person = await relay.remove_registration(
+                update.effective_user.id, removal.registration, scope
+            )
     except UserInputError as error:
         await answer_query(update, error.translate(_), alert=True)
         return
@@ -210,10 +217,11 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("group", on_group, filters=PRIVATE),
         CommandHandler("report", on_report, filters=PRIVATE),
-        CallbackQueryHandler(on_group_button, pattern=signed_pattern("gr")),
+        CallbackQueryHandler(on_group_button, pattern=signed_pattern(GroupButton)),
         CommandHandler("remove", on_remove, filters=PRIVATE),
-        CallbackQueryHandler(on_remove_button, pattern=signed_pattern("rm")),
-        CallbackQueryHandler(on_remove_button, pattern=signed_pattern("rr")),
+        CallbackQueryHandler(
+            on_remove_button, pattern=signed_pattern(RemoveReported, RemoveRegistration)
+        ),
         MessageHandler(
             PRIVATE & filters.UpdateType.EDITED_MESSAGE & filters.LOCATION, on_live_location_moved
         ),  # fmt: skip

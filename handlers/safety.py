@@ -14,11 +14,11 @@ from telegram.ext import (
     filters,
 )
 
+from companion_bot.actions import DrillReceived, SafetyTestPick, SafeWord
 from companion_bot.i18n import N_
 from companion_bot.services import broadcasts, drills, duress
 from companion_bot.services.errors import UserInputError
-from companion_bot.signing import signed_pattern
-from handlers.callbacks import button, signed
+from handlers.callbacks import button, signed, signed_pattern
 from handlers.closing import pressed_label
 from handlers.common import Context, answer_query, close_buttons, column, send, tr
 from handlers.conversation import END, Conversation
@@ -36,7 +36,7 @@ async def on_test_alert(update: Update, context: Context) -> None:
         await send_test(update, context, events[0].id)
     else:
         await send(update, context, _("Which event?"), column([
-            (event.localized("name", t.language), button(update, f"ta:ev:{event.id}"))
+            (event.localized("name", t.language), button(update, SafetyTestPick(event.id)))
             for event in events
         ]))  # fmt: skip
 
@@ -55,17 +55,19 @@ async def send_test(update: Update, context: Context, event_id: int) -> None:
     ).format(count=count))  # fmt: skip
 
 
-@signed
-async def on_button(update: Update, context: Context, parts: list[str]) -> None:
-    """`ta:ev:<event>`: the organizer picked her event; `ta:ack:<receipt>`: "Received"."""
+@signed(SafetyTestPick, DrillReceived)
+async def on_button(
+    update: Update, context: Context, tapped: SafetyTestPick | DrillReceived
+) -> None:
+    """The organizer picked her event, or a volunteer tapped "Received"."""
     _ = tr(update, context).gettext
-    if parts[1] == "ev":
+    if isinstance(tapped, SafetyTestPick):
         await answer_query(update)
         await close_buttons(update)
-        await send_test(update, context, int(parts[2]))
+        await send_test(update, context, tapped.event)
         return
     try:
-        await drills.acknowledge(update.effective_user.id, int(parts[2]))
+        await drills.acknowledge(update.effective_user.id, tapped.receipt)
     except UserInputError as error:
         await answer_query(update, error.translate(_), alert=True)
         return
@@ -76,7 +78,7 @@ async def on_button(update: Update, context: Context, parts: list[str]) -> None:
 def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("testalert", on_test_alert, filters=PRIVATE),
-        CallbackQueryHandler(on_button, pattern=signed_pattern("ta")),
+        CallbackQueryHandler(on_button, pattern=signed_pattern(SafetyTestPick, DrillReceived)),
     ]
 
 
@@ -113,25 +115,24 @@ async def on_safe_word_command(update: Update, context: Context) -> str | int:
     _ = t.gettext
     if await duress.has_safe_word(update.effective_user.id):
         await send(update, context, _("You have a safe word. Change it or remove it?"), column([
-            (_("Change it"), button(update, "sw:set")),
-            (_("Remove it"), button(update, "sw:del")),
+            (_("Change it"), button(update, SafeWord("set"))),
+            (_("Remove it"), button(update, SafeWord("del"))),
         ]))  # fmt: skip
         return END
     await send(update, context, f"{_(OFFER)}\n\n{_(ASK_WORD)}")
     return WORD
 
 
-@signed
-async def on_safe_word_button(update: Update, context: Context, parts: list[str]) -> str | int:
+@signed(SafeWord)
+async def on_safe_word_button(update: Update, context: Context, tapped: SafeWord) -> str | int:
     _ = tr(update, context).gettext
     await answer_query(update)
     await close_buttons(update, pressed_label(update))
-    if parts[1] == "set":
+    if tapped.what == "set":
         await send(update, context, _(ASK_WORD))
         return WORD
-    if parts[1] == "del":
-        await duress.remove_safe_word(update.effective_user.id)
-        await send(update, context, _("Your safe word is removed."))
+    await duress.remove_safe_word(update.effective_user.id)
+    await send(update, context, _("Your safe word is removed."))
     return END
 
 
@@ -175,7 +176,7 @@ def conversation(fallbacks: list[BaseHandler]) -> Conversation:
         name="safeword",
         entry_points=[
             CommandHandler("safeword", on_safe_word_command, filters=PRIVATE),
-            CallbackQueryHandler(on_safe_word_button, pattern=signed_pattern("sw")),
+            CallbackQueryHandler(on_safe_word_button, pattern=signed_pattern(SafeWord)),
         ],
         states={WORD: [MessageHandler(TEXT, on_word)]},
         fallbacks=[*fallbacks, MessageHandler(PRIVATE & filters.UpdateType.MESSAGE, on_not_a_word)],

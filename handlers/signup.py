@@ -33,7 +33,27 @@ from telegram.ext import (
 )
 
 from companion_bot import notices
-from companion_bot.i18n import LANGUAGE_CODES, LANGUAGE_NAMES, Translator, typed_language
+from companion_bot.actions import (
+    Action,
+    ActivityPick,
+    AnyActivity,
+    Arrival,
+    ArrivalSlotPick,
+    Attendance,
+    Charter,
+    Confirm,
+    DefaultName,
+    DestinationPick,
+    DestinationPlace,
+    DestinationZone,
+    Edit,
+    SeatsPick,
+    SignupLanguage,
+    SignupMine,
+    TransportPick,
+    WavePick,
+)
+from companion_bot.i18n import LANGUAGE_NAMES, Translator, typed_language
 from companion_bot.models import (
     ArrivalKind,
     OutboxMessage,
@@ -57,8 +77,8 @@ from companion_bot.services.questions import (
     drives_a_car,
 )
 from companion_bot.services.registrations import Step
-from companion_bot.signing import signed_pattern
 from handlers import callbacks, safety
+from handlers.callbacks import pattern, unsigned
 from handlers.common import (
     Context,
     answer_query,
@@ -241,26 +261,29 @@ async def ask_activity(
     return await show(update, context, await questions.activity(t, reg))
 
 
-async def on_attendance(update: Update, context: Context) -> str | int:
+@unsigned(Attendance)
+async def on_attendance(update: Update, context: Context, tapped: Attendance) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return END
-    await tables.set_online(registration, update.callback_query.data.endswith(":online"))
+    await tables.set_online(registration, tapped.how == "online")
     await answer_query(update)
     await close_buttons(update, pressed_label(update))
     return await advance(update, context, registration)
 
 
-async def on_activity(update: Update, context: Context) -> str | int:
+@unsigned(ActivityPick, AnyActivity)
+async def on_activity(
+    update: Update, context: Context, tapped: ActivityPick | AnyActivity
+) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return END
-    choice = update.callback_query.data.removeprefix("su:act:")
     offered = await tables.activities(registration.event_id)
-    if choice == "any":
+    if isinstance(tapped, AnyActivity):
         chosen = tables.ANY_ACTIVITY
-    elif choice.isdigit() and int(choice) < len(offered):
-        chosen = offered[int(choice)]
+    elif tapped.index < len(offered):
+        chosen = offered[tapped.index]
     else:
         return await stale_button(update, context)
     return await save_choice(update, context, registration,
@@ -412,13 +435,16 @@ async def on_me(update: Update, context: Context) -> str | int:
         context.user_data[EVENT_KEY] = mine[0].event_id
         return await ask(update, context, Step.SUMMARY)
     language = tr(update, context).language
-    buttons = [(reg.event.localized("name", language), f"su:me:{reg.event_id}") for reg in mine]
+    buttons = [
+        (reg.event.localized("name", language), SignupMine(reg.event_id).encode()) for reg in mine
+    ]
     await send(update, context, _("Which event?"), column(buttons))
     return END
 
 
-async def on_me_pick(update: Update, context: Context) -> str | int:
-    event_id = int(update.callback_query.data.rsplit(":", 1)[1])
+@unsigned(SignupMine)
+async def on_me_pick(update: Update, context: Context, tapped: SignupMine) -> str | int:
+    event_id = tapped.event
     registration = await registrations.get_registration(update.effective_user.id, event_id)
     if registration is None or registration.status == RegistrationStatus.CANCELLED:
         await answer_query(update, tr(update, context).gettext("This button is no longer active."))
@@ -432,9 +458,9 @@ async def on_me_pick(update: Update, context: Context) -> str | int:
 # -- answers -----------------------------------------------------------------------------------
 
 
-async def on_language(update: Update, context: Context) -> str | int:
-    language = update.callback_query.data.rsplit(":", 1)[1]
-    return await choose_language(update, context, language)
+@unsigned(SignupLanguage)
+async def on_language(update: Update, context: Context, tapped: SignupLanguage) -> str | int:
+    return await choose_language(update, context, tapped.code)
 
 
 async def on_language_text(update: Update, context: Context) -> str | int:
@@ -455,13 +481,14 @@ async def choose_language(update: Update, context: Context, language: str) -> st
     return await advance(update, context, registration)
 
 
-async def on_charter(update: Update, context: Context) -> str | int:
+@unsigned(Charter)
+async def on_charter(update: Update, context: Context, tapped: Charter) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return END
     _ = tr(update, context).gettext
     await answer_query(update)
-    if update.callback_query.data.endswith(":no"):
+    if tapped.answer == "no":
         await close_buttons(update, _("I don't agree"))
         await send(
             update,
@@ -512,15 +539,18 @@ async def on_name_not_text(update: Update, context: Context) -> str | int:
     return await ask(update, context, Step.NAME)
 
 
-async def on_arrival(update: Update, context: Context) -> str | int:
+@unsigned(Arrival, ArrivalSlotPick)
+async def on_arrival(
+    update: Update, context: Context, tapped: Arrival | ArrivalSlotPick
+) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return END
-    choice = update.callback_query.data.removeprefix("su:arr:")
-    kind = {"here": ArrivalKind.ALREADY_THERE, "own": ArrivalKind.ON_MY_OWN}.get(
-        choice, ArrivalKind.SLOT
-    )
-    slot_id = int(choice.removeprefix("slot:")) if kind == ArrivalKind.SLOT else None
+    if isinstance(tapped, ArrivalSlotPick):
+        kind, slot_id = ArrivalKind.SLOT, tapped.slot
+    else:
+        kind = ArrivalKind.ALREADY_THERE if tapped.how == "here" else ArrivalKind.ON_MY_OWN
+        slot_id = None
     return await save_choice(
         update, context, registration, registrations.set_arrival(registration, kind, slot_id)
     )
@@ -546,8 +576,8 @@ async def on_destination_text(update: Update, context: Context) -> str | int:
     if found.suggestions:
         buttons = [(place.name, destination_button(update, place)) for place in found.suggestions]
         buttons += [
-            (_("None of these: I'll type it again"), "su:dest:retype"),
-            (_("No departure group for me"), "su:dest:none"),
+            (_("None of these: I'll type it again"), DestinationPick("retype").encode()),
+            (_("No departure group for me"), questions.NO_DEPARTURE_GROUP),
         ]
         await send(
             update,
@@ -604,32 +634,35 @@ def destination_button(update: Update, place) -> str:
     """A suggested neighbourhood's button, or a zone's: signed, since it names the zone."""
     number = zones.zone_id(place.id)
     if number is None:
-        return f"su:dest:place:{place.id}"
-    return callbacks.button(update, f"sz:{number}")
+        return DestinationPlace(place.id).encode()
+    return callbacks.button(update, DestinationZone(number))
 
 
-@callbacks.signed
-async def on_destination_zone(update: Update, context: Context, parts: list[str]) -> str | int:
-    """A suggested zone (`sz:<zone>`): it must still be one of her event's zones."""
-    if len(parts) != 2 or not parts[1].isdigit():
-        return await stale_button(update, context)
-    return await pick_destination(update, context, zones.place_id(int(parts[1])))
+@callbacks.signed(DestinationZone)
+async def on_destination_zone(
+    update: Update, context: Context, tapped: DestinationZone
+) -> str | int:
+    """A suggested zone: it must still be one of her event's zones."""
+    return await pick_destination(update, context, zones.place_id(tapped.number))
 
 
-async def on_destination_pick(update: Update, context: Context) -> str | int:
+@unsigned(DestinationPick, DestinationPlace)
+async def on_destination_pick(
+    update: Update, context: Context, tapped: DestinationPick | DestinationPlace
+) -> str | int:
+    if isinstance(tapped, DestinationPlace) and zones.is_zone(tapped.place):
+        return await stale_button(update, context)  # a zone comes signed (`DestinationZone`)
     registration = await registration_or_expire(update, context)
     if registration is None:
         return END
     _ = tr(update, context).gettext
-    choice = update.callback_query.data.removeprefix("su:dest:")
-    if choice == "retype":
+    if isinstance(tapped, DestinationPick) and tapped.what == "retype":
         await answer_query(update)
         await close_buttons(update)
         await send(update, context, _("OK, type your neighbourhood or commune again."))
         return Step.DESTINATION.value
-    return await pick_destination(
-        update, context, None if choice == "none" else choice.removeprefix("place:"), registration
-    )
+    place = tapped.place if isinstance(tapped, DestinationPlace) else None
+    return await pick_destination(update, context, place, registration)
 
 
 async def pick_destination(
@@ -646,22 +679,22 @@ async def pick_destination(
                              registrations.set_destination(registration, place_id))  # fmt: skip
 
 
-async def on_transport(update: Update, context: Context) -> str | int:
+@unsigned(TransportPick)
+async def on_transport(update: Update, context: Context, tapped: TransportPick) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return END
-    transport = update.callback_query.data.split(":")[-1]
     return await save_choice(update, context, registration,
-                             registrations.set_transport(registration, transport))  # fmt: skip
+                             registrations.set_transport(registration, tapped.mode))  # fmt: skip
 
 
-async def on_seats(update: Update, context: Context) -> str | int:
+@unsigned(SeatsPick)
+async def on_seats(update: Update, context: Context, tapped: SeatsPick) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return END
-    seats = int(update.callback_query.data.split(":")[-1])
     return await save_choice(update, context, registration,
-                             registrations.set_seats(registration, seats))  # fmt: skip
+                             registrations.set_seats(registration, tapped.count))  # fmt: skip
 
 
 async def on_seats_text(update: Update, context: Context) -> str | int:
@@ -677,20 +710,19 @@ async def on_seats_text(update: Update, context: Context) -> str | int:
     return await advance(update, context, registration)
 
 
-async def on_wave(update: Update, context: Context) -> str | int:
+@unsigned(WavePick)
+async def on_wave(update: Update, context: Context, tapped: WavePick) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return END
-    wave_id = int(update.callback_query.data.split(":")[-1])
-    return await save_choice(update, context, registration,
-                             registrations.set_departure_wave(registration, wave_id))  # fmt: skip
+    saving = registrations.set_departure_wave(registration, tapped.wave)
+    return await save_choice(update, context, registration, saving)
 
 
-async def on_edit(update: Update, context: Context) -> str | int:
+async def on_edit(update: Update, context: Context, step: Step) -> str | int:
     registration = await registration_or_expire(update, context)
     if registration is None:
         return END
-    step = Step(update.callback_query.data.removeprefix("su:edit:"))
     await answer_query(update)
     await close_buttons(update)
     if step in (Step.TRANSPORT, Step.SEATS) and not registration.wants_departure_group:
@@ -796,17 +828,17 @@ def conversation(start_handler: BaseHandler, fallbacks: list[BaseHandler]) -> Co
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     text = private & filters.TEXT & ~filters.COMMAND
 
-    def button(pattern: str, callback) -> CallbackQueryHandler:
-        return CallbackQueryHandler(callback, pattern=re.compile(pattern))
+    def button(callback, *kinds: type[Action]) -> CallbackQueryHandler:
+        return CallbackQueryHandler(callback, pattern=pattern(*kinds))
 
     again = [
         start_handler,
         CommandHandler("me", on_me, filters=private),
-        button(r"^su:me:\d+$", on_me_pick),
+        button(on_me_pick, SignupMine),
     ]
     summary = [
-        button(r"^su:sum:confirm$", on_confirm),
-        button(r"^su:edit:[a-z]{1,16}$", on_edit_checked),
+        button(on_confirm, Confirm),
+        button(on_edit_checked, Edit),
     ]
     return Conversation(
         name=CONVERSATION_NAME,
@@ -815,33 +847,35 @@ def conversation(start_handler: BaseHandler, fallbacks: list[BaseHandler]) -> Co
         states=with_edit_states(
             {
                 Step.LANGUAGE.value: [
-                    button(rf"^su:lang:({LANGUAGE_CODES})$", on_language),
+                    button(on_language, SignupLanguage),
                     MessageHandler(text, on_language_text),
                 ],
-                Step.CHARTER.value: [button(r"^su:charter:(yes|no)$", on_charter)],
+                Step.CHARTER.value: [button(on_charter, Charter)],
                 Step.NAME.value: [
-                    button(r"^su:name:default$", on_default_name),
+                    button(on_default_name, DefaultName),
                     MessageHandler(text, on_name_text),
                     MessageHandler(private & ~filters.COMMAND, on_name_not_text),
                 ],
-                Step.ARRIVAL.value: [button(r"^su:arr:(slot:\d{1,9}|here|own)$", on_arrival)],
-                Step.ATTENDANCE.value: [button(r"^su:att:(person|online)$", on_attendance)],
+                Step.ARRIVAL.value: [button(on_arrival, Arrival, ArrivalSlotPick)],
+                Step.ATTENDANCE.value: [button(on_attendance, Attendance)],
                 Step.ACTIVITY.value: [
-                    button(r"^su:act:(\d{1,3}|any)$", on_activity),
+                    button(on_activity, ActivityPick, AnyActivity),
                     MessageHandler(text, on_activity_text),
                 ],
                 Step.DESTINATION.value: [
                     MessageHandler(text, on_destination_text),
                     MessageHandler(private & filters.LOCATION, on_destination_location),
-                    button(r"^su:dest:(place:[a-z0-9-]{1,60}|none|retype)$", on_destination_pick),
-                    CallbackQueryHandler(on_destination_zone, pattern=signed_pattern("sz")),
+                    button(on_destination_pick, DestinationPick, DestinationPlace),
+                    CallbackQueryHandler(
+                        on_destination_zone, pattern=callbacks.signed_pattern(DestinationZone)
+                    ),
                 ],
-                Step.TRANSPORT.value: [button(r"^su:tr:[a-z_]{1,16}$", on_transport)],
+                Step.TRANSPORT.value: [button(on_transport, TransportPick)],
                 Step.SEATS.value: [
-                    button(r"^su:seats:\d{1,2}$", on_seats),
+                    button(on_seats, SeatsPick),
                     MessageHandler(text, on_seats_text),
                 ],
-                Step.WAVE.value: [button(r"^su:wave:\d{1,9}$", on_wave)],
+                Step.WAVE.value: [button(on_wave, WavePick)],
                 Step.SUMMARY.value: summary,
             }
         ),
@@ -877,9 +911,10 @@ def with_edit_states(states: dict[str, list[BaseHandler]]) -> dict[str, list[Bas
     return states | editing
 
 
-async def on_edit_checked(update: Update, context: Context) -> str | int:
-    if update.callback_query.data.removeprefix("su:edit:") not in {s.value for s in EDITABLE}:
+@unsigned(Edit)
+async def on_edit_checked(update: Update, context: Context, tapped: Edit) -> str | int:
+    if tapped.step not in {s.value for s in EDITABLE}:
         return await stale_button(update, context)
     if not await is_current_prompt(update, context):
         return await stale_button(update, context)
-    return await on_edit(update, context)
+    return await on_edit(update, context, Step(tapped.step))

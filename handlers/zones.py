@@ -17,13 +17,13 @@ from telegram.ext import (
     filters,
 )
 
+from companion_bot.actions import ZoneAt, ZoneButton
 from companion_bot.i18n import N_
 from companion_bot.services import broadcasts, texts, zones
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.roles import NotOrganizer
 from companion_bot.services.texts import Versions
-from companion_bot.signing import signed_pattern
-from handlers.callbacks import button, signed
+from handlers.callbacks import button, signed, signed_pattern
 from handlers.common import (
     Context,
     answer_query,
@@ -56,7 +56,7 @@ async def on_zones(update: Update, context: Context) -> int:
         await show(update, context, events[0].id)
     else:
         buttons = [
-            (event.localized("name", t.language), button(update, f"zn:ev:{event.id}"))
+            (event.localized("name", t.language), button(update, ZoneButton("ev", event.id)))
             for event in events
         ]
         await send(update, context, _("Which event?"), column(buttons))
@@ -90,45 +90,44 @@ async def show(update: Update, context: Context, event_id: int) -> None:
         lines.append(line)
     if not listing.zones:
         lines.append(_("No zone yet."))
-    buttons = [(_("➕ Add a zone"), button(update, f"zn:add:{event_id}"))]
+    buttons = [(_("➕ Add a zone"), button(update, ZoneButton("add", event_id)))]
     buttons += [
         (
             _("🗑 Remove {name}").format(name=use.zone.localized("name", t.language)),
-            button(update, f"zn:del:{use.zone.id}"),
+            button(update, ZoneButton("del", use.zone.id)),
         )
         for use in listing.zones
     ]
     await send(update, context, "\n".join(lines), column(buttons))
 
 
-@signed
-async def on_button(update: Update, context: Context, parts: list[str]) -> int | str | None:
-    """`zn:ev:<event>` shows its zones, `zn:add:<event>` adds one, `zn:del:<zone>` removes
-    one, `zn:at:<place>` puts the zone being added at a suggested neighbourhood."""
-    _ = tr(update, context).gettext
-    action = parts[1] if len(parts) == 3 else None
-    if action not in BUTTONS or (action != "at" and not parts[2].isdigit()):
-        await answer_query(update, _("This button is no longer active."))
-        return None
+@signed(ZoneButton, ZoneAt)
+async def on_button(
+    update: Update, context: Context, tapped: ZoneButton | ZoneAt
+) -> int | str | None:
+    """`ZoneButton`: show the event's zones ("ev"), add one ("add"), remove one ("del");
+    `ZoneAt`: put the zone being added at a suggested neighbourhood."""
     await answer_query(update)
-    return await BUTTONS[action](update, context, parts[2])
+    if isinstance(tapped, ZoneAt):
+        return await at_place(update, context, tapped.place)
+    return await BUTTONS[tapped.what](update, context, tapped.target)
 
 
-async def pick_event(update: Update, context: Context, event_id: str) -> None:
+async def pick_event(update: Update, context: Context, event_id: int) -> None:
     """Shows the list; a zone being added meanwhile stays where it was (so does `remove`)."""
     await close_buttons(update, pressed_label(update))
-    await show(update, context, int(event_id))
+    await show(update, context, event_id)
 
 
-async def ask_name(update: Update, context: Context, event_id: str) -> int | str:
+async def ask_name(update: Update, context: Context, event_id: int) -> int | str:
     _ = tr(update, context).gettext
     try:
-        await broadcasts.require_organizer(update.effective_user.id, int(event_id))
+        await broadcasts.require_organizer(update.effective_user.id, event_id)
     except UserInputError as error:
         await send(update, context, error.translate(_))
         return END
     await close_buttons(update, pressed_label(update))
-    context.user_data[DRAFT] = {"event": int(event_id)}
+    context.user_data[DRAFT] = {"event": event_id}
     await send(update, context, name_question(update, context))
     return NAME
 
@@ -144,11 +143,11 @@ def name_question(update: Update, context: Context) -> str:
     ])  # fmt: skip
 
 
-async def remove(update: Update, context: Context, zone_id: str) -> None:
+async def remove(update: Update, context: Context, zone_id: int) -> None:
     t = tr(update, context)
     _ = t.gettext
     try:
-        zone = await zones.remove(update.effective_user.id, int(zone_id))
+        zone = await zones.remove(update.effective_user.id, zone_id)
     except zones.ZoneInUse as used:
         text = t.ngettext(
             "“{name}” stays: {count} attendee heads there. It can be removed once nobody does.",
@@ -179,7 +178,7 @@ async def at_place(update: Update, context: Context, place_id: str) -> int | str
     )
 
 
-BUTTONS = {"ev": pick_event, "add": ask_name, "del": remove, "at": at_place}
+BUTTONS = {"ev": pick_event, "add": ask_name, "del": remove}
 
 
 async def on_name(update: Update, context: Context) -> int | str:
@@ -255,7 +254,7 @@ async def save(update: Update, context: Context, adding) -> int | str:
     except NotOrganizer as error:
         return await stop(update, context, error)
     except zones.NotAPlace as error:
-        buttons = [(place.name, button(update, f"zn:at:{place.id}")) for place in error.suggestions]
+        buttons = [(place.name, button(update, ZoneAt(place.id))) for place in error.suggestions]
         hint = _("Did you mean:") if buttons else point_question(update, context, draft["name"])
         markup = column(buttons) if buttons else None
         await send(update, context, error.translate(_) + "\n" + hint, markup)
@@ -325,7 +324,7 @@ def conversation(fallbacks: list[BaseHandler]) -> Conversation:
         allow_reentry=True,
         entry_points=[
             CommandHandler("zones", on_zones, filters=PRIVATE),
-            CallbackQueryHandler(on_button, pattern=signed_pattern("zn")),
+            CallbackQueryHandler(on_button, pattern=signed_pattern(ZoneButton, ZoneAt)),
         ],
         states={
             NAME: [MessageHandler(TEXT, on_name), MessageHandler(not_a_command, on_not_a_name)],

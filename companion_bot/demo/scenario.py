@@ -4,10 +4,12 @@ volunteer, who play their part of the night by themselves."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from companion_bot import actions
 from companion_bot.emulator import BotApiEmulator, EmulatedUser
 from companion_bot.gazetteer import Gazetteer
 from companion_bot.i18n import N_
@@ -75,9 +77,10 @@ ORGANIZER_ID = next(p.telegram_id for p in PERSONAS if p.role == PersonaRole.ORG
 
 @dataclass(frozen=True)
 class Reaction:
-    """An extra taps a button (by its callback data prefix) this long after it arrived."""
+    """An extra taps a button (the one whose action `taps` picks) this long after it
+    arrived."""
 
-    button: str
+    taps: Callable[[actions.Action | None], bool]
     after: timedelta
     # What the night's log says once done ({names}: who did), and before ("coming next").
     done: str
@@ -85,20 +88,20 @@ class Reaction:
 
 
 AT_POINT = Reaction(
-    "cl:at:",
+    lambda action: isinstance(action, actions.Closing) and action.what == "at",
     timedelta(minutes=5),
     N_("At the meeting point: {names}."),
     N_("Attendees reach the meeting point."),
 )
 HOME = Reaction(
-    "cl:home:",
+    lambda action: isinstance(action, actions.Closing) and action.what == "home",
     timedelta(minutes=35),
     N_("Home, and said so: {names}."),
     N_("Attendees get home and say so."),
 )
 # Group cards reach the volunteers with the reminder, 15 minutes before the departure.
 GROUP_LEFT = Reaction(
-    "vo:left:",
+    lambda action: isinstance(action, actions.GroupCard) and action.what == "left",
     timedelta(minutes=15),
     N_("{names}, a volunteer on duty, confirms that the groups have left."),
     N_("A volunteer confirms that the groups have left."),
@@ -141,7 +144,7 @@ EXTRAS = (*REGULARS, HELPER)
 # home; the regulars join tables, each with an activity ("" for any), and tap "we're in".
 GAME_NIGHT = Versions((("fr", "Soirée jeux (démo)"), ("en", "Game night (demo)")))
 IN_THE_CALL = Reaction(
-    "tin:",
+    lambda action: isinstance(action, actions.TableJoined),
     timedelta(minutes=3),
     N_("In the call: {names}."),
     N_("Attendees join their table's call."),

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from telegram.ext import Application
 
-from companion_bot import clock
+from companion_bot import actions, clock
 from companion_bot.app import build_application, start_polling, stop_polling
 from companion_bot.demo import chat, scenario, timeline
 from companion_bot.demo.database import empty_tables
@@ -39,6 +39,7 @@ from companion_bot.i18n import N_, N_plural, Translator, translator
 from companion_bot.models import ArrivalSlot, DepartureWave, Event, ScheduledTask
 from companion_bot.services import board, broadcasts, closing, groups, help, lifecycle, tables
 from companion_bot.settings import Settings, load_settings
+from companion_bot.signing import data_of
 from companion_bot.web.server import serve_web
 from companion_bot.whatsapp.webhook import DEFAULT_PATH as WHATSAPP_WEBHOOK_PATH
 from companion_bot.whatsapp_emulator import CloudApiEmulator, approve_bot_templates
@@ -190,6 +191,12 @@ def demo_settings(
     )
 
 
+def action_of(button: Any) -> actions.Action | None:
+    """What an inline button does (its signature is not checked: the demo only picks which
+    button a persona taps, the bot checks it)."""
+    return actions.decode(data_of(button.callback_data or ""))
+
+
 class Demo:
     """The page's side of a running demo: what it shows, what it does as each persona, and
     the night's clock (which the extras follow by themselves)."""
@@ -228,7 +235,7 @@ class Demo:
         # When each message arrived, on the bot's clock (the emulator stamps real time, which
         # does not follow the night as the clock jumps); extras react after a delay from it.
         self._seen: dict[Hashable, datetime] = {}
-        self._reacted: set[tuple[int, int, str]] = set()
+        self._reacted: set[tuple[int, int, Reaction]] = set()
         self._clock_lock = asyncio.Lock()
         # The night ends with the morning-after questions (the purge, days later, is not shown).
         self.until = lifecycle.followup_time(event) + timedelta(minutes=1)
@@ -539,10 +546,8 @@ class Demo:
             for message in user.messages():
                 for button in message.inline_buttons():
                     for reaction in extra.reactions:
-                        key = (message.chat_id, message.message_id, reaction.button)
-                        if (button.callback_data or "").startswith(reaction.button) and (
-                            key not in self._reacted
-                        ):
+                        key = (message.chat_id, message.message_id, reaction)
+                        if reaction.taps(action_of(button)) and key not in self._reacted:
                             due = self._arrived(message) + reaction.after
                             yield due, extra, user, message, button, reaction
 
@@ -557,7 +562,7 @@ class Demo:
         for due, extra, user, message, button, reaction in list(self._pending_reactions()):
             if due > now:
                 continue
-            self._reacted.add((message.chat_id, message.message_id, reaction.button))
+            self._reacted.add((message.chat_id, message.message_id, reaction))
             await user.tap(lambda b, wanted=button: b == wanted, message.message_id)
             if extra.name not in names.setdefault(reaction, []):
                 names[reaction].append(extra.name)
@@ -627,7 +632,7 @@ class Demo:
         await self._answered()
         await volunteer.send_command("/duty")
         await self._answered()
-        await volunteer.tap(lambda b: (b.callback_data or "").startswith("du:"))
+        await volunteer.tap(lambda b: isinstance(action_of(b), actions.Duty))
         # Her link first: it records the language the bot's alerts will use for her.
         await organizer.start(self.event.organizer_code)
         await self._answered()

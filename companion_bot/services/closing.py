@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from companion_bot import clock, notices
+from companion_bot import actions, clock, notices
 from companion_bot.i18n import N_, N_plural, Translator, escape
 from companion_bot.models import (
     ArrivalSlot,
@@ -260,10 +260,11 @@ async def on_wave_reminder(payload: dict, now: datetime) -> None:
             names=", ".join(f"<b>{escape(n)}</b>" for n in names),
         )
         rows = [
-            [(t.gettext(AT_POINT), f"cl:at:{registration.id}")],
-            *([[(t.gettext(LEAVING_LATER), f"cl:later:{registration.id}:{wave.id}")]]
+            [(t.gettext(AT_POINT), actions.Closing("at", registration.id).encode())],
+            *([[(t.gettext(LEAVING_LATER),
+                  actions.Closing("later", registration.id, wave.id).encode())]]
               if later else []),
-            [(t.gettext(ALREADY_LEFT), f"cl:gone:{registration.id}")],
+            [(t.gettext(ALREADY_LEFT), actions.Closing("gone", registration.id).encode())],
         ]  # fmt: skip
         await outbox.enqueue(
             person,
@@ -404,8 +405,8 @@ def group_card_choices(t: Translator, state: GroupState) -> list[list[notices.Ch
     if state.group.status != GroupStatus.ANNOUNCED:
         return None
     return [
-        [(t.gettext(GROUP_HAS_LEFT), f"vo:left:{state.group.id}")],
-        [(t.gettext(SOMEONE_MISSING), f"vo:miss:{state.group.id}")],
+        [(t.gettext(GROUP_HAS_LEFT), actions.GroupCard("left", state.group.id).encode())],
+        [(t.gettext(SOMEONE_MISSING), actions.GroupCard("miss", state.group.id).encode())],
     ]
 
 
@@ -718,7 +719,7 @@ async def on_home_reminder(payload: dict, now: datetime) -> None:
     await outbox.enqueue(
         registration.person,
         t.gettext(HOME_REMINDER),
-        choices=[[(t.gettext(HOME), f"cl:home:{registration.id}")]],
+        choices=[[(t.gettext(HOME), actions.Closing("home", registration.id).encode())]],
         payload=notices.outside_window(
             notices.ARE_YOU_HOME, registration.event.localized("name", t.language)
         ),
@@ -800,7 +801,7 @@ async def group_member_left(
     await outbox.enqueue(
         person,
         t.gettext(SAFE_TRIP),
-        choices=[[(t.gettext(HOME), f"cl:home:{registration.id}")]],
+        choices=[[(t.gettext(HOME), actions.Closing("home", registration.id).encode())]],
         priority=URGENT,
         dedupe_key=f"safetrip:{group.id}:{registration.id}",
     )
@@ -834,7 +835,7 @@ async def left_behind(group: CompanionGroup, registration: Registration, now: da
     t = language_of(person)
     later = await next_wave(group.departure_wave_id)
     time = t.time(later.departs_at, group.event.timezone) if later else ""
-    data = f"cl:later:{registration.id}:{group.departure_wave_id}"
+    data = actions.Closing("later", registration.id, group.departure_wave_id).encode()
     rows = [[(t.gettext(NEXT_DEPARTURE).format(time=time), data)]] if later else []
     text = (t.gettext(LEFT_WITHOUT_YOU).format(time=time) if later
             else t.gettext(LEFT_WITHOUT_YOU_LAST))  # fmt: skip
@@ -899,8 +900,8 @@ async def flag_missing(
             person,
             t.gettext(WHERE_ARE_YOU).format(point=escape(point)),
             choices=[
-                [(t.gettext(ON_MY_WAY), f"cl:coming:{registration.id}")],
-                [(t.gettext(WITHOUT_ME), f"cl:alone:{registration.id}")],
+                [(t.gettext(ON_MY_WAY), actions.Closing("coming", registration.id).encode())],
+                [(t.gettext(WITHOUT_ME), actions.Closing("alone", registration.id).encode())],
             ],
             priority=URGENT,
             dedupe_key=f"missing:{group.id}:{registration.id}:{now.isoformat()}",

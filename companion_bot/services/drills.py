@@ -9,7 +9,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from companion_bot import clock
+from companion_bot import actions, clock
 from companion_bot.i18n import N_, escape
 from companion_bot.models import AlertDrill, AlertDrillReceipt, Event, RoleKind
 from companion_bot.services import closing, outbox, people
@@ -64,7 +64,7 @@ async def send_test_alert(who: Who, event_id: int, now: datetime | None = None) 
                     event=escape(event.localized("name", t.language)),
                     name=escape(sender.display_name if sender else "?"),
                 ),
-                choices=[[(t.gettext(RECEIVED), f"ta:ack:{receipt.id}")]],
+                choices=[[(t.gettext(RECEIVED), actions.DrillReceived(receipt.id).encode())]],
                 priority=closing.URGENT,
                 dedupe_key=f"testalert:{drill.id}:{volunteer.id}",
             )

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from companion_bot import clock, notices
+from companion_bot import actions, clock, notices
 from companion_bot.i18n import N_, escape
 from companion_bot.models import (
     GroupMember,
@@ -97,12 +97,10 @@ async def on_group_ask(payload: dict, now: datetime) -> None:
                 name=escape(registration.person.display_name or "?"),
                 time=t.time(registration.left_at, registration.event.timezone),
             ),
-            choices=[
-                    [
-                        (t.gettext(SHE_IS_FINE), f"hs:ok:{registration.id}"),
-                        (t.gettext(NO_NEWS_ANSWER), f"hs:no:{registration.id}"),
-                    ]
-                ],
+            choices=[[
+                (t.gettext(SHE_IS_FINE), actions.SafeAnswer("ok", registration.id).encode()),
+                (t.gettext(NO_NEWS_ANSWER), actions.SafeAnswer("no", registration.id).encode()),
+            ]],
             payload=notices.outside_window(
                 notices.ESCALATION,
                 registration.person.display_name or "?",
@@ -152,7 +150,9 @@ async def _alert(registration: Registration, team: list[Person], template: str, 
                 time=t.time(registration.left_at or now, event.timezone),
                 group=await _group_label(t, registration),
             ),
-            choices=[[(t.gettext(SHE_IS_SAFE), f"hs:ok:{registration.id}")]],
+            choices=[
+                [(t.gettext(SHE_IS_SAFE), actions.SafeAnswer("ok", registration.id).encode())]
+            ],
             priority=URGENT,
             dedupe_key=f"{key}{registration.id}:{person.id}",
         )

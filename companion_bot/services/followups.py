@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from companion_bot import actions
 from companion_bot.i18n import N_, escape
 from companion_bot.models import FollowupAnswer, Person, Role, RoleKind
 from companion_bot.services import outbox, people
@@ -51,7 +52,7 @@ async def tell_organizers(answer: FollowupAnswer) -> int:
         await outbox.enqueue(
             organizer,
             "\n".join(lines),
-            choices=[[(t.gettext(REPLY_TO_HER), f"fc:{answer.id}")]],
+            choices=[[(t.gettext(REPLY_TO_HER), actions.FollowupContact(answer.id).encode())]],
             dedupe_key=f"{thread_key_prefix(answer.id)}contact:{organizer.id}",
         )  # fmt: skip
     return len(organizers)
@@ -101,10 +102,11 @@ async def write(who: Who, answer_id: int, organizer_id: int | None, text: str) -
         raise UserInputError(N_("That is too long: {limit} characters at most."), limit=MAX_TEXT)
     t = language_of(found.recipient)
     if found.to_her:
-        template, data = FROM_ORGANIZER, f"fc:{answer_id}:{found.sender.id}"
+        template = FROM_ORGANIZER
+        data = actions.FollowupContact(answer_id, found.sender.id).encode()
         button = ANSWER
     else:
-        template, data, button = FROM_HER, f"fc:{answer_id}", REPLY_TO_HER
+        template, data, button = FROM_HER, actions.FollowupContact(answer_id).encode(), REPLY_TO_HER
     await outbox.enqueue(
         found.recipient,
         t.gettext(template).format(

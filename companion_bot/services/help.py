@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from companion_bot import clock, notices
+from companion_bot import actions, clock, notices
 from companion_bot.i18n import N_, Translator, escape
 from companion_bot.models import (
     Event,
@@ -224,7 +224,7 @@ async def send_alert(alert: HelpAlert, recipient: Person, kind: str, note: str |
     text = alert_text(t, alert)
     if note:
         text = t.gettext(note) + "\n" + text
-    claim = [[(t.gettext(ON_IT), f"vh:claim:{alert.id}")]]
+    claim = [[(t.gettext(ON_IT), actions.VolunteerHelp("claim", alert.id).encode())]]
     await outbox.enqueue(
         recipient,
         text,
@@ -441,7 +441,10 @@ async def on_claim_reminder(payload: dict, now: datetime) -> None:
     await alert.fetch_related("person", "claimed_by")
     if alert.claimed_by is None:
         return
-    close_button = (language_of(alert.claimed_by).gettext(CLOSE), f"vh:close:{alert.id}")
+    close_button = (
+        language_of(alert.claimed_by).gettext(CLOSE),
+        actions.VolunteerHelp("close", alert.id).encode(),
+    )
     await tell(alert.claimed_by, alert, "stillopen", STILL_OPEN,
                choices=[[close_button]],
                name=escape(alert.person.display_name if alert.person else "?"))  # fmt: skip

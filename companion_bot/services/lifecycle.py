@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
-from companion_bot import clock, notices
+from companion_bot import actions, clock, notices
 from companion_bot.i18n import N_, escape
 from companion_bot.models import (
     AlertDrill,
@@ -97,8 +97,8 @@ async def on_followup(payload: dict, now: datetime) -> None:
         person = registration.person
         t = language_of(person)
         online = bool(registration.online) or event.kind == EventKind.ONLINE
-        mark = f":{ONLINE_MARK}" if online else ""
-        rows = [[(t.gettext(label), f"fu:met:{event.id}:{value}{mark}")]
+        mark = ONLINE_MARK if online else None
+        rows = [[(t.gettext(label), actions.FollowupMet(event.id, value, mark).encode())]
                 for value, label in MET_ANSWERS.items()]  # fmt: skip
         await outbox.enqueue(
             person,

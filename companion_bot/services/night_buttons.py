@@ -1,4 +1,4 @@
-"""What an attendee's closing-time buttons do (`cl:<what>:<registration>`, offered by the
+"""What an attendee's closing-time buttons do (`actions.Closing`, offered by the
 wave reminders and "are you home?" of services/closing.py and services/escalation.py): at the
 meeting point, leaving with a later departure, already gone, on her way, leaving without her
 group, home. Carried out for whoever tapped them, with the note she gets back; Telegram's and
@@ -6,41 +6,36 @@ WhatsApp's edges both call `press`."""
 
 from __future__ import annotations
 
+from companion_bot.actions import Closing
 from companion_bot.i18n import N_, Translator
 from companion_bot.services import closing, escalation
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.people import Who
 
-PREFIX = "cl"
 
-
-async def press(who: Who, t: Translator, parts: list[str]) -> str:
-    """`parts`: the action split on ":" (prefix included). Raises UserInputError for a button
-    that is not hers or no longer means anything."""
+async def press(who: Who, t: Translator, action: Closing) -> str:
+    """Raises UserInputError for a button that is not hers or no longer means anything."""
     _ = t.gettext
-    if len(parts) < 3 or parts[0] != PREFIX or not parts[2].isdigit():
-        raise UserInputError(N_("This button is no longer active."))
-    action, registration_id = parts[1], int(parts[2])
-    if action == "at":
+    what, registration_id = action.what, action.registration
+    if what == "at":
         await closing.at_meeting_point(who, registration_id)
         return _("Great: your group and the volunteers can see you are at the meeting point.")
-    if action == "later":
-        from_wave = int(parts[3]) if len(parts) > 3 and parts[3].isdigit() else None
-        wave = await closing.leave_later(who, registration_id, from_wave_id=from_wave)
+    if what == "later":
+        wave = await closing.leave_later(who, registration_id, from_wave_id=action.from_wave)
         await wave.fetch_related("event")
         return _(
             "OK: you now leave with the {time} departure. We will introduce your new group."
         ).format(time=t.time(wave.departs_at, wave.event.timezone))
-    if action == "gone":
+    if what == "gone":
         await closing.already_left(who, registration_id)
         return _("Noted. Tap “I'm home” when you get there: /me shows the button again.")
-    if action == "coming":
+    if what == "coming":
         await closing.on_my_way(who, registration_id)
         return _("Your group knows you are on your way.")
-    if action == "alone":
+    if what == "alone":
         await closing.without_me(who, registration_id)
         return _("OK: your group leaves without you. Take care, and /help if you need us.")
-    if action == "home":
+    if what == "home":
         await escalation.she_is_home(who, registration_id)
         return _("🏠 Glad you are home! Your group knows. Sleep well.")
     raise UserInputError(N_("This button is no longer active."))

@@ -15,6 +15,7 @@ from datetime import datetime
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
+from companion_bot import actions
 from companion_bot.i18n import N_, escape
 from companion_bot.models import DepartureWave, Event, GroupStatus, Person, Registration
 from companion_bot.services import closing, groups, outbox
@@ -72,12 +73,14 @@ async def no_show(
     await registration.save(update_fields=["no_show_at", "missing_flagged_at"])
     person, event = registration.person, wave.event
     t = language_of(person)
-    rows = [[(t.gettext(closing.ON_MY_WAY), f"cl:coming:{registration.id}")]]
+    rows = [[(t.gettext(closing.ON_MY_WAY), actions.Closing("coming", registration.id).encode())]]
     if later is not None:
         label = t.gettext(closing.NEXT_DEPARTURE).format(time=t.time(later.departs_at,
                                                                      event.timezone))  # fmt: skip
-        rows.append([(label, f"cl:later:{registration.id}:{wave.id}")])
-    rows.append([(t.gettext(closing.WITHOUT_ME), f"cl:alone:{registration.id}")])
+        rows.append([(label, actions.Closing("later", registration.id, wave.id).encode())])
+    rows.append(
+        [(t.gettext(closing.WITHOUT_ME), actions.Closing("alone", registration.id).encode())]
+    )
     await outbox.enqueue(
         person,
         t.gettext(NOT_THERE).format(

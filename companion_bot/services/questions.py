@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from companion_bot import actions
 from companion_bot.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator, escape
 from companion_bot.models import (
     ArrivalKind,
@@ -43,8 +44,8 @@ EDITABLE = {
     Step.SEATS: N_("Seats"),
     Step.WAVE: N_("Departure"),
 }
-CONFIRM = "su:sum:confirm"
-NO_DEPARTURE_GROUP = "su:dest:none"
+CONFIRM = actions.Confirm().encode()
+NO_DEPARTURE_GROUP = actions.DestinationPick("none").encode()
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Question:
 def language(t: Translator) -> Question:
     buttons = [
         (f"✓ {LANGUAGE_NAMES[code]}" if code == t.language else LANGUAGE_NAMES[code],
-         f"su:lang:{code}")
+         actions.SignupLanguage(code).encode())
         for code in LANGUAGES
     ]  # fmt: skip
     return Question(
@@ -79,7 +80,10 @@ async def charter(t: Translator, reg: Registration) -> Question:
     return Question(
         f"{text.format(event=escape(event.localized('name', language)))}\n\n"
         f"{escape(event.localized('charter', language))}" + (f"\n\n{place}" if place else ""),
-        [[(_("✅ I agree"), "su:charter:yes")], [(_("I don't agree"), "su:charter:no")]],
+        [
+            [(_("✅ I agree"), actions.Charter("yes").encode())],
+            [(_("I don't agree"), actions.Charter("no").encode())],
+        ],
     )
 
 
@@ -89,7 +93,7 @@ def name(t: Translator, proposal: str | None) -> Question:
     buttons = []
     try:
         proposal = people.clean_display_name(proposal)
-        buttons.append([(_("Use “{name}”").format(name=proposal), "su:name:default")])
+        buttons.append([(_("Use “{name}”").format(name=proposal), actions.DefaultName().encode())])
     except UserInputError:
         pass
     return Question(
@@ -108,7 +112,7 @@ async def arrival(t: Translator, reg: Registration) -> Question:
     zone = reg.event.timezone
     buttons = [
         [(f"{t.time(slot.starts_at, zone)} – {t.time(slot.ends_at, zone)}",
-          f"su:arr:slot:{slot.id}")]
+          actions.ArrivalSlotPick(slot.id).encode())]
         for slot in slots
     ]  # fmt: skip
     if reg.online or reg.event.kind == EventKind.ONLINE:
@@ -118,8 +122,8 @@ async def arrival(t: Translator, reg: Registration) -> Question:
         )
         return Question(text, buttons)
     buttons += [
-        [(_("I'm already there"), "su:arr:here")],
-        [(_("I'll come on my own"), "su:arr:own")],
+        [(_("I'm already there"), actions.Arrival("here").encode())],
+        [(_("I'll come on my own"), actions.Arrival("own").encode())],
     ]
     text = _(
         "When do you plan to arrive at {venue}? Pick a slot and we will match you with people "
@@ -144,7 +148,10 @@ async def destination(t: Translator, reg: Registration) -> Question:
 
 def transport(t: Translator) -> Question:
     _ = t.gettext
-    buttons = [(_(label), f"su:tr:{mode.value}") for mode, label in TRANSPORT_LABELS.items()]
+    buttons = [
+        (_(label), actions.TransportPick(mode.value).encode())
+        for mode, label in TRANSPORT_LABELS.items()
+    ]
     return Question(
         _("How will you travel home?"), [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     )
@@ -152,14 +159,14 @@ def transport(t: Translator) -> Question:
 
 def seats(t: Translator) -> Question:
     _ = t.gettext
-    counts = [(str(n), f"su:seats:{n}") for n in range(1, 5)]
+    counts = [(str(n), actions.SeatsPick(n).encode()) for n in range(1, 5)]
     return Question(
         _(
             "Can you drive companions home? People of your departure heading your way may "
             "ride with you (you are dropped last, and never take a long detour for them). "
             "Tap how many seats you offer, or type a number up to {limit}."
         ).format(limit=registrations.MAX_SEATS),
-        [counts, [(_("No seat: I drive alone"), "su:seats:0")]],
+        [counts, [(_("No seat: I drive alone"), actions.SeatsPick(0).encode())]],
     )
 
 
@@ -168,7 +175,10 @@ async def wave(t: Translator, reg: Registration) -> Question:
     _slots, waves = await registrations.event_choices(reg.event_id)
     return Question(
         t.gettext("Which departure time suits you?"),
-        [[(wave_label(t, item, reg.event.timezone), f"su:wave:{item.id}")] for item in waves],
+        [
+            [(wave_label(t, item, reg.event.timezone), actions.WavePick(item.id).encode())]
+            for item in waves
+        ],
     )
 
 
@@ -178,7 +188,7 @@ async def summary(t: Translator, reg: Registration) -> Question:
     confirmed = reg.status == RegistrationStatus.CONFIRMED
     steps = shown_steps(reg, bool(await tables.activities(reg.event_id)))
     edits = [
-        (_("✏️ {what}").format(what=_(EDITABLE[step])), f"su:edit:{step.value}")
+        (_("✏️ {what}").format(what=_(EDITABLE[step])), actions.Edit(step.value).encode())
         for step in steps
         if step not in (Step.TRANSPORT, Step.SEATS, Step.WAVE) or reg.wants_departure_group
     ]
@@ -194,15 +204,19 @@ async def attendance(t: Translator, reg: Registration) -> Question:
         venue=escape(reg.event.localized("venue_name", t.language))
     )
     return Question(
-        text, [[(_("🚶 In person"), "su:att:person")], [(_("💻 Online"), "su:att:online")]]
+        text,
+        [
+            [(_("🚶 In person"), actions.Attendance("person").encode())],
+            [(_("💻 Online"), actions.Attendance("online").encode())],
+        ],
     )
 
 
 async def activity(t: Translator, reg: Registration) -> Question:
     _ = t.gettext
     offered = await tables.activities(reg.event_id)
-    buttons = [[(name, f"su:act:{index}")] for index, name in enumerate(offered)]
-    buttons.append([(_("Anything suits me"), "su:act:any")])
+    buttons = [[(name, actions.ActivityPick(index).encode())] for index, name in enumerate(offered)]
+    buttons.append([(_("Anything suits me"), actions.AnyActivity().encode())])
     return Question(_("Which activity would you like? Tap one (or type its name)."), buttons)
 
 

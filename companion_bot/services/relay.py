@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from companion_bot import clock, notices
+from companion_bot import actions, clock, notices
 from companion_bot.i18n import N_, escape
 from companion_bot.models import (
     CompanionGroup,
@@ -339,8 +339,10 @@ async def report(who: Who, reply_to_message_id: int) -> MessageReport:
                 excerpt=escape(shorten(entry.excerpt, EXCERPT_SHOWN)),
             ),
             choices=[
-                [(t.gettext(REMOVE_FROM_GROUP), f"rm:group:{entry.id}")],
-                [(t.gettext(REMOVE_FROM_EVENT), f"rm:event:{entry.id}")],
+                [(t.gettext(REMOVE_FROM_GROUP),
+                  actions.RemoveReported("group", entry.id).encode())],
+                [(t.gettext(REMOVE_FROM_EVENT),
+                  actions.RemoveReported("event", entry.id).encode())],
             ],
             priority=10,
             dedupe_key=f"{REPORT_KEY}:{entry.id}:{role.person_id}",

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from companion_bot import clock
+from companion_bot import actions, clock
 from companion_bot.i18n import N_, escape
 from companion_bot.models import (
     ArrivalKind,
@@ -488,7 +488,7 @@ async def on_reminder_task(payload: dict, now: datetime) -> None:
                 event=escape(event.localized("name", t.language)),
                 link=escape(table.link),
             ),
-            choices=[[(t.gettext(JOINED_BUTTON), f"tin:{member.group_id}")]],
+            choices=[[(t.gettext(JOINED_BUTTON), actions.TableJoined(member.group_id).encode())]],
             dedupe_key=f"tablereminder:{member.group_id}:{member.registration_id}",
         )
 

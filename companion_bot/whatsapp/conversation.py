@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from companion_bot import clock, notices
+from companion_bot import actions, clock, notices
 from companion_bot.i18n import N_, Translator, escape, typed_language, without_accents
 from companion_bot.models import (
     ArrivalKind,
@@ -112,20 +112,23 @@ WORDS = {
              "hallo", "hoi"),
     "cancel": ("cancel", "annuler", "annuleren"),
 }  # fmt: skip
-# Which question a sign-up choice answers (its action's second part).
-STEP_OF = {
-    "lang": Step.LANGUAGE,
-    "charter": Step.CHARTER,
-    "name": Step.NAME,
-    "att": Step.ATTENDANCE,
-    "arr": Step.ARRIVAL,
-    "act": Step.ACTIVITY,
-    "dest": Step.DESTINATION,
-    "tr": Step.TRANSPORT,
-    "seats": Step.SEATS,
-    "wave": Step.WAVE,
-    "sum": Step.SUMMARY,
-    "edit": Step.SUMMARY,
+# Which question a sign-up choice answers.
+STEP_OF: dict[type[actions.Action], Step] = {
+    actions.SignupLanguage: Step.LANGUAGE,
+    actions.Charter: Step.CHARTER,
+    actions.DefaultName: Step.NAME,
+    actions.Attendance: Step.ATTENDANCE,
+    actions.Arrival: Step.ARRIVAL,
+    actions.ArrivalSlotPick: Step.ARRIVAL,
+    actions.ActivityPick: Step.ACTIVITY,
+    actions.AnyActivity: Step.ACTIVITY,
+    actions.DestinationPick: Step.DESTINATION,
+    actions.DestinationPlace: Step.DESTINATION,
+    actions.TransportPick: Step.TRANSPORT,
+    actions.SeatsPick: Step.SEATS,
+    actions.WavePick: Step.WAVE,
+    actions.Confirm: Step.SUMMARY,
+    actions.Edit: Step.SUMMARY,
 }
 # Her language, guessed from her number's country until she chooses one.
 COUNTRY_LANGUAGES = (("33", "fr"), ("32", "fr"), ("352", "fr"), ("41", "fr"), ("31", "nl"),
@@ -344,9 +347,12 @@ async def typed_destination(chat: Chat, registration: Registration, text: str) -
         await chat.say(_("📍 {place}").format(place=escape(found.match.name)))
         return True
     if found.suggestions:
-        choices = [[(place.name, f"su:dest:place:{place.id}")] for place in found.suggestions]
+        choices = [
+            [(place.name, actions.DestinationPlace(place.id).encode())]
+            for place in found.suggestions
+        ]
         choices += [
-            [(_("None of these: I'll type it again"), "su:dest:retype")],
+            [(_("None of these: I'll type it again"), actions.DestinationPick("retype").encode())],
             [(_("No departure group for me"), questions.NO_DEPARTURE_GROUP)],
         ]
         question = _("I'm not sure which place “{text}” is. Did you mean:")
@@ -443,15 +449,15 @@ async def advance(chat: Chat, registration: Registration) -> None:
     await ask(chat, step, registration)
 
 
-async def on_signup_choice(chat: Chat, parts: list[str]) -> None:
+async def on_signup_choice(chat: Chat, action: actions.Action) -> None:
     registration = await chat.registration()
-    step = STEP_OF.get(parts[1]) if len(parts) > 1 else None
-    if registration is None or step is None or chat.state.get("asking") != step.value:
+    step = STEP_OF[type(action)]
+    if registration is None or chat.state.get("asking") != step.value:
         await chat.say(chat._(GONE))
         await ask_again(chat)
         return
     try:
-        if not await save_choice(chat, registration, parts):
+        if not await save_choice(chat, registration, action):
             return
     except UserInputError as error:
         await chat.say(error.translate(chat._))
@@ -460,65 +466,64 @@ async def on_signup_choice(chat: Chat, parts: list[str]) -> None:
     await advance(chat, registration)
 
 
-async def save_choice(chat: Chat, registration: Registration, parts: list[str]) -> bool:
+async def save_choice(chat: Chat, registration: Registration, action: actions.Action) -> bool:
     """Store a tapped answer; False when the conversation goes on otherwise."""
     _ = chat._
-    what, value = parts[1], ":".join(parts[2:])
-    if what == "lang":
-        await people.set_language(chat.person, value)
-    elif what == "charter":
-        if value != "yes":
+    match action:
+        case actions.SignupLanguage(code=code):
+            await people.set_language(chat.person, code)
+        case actions.Charter(answer="no"):
             chat.state = {}
             await chat.say(_(
                 "Without agreeing to the charter we cannot introduce you to companions. "
                 "If you change your mind, open the event's link again."
             ))  # fmt: skip
             return False
-        await registrations.record_consent(registration)
-    elif what == "name":
-        await people.set_display_name(chat.person, chat.person.display_name or chat.profile_name)
-    elif what == "att":
-        await tables.set_online(registration, value == "online")
-    elif what == "arr":
-        kind = {"here": ArrivalKind.ALREADY_THERE, "own": ArrivalKind.ON_MY_OWN}.get(
-            value, ArrivalKind.SLOT
-        )
-        slot = value.removeprefix("slot:")
-        slot_id = int(slot) if kind == ArrivalKind.SLOT and slot.isdigit() else None
-        await registrations.set_arrival(registration, kind, slot_id)
-    elif what == "act":
-        offered = await tables.activities(registration.event_id)
-        if value == "any":
+        case actions.Charter():
+            await registrations.record_consent(registration)
+        case actions.DefaultName():
+            name = chat.person.display_name or chat.profile_name
+            await people.set_display_name(chat.person, name)
+        case actions.Attendance(how=how):
+            await tables.set_online(registration, how == "online")
+        case actions.Arrival(how=how):
+            kind = ArrivalKind.ALREADY_THERE if how == "here" else ArrivalKind.ON_MY_OWN
+            await registrations.set_arrival(registration, kind, None)
+        case actions.ArrivalSlotPick(slot=slot):
+            await registrations.set_arrival(registration, ArrivalKind.SLOT, slot)
+        case actions.AnyActivity():
             await tables.set_activity(registration, tables.ANY_ACTIVITY)
-        elif value.isdigit() and int(value) < len(offered):
-            await tables.set_activity(registration, offered[int(value)])
-        else:
-            raise UserInputError(GONE)
-    elif what == "dest":
-        if value == "retype":
+        case actions.ActivityPick(index=index):
+            offered = await tables.activities(registration.event_id)
+            if index >= len(offered):
+                raise UserInputError(GONE)
+            await tables.set_activity(registration, offered[index])
+        case actions.DestinationPick(what="retype"):
             await chat.say(_("OK, type your neighbourhood or commune again."))
             return False
-        place = None if value == "none" else value.removeprefix("place:")
-        await registrations.set_destination(registration, place)
-    elif what == "tr":
-        await registrations.set_transport(registration, value)
-    elif what == "seats" and value.isdigit():
-        await registrations.set_seats(registration, int(value))
-    elif what == "wave" and value.isdigit():
-        await registrations.set_departure_wave(registration, int(value))
-    elif what == "edit":
-        step = Step(value) if value in {s.value for s in Step} else Step.SUMMARY
-        if step in (Step.TRANSPORT, Step.SEATS) and not registration.wants_departure_group:
-            step = Step.DESTINATION
-        elif step == Step.SEATS and not questions.drives_a_car(registration):
-            step = Step.TRANSPORT
-        await ask(chat, step, registration)
-        return False
-    elif what == "sum":
-        await confirm(chat, registration)
-        return False
-    else:
-        raise UserInputError(GONE)
+        case actions.DestinationPick():
+            await registrations.set_destination(registration, None)
+        case actions.DestinationPlace(place=place):
+            await registrations.set_destination(registration, place)
+        case actions.TransportPick(mode=mode):
+            await registrations.set_transport(registration, mode)
+        case actions.SeatsPick(count=count):
+            await registrations.set_seats(registration, count)
+        case actions.WavePick(wave=wave):
+            await registrations.set_departure_wave(registration, wave)
+        case actions.Edit(step=value):
+            step = Step(value) if value in {s.value for s in Step} else Step.SUMMARY
+            if step in (Step.TRANSPORT, Step.SEATS) and not registration.wants_departure_group:
+                step = Step.DESTINATION
+            elif step == Step.SEATS and not questions.drives_a_car(registration):
+                step = Step.TRANSPORT
+            await ask(chat, step, registration)
+            return False
+        case actions.Confirm():
+            await confirm(chat, registration)
+            return False
+        case _:
+            raise UserInputError(GONE)
     return True
 
 
@@ -536,7 +541,9 @@ async def confirm(chat: Chat, registration: Registration) -> None:
 
 
 async def on_menu(chat: Chat) -> None:
-    choices = [[(chat._(label), f"wm:{name}")] for name, label in MENU_ITEMS.items()]
+    choices = [
+        [(chat._(label), actions.MenuItem(name).encode())] for name, label in MENU_ITEMS.items()
+    ]
     await chat.say(chat._(MENU), choices)
 
 
@@ -568,36 +575,32 @@ async def on_group(chat: Chat) -> None:
     ])  # fmt: skip
     await chat.say(text, [
         [(_("🔔 Unmute the group") if muted else _("🔕 Mute the group"),
-          f"gr:{'unmute' if muted else 'mute'}:{group.id}")],
-        [(_("🚪 Leave the group"), f"gr:leave:{group.id}")],
+          actions.GroupButton("unmute" if muted else "mute", group.id).encode())],
+        [(_("🚪 Leave the group"), actions.GroupButton("leave", group.id).encode())],
     ])  # fmt: skip
 
 
-async def on_group_choice(chat: Chat, parts: list[str]) -> None:
+async def on_group_choice(chat: Chat, action: actions.GroupButton) -> None:
     _ = chat._
-    if len(parts) != 3 or not parts[2].isdigit():
-        raise UserInputError(GONE)
-    group_id = int(parts[2])
-    if parts[1] in ("mute", "unmute"):
-        await relay.set_muted(chat.person, group_id, parts[1] == "mute")
-        await chat.say(
-            _("Muted: you no longer receive your group's messages. /group to unmute.")
-            if parts[1] == "mute"
-            else _("Unmuted: you receive your group's messages again.")
-        )
-    elif parts[1] == "leave":
-        await relay.leave_group(chat.person, group_id)
+    if action.what == "leave":
+        await relay.leave_group(chat.person, action.group)
         await chat.say(_("You left the group. The others are only told that a member left."))
-    else:
-        raise UserInputError(GONE)
+        return
+    await relay.set_muted(chat.person, action.group, action.what == "mute")
+    await chat.say(
+        _("Muted: you no longer receive your group's messages. /group to unmute.")
+        if action.what == "mute"
+        else _("Unmuted: you receive your group's messages again.")
+    )
 
 
 async def on_language(chat: Chat) -> None:
     question = questions.language(chat.t)
     choices = [
-        [(label, f"wl:{action.rsplit(':', 1)[1]}")]
+        [(label, actions.SpeakLanguage(chosen.code).encode())]
         for row in question.choices
         for label, action in row
+        if (chosen := actions.decode_as(actions.SignupLanguage, action)) is not None
     ]
     await chat.say(question.text, choices)
 
@@ -609,13 +612,16 @@ async def on_forget(chat: Chat) -> None:
             "Delete everything this bot keeps about you? Your registrations are cancelled, your "
             "groups are only told that a member left, and this cannot be undone."
         ),
-        [[(_("Yes, delete everything"), "fg:yes")], [(_("No, keep it"), "fg:no")]],
+        [
+            [(_("Yes, delete everything"), actions.Forget("yes").encode())],
+            [(_("No, keep it"), actions.Forget("no").encode())],
+        ],
     )
 
 
-async def on_forget_choice(chat: Chat, parts: list[str]) -> None:
+async def on_forget_choice(chat: Chat, action: actions.Forget) -> None:
     _ = chat._
-    if parts[1:] != ["yes"]:
+    if action.answer != "yes":
         return
     done = _("Done: everything about you is deleted. Take care!")
     person = chat.person
@@ -652,62 +658,58 @@ async def on_help(chat: Chat) -> None:
             "a volunteer or the bar."
         ))  # fmt: skip
         return
-    choices = [[(_(label), f"hp:lvl:{level.value}")] for level, label in alerts.LEVEL_NAMES.items()]
-    choices.append([(_("Cancel"), "hp:cancel")])
+    choices = [
+        [(_(label), actions.HelpLevelPick(level.value).encode())]
+        for level, label in alerts.LEVEL_NAMES.items()
+    ]
+    choices.append([(_("Cancel"), actions.HelpCancel().encode())])
     await chat.say(_("What is happening? The volunteers on duty will come to you."), choices)
 
 
-async def on_help_choice(chat: Chat, parts: list[str]) -> None:
+async def on_help_choice(chat: Chat, action: actions.Action) -> None:
     _ = chat._
-    what = parts[1] if len(parts) > 1 else ""
-    if what == "cancel":
-        return
-    if what == "lvl" and len(parts) == 3:
-        alert = await alerts.draft(chat.person, parts[2])
-        await chat.say(_("Send an alert to the volunteers on duty now?"), [
-            [(_("🆘 Yes, alert them"), f"hp:yes:{alert.id}")],
-            [(_("Cancel"), f"hp:no:{alert.id}")],
-        ])  # fmt: skip
-        return
-    if len(parts) != 3 or not parts[2].isdigit():
-        raise UserInputError(GONE)
-    alert_id = int(parts[2])
-    if what == "yes":
-        sent = await alerts.confirm(chat.person, alert_id)
-        text = await alerts.sent_text(chat.t, sent)
-        await chat.say(text, [[(_("I'm OK now, close it"), f"hp:close:{alert_id}")]])
-    elif what == "no":
-        await alerts.cancel(chat.person, alert_id)
-        await chat.say(_("Cancel"))
-    elif what == "close":
-        await alerts.close(chat.person, alert_id)
-        await chat.say(_("Your help request is closed. Take care!"))
-    else:
-        raise UserInputError(GONE)
+    match action:
+        case actions.HelpLevelPick(level=level):
+            alert = await alerts.draft(chat.person, level)
+            await chat.say(_("Send an alert to the volunteers on duty now?"), [
+                [(_("🆘 Yes, alert them"), actions.HelpAnswer("yes", alert.id).encode())],
+                [(_("Cancel"), actions.HelpAnswer("no", alert.id).encode())],
+            ])  # fmt: skip
+        case actions.HelpAnswer(what="yes", alert=alert_id):
+            sent = await alerts.confirm(chat.person, alert_id)
+            text = await alerts.sent_text(chat.t, sent)
+            close = actions.HelpAnswer("close", alert_id).encode()
+            await chat.say(text, [[(_("I'm OK now, close it"), close)]])
+        case actions.HelpAnswer(what="no", alert=alert_id):
+            await alerts.cancel(chat.person, alert_id)
+            await chat.say(_("Cancel"))
+        case actions.HelpAnswer(what="close", alert=alert_id):
+            await alerts.close(chat.person, alert_id)
+            await chat.say(_("Your help request is closed. Take care!"))
 
 
 # -- choices ----------------------------------------------------------------------------------
 
 
-async def on_action(chat: Chat, action: str) -> None:
-    parts = action.split(":")
+async def on_action(chat: Chat, data: str) -> None:
+    action = actions.decode(data)
     try:
-        match parts[0]:
-            case "su":
-                await on_signup_choice(chat, parts)
-            case "wm" if len(parts) == 2 and parts[1] in COMMAND_HANDLERS:
-                await COMMAND_HANDLERS[parts[1]](chat)
-            case "wl" if len(parts) == 2:
-                await people.set_language(chat.person, parts[1])
+        match action:
+            case _ if type(action) in STEP_OF:
+                await on_signup_choice(chat, action)
+            case actions.MenuItem(command=command) if command in COMMAND_HANDLERS:
+                await COMMAND_HANDLERS[command](chat)
+            case actions.SpeakLanguage(code=code):
+                await people.set_language(chat.person, code)
                 await chat.say(chat._("I will speak English with you."))
-            case night_buttons.PREFIX:
-                await chat.say(await night_buttons.press(chat.person, chat.t, parts))
-            case "hp":
-                await on_help_choice(chat, parts)
-            case "gr":
-                await on_group_choice(chat, parts)
-            case "fg":
-                await on_forget_choice(chat, parts)
+            case actions.Closing():
+                await chat.say(await night_buttons.press(chat.person, chat.t, action))
+            case actions.HelpLevelPick() | actions.HelpCancel() | actions.HelpAnswer():
+                await on_help_choice(chat, action)
+            case actions.GroupButton():
+                await on_group_choice(chat, action)
+            case actions.Forget():
+                await on_forget_choice(chat, action)
             case _:
                 raise UserInputError(GONE)
     except UserInputError as error:

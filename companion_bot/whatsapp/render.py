@@ -50,6 +50,8 @@ ROW_TITLE = 24
 ROW_DESCRIPTION = 72
 MAX_ROWS = 10
 LIST_BUTTON = 20
+# A row's id holds 200 characters (a button's 256): the action and its signature.
+MAX_ACTION = 200 - len(signing.SEPARATOR) - signing.MAC_LENGTH
 
 CHOOSE = N_("Choose")
 CHOOSE_BELOW = N_("Choose below.")
@@ -78,7 +80,7 @@ def _interactive(to: str, content: Body) -> Body:
 
 
 def choice_id(wa_id: str, action: str, secret: bytes | None = None) -> str:
-    return signing.sign(address(wa_id), action, secret)
+    return signing.sign(address(wa_id), action, secret, max_data=MAX_ACTION)
 
 
 def parse_choice(wa_id: str, reply_id: str | None, secret: bytes | None = None) -> str | None:

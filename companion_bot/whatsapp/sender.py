@@ -20,7 +20,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from companion_bot import clock, notices
+from companion_bot import actions, clock, notices
 from companion_bot.i18n import N_, escape, translator
 from companion_bot.models import Channel, Event, OutboxMessage, OutboxStatus, Person, Role, RoleKind
 from companion_bot.services import outbox
@@ -51,7 +51,8 @@ NOTHING_TO_SEND = frozenset(
 NO_TEMPLATE = "outside her 24-hour window and no template for it"
 # The last words to someone who was just forgotten carry her number (nothing else does).
 FAREWELL_ADDRESS = "address"
-HELP_ACTION = "wm:help"  # the menu's "I need help" (whatsapp/conversation.py answers it)
+# The menu's "I need help" (whatsapp/conversation.py answers it).
+HELP_ACTION = actions.MenuItem("help").encode()
 # A notice said by its template: kept for when she answers it, that long at most.
 AFTER_HER_REPLY = "waits for her reply to its template"
 TEMPLATE_SENT = "template_sent"  # in a notice waiting for her reply: the template sent

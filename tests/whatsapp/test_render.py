@@ -195,3 +195,11 @@ def test_telegram_commands_become_her_words(language, expected):
     text = "Take care, and /help if you need us. /me shows it: wa.me/33/help"
     [body] = rendered({"kind": "text", "text": text}, language)
     assert body["text"]["body"] == expected
+
+
+def test_an_action_longer_than_telegram_allows_is_signed_for_whatsapp():
+    # A gazetteer id this long does not fit Telegram's 64 bytes once signed; WhatsApp's
+    # ids hold it.
+    action = "su:dest:place:fr-paris-bibliotheque-francois-mitterrand"
+    [body] = rendered({"kind": "text", "text": "Where?", "choices": [[["BnF", action]]]})
+    assert actions_of(body) == [action]
