@@ -75,6 +75,7 @@ def api_method(*names: str) -> Callable[[Method], Method]:
     return register
 
 
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile: bots may download files up to 20 MB
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
     "the same as a current content and reply markup of the message"
@@ -419,6 +420,19 @@ async def send_document(call: Call) -> JSONDict:
     return _send(call, {"document": document} | _caption_content(call)).data
 
 
+@api_method("sendVoice")
+async def send_voice(call: Call) -> JSONDict:
+    record = _input_file(call, "voice", "voice")[0]
+    voice: JSONDict = {
+        "file_id": record.file_id,
+        "file_unique_id": record.file_unique_id,
+        "file_size": len(record.content),
+        "duration": 1,
+        "mime_type": record.mime_type or "audio/ogg",
+    }
+    return _send(call, {"voice": voice} | _caption_content(call)).data
+
+
 _CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -704,7 +718,9 @@ async def leave_chat(call: Call) -> bool:
 
 @api_method("getFile")
 async def get_file(call: Call) -> JSONDict:
-    records = call.emulator.files_like(str(call.require("file_id")))
-    if not records:
+    record = call.emulator.files.get(str(call.require("file_id")))
+    if record is None:
         raise bad_request("invalid file_id")
-    return records[0].to_file()
+    if len(record.content) > DOWNLOAD_LIMIT:
+        raise bad_request("file is too big")
+    return record.to_file()
