@@ -405,31 +405,31 @@ async def send_photo(call: Call) -> JSONDict:
     return _send(call, content).data
 
 
-@api_method("sendDocument")
-async def send_document(call: Call) -> JSONDict:
-    record = _input_file(call, "document", "document")[0]
-    document: JSONDict = {
+def _file(record: FileRecord) -> JSONDict:
+    """A sent file as the message shows it (a Document, a Voice…)."""
+    shown: JSONDict = {
         "file_id": record.file_id,
         "file_unique_id": record.file_unique_id,
         "file_size": len(record.content),
     }
     if record.file_name:
-        document["file_name"] = record.file_name
+        shown["file_name"] = record.file_name
     if record.mime_type:
-        document["mime_type"] = record.mime_type
+        shown["mime_type"] = record.mime_type
+    return shown
+
+
+@api_method("sendDocument")
+async def send_document(call: Call) -> JSONDict:
+    document = _file(_input_file(call, "document", "document")[0])
     return _send(call, {"document": document} | _caption_content(call)).data
 
 
 @api_method("sendVoice")
 async def send_voice(call: Call) -> JSONDict:
     record = _input_file(call, "voice", "voice")[0]
-    voice: JSONDict = {
-        "file_id": record.file_id,
-        "file_unique_id": record.file_unique_id,
-        "file_size": len(record.content),
-        "duration": 1,
-        "mime_type": record.mime_type or "audio/ogg",
-    }
+    voice = {"duration": 1, "mime_type": "audio/ogg"} | _file(record)
+    voice.pop("file_name", None)  # a voice note has none
     return _send(call, {"voice": voice} | _caption_content(call)).data
 
 

@@ -189,7 +189,6 @@ class WhatsAppSender:
         kind = media["type"]
         try:
             file = await self.media.fetch(media, UPLOAD_LIMITS[kind])
-            await self._paced()
             media_id = await self.client.upload(file.content, file.mime_type, file.filename)
         except (MediaGone, InvalidRequest) as error:
             logger.info("WhatsApp: a relayed %s could not be passed on: %s", kind, error)
