@@ -200,27 +200,26 @@ class CloudApiClient:
 
     async def download(self, url: str) -> bytes:
         """The bytes at a media URL (`media`), fetched with the token as Meta requires."""
-        status, raw = await self._request("GET", url)
-        if status >= 400:
-            raise classify(status, _error_of(raw))
-        return raw
+        return await self._request("GET", url)
 
-    async def _request(self, method: str, url: str, **kwargs: Any) -> tuple[int, bytes]:
+    async def _request(self, method: str, url: str, **kwargs: Any) -> bytes:
+        """Meta's answer, or its error as a `WhatsAppError`."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         try:
             async with self._session.request(
                 method, url, headers=self._headers, **kwargs
             ) as answer:
-                return answer.status, await answer.read()
+                status, raw = answer.status, await answer.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RetryLater(None, f"network: {type(exc).__name__}") from exc
-
-    async def _json(self, method: str, url: str, **kwargs: Any) -> Any:
-        """Meta's JSON answer, or its error as a `WhatsAppError`."""
-        status, raw = await self._request(method, url, **kwargs)
         if status >= 400:
             raise classify(status, _error_of(raw))
+        return raw
+
+    async def _json(self, method: str, url: str, **kwargs: Any) -> Any:
+        """Meta's JSON answer (None: not JSON), or its error as a `WhatsAppError`."""
+        raw = await self._request(method, url, **kwargs)
         try:
             return json.loads(raw)
         except ValueError:
