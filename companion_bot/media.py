@@ -9,9 +9,11 @@ download) and sends them on as an upload of its own. The bytes stay in memory fo
 send: nothing is stored, and the outbox row keeps only the reference.
 
 A fetch that may work later (a network error, the other channel busy) raises
-`MediaUnavailable`: the outbox tries the message again. One that never will (the file is
-gone, too big for the channel it goes to, of a kind it cannot show) raises `MediaGone`: she
-gets, in her language, a line saying what could not be passed on (`placeholder`).
+`MediaUnavailable`: the outbox tries the message again, a few times (FETCH_ATTEMPTS: her
+chat's next messages wait behind it meanwhile). One that never will (the file is gone, too
+big for the channel it goes to, of a kind it cannot show), or still fails on its last
+attempt, raises `MediaGone`: she gets, in her language, a line saying what could not be
+passed on (`placeholder`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ NOT_PASSED_ON = {
     notices.MEDIA_VOICE: N_("🎤 {caption}(a voice note that could not be passed on)"),
     notices.MEDIA_DOCUMENT: N_("📄 {caption}(a file that could not be passed on)"),
 }
+# Tries of a file that cannot be fetched for now before her placeholder goes instead: with
+# the outbox's back-off (2, 4, 8 s), about 15 seconds during which her chat waits.
+FETCH_ATTEMPTS = 4
 # What a channel cannot show at all (a Telegram sticker on WhatsApp…).
 NOT_SHOWN = N_("🖼 {caption}(a sticker or another message shown only on the other app)")
 
@@ -64,12 +69,18 @@ class Library:
     def add(self, channel: str, fetcher: Fetcher) -> None:
         self._fetchers[channel] = fetcher
 
-    async def fetch(self, media: dict, max_bytes: int) -> MediaFile:
-        """The file a notice's `media` names, at most `max_bytes` long."""
+    async def fetch(self, media: dict, max_bytes: int, *, attempts: int = 0) -> MediaFile:
+        """The file a notice's `media` names, at most `max_bytes` long; `attempts`: how many
+        times its message was tried already (the last one gives up)."""
         fetcher = self._fetchers.get(str(media.get("channel")))
         if fetcher is None or not relayable(media):
             raise MediaGone(f"no way to fetch a file from {media.get('channel')!r}")
-        return await fetcher.fetch(media, max_bytes)
+        try:
+            return await fetcher.fetch(media, max_bytes)
+        except MediaUnavailable as error:
+            if attempts + 1 < FETCH_ATTEMPTS:
+                raise
+            raise MediaGone(f"still unavailable after {FETCH_ATTEMPTS} tries: {error}") from error
 
 
 def placeholder(t: Translator, kind: str | None, caption: str | None) -> str:

@@ -102,7 +102,8 @@ class TelegramSender:
         kind = media.get("type")
         if relayable(media):
             try:
-                file = await self.media.fetch(media, telegram_render.UPLOAD_LIMITS[kind])
+                limit = telegram_render.UPLOAD_LIMITS[kind]
+                file = await self.media.fetch(media, limit, attempts=row.attempts)
             except MediaGone as error:
                 logger.info("outbox: a relayed %s could not be passed on: %s", kind, error)
             else:

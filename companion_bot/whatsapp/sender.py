@@ -110,7 +110,7 @@ class WhatsAppSender:
             await tell_organizers(person)
             return Failed(f"{NO_TEMPLATE} ({delivery.reason})")
         try:
-            await self._send_all(delivery.notice, person)
+            await self._send_all(delivery.notice, person, row.attempts)
             if delivery.route == window.Route.TEMPLATE and notice.get("kind") != "template":
                 await keep_for_her_reply(row)
         except OutsideWindow:
@@ -171,24 +171,26 @@ class WhatsAppSender:
             self.config, purpose, person.language or "fr", wanted.get("params") or []
         )
 
-    async def _send_all(self, notice: dict[str, Any], person: Person) -> None:
+    async def _send_all(self, notice: dict[str, Any], person: Person, attempts: int = 0) -> None:
         if notice.get("kind") == "unsupported":
             raise InvalidRequest(None, "not a notice WhatsApp can show")
         language = person.language or translator("fr").language
         if notice.get("kind") == RELAYED_FILE:
-            notice = await self._uploaded(notice, person)
+            notice = await self._uploaded(notice, person, attempts)
         for body in render.render(notice, person.whatsapp_id, language):
             await self._paced()
             await self.client.send(body)
 
-    async def _uploaded(self, notice: dict[str, Any], person: Person) -> dict[str, Any]:
+    async def _uploaded(
+        self, notice: dict[str, Any], person: Person, attempts: int
+    ) -> dict[str, Any]:
         """A relayed file as a media notice WhatsApp can send: fetched from the channel it was
         sent on and uploaded to the number's media. When it never can be, the line saying
         what it was; when it may later, `MediaUnavailable` or Meta's `RetryLater`."""
         media, caption = notice["media"], notice.get("caption")
         kind = media["type"]
         try:
-            file = await self.media.fetch(media, UPLOAD_LIMITS[kind])
+            file = await self.media.fetch(media, UPLOAD_LIMITS[kind], attempts=attempts)
             media_id = await self.client.upload(file.content, file.mime_type, file.filename)
         except (MediaGone, InvalidRequest) as error:
             logger.info("WhatsApp: a relayed %s could not be passed on: %s", kind, error)

@@ -10,7 +10,9 @@ from datetime import timedelta
 import pytest_asyncio
 
 from companion_bot import notices
+from companion_bot.media import FETCH_ATTEMPTS
 from companion_bot.models import OutboxMessage, Person
+from companion_bot.workers import get_workers
 from tests.handlers.test_board_commands import document_bytes, photo_bytes
 from tests.handlers.test_groups import ALL_ANNOUNCED
 from tests.handlers.test_relay import received
@@ -155,6 +157,25 @@ async def test_a_fetch_that_fails_for_now_is_tried_again(mixed: MixedHarness, ev
     assert photo_bytes(mixed, photo) == PHOTO and photo.caption == "Zoé: again"
     assert mixed.meta.media_sent(ines.last()).content == PHOTO
     assert [r.error_code for r in mixed.meta.requests if r.status >= 400] == [131000]
+
+
+async def test_a_fetch_that_keeps_failing_gives_way_to_the_placeholder(
+    mixed: MixedHarness, event
+) -> None:
+    ada, zoe, ines = await a_mixed_group(mixed, event)
+    for worker in get_workers(mixed.application).outboxes:
+        worker.backoff_base = 0.02  # 2 s in production; the delays are not what is tested
+    mixed.meta.fail_next_media(131000, times=2 * FETCH_ATTEMPTS)  # both copies, every try
+    await zoe.send_image("blurry", content=PHOTO)
+    await mixed.drain()
+    assert received(ada)[-1] == "🖼 Zoé: blurry\n(a photo that could not be passed on)"
+    assert ines.texts()[-1] == "🖼 *Zoé*: blurry\n(a photo that could not be passed on)"
+    failed = [r for r in mixed.meta.requests if r.error_code == 131000]
+    assert len(failed) == 2 * FETCH_ATTEMPTS
+    # Her chat goes on: what the group says next reaches her.
+    await mixed.wa_say(zoe, "never mind")
+    await mixed.drain()
+    assert received(ada)[-1] == "Zoé: never mind"
 
 
 async def test_a_photo_outside_her_window_is_never_sent_free_form(
