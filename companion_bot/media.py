@@ -31,11 +31,11 @@ NOT_PASSED_ON = {
     notices.MEDIA_VOICE: N_("🎤 {caption}(a voice note that could not be passed on)"),
     notices.MEDIA_DOCUMENT: N_("📄 {caption}(a file that could not be passed on)"),
 }
+# What a channel cannot show at all (a Telegram sticker on WhatsApp…).
+NOT_SHOWN = N_("🖼 {caption}(a sticker or another message shown only on the other app)")
 # Tries of a file that cannot be fetched for now before her placeholder goes instead: with
 # the outbox's back-off (2, 4, 8 s), about 15 seconds during which her chat waits.
 FETCH_ATTEMPTS = 4
-# What a channel cannot show at all (a Telegram sticker on WhatsApp…).
-NOT_SHOWN = N_("🖼 {caption}(a sticker or another message shown only on the other app)")
 
 
 @dataclass(frozen=True)
