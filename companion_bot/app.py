@@ -22,16 +22,19 @@ from companion_bot import signing
 from companion_bot.db import close_database, start_database
 from companion_bot.i18n import LANGUAGES, N_, load_all, translator
 from companion_bot.logging_setup import configure_logging
+from companion_bot.media import Library
 from companion_bot.models import Channel
 from companion_bot.services import messaging, outbox, scheduler
 from companion_bot.services.board import WEB_ADDRESS_KEY
 from companion_bot.settings import Settings, SettingsError
+from companion_bot.telegram_files import TelegramFiles
 from companion_bot.telegram_http import AiohttpRequest
 from companion_bot.telegram_sender import TelegramSender
 from companion_bot.telegram_updates import TelegramDispatcher, poll
 from companion_bot.web.webhook import WEBHOOK_MODE_KEY, register_webhook
 from companion_bot.whatsapp.client import CloudApiClient
 from companion_bot.whatsapp.conversation import WhatsAppDispatcher
+from companion_bot.whatsapp.files import WhatsAppFiles
 from companion_bot.whatsapp.sender import WhatsAppSender
 from companion_bot.workers import Dispatcher, SharedRateLimiter, start_workers, stop_workers
 from companion_bot.workers.outcomes import ChannelSender
@@ -144,15 +147,19 @@ async def publish_commands(application: Application) -> None:
 
 def channels(application: Application) -> tuple[dict[str, Dispatcher], list[ChannelSender]]:
     """Each channel the settings set up: what reads its updates, what sends its messages
-    (Telegram's first)."""
+    (Telegram's first), and what fetches the files sent on it for members on another
+    (companion_bot/media.py), shared by the senders."""
     settings: Settings = application.bot_data["settings"]
+    files = Library()
+    files.add(Channel.TELEGRAM, TelegramFiles(application.bot))
     dispatchers: dict[str, Dispatcher] = {Channel.TELEGRAM: TelegramDispatcher(application)}
-    senders: list[ChannelSender] = [TelegramSender(application.bot)]
+    senders: list[ChannelSender] = [TelegramSender(application.bot, files)]
     config = settings.whatsapp
     if config is not None:
         client = CloudApiClient(config.api_url, config.phone_number_id, config.token)
+        files.add(Channel.WHATSAPP, WhatsAppFiles(client))
         dispatchers[Channel.WHATSAPP] = WhatsAppDispatcher()
-        senders.append(WhatsAppSender(client, config))
+        senders.append(WhatsAppSender(client, config, files))
     return dispatchers, senders
 
 

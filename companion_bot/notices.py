@@ -20,8 +20,12 @@ The kinds and their fields (all JSON):
   MOVE_LOCATION updates and STOP_LOCATION ends).
 - PHOTO / DOCUMENT: `photo` / `document` (a file, see `outbox.attachment`), optional
   `caption` (HTML) and `choices`.
-- COPY: `from_chat_id`, `message_id`: a copy of a message someone sent the bot (a relayed
-  photo, sticker or voice note), without its sender's name or account.
+- COPY: a message someone sent the bot, relayed to her group (a photo, a voice note, a file,
+  a sticker), without its sender's name or account: `media` (see `media`: the channel it was
+  sent on, that channel's reference to its file, what it is), optional `caption` (HTML),
+  and for a recipient on the sender's own channel `from_chat_id` and `message_id`, the
+  message itself to copy. A channel that cannot copy it fetches the file by its reference
+  (companion_bot/media.py), or says in words what it was.
 - Changes to a notice already queued or sent (`outbox.edit`): EDIT_TEXT (`text`, `choices`),
   EDIT_CAPTION (`caption`, `choices`), EDIT_CHOICES (`choices`), MOVE_LOCATION (`latitude`,
   `longitude`), STOP_LOCATION. A channel that cannot change a sent message sends the new
@@ -84,6 +88,13 @@ ESCALATION = "escalation"
 MORNING_AFTER = "morning_after"
 GROUP_INTRODUCTION = "group_introduction"
 
+# What a relayed file is (`media`'s `type`).
+MEDIA_PHOTO = "photo"
+MEDIA_VOICE = "voice"
+MEDIA_DOCUMENT = "document"
+MEDIA_STICKER = "sticker"
+MEDIA_OTHER = "other"
+
 HELP_KEYBOARD = "help"
 REMOVE_KEYBOARD = "remove"
 
@@ -99,6 +110,14 @@ def outside_window(purpose: str, *params: object) -> dict[str, Any]:
     """Notice fields naming the short message that says it when only such a message may go
     to her; `params` fill it in (plain text, HTML-escaped like every notice text)."""
     return {"template": {"purpose": purpose, "params": [html.escape(str(p)) for p in params]}}
+
+
+def media(channel: str, kind: str, ref: str | None = None, **details: str | None) -> dict[str, Any]:
+    """A relayed file in no channel's API terms: the channel it was sent on (a `Channel`
+    value), what it is (MEDIA_PHOTO…), that channel's reference to its file (None: nothing
+    to fetch, a sticker), and `details` such as `mime_type` or `filename`."""
+    described = {"channel": str(channel), "type": kind, "ref": ref}
+    return described | {key: value for key, value in details.items() if value}
 
 
 def is_notice(kind: str) -> bool:

@@ -5,7 +5,8 @@ Text is HTML with link previews off, like every message of this bot; choices bec
 inline keyboard whose data are signed for the recipient (companion_bot/signing.py), so only
 she can send them back; the help keyboard is a persistent reply keyboard. A change of a
 notice is an edit of the message it became (Telegram can edit), `message_id` filled in by the
-worker. Rows queued before notices existed hold a Bot API call and go out as they are.
+worker. A relayed file from another channel is uploaded (`upload`) once the sender has
+fetched it. Rows queued before notices existed hold a Bot API call and go out as they are.
 """
 
 from __future__ import annotations
@@ -30,8 +31,20 @@ METHODS = {
     notices.MOVE_LOCATION: "editMessageLiveLocation",
     notices.STOP_LOCATION: "stopMessageLiveLocation",
 }
+# A relayed file from another channel, sent as an upload: the method and its file field.
+UPLOADS = {
+    notices.MEDIA_PHOTO: ("sendPhoto", "photo"),
+    notices.MEDIA_VOICE: ("sendVoice", "voice"),
+    notices.MEDIA_DOCUMENT: ("sendDocument", "document"),
+}
+# Telegram's upload limits for bots: photos 10 MB, other files 50 MB.
+UPLOAD_LIMITS = {
+    notices.MEDIA_PHOTO: 10 * 1024 * 1024,
+    notices.MEDIA_VOICE: 50 * 1024 * 1024,
+    notices.MEDIA_DOCUMENT: 50 * 1024 * 1024,
+}
 # Fields of a notice that are not Bot API arguments.
-NOTICE_ONLY = ("choices", "markup", "keyboard", "keyboard_label", "ask_location")
+NOTICE_ONLY = ("choices", "markup", "keyboard", "keyboard_label", "ask_location", "media")
 # Kinds whose message can carry buttons (an edit without them takes them away).
 WITH_BUTTONS = frozenset(
     {notices.TEXT, notices.LOCATION, notices.PHOTO, notices.DOCUMENT, notices.COPY}
@@ -75,3 +88,11 @@ def reply_markup(payload: dict[str, Any], chat_id: int) -> dict[str, Any] | None
     if payload.get("keyboard") == notices.REMOVE_KEYBOARD:
         return {"remove_keyboard": True}
     return None
+
+
+def upload(kind: str, payload: dict[str, Any], file: Any, chat_id: int) -> tuple[str, dict]:
+    """The Bot API call that sends a relayed file (`file`: the upload) with the COPY
+    notice's caption and buttons."""
+    method, field = UPLOADS[kind]
+    _, arguments = render(notices.COPY, payload, chat_id)
+    return method, arguments | {field: file}

@@ -1,6 +1,10 @@
 """The outbox's Telegram side: a notice rendered as a Bot API call
 (companion_bot/telegram_render.py), sent through the bot, and Telegram's answer read as an
-outcome the outbox worker records (`companion_bot.workers.outcomes`)."""
+outcome the outbox worker records (`companion_bot.workers.outcomes`).
+
+A file relayed from another channel (a COPY notice with no Telegram message to copy) is
+fetched from that channel (companion_bot/media.py) and uploaded; when it never can be, she
+gets a line in her language saying what it was."""
 
 from __future__ import annotations
 
@@ -19,9 +23,12 @@ from telegram.error import (
     TelegramError,
 )
 
-from companion_bot import telegram_render
+from companion_bot import notices, telegram_render
+from companion_bot.i18n import translator
+from companion_bot.media import Library, MediaGone, MediaUnavailable, placeholder, relayable
 from companion_bot.models import Channel, OutboxMessage
 from companion_bot.services import outbox
+from companion_bot.services.messaging import default_language, language_of
 from companion_bot.workers.outcomes import (
     Blocked,
     Failed,
@@ -39,8 +46,9 @@ logger = logging.getLogger(__name__)
 class TelegramSender:
     channel = Channel.TELEGRAM
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, media: Library | None = None) -> None:
         self.bot = bot
+        self.media = media or Library()
 
     @property
     def limiter(self) -> SharedRateLimiter | None:
@@ -61,7 +69,7 @@ class TelegramSender:
             if "message is not modified" in error.message.lower():
                 return Sent(outbox.Delivered(None))  # the chat already shows it
             return Failed(error.message)
-        except (NetworkError, InvalidToken) as error:  # TimedOut is a NetworkError
+        except (NetworkError, InvalidToken, MediaUnavailable) as error:  # and TimedOut
             return Transient(error)
         except TelegramError as error:
             return Failed(error.message)
@@ -69,7 +77,7 @@ class TelegramSender:
     async def _call(self, row: OutboxMessage) -> outbox.Delivered:
         """Send the notice as a Bot API call; the id of the message it became, if Telegram
         returned one (edits may return True)."""
-        method, arguments = telegram_render.render(row.method, row.payload or {}, row.chat_id)
+        method, arguments = await self._render(row)
         arguments = {key: _uploadable(value) for key, value in arguments.items()}
         arguments["chat_id"] = row.chat_id
         extra: dict[str, Any] = {}
@@ -85,6 +93,26 @@ class TelegramSender:
         return outbox.Delivered(
             result["message_id"], chat.get("id") if isinstance(chat, dict) else None
         )
+
+    async def _render(self, row: OutboxMessage) -> tuple[str, dict[str, Any]]:
+        payload = row.payload or {}
+        if row.method != notices.COPY or "from_chat_id" in payload:
+            return telegram_render.render(row.method, payload, row.chat_id)
+        media = payload.get("media") or {}
+        kind = media.get("type")
+        if relayable(media):
+            try:
+                limit = telegram_render.UPLOAD_LIMITS[kind]
+                file = await self.media.fetch(media, limit, attempts=row.attempts)
+            except MediaGone as error:
+                logger.info("outbox: a relayed %s could not be passed on: %s", kind, error)
+            else:
+                upload = InputFile(file.content, filename=file.filename)
+                return telegram_render.upload(kind, payload, upload, row.chat_id)
+        person = await outbox.recipient(row)
+        t = language_of(person) if person is not None else translator(default_language())
+        text = placeholder(t, kind, payload.get("caption"))
+        return telegram_render.render(notices.TEXT, {"text": text}, row.chat_id)
 
 
 def _uploadable(value: Any) -> Any:

@@ -5,12 +5,13 @@ remove someone from her group or the event from a report's buttons, or with `/re
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from companion_bot import notices
 from companion_bot.actions import GroupButton, RemoveRegistration, RemoveReported
 from companion_bot.i18n import N_
-from companion_bot.models import GroupKind
+from companion_bot.models import Channel, GroupKind
 from companion_bot.services import duress, relay
 from companion_bot.services.errors import UserInputError
 from companion_bot.services.groups import KIND_NAMES
@@ -50,7 +51,7 @@ async def on_member_message(update: Update, context: Context) -> None:
                                                    seconds))  # fmt: skip
     else:
         relayed = await relay.relay(membership, message.message_id, copy=True,
-                                    caption=message.caption)  # fmt: skip
+                                    media=media_of(message), caption=message.caption)  # fmt: skip
     if relayed.recipients == 0:
         await send(update, context, _("Nobody else in your group can receive messages right now."))
     elif relayed.parts > 1:
@@ -61,6 +62,24 @@ async def on_member_message(update: Update, context: Context) -> None:
             "parts.",
             relayed.parts,
         ).format(count=relayed.parts))  # fmt: skip
+
+
+def media_of(message: Message) -> dict:
+    """The file her message carries, for members on another channel: a photo's largest size,
+    a voice note, a document (a sticker or anything else: only what it is)."""
+    channel = Channel.TELEGRAM
+    if message.photo:
+        return notices.media(channel, notices.MEDIA_PHOTO, message.photo[-1].file_id)
+    if message.voice is not None:
+        voice = message.voice
+        return notices.media(channel, notices.MEDIA_VOICE, voice.file_id, mime_type=voice.mime_type)
+    if message.document is not None:
+        document = message.document
+        return notices.media(channel, notices.MEDIA_DOCUMENT, document.file_id,
+                             mime_type=document.mime_type, filename=document.file_name)  # fmt: skip
+    if message.sticker is not None:
+        return notices.media(channel, notices.MEDIA_STICKER)
+    return notices.media(channel, notices.MEDIA_OTHER)
 
 
 async def on_live_location_moved(update: Update, context: Context) -> None:

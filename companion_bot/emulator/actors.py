@@ -263,6 +263,12 @@ class EmulatedUser(_Chatter):
             data["caption"] = caption
         return await self._send(data)
 
+    async def send_voice(self, content: bytes = b"OggS emulated voice note") -> int:
+        record = self.emulator.store_file("voice", content, None, "audio/ogg")[0]
+        voice = {"file_id": record.file_id, "file_unique_id": record.file_unique_id,
+                 "duration": 2, "mime_type": "audio/ogg", "file_size": len(content)}  # fmt: skip
+        return await self._send({"voice": voice})
+
     async def send_contact(
         self, phone_number: str = "+33612345678", *, first_name: str | None = None, own: bool = True
     ) -> int:

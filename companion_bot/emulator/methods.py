@@ -75,6 +75,7 @@ def api_method(*names: str) -> Callable[[Method], Method]:
     return register
 
 
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile: bots may download files up to 20 MB
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
     "the same as a current content and reply markup of the message"
@@ -404,19 +405,32 @@ async def send_photo(call: Call) -> JSONDict:
     return _send(call, content).data
 
 
-@api_method("sendDocument")
-async def send_document(call: Call) -> JSONDict:
-    record = _input_file(call, "document", "document")[0]
-    document: JSONDict = {
+def _file(record: FileRecord) -> JSONDict:
+    """A sent file as the message shows it (a Document, a Voice…)."""
+    shown: JSONDict = {
         "file_id": record.file_id,
         "file_unique_id": record.file_unique_id,
         "file_size": len(record.content),
     }
     if record.file_name:
-        document["file_name"] = record.file_name
+        shown["file_name"] = record.file_name
     if record.mime_type:
-        document["mime_type"] = record.mime_type
+        shown["mime_type"] = record.mime_type
+    return shown
+
+
+@api_method("sendDocument")
+async def send_document(call: Call) -> JSONDict:
+    document = _file(_input_file(call, "document", "document")[0])
     return _send(call, {"document": document} | _caption_content(call)).data
+
+
+@api_method("sendVoice")
+async def send_voice(call: Call) -> JSONDict:
+    record = _input_file(call, "voice", "voice")[0]
+    voice = {"duration": 1, "mime_type": "audio/ogg"} | _file(record)
+    voice.pop("file_name", None)  # a voice note has none
+    return _send(call, {"voice": voice} | _caption_content(call)).data
 
 
 _CHAT_ACTIONS = frozenset(
@@ -704,7 +718,9 @@ async def leave_chat(call: Call) -> bool:
 
 @api_method("getFile")
 async def get_file(call: Call) -> JSONDict:
-    records = call.emulator.files_like(str(call.require("file_id")))
-    if not records:
+    record = call.emulator.files.get(str(call.require("file_id")))
+    if record is None:
         raise bad_request("invalid file_id")
-    return records[0].to_file()
+    if len(record.content) > DOWNLOAD_LIMIT:
+        raise bad_request("file is too big")
+    return record.to_file()

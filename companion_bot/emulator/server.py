@@ -69,7 +69,8 @@ _ADMIN_RIGHTS = {
     "can_edit_messages": True,
 }
 _DROPPED = 599  # never reaches the client: the connection is closed first
-_FILE_PREFIX = {"photo": "AgACAgQAAxkB", "document": "BQACAgQAAxkB", "sticker": "CAACAgIAAxkB"}
+_FILE_PREFIX = {"photo": "AgACAgQAAxkB", "document": "BQACAgQAAxkB", "sticker": "CAACAgIAAxkB",
+                "voice": "AwACAgQAAxkB"}  # fmt: skip
 
 
 class BotApiEmulator:
@@ -333,10 +334,11 @@ class BotApiEmulator:
     def store_file(
         self, kind: str, content: bytes, file_name: str | None, mime_type: str | None
     ) -> list[FileRecord]:
-        """Store uploaded content; a photo gets three sizes, each with its own file_id."""
+        """Store uploaded content; a photo gets three sizes, each with its own file_id: the
+        largest is the content, the smaller ones stand-in thumbnails of it."""
         count = 3 if kind == "photo" else 1
         records = []
-        for _ in range(count):
+        for size in range(count):
             number = self._next_id("file")
             extension = {"photo": "jpg", "sticker": "webp"}.get(kind, "bin")
             if file_name and "." in file_name:
@@ -345,7 +347,7 @@ class BotApiEmulator:
                 file_id=f"{_FILE_PREFIX.get(kind, 'BQACAgQAAxkB')}{number:012d}",
                 file_unique_id=f"AQAD{number:08d}",
                 file_path=f"{kind}s/file_{number}.{extension}",
-                content=content,
+                content=content if size == count - 1 else b"thumbnail %d: " % size + content[:64],
                 file_name=file_name,
                 mime_type=mime_type,
             )

@@ -1,6 +1,9 @@
 """The anonymous relay inside a group: a member writes to the bot and the others receive
-"<display name>: …". Copies are made with `copyMessage`, which carries no link to the sender,
-so her Telegram account, username, id and phone number are never shown to anyone.
+"<display name>: …". A photo, a voice note or a file is relayed as a COPY notice: members on
+her channel get a copy of her message itself, which carries no link to the sender; members
+on another channel get the file by its reference, fetched and sent on by their channel's
+edge (companion_bot/media.py). Her account, username, id and phone number are never shown
+to anyone.
 
 Which copy each member got is remembered (RelayedMessage) so that replies go back to the right
 group, reports name the right message, and a live location can be moved and stopped; live
@@ -138,11 +141,15 @@ async def relay(
     *,
     text: str | None = None,
     copy: bool = False,
+    media: dict | None = None,
     caption: str | None = None,
     live_location: tuple[float, float, int] | None = None,
 ) -> Relayed:
     """Queue her message for each other member. Text too long for one message once her
-    name is put before it (a caption: 1024 characters) goes in several parts."""
+    name is put before it (a caption: 1024 characters) goes in several parts.
+
+    `copy`: her message itself can be copied to those on her channel; `media`: the file it
+    carries (`notices.media`), for those on another channel."""
     sender = membership.person
     raw_name = sender.display_name or "?"
     name = escape(raw_name)
@@ -173,8 +180,10 @@ async def relay(
                          "live_period": min(max(period, 60), LIVE_PERIOD_MAX)},
                 dedupe_key=key, purpose=RELAY_PURPOSE, reference=reference | {"kind": "live"},
             )  # fmt: skip
-        elif copy:
-            payload = {"from_chat_id": sender.telegram_id, "message_id": message_id}
+        elif copy or media:
+            payload: dict = {"media": media or notices.media(sender.channel, notices.MEDIA_OTHER)}
+            if copy and person.channel == sender.channel:
+                payload |= {"from_chat_id": sender.telegram_id, "message_id": message_id}
             if parts:
                 payload |= {"caption": f"<b>{name}</b>: {escape(parts[0])}"}
                 texts = texts[1:]  # the rest follows as text

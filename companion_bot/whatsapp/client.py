@@ -1,5 +1,6 @@
 """Sending to WhatsApp: one POST per message to the Graph API's messages endpoint, Meta's
-errors turned into exceptions the outbox worker can act on.
+errors turned into exceptions the outbox worker can act on; and the media endpoints a
+relayed file needs (upload to the number's media, a media's URL, its download).
 
 Why our own thin client rather than pywa (checked: pywa 4.5.0, the maintained one):
 - its base URL is fixed: `GraphAPI.__init__` sets the httpx session's `base_url` to
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -141,7 +143,9 @@ class CloudApiClient:
         session: aiohttp.ClientSession | None = None,
         timeout: float = 30.0,
     ) -> None:
-        self._url = f"{api_url.rstrip('/')}/{phone_number_id}/messages"
+        self._api = api_url.rstrip("/")
+        self._url = f"{self._api}/{phone_number_id}/messages"
+        self._media_url = f"{self._api}/{phone_number_id}/media"
         self._headers = {"Authorization": f"Bearer {token}"}
         self._session = session
         self._owns_session = session is None
@@ -168,22 +172,72 @@ class CloudApiClient:
 
     async def send(self, body: Mapping[str, Any]) -> str:
         """Send one message; its id (wamid) when Meta accepted it, else a `WhatsAppError`."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-        try:
-            async with self._session.post(self._url, json=body, headers=self._headers) as answer:
-                raw = await answer.read()
-                status = answer.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise RetryLater(None, f"network: {type(exc).__name__}") from exc
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        if status >= 400:
-            error = data.get("error") if isinstance(data, dict) else None
-            raise classify(status, error if isinstance(error, dict) else None)
+        data = await self._json("POST", self._url, json=body)
         try:
             return str(data["messages"][0]["id"])
         except (KeyError, IndexError, TypeError):  # accepted or not, we cannot tell
-            raise RetryLater(None, "an answer without a message id", status=status) from None
+            raise RetryLater(None, "an answer without a message id") from None
+
+    async def upload(self, content: bytes, mime_type: str, filename: str) -> str:
+        """Upload a file to the number's media (kept by Meta for 30 days); its media id."""
+        form = aiohttp.FormData()
+        form.add_field("messaging_product", "whatsapp")
+        form.add_field("type", mime_type)
+        form.add_field("file", content, filename=filename, content_type=mime_type)
+        data = await self._json("POST", self._media_url, data=form)
+        if not isinstance(data, dict) or not data.get("id"):
+            raise RetryLater(None, "an upload answer without a media id")
+        return str(data["id"])
+
+    async def media(self, media_id: str) -> MediaInfo:
+        """Where a file someone sent (or one uploaded) can be downloaded, and what it is."""
+        data = await self._json("GET", f"{self._api}/{media_id}")
+        try:
+            return MediaInfo(str(data["url"]), str(data.get("mime_type") or ""),
+                             int(data.get("file_size") or 0))  # fmt: skip
+        except (KeyError, TypeError, ValueError):
+            raise InvalidRequest(None, "a media answer without its url") from None
+
+    async def download(self, url: str) -> bytes:
+        """The bytes at a media URL (`media`), fetched with the token as Meta requires."""
+        return await self._request("GET", url)
+
+    async def _request(self, method: str, url: str, **kwargs: Any) -> bytes:
+        """Meta's answer, or its error as a `WhatsAppError`."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        try:
+            async with self._session.request(
+                method, url, headers=self._headers, **kwargs
+            ) as answer:
+                status, raw = answer.status, await answer.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise RetryLater(None, f"network: {type(exc).__name__}") from exc
+        if status >= 400:
+            raise classify(status, _error_of(raw))
+        return raw
+
+    async def _json(self, method: str, url: str, **kwargs: Any) -> Any:
+        """Meta's JSON answer (None: not JSON), or its error as a `WhatsAppError`."""
+        raw = await self._request(method, url, **kwargs)
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    url: str
+    mime_type: str
+    file_size: int
+
+
+def _error_of(raw: bytes) -> dict[str, Any] | None:
+    """The Graph API `error` object in an error answer, if it is one."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    return error if isinstance(error, dict) else None

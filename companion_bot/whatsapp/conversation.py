@@ -17,7 +17,8 @@ WhatsApp id, her 24-hour window noted, then what she sent is read (`inbound`) an
 - Once she is in a group, what she writes goes to it (services/relay.py), under her display
   name only; the closing-time buttons (services/night_buttons.py), help with its three levels
   and confirmation (services/help.py) and forgetting her (services/privacy.py) are the
-  services Telegram's handlers call.
+  services Telegram's handlers call. A photo, a voice note or a document goes to her group
+  like her words; a sticker, a video or a contact gets an answer saying it cannot.
 
 Where she is (the question waiting for her answer, an edit of her registration) is kept in
 `ChatState`, read and written with each message. Volunteers and organizers use Telegram.
@@ -86,9 +87,10 @@ SIGNED_UP_ONLINE = N_(
     "change your answers."
 )
 NO_MEDIA = N_(
-    "Photos, stickers and voice notes from WhatsApp cannot be passed on to your group yet: "
-    "please write it in words."
+    "Stickers, videos and contacts cannot be passed on to your group: photos, voice notes "
+    "and documents can, or write it in words."
 )
+NOBODY_IN_GROUP = N_("Nobody else in your group can receive messages right now.")
 NOT_UNDERSTOOD = N_(
     "Hello! I help people who come alone to a party find companions to arrive and leave "
     "with, and get home safely. To sign up, open the link the organizers shared (or scan "
@@ -276,7 +278,7 @@ async def on_words(chat: Chat, text: str) -> None:
     if membership is not None and text:
         relayed = await relay.relay(membership, chat.message_number, text=text)
         if relayed.recipients == 0:
-            await chat.say(chat._("Nobody else in your group can receive messages right now."))
+            await chat.say(chat._(NOBODY_IN_GROUP))
         return
     await chat.say(chat._(NOT_UNDERSTOOD))
 
@@ -409,7 +411,15 @@ async def on_other(chat: Chat, inbound: Inbound) -> None:
         await chat.say(chat._(TEXT_ONLY if wants_text else PICK_ONE))
         await ask_again(chat)
         return
-    if await relay.current_group(chat.person) is not None:
+    membership = await relay.current_group(chat.person)
+    if membership is not None and inbound.media is not None:
+        relayed = await relay.relay(
+            membership, chat.message_number, media=inbound.media, caption=inbound.caption
+        )
+        if relayed.recipients == 0:
+            await chat.say(chat._(NOBODY_IN_GROUP))
+        return
+    if membership is not None:
         await chat.say(chat._(NO_MEDIA))
         return
     await chat.say(chat._(NOT_UNDERSTOOD))

@@ -8,6 +8,8 @@ The notice contract (the core produces these; JSON-able dicts):
      "ask_location": bool}                  # optional
     {"kind": "location", "latitude": float, "longitude": float}   # name, address optional
     {"kind": "photo", "link": url, "caption": <html>}              # caption optional
+    {"kind": "photo" | "voice" | "document", "id": media_id,       # an uploaded file
+     "caption": <html>, "filename": str}                           # both optional
     {"kind": "template", "name": str, "language": str, "params": [str, …]}
 
 `action` is unsigned action data (at most 50 characters, no "~"); each button carries it
@@ -59,6 +61,8 @@ MORE_CHOICES = N_("More choices")
 SEND_LOCATION = N_("Tap below to send your location.")
 
 Body = dict[str, Any]
+# Notice kinds of files, and WhatsApp's message type for each.
+MEDIA_TYPES = {"photo": "image", "voice": "audio", "document": "document"}
 
 
 def _message(to: str, kind: str, content: Body) -> Body:
@@ -184,6 +188,22 @@ def _render_text(
     return bodies
 
 
+def _render_media(notice: Mapping[str, Any], to: str) -> list[Body]:
+    """A photo, voice note or document, by its uploaded media `id` or a `link`; a caption
+    too long for it (or any, for audio, which takes none) follows as text."""
+    kind = MEDIA_TYPES[str(notice["kind"])]
+    caption = to_whatsapp(str(notice.get("caption") or "")).strip()
+    content: Body = {"id": str(notice["id"])} if notice.get("id") else {"link": str(notice["link"])}
+    if kind == "document" and notice.get("filename"):
+        content["filename"] = str(notice["filename"])
+    if kind == "audio":  # her name first, then what she said
+        return [*_texts(to, caption), _message(to, kind, content)]
+    if caption and len(caption) <= BODY_LIMIT:
+        content["caption"] = caption
+        caption = ""
+    return [_message(to, kind, content), *_texts(to, caption)]
+
+
 def _param(value: object) -> str:
     """Meta refuses template parameters with new lines, tabs or 4 spaces in a row."""
     return " ".join(to_whatsapp(str(value)).split()) or "-"
@@ -205,13 +225,8 @@ def render(
         }
         location |= {key: str(notice[key]) for key in ("name", "address") if notice.get(key)}
         return [_message(to, "location", location)]
-    if kind == "photo":
-        caption = to_whatsapp(str(notice.get("caption") or "")).strip()
-        image: Body = {"link": str(notice["link"])}
-        if caption and len(caption) <= BODY_LIMIT:
-            image["caption"] = caption
-            caption = ""
-        return [_message(to, "image", image), *_texts(to, caption)]
+    if kind in MEDIA_TYPES:
+        return _render_media(notice, to)
     if kind == "template":
         template: Body = {"name": notice["name"], "language": {"code": notice["language"]}}
         params = [_param(value) for value in notice.get("params") or ()]

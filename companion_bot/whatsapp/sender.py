@@ -5,11 +5,16 @@ through the client, and Meta's answer read as an outcome the outbox worker recor
 
 What WhatsApp cannot do is not pretended: a sent message cannot be edited (a new text is
 sent as a new message, a change that only takes buttons away sends nothing), a business
-cannot share a live location (moves and stops send nothing), and a copy of a photo or voice
-note someone sent on Telegram is announced in words. A notice that may reach her outside the
-window carries its template (`template`: purpose and parameters, see `notices.outside_window`); one
-that has none is never sent as free form outside it: it fails with the reason, counted in
-the outbox's report.
+cannot share a live location (moves and stops send nothing). A photo, a voice note or a file
+relayed from her group is fetched from the channel it was sent on (companion_bot/media.py),
+uploaded to the number's media and sent by its media id (even one sent on WhatsApp: Meta
+documents sending uploaded media by id, not the ids of received media); a sticker, or a
+file that can never be passed on, is announced in words.
+
+A notice that may reach her outside the window carries its template (`template`: purpose
+and parameters, see `notices.outside_window`); one that has none is never sent as free form
+outside it: it fails with the reason, counted in the outbox's report. A relayed file is
+fetched and uploaded only once her window allows it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 
 from companion_bot import actions, clock, notices
 from companion_bot.i18n import N_, escape, translator
+from companion_bot.media import Library, MediaGone, MediaUnavailable, placeholder, relayable
 from companion_bot.models import Channel, Event, OutboxMessage, OutboxStatus, Person, Role, RoleKind
 from companion_bot.services import outbox
 from companion_bot.services.messaging import language_of
@@ -43,7 +49,13 @@ from companion_bot.workers.outcomes import Blocked, Failed, FloodWait, Outcome, 
 
 logger = logging.getLogger(__name__)
 
-SHARED_MEDIA = N_("🖼 {caption}(a photo, a voice note or a sticker, shown on Telegram only)")
+# Meta's upload limits by what the file is (images 5 MB, audio 16 MB, documents 100 MB).
+UPLOAD_LIMITS = {
+    notices.MEDIA_PHOTO: 5 * 1024 * 1024,
+    notices.MEDIA_VOICE: 16 * 1024 * 1024,
+    notices.MEDIA_DOCUMENT: 100 * 1024 * 1024,
+}
+RELAYED_FILE = "relayed file"  # a notice kind of this module: fetched and uploaded when sent
 # Edits that only change what Telegram can change in place: nothing to send on WhatsApp.
 NOTHING_TO_SEND = frozenset(
     {notices.EDIT_CHOICES, notices.EDIT_CAPTION, notices.MOVE_LOCATION, notices.STOP_LOCATION}
@@ -72,9 +84,12 @@ class WhatsAppSender:
     async def close(self) -> None:
         await self.client.close()
 
-    def __init__(self, client: CloudApiClient, config: WhatsAppConfig) -> None:
+    def __init__(
+        self, client: CloudApiClient, config: WhatsAppConfig, media: Library | None = None
+    ) -> None:
         self.client = client
         self.config = config
+        self.media = media or Library()
         self._interval = 1.0 / config.messages_per_second if config.messages_per_second else 0.0
         self._next_at = 0.0
         self._pace = asyncio.Lock()
@@ -102,10 +117,10 @@ class WhatsAppSender:
                 # One template asks her to reply; the same again (her arrival group, then
                 # her departure group) would only repeat it.
                 if not await template_awaits_her_reply(row):
-                    await self._send_all(delivery.notice, person)
+                    await self._send_all(delivery.notice, person, row.attempts)
                 await keep_for_her_reply(row)
             else:
-                await self._send_all(delivery.notice, person)
+                await self._send_all(delivery.notice, person, row.attempts)
         except OutsideWindow:
             # Meta's clock says her window closed: the template, if there is one.
             fallback = self.fallback(row, person)
@@ -119,6 +134,8 @@ class WhatsAppSender:
                 return await self._refused(error, person)
         except WhatsAppError as error:
             return await self._refused(error, person)
+        except MediaUnavailable as error:
+            return Transient(error)
         return Sent(outbox.Delivered(None))
 
     async def _refused(self, error: WhatsAppError, person: Person) -> Outcome:
@@ -136,12 +153,11 @@ class WhatsAppSender:
         if kind == notices.EDIT_TEXT:
             kind = notices.TEXT  # WhatsApp cannot edit: the new state as a new message
         if kind == notices.COPY:
-            caption = payload.get("caption")
-            text = language_of(person).gettext(SHARED_MEDIA)
-            return {
-                "kind": notices.TEXT,
-                "text": text.format(caption=f"{caption}\n" if caption else ""),
-            }
+            media = payload.get("media") or {}
+            if relayable(media):
+                return {"kind": RELAYED_FILE, "media": media, "caption": payload.get("caption")}
+            text = placeholder(language_of(person), media.get("type"), payload.get("caption"))
+            return {"kind": notices.TEXT, "text": text}
         if kind not in (notices.TEXT, notices.LOCATION, notices.PHOTO):
             return None if kind in notices.KINDS else {"kind": "unsupported"}
         payload["kind"] = kind
@@ -168,13 +184,31 @@ class WhatsAppSender:
             self.config, purpose, person.language or "fr", wanted.get("params") or []
         )
 
-    async def _send_all(self, notice: dict[str, Any], person: Person) -> None:
+    async def _send_all(self, notice: dict[str, Any], person: Person, attempts: int = 0) -> None:
         if notice.get("kind") == "unsupported":
             raise InvalidRequest(None, "not a notice WhatsApp can show")
         language = person.language or translator("fr").language
+        if notice.get("kind") == RELAYED_FILE:
+            notice = await self._uploaded(notice, person, attempts)
         for body in render.render(notice, person.whatsapp_id, language):
             await self._paced()
             await self.client.send(body)
+
+    async def _uploaded(
+        self, notice: dict[str, Any], person: Person, attempts: int
+    ) -> dict[str, Any]:
+        """A relayed file as a media notice WhatsApp can send: fetched from the channel it was
+        sent on and uploaded to the number's media. When it never can be, the line saying
+        what it was; when it may later, `MediaUnavailable` or Meta's `RetryLater`."""
+        media, caption = notice["media"], notice.get("caption")
+        kind = media["type"]
+        try:
+            file = await self.media.fetch(media, UPLOAD_LIMITS[kind], attempts=attempts)
+            media_id = await self.client.upload(file.content, file.mime_type, file.filename)
+        except (MediaGone, InvalidRequest) as error:
+            logger.info("WhatsApp: a relayed %s could not be passed on: %s", kind, error)
+            return {"kind": notices.TEXT, "text": placeholder(language_of(person), kind, caption)}
+        return {"kind": kind, "id": media_id, "caption": caption, "filename": file.filename}
 
     async def _paced(self) -> None:
         """WHATSAPP_MESSAGES_PER_SECOND for the number, over all of this process's sends."""

@@ -3,9 +3,12 @@ signed webhook) and what she received from it."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from typing import TYPE_CHECKING, Any
+
+FAKE_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00emulated WhatsApp photo\xff\xd9"
+FAKE_VOICE = b"OggS\x00\x02emulated WhatsApp voice note"
+FAKE_PDF = b"%PDF-1.4 emulated WhatsApp document"
+FAKE_WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8 emulated WhatsApp sticker"
 
 if TYPE_CHECKING:
     from .server import CloudApiEmulator, Contact, SentMessage, WebhookPost
@@ -73,13 +76,36 @@ class EmulatedWhatsAppUser:
         location |= {key: value for key, value in (("name", name), ("address", address)) if value}
         return await self.emulator.inbound(self.contact, "location", location)
 
-    async def send_image(self, caption: str | None = None) -> WebhookPost:
-        image = _media("image/jpeg") | ({"caption": caption} if caption else {})
+    async def send_image(
+        self, caption: str | None = None, content: bytes = FAKE_JPEG
+    ) -> WebhookPost:
+        image = self._media(content, "image/jpeg") | ({"caption": caption} if caption else {})
         return await self.emulator.inbound(self.contact, "image", image)
 
+    async def send_voice(self, content: bytes = FAKE_VOICE) -> WebhookPost:
+        audio = self._media(content, "audio/ogg; codecs=opus") | {"voice": True}
+        return await self.emulator.inbound(self.contact, "audio", audio)
+
+    async def send_document(
+        self,
+        content: bytes = FAKE_PDF,
+        filename: str = "plan.pdf",
+        mime_type: str = "application/pdf",
+        caption: str | None = None,
+    ) -> WebhookPost:
+        document = self._media(content, mime_type, filename) | {"filename": filename}
+        document |= {"caption": caption} if caption else {}
+        return await self.emulator.inbound(self.contact, "document", document)
+
     async def send_sticker(self, *, animated: bool = False) -> WebhookPost:
-        sticker = _media("image/webp") | {"animated": animated}
+        sticker = self._media(FAKE_WEBP, "image/webp") | {"animated": animated}
         return await self.emulator.inbound(self.contact, "sticker", sticker)
+
+    def _media(self, content: bytes, mime_type: str, filename: str | None = None) -> dict:
+        """A file she sends, kept by Meta for the business to download: as the webhook
+        names it."""
+        media = self.emulator.store_media(content, mime_type, uploaded=False, filename=filename)
+        return {"mime_type": mime_type, "sha256": media.sha256, "id": media.id}
 
     def block(self) -> None:
         """She blocks the business: whatever it sends her is undeliverable (131026)."""
@@ -106,12 +132,3 @@ class EmulatedWhatsAppUser:
             if any(title in (choice[0], choice[1]) for choice in message.choices()):
                 return message
         raise LookupError(f"{self.name} received no button or row {title!r}")
-
-
-def _media(mime_type: str) -> dict[str, Any]:
-    content = secrets.token_bytes(32)
-    return {
-        "mime_type": mime_type,
-        "sha256": hashlib.sha256(content).hexdigest(),
-        "id": str(secrets.randbelow(10**15) + 10**15),
-    }

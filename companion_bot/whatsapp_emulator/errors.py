@@ -66,14 +66,18 @@ def bad_token() -> MetaError:
     )
 
 
-def unknown_object(object_id: str) -> MetaError:
+def unknown_object(object_id: str, verb: str = "post") -> MetaError:
     return MetaError(
         100,
-        f"Unsupported post request. Object with ID '{object_id}' does not exist, cannot be "
+        f"Unsupported {verb} request. Object with ID '{object_id}' does not exist, cannot be "
         "loaded due to missing permissions, or does not support this operation",
         subcode=33,
         numbered=False,
     )
+
+
+def media_upload(details: str) -> MetaError:
+    return MetaError(131053, "Media upload error", details)
 
 
 def outside_window() -> MetaError:

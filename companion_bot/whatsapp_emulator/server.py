@@ -9,6 +9,12 @@ what each person received, and answers with Meta's JSON: the message id, or Meta
 signed as Meta does (`X-Hub-Signature-256`). The window runs on the emulator's own clock,
 which `advance` moves forward.
 
+Media as Meta keeps it: the bot uploads a file (`POST /{version}/{phone_number_id}/media`,
+multipart) and sends it by the id it gets; a file someone sends (`send_image`…) reaches the
+bot's webhook as a media id, whose URL `GET /{version}/{media_id}` gives and whose bytes that
+URL gives to the token's bearer. Only uploaded media can be sent by id (what Meta documents).
+`fail_next_media` and `expire_media` make fetching fail as it may.
+
 Meta reports some failures (131026 undeliverable, 131047 outside the window) in a `failed`
 status webhook after accepting the message; the emulator answers them at once, as Meta also
 does for most, so a client sees them where it can act; `post_status` sends statuses when a
@@ -42,7 +48,7 @@ from companion_bot.emulator.models import Signal
 from . import errors
 from .actors import EmulatedWhatsAppUser
 from .errors import MetaError
-from .validation import check, template_params
+from .validation import MEDIA_KINDS, check, template_params
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +72,32 @@ class Limits:
 
     messages_per_second: float | None = None
     per_person_interval: float | None = None
+
+
+MB = 1024 * 1024
+# What the media endpoint takes, by MIME type, and up to which size (Meta's supported media).
+MEDIA_LIMITS = {
+    "image/jpeg": 5 * MB, "image/png": 5 * MB, "image/webp": MB // 2,
+    "audio/ogg": 16 * MB, "audio/mpeg": 16 * MB, "audio/mp4": 16 * MB, "audio/aac": 16 * MB,
+    "audio/amr": 16 * MB, "application/pdf": 100 * MB, "text/plain": 100 * MB,
+    "application/msword": 100 * MB,
+}  # fmt: skip
+
+
+@dataclass
+class Media:
+    """A file Meta keeps: one the business uploaded (it may send it by id), or one someone
+    sent the business (it may only download it)."""
+
+    id: str
+    content: bytes
+    mime_type: str
+    uploaded: bool
+    filename: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
 
 
 @dataclass
@@ -172,6 +204,8 @@ class CloudApiEmulator:
         self.webhook_url: str | None = None
         self.webhook_posts: list[WebhookPost] = []
         self._failures: deque[int] = deque()
+        self.media: dict[str, Media] = {}
+        self._media_failures: deque[int] = deque()
         # Wakes `wait_for` whenever a request or a webhook post changed something.
         self.changed = Signal()
         self._numbers = itertools.count(1)
@@ -226,12 +260,39 @@ class CloudApiEmulator:
             raise ValueError(f"no injectable error {code}")
         self._failures.extend([code] * times)
 
+    def fail_next_media(self, code: int = 131000, times: int = 1) -> None:
+        """Answer the next `times` media requests (upload, URL, download) with Meta's error
+        `code` (131000 by default: Meta's own failure, worth trying again)."""
+        if code not in errors.INJECTABLE:
+            raise ValueError(f"no injectable error {code}")
+        self._media_failures.extend([code] * times)
+
+    # ----------------------------------------------------------------------------- media
+
+    def store_media(
+        self, content: bytes, mime_type: str, *, uploaded: bool, filename: str | None = None
+    ) -> Media:
+        media_id = str(secrets.randbelow(10**15) + 10**15)
+        self.media[media_id] = Media(media_id, content, mime_type, uploaded, filename)
+        return self.media[media_id]
+
+    def expire_media(self, media_id: str) -> None:
+        """Meta no longer has it (a received file is kept 7 days, an upload 30)."""
+        self.media.pop(media_id, None)
+
+    def media_sent(self, message: SentMessage) -> Media:
+        """The file a sent image, audio or document message carried."""
+        return self.media[message.body[message.kind]["id"]]
+
     # ------------------------------------------------------------------------------ HTTP
 
     def make_app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(client_max_size=max(MEDIA_LIMITS.values()) + MB)  # uploads
         app[EMULATOR_KEY] = self
         app.router.add_post("/{version}/{phone_number_id}/messages", self._handle_send)
+        app.router.add_post("/{version}/{phone_number_id}/media", self._handle_upload)
+        app.router.add_get("/{version}/{media_id}", self._handle_media)
+        app.router.add_get("/whatsapp_business/attachments/", self._handle_download)
         return app
 
     @property
@@ -296,19 +357,28 @@ class CloudApiEmulator:
             return web.json_response(error.payload(), status=error.status)
         return web.json_response(answer)
 
-    def _send(self, request: web.Request, body: Any) -> dict[str, Any]:
+    def _authorize(self, request: web.Request) -> None:
         authorization = request.headers.get("Authorization", "")
         if not hmac.compare_digest(authorization.encode(), f"Bearer {self.token}".encode()):
             raise errors.bad_token()
+
+    def _check_path(self, request: web.Request) -> None:
+        self._authorize(request)
         if request.match_info["phone_number_id"] != self.phone_number_id:
             raise errors.unknown_object(request.match_info["phone_number_id"])
         if not re.fullmatch(r"v\d+\.\d+", request.match_info["version"]):
             raise errors.invalid_parameter("Unknown API version.")
+
+    def _send(self, request: web.Request, body: Any) -> dict[str, Any]:
+        self._check_path(request)
         if body is None:
             raise errors.invalid_parameter("The request body is not JSON.")
         if self._failures:
             raise errors.INJECTABLE[self._failures.popleft()]()
         to, kind = check(body)
+        media_id = body[kind].get("id") if kind in MEDIA_KINDS else None
+        if media_id is not None and not getattr(self.media.get(media_id), "uploaded", False):
+            raise errors.media_upload(f"No uploaded media with id {media_id}.")
         contact = self.contacts.get(to)
         if contact is None or contact.blocked_business:
             raise errors.undeliverable()
@@ -328,6 +398,72 @@ class CloudApiEmulator:
             "contacts": [{"input": body["to"], "wa_id": to}],
             "messages": [message],
         }
+
+    async def _media_request(self, request: web.Request, answer) -> web.StreamResponse:
+        """A media request (`answer`, given the request): recorded, failed when a test asked
+        for it, answered with Meta's error JSON when refused."""
+        record = RequestRecord(self.now(), request.path, 200, None, None)
+        self.requests.append(record)
+        try:
+            if self._media_failures:
+                raise errors.INJECTABLE[self._media_failures.popleft()]()
+            return await answer(request)
+        except MetaError as error:
+            record.status, record.error_code = error.status, error.code
+            return web.json_response(error.payload(), status=error.status)
+        finally:
+            self.changed.notify()
+
+    async def _handle_upload(self, request: web.Request) -> web.StreamResponse:
+        return await self._media_request(request, self._upload)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        self._check_path(request)
+        form = await request.post()
+        if form.get("messaging_product") != "whatsapp":
+            raise errors.invalid_parameter(
+                'The parameter messaging_product is required and must be "whatsapp".'
+            )
+        upload = form.get("file")
+        if not isinstance(upload, web.FileField):
+            raise errors.missing_parameter("The parameter file is required.")
+        mime_type = str(form.get("type") or upload.content_type or "")
+        content = upload.file.read()
+        limit = MEDIA_LIMITS.get(mime_type.split(";")[0].strip())
+        if limit is None:
+            raise errors.media_upload(f"Media type {mime_type or '(none)'} is not supported.")
+        if len(content) > limit:
+            raise errors.media_upload(f"The file is {len(content)} bytes; {limit} at most.")
+        media = self.store_media(content, mime_type, uploaded=True, filename=upload.filename)
+        return web.json_response({"id": media.id})
+
+    async def _handle_media(self, request: web.Request) -> web.StreamResponse:
+        return await self._media_request(request, self._media_url)
+
+    async def _media_url(self, request: web.Request) -> web.Response:
+        self._authorize(request)
+        media = self.media.get(request.match_info["media_id"])
+        if media is None:
+            raise errors.unknown_object(request.match_info["media_id"], "get")
+        return web.json_response({
+            "messaging_product": "whatsapp",
+            "url": f"{self.url}/whatsapp_business/attachments/?mid={media.id}"
+                   f"&hash={media.sha256[:16]}",
+            "mime_type": media.mime_type,
+            "sha256": media.sha256,
+            "file_size": len(media.content),
+            "id": media.id,
+        })  # fmt: skip
+
+    async def _handle_download(self, request: web.Request) -> web.StreamResponse:
+        return await self._media_request(request, self._download)
+
+    async def _download(self, request: web.Request) -> web.Response:
+        self._authorize(request)  # the URL alone is not enough: the token must come too
+        media = self.media.get(request.query.get("mid", ""))
+        if media is None or request.query.get("hash") != media.sha256[:16]:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=media.content, content_type=media.mime_type.split(";")[0])
 
     def _template_text(self, template: dict[str, Any]) -> str:
         name, code = template["name"], template["language"]["code"]
@@ -489,7 +625,7 @@ def _shown_text(body: dict[str, Any]) -> str:
     content = body.get(kind, {})
     if kind == "text":
         return content.get("body", "")
-    if kind == "image":
+    if kind in ("image", "document"):
         return content.get("caption", "")
     if kind == "interactive":
         return content.get("body", {}).get("text", "")

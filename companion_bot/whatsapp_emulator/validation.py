@@ -1,20 +1,20 @@
 """What Meta checks in a message body before it accepts it, for the kinds the bot sends:
-text, image (by link or id), location, template, and interactive reply buttons, lists and
-location requests. An unknown key, a missing one, a wrong type or a value past Meta's limits
-gets the error Meta gives (100, 131008 or 131009, with details), so a renderer that breaks
-a limit fails in the tests as it would in production.
+text, image, audio and document (by link or id), location, template, and interactive reply
+buttons, lists and location requests. An unknown key, a missing one, a wrong type or a value
+past Meta's limits gets the error Meta gives (100, 131008 or 131009, with details), so a
+renderer that breaks a limit fails in the tests as it would in production.
 
 Lengths count characters (Python's len); Meta's limits:
 text 4096; interactive body 1024, footer 60, header text 60; reply buttons 1-3, id 256,
 title 20, ids and titles distinct; list button 20, sections 1-10 (titles 24, needed when
 there are several), rows 1-10 in all, row id 200 (distinct), title 24, description 72;
-image caption 1024; template parameters without new lines, tabs or 4 spaces in a row.
+image and document caption 1024; template parameters without new lines, tabs or 4 spaces in a row.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .errors import MetaError, invalid_parameter, invalid_value, missing_parameter
@@ -34,7 +34,8 @@ ROW_ID = 200
 ROW_TITLE = 24
 ROW_DESCRIPTION = 72
 CAPTION = 1024
-KINDS = ("text", "image", "location", "template", "interactive")
+KINDS = ("text", "image", "audio", "document", "location", "template", "interactive")
+MEDIA_KINDS = ("image", "audio", "document")
 _PHONE = re.compile(r"^\+?\d{6,15}$")
 
 
@@ -99,16 +100,21 @@ def _text(text: Mapping[str, Any]) -> None:
         raise invalid_parameter('Param "text.preview_url" must be a boolean.')
 
 
-def _image(image: Mapping[str, Any]) -> None:
-    _keys(image, "image", (), ("link", "id", "caption"))
-    if ("link" in image) == ("id" in image):
-        raise invalid_parameter("image: exactly one of link and id is required.")
-    if "link" in image and not re.match(r"^https?://\S+$", str(image["link"])):
-        raise invalid_value("image.link must be an http(s) URL.")
-    if "id" in image:
-        _string(image["id"], "image.id", 64)
-    if "caption" in image:
-        _string(image["caption"], "image.caption", CAPTION)
+def _media(kind: str, optional: tuple[str, ...]) -> Callable[[Mapping[str, Any]], None]:
+    def check_media(media: Mapping[str, Any]) -> None:
+        _keys(media, kind, (), ("link", "id", *optional))
+        if ("link" in media) == ("id" in media):
+            raise invalid_parameter(f"{kind}: exactly one of link and id is required.")
+        if "link" in media and not re.match(r"^https?://\S+$", str(media["link"])):
+            raise invalid_value(f"{kind}.link must be an http(s) URL.")
+        if "id" in media:
+            _string(media["id"], f"{kind}.id", 64)
+        if "caption" in media:
+            _string(media["caption"], f"{kind}.caption", CAPTION)
+        if "filename" in media:
+            _string(media["filename"], f"{kind}.filename", 240)
+
+    return check_media
 
 
 def _location(location: Mapping[str, Any]) -> None:
@@ -240,7 +246,9 @@ def _list(action: Mapping[str, Any]) -> None:
 
 CHECKS = {
     "text": _text,
-    "image": _image,
+    "image": _media("image", ("caption",)),
+    "audio": _media("audio", ()),
+    "document": _media("document", ("caption", "filename")),
     "location": _location,
     "template": _template,
     "interactive": _interactive,

@@ -135,3 +135,26 @@ def test_classification_of_codes_the_emulator_does_not_give():
     error = classify(400, {"code": 100, "message": "(#100) Invalid parameter",
                            "error_data": {"details": "bad"}, "fbtrace_id": "T"})  # fmt: skip
     assert isinstance(error, WhatsAppError) and (error.details, error.trace_id) == ("bad", "T")
+
+
+async def test_media_round_trip_and_its_refusals(meta, marie):
+    async with client_for(meta) as client:
+        media_id = await client.upload(b"\xff\xd8 photo", "image/jpeg", "photo.jpg")
+        info = await client.media(media_id)
+        assert (info.mime_type, info.file_size) == ("image/jpeg", 8)
+        assert await client.download(info.url) == b"\xff\xd8 photo"
+        image = render({"kind": "photo", "id": media_id}, marie.wa_id, "fr")[0]
+        assert await client.send(image) == marie.last().wamid
+        with pytest.raises(InvalidRequest):  # 131053: a type Meta does not take
+            await client.upload(b"x", "video/x-unknown", "clip")
+        meta.expire_media(media_id)
+        with pytest.raises(InvalidRequest):  # 100: no such media (any more)
+            await client.media(media_id)
+        with pytest.raises(InvalidRequest):  # 404 from the download URL
+            await client.download(info.url)
+        meta.fail_next_media(131000)
+        with pytest.raises(RetryLater):
+            await client.upload(b"\xff\xd8", "image/jpeg", "photo.jpg")
+    async with client_for(meta, token="wrong") as client:
+        with pytest.raises(Unauthorized):
+            await client.upload(b"\xff\xd8", "image/jpeg", "photo.jpg")

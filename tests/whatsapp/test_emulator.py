@@ -155,13 +155,16 @@ async def test_bodies_past_the_limits_get_metas_errors(meta, marie, body, code):
 
 
 async def test_what_fits_the_limits_goes(meta, marie):
+    uploaded = meta.store_media(b"\xff\xd8 jpeg", "image/jpeg", uploaded=True)
     ok = [
         buttons(marie.wa_id, ["A", "B", "x" * 20]),
         rows_list(marie.wa_id, [{"id": f"r{n}", "title": "x" * 24, "description": "d" * 72}
                                 for n in range(10)]),
         message(marie.wa_id, "location", {"latitude": 48.85, "longitude": 2.35, "name": "Bar"}),
         message(marie.wa_id, "image", {"link": "https://x.org/a.jpg", "caption": "c"}),
-        message(marie.wa_id, "image", {"id": "1234567890"}),
+        message(marie.wa_id, "image", {"id": uploaded.id}),
+        message(marie.wa_id, "audio", {"id": uploaded.id}),
+        message(marie.wa_id, "document", {"id": uploaded.id, "filename": "a.pdf", "caption": "c"}),
         message(marie.wa_id, "interactive", {"type": "location_request_message",
                                              "body": {"text": "Where are you?"},
                                              "action": {"name": "send_location"}}),
@@ -324,3 +327,57 @@ async def test_statuses_are_posted_on_request(meta, recorder, marie):
     assert [s["status"] for s in statuses] == ["delivered", "failed"]
     assert statuses[1]["errors"][0]["code"] == 131047
     assert all(s["id"] == marie.last().wamid for s in statuses)
+
+
+async def upload(meta: CloudApiEmulator, content: bytes, mime_type: str, *,
+                 token: str | None = None) -> Answer:  # fmt: skip
+    form = aiohttp.FormData()
+    form.add_field("messaging_product", "whatsapp")
+    form.add_field("type", mime_type)
+    form.add_field("file", content, filename="photo.jpg", content_type=mime_type)
+    url = f"{meta.api_url}/{meta.phone_number_id}/media"
+    headers = {"Authorization": f"Bearer {token or meta.token}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=form, headers=headers) as answer,
+    ):
+        return answer.status, await answer.json()
+
+
+async def get(url: str, token: str | None) -> tuple[int, bytes]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as answer:
+        return answer.status, await answer.read()
+
+
+async def test_media_is_uploaded_sent_by_id_and_downloaded_with_the_token(meta, marie):
+    status, answer = await upload(meta, b"\xff\xd8 our photo", "image/jpeg")
+    assert status == 200
+    media_id = answer["id"]
+    assert (await send(meta, message(marie.wa_id, "image", {"id": media_id})))[0] == 200
+    assert meta.media_sent(marie.last()).content == b"\xff\xd8 our photo"
+    status, raw = await get(f"{meta.api_url}/{media_id}", meta.token)
+    info = json.loads(raw)
+    assert status == 200 and info["mime_type"] == "image/jpeg" and info["file_size"] == 12
+    assert info["sha256"] == hashlib.sha256(b"\xff\xd8 our photo").hexdigest()
+    assert await get(info["url"], meta.token) == (200, b"\xff\xd8 our photo")
+    assert (await get(info["url"], None))[0] == 401  # the URL alone is not enough
+    meta.expire_media(media_id)
+    assert (await get(info["url"], meta.token))[0] == 404
+    status, raw = await get(f"{meta.api_url}/{media_id}", meta.token)
+    assert status == 400 and json.loads(raw)["error"]["code"] == 100
+
+
+async def test_media_uploads_are_checked_and_received_ids_cannot_be_sent(meta, marie):
+    assert (await upload(meta, b"x", "image/jpeg", token="wrong"))[0] == 401
+    status, answer = await upload(meta, b"x", "video/x-unknown")
+    assert (status, answer["error"]["code"]) == (400, 131053)
+    status, answer = await upload(meta, b"x" * (5 * 1024 * 1024 + 1), "image/jpeg")
+    assert (status, answer["error"]["code"]) == (400, 131053)
+    received = meta.store_media(b"hers", "image/jpeg", uploaded=False)
+    refused = await send(meta, message(marie.wa_id, "image", {"id": received.id}))
+    assert error_of(refused) == (400, 131053)
+    meta.fail_next_media(131000)
+    status, answer = await upload(meta, b"x", "image/jpeg")
+    assert (status, answer["error"]["code"]) == (500, 131000)
+    assert (await upload(meta, b"x", "image/jpeg"))[0] == 200

@@ -203,3 +203,34 @@ def test_an_action_longer_than_telegram_allows_is_signed_for_whatsapp():
     action = "su:dest:place:fr-paris-bibliotheque-francois-mitterrand"
     [body] = rendered({"kind": "text", "text": "Where?", "choices": [[["BnF", action]]]})
     assert actions_of(body) == [action]
+
+
+def test_uploaded_files_go_by_their_media_id():
+    [image] = rendered({"kind": "photo", "id": "1234", "caption": "<b>Ada</b>: us"})
+    assert image["image"] == {"id": "1234", "caption": "*Ada*: us"}
+    name, audio = rendered({"kind": "voice", "id": "5678", "caption": "<b>Ada</b>:"})
+    assert name["text"]["body"] == "*Ada*:" and audio["audio"] == {"id": "5678"}
+    [audio] = rendered({"kind": "voice", "id": "5678"})
+    assert audio["type"] == "audio"
+    [document] = rendered({"kind": "document", "id": "9", "filename": "plan.pdf",
+                           "caption": "<i>plan</i>"})  # fmt: skip
+    assert document["document"] == {"id": "9", "filename": "plan.pdf", "caption": "_plan_"}
+
+
+def test_what_she_sends_names_its_file_for_the_relay():
+    from companion_bot.whatsapp.inbound import OTHER, read
+
+    def sent(kind: str, content: dict) -> dict:
+        return {"message": {"from": TO, "type": kind, kind: content}}
+
+    image = read(sent("image", {"id": "77", "mime_type": "image/jpeg", "caption": "hi"}))
+    assert (image.kind, image.caption) == (OTHER, "hi")
+    assert image.media == {"channel": "whatsapp", "type": "photo", "ref": "77",
+                           "mime_type": "image/jpeg"}  # fmt: skip
+    voice = read(sent("audio", {"id": "78", "mime_type": "audio/ogg; codecs=opus"}))
+    assert voice.media["type"] == "voice"
+    document = read(sent("document", {"id": "79", "filename": "a.pdf"}))
+    assert document.media["filename"] == "a.pdf"
+    assert read(sent("sticker", {"id": "80"})).media is None
+    assert read(sent("video", {"id": "81"})).media is None
+    assert read(sent("image", {"caption": "no id"})).media is None
