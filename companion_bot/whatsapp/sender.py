@@ -78,6 +78,10 @@ UNDELIVERED = N_(
 )
 
 
+class Unshowable(Exception):
+    """A notice WhatsApp cannot show: the message fails with this reason."""
+
+
 class WhatsAppSender:
     channel = Channel.WHATSAPP
 
@@ -100,7 +104,10 @@ class WhatsAppSender:
             person = farewell_recipient(row)
         if person is None or not person.whatsapp_id:
             return Failed(GONE)
-        notice = self.notice(row, person)
+        try:
+            notice = self.notice(row, person)
+        except Unshowable as error:
+            return Failed(str(error))
         if notice is None:
             return Sent(outbox.Delivered(None))
         delivery = window.choose(
@@ -144,7 +151,9 @@ class WhatsAppSender:
         return self._outcome(error)
 
     def notice(self, row: OutboxMessage, person: Person) -> dict[str, Any] | None:
-        """The notice as the renderer takes it; None when WhatsApp has nothing to show."""
+        """The notice as the renderer takes it; None when WhatsApp has nothing to do (a
+        change to a message it cannot edit); `Unshowable` for what it cannot show at all (a
+        Bot API call queued before notices, a document: the team's, on Telegram)."""
         kind, payload = row.method, dict(row.payload or {})
         payload.pop(TEMPLATE_SENT, None)
         payload.pop(FAREWELL_ADDRESS, None)
@@ -159,7 +168,7 @@ class WhatsAppSender:
             text = placeholder(language_of(person), media.get("type"), payload.get("caption"))
             return {"kind": notices.TEXT, "text": text}
         if kind not in (notices.TEXT, notices.LOCATION, notices.PHOTO):
-            return None if kind in notices.KINDS else {"kind": "unsupported"}
+            raise Unshowable(f"not a notice WhatsApp can show: {kind}")
         payload["kind"] = kind
         if payload.pop("keyboard", None) == notices.HELP_KEYBOARD:
             # No keyboard stays under a WhatsApp chat: "I need help" is a button under this
@@ -185,8 +194,6 @@ class WhatsAppSender:
         )
 
     async def _send_all(self, notice: dict[str, Any], person: Person, attempts: int = 0) -> None:
-        if notice.get("kind") == "unsupported":
-            raise InvalidRequest(None, "not a notice WhatsApp can show")
         language = person.language or translator("fr").language
         if notice.get("kind") == RELAYED_FILE:
             notice = await self._uploaded(notice, person, attempts)

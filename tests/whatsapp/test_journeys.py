@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
+from companion_bot import notices
 from companion_bot.models import (
     Channel,
     DepartureWave,
@@ -262,6 +263,25 @@ async def test_forget_from_whatsapp_deletes_her_and_her_group_only_hears_someone
     told = received(ada)[told_before:]
     assert any("too small now" in text for text in told)  # a group of two: it dissolves
     assert not any("Zoé" in text for text in told)
+
+
+async def test_what_whatsapp_cannot_show_fails_with_its_reason(mixed: MixedHarness, event):
+    zoe = mixed.wa_user("Zoé", wa_id="447700900123")
+    await sign_up_on_whatsapp(mixed, zoe, event.attendee_code, "Vincennes")
+    person = await Person.get(whatsapp_id=zoe.wa_id)
+    received_before = len(zoe.messages())
+    document = await outbox.enqueue(
+        person, kind=notices.DOCUMENT, payload={"document": "x", "filename": "a.csv"}
+    )
+    legacy = await OutboxMessage.create(  # a Bot API call queued before notices existed
+        channel=Channel.WHATSAPP, chat_id=person.id, method="sendMessage",
+        payload={"text": "x"}, not_before=mixed.meta.now(),
+    )  # fmt: skip
+    await mixed.settle()
+    for row in (document, legacy):
+        await row.refresh_from_db()
+        assert row.status == "failed" and "not a notice WhatsApp can show" in row.error
+    assert len(zoe.messages()) == received_before
 
 
 async def test_nothing_free_form_goes_outside_her_window(mixed: MixedHarness, event) -> None:
