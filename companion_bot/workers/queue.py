@@ -27,7 +27,6 @@ import contextlib
 import functools
 import logging
 import os
-import re
 import secrets
 import socket
 import time
@@ -43,6 +42,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from companion_bot import clock
+from companion_bot.prepared import Statement
 from companion_bot.wakeups import Signal
 
 logger = logging.getLogger(__name__)
@@ -283,28 +283,28 @@ async def claim_heads(
     """
     if limit <= 0:
         return []
-    db = spec.model._meta.db
-    dialect = db.capabilities.dialect
-    sql, names = _claim_heads_sql(spec, dialect, len(exclude), hold_back)
-    named = {
+    statement = _claim_heads_statement(spec, len(exclude), hold_back)
+    rows = await statement.models(
         **values,
-        "pending": str(spec.pending),
-        "claimed": str(spec.claimed),
-        "worker": worker_id,
-        "now": utcnow(),
-        "limit": limit,
+        pending=str(spec.pending),
+        claimed=str(spec.claimed),
+        worker=worker_id,
+        now=utcnow(),
+        limit=limit,
         **{f"x{index}": row_id for index, row_id in enumerate(exclude)},
-    }
-    executor = db.executor_class(model=spec.model, db=db)
-    rows = await executor.execute_select(sql, [named[name] for name in names])
+    )
     return sorted(rows, key=spec.sort_key)
 
 
 @functools.cache
-def _claim_heads_sql(
-    spec: QueueSpec, dialect: str, excluded: int, hold_back: str
-) -> tuple[str, list[str]]:
-    """The statement of `claim_heads` in `dialect`, and the names of its parameters in order."""
+def _claim_heads_statement(spec: QueueSpec, excluded: int, hold_back: str) -> Statement:
+    """The statement of `claim_heads`, excluding `excluded` rows (`:x0`, `:x1`…)."""
+    return Statement(
+        spec.model, lambda dialect: _claim_heads_sql(spec, dialect, excluded, hold_back)
+    )
+
+
+def _claim_heads_sql(spec: QueueSpec, dialect: str, excluded: int, hold_back: str) -> str:
     assert spec.key_field and spec.strict_order and not any(n.startswith("-") for n in spec.order)
     table, key, due = spec.model._meta.db_table, spec.key_field, spec.due_field
     order = ", ".join(f'c."{name}"' for name in spec.order)
@@ -317,7 +317,7 @@ def _claim_heads_sql(
         if excluded
         else ""
     )
-    sql = f"""
+    return f"""
         WITH heads AS (
             SELECT c.id FROM "{table}" c
             WHERE c.status = :pending AND c."{due}" <= :now {exclusion}
@@ -334,23 +334,6 @@ def _claim_heads_sql(
         SET status = :claimed, claimed_by = :worker, claimed_at = :now, attempts = attempts + 1
         WHERE id IN (SELECT id FROM heads) AND status = :pending
         RETURNING *"""
-    return _positional(" ".join(sql.split()), dialect)
-
-
-def _positional(sql: str, dialect: str) -> tuple[str, list[str]]:
-    """`:name` parameters as the driver wants them: `$1` (each name once) or `?` (each use)."""
-    names: list[str] = []
-
-    def place(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if dialect != "postgres":
-            names.append(name)
-            return "?"
-        if name not in names:
-            names.append(name)
-        return f"${names.index(name) + 1}"
-
-    return re.sub(r"(?<!:):(\w+)", place, sql), names
 
 
 def _bare(order: Sequence[str]) -> list[str]:
