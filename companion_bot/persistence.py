@@ -11,18 +11,26 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
-
 from companion_bot import clock
 from companion_bot.models import UserData
-from companion_bot.prepared import Prepared
+from companion_bot.prepared import Prepared, Statement
 
 _HER_STATE = Prepared(
     UserData,
     lambda telegram_id: UserData.filter(telegram_id=telegram_id).limit(1),
     telegram_id=int,
 )
+
+
+# Her state, whether she has a row yet or not: one statement (no savepoint for a first one).
+_WRITE = Statement(
+    UserData,
+    'INSERT INTO "user_data" ("telegram_id", "data", "updated_at")'
+    " VALUES (:telegram_id, :data, :now)"
+    ' ON CONFLICT ("telegram_id")'
+    ' DO UPDATE SET "data" = excluded."data", "updated_at" = excluded."updated_at"',
+)
+_DATA = UserData._meta.fields_map["data"]
 
 
 async def load(telegram_id: int) -> dict[str, Any]:
@@ -37,21 +45,15 @@ def snapshot(data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def save(telegram_id: int, data: dict[str, Any], before: dict[str, Any]) -> None:
-    """Store her state if the update changed it: one UPDATE in the usual case, not
-    update_or_create's locking read and write."""
+    """Store her state if the update changed it (most updates change nothing)."""
     if data == before:
         return
     if not data:
         await UserData.filter(telegram_id=telegram_id).delete()
         return
-    values = {"data": data, "updated_at": clock.now()}
-    if await UserData.filter(telegram_id=telegram_id).update(**values):
-        return
-    try:
-        async with in_transaction():  # a savepoint: a duplicate must not abort the update's
-            await UserData.create(telegram_id=telegram_id, **values)
-    except IntegrityError:  # created meanwhile by another process
-        await UserData.filter(telegram_id=telegram_id).update(**values)
+    await _WRITE.execute(
+        telegram_id=telegram_id, data=_DATA.to_db_value(data, UserData), now=clock.now()
+    )
 
 
 async def forget(telegram_id: int) -> None:

@@ -12,11 +12,16 @@ Only for a few statements on the hot path (the sign-up's reads, marking an updat
 a message sent); everything else stays plain tortoise. It relies on two details of tortoise
 (a query's `query` once built, and the executor's `execute_select`), checked by
 tests/test_prepared.py on both databases.
+
+`Statement` is for the few that tortoise cannot say in one statement (an upsert; a queue's
+claim, companion_bot/workers/queue.py): hand-written SQL with named parameters, run the same
+way.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import types
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -133,3 +138,55 @@ class Prepared(Generic[M]):
         compiled = (sql, list(values), places, getattr(query, "_select_related_idx", None))
         self._compiled[dialect] = compiled
         return compiled
+
+
+class Statement(Generic[M]):
+    """Hand-written SQL on `model`'s table, with `:name` parameters, in each dialect's
+    placeholders (`$1` or `?`), on the caller's connection (her transaction, if any).
+
+    `sql` is the text, or a function of the dialect ("postgres", "sqlite") giving it. A
+    statement that returns rows starts with SELECT or WITH (tortoise runs one starting with
+    INSERT or UPDATE on PostgreSQL without reading rows).
+    """
+
+    def __init__(self, model: type[M], sql: str | Callable[[str], str]) -> None:
+        self.model = model
+        self._sql = sql
+        self._compiled: dict[str, tuple[str, list[str]]] = {}
+
+    async def models(self, **values: Any) -> list[M]:
+        """The rows as models of `model` (the statement returns all its columns)."""
+        db, sql, arguments = self._statement(values)
+        return await db.executor_class(model=self.model, db=db).execute_select(sql, arguments)
+
+    async def execute(self, **values: Any) -> int:
+        """Run it: how many rows it changed."""
+        db, sql, arguments = self._statement(values)
+        changed, _rows = await db.execute_query(sql, arguments)
+        return changed
+
+    def _statement(self, values: dict[str, Any]) -> tuple[Any, str, list[Any]]:
+        db = self.model._meta.db
+        dialect = db.capabilities.dialect
+        if dialect not in self._compiled:
+            text = self._sql(dialect) if callable(self._sql) else self._sql
+            self._compiled[dialect] = positional(text, dialect)
+        sql, names = self._compiled[dialect]
+        return db, sql, [values[name] for name in names]
+
+
+def positional(sql: str, dialect: str) -> tuple[str, list[str]]:
+    """`:name` parameters as the driver wants them: `$1` (each name once, PostgreSQL) or `?`
+    (each use); returns the SQL and the names of its parameters in order."""
+    names: list[str] = []
+
+    def place(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if dialect != "postgres":
+            names.append(name)
+            return "?"
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", place, " ".join(sql.split())), names

@@ -10,6 +10,7 @@ from companion_bot import clock, inbox
 from companion_bot.models import InboxStatus, InboxUpdate, OutboxMessage, Person
 from companion_bot.services import people
 from companion_bot.workers import get_workers
+from companion_bot.workers.inbox import InboxWorker
 from tests.support import BotHarness
 
 SORRY = "Sorry, something went wrong on our side. Your answers are saved: please try again."
@@ -72,3 +73,26 @@ async def test_handled_updates_are_kept_a_day_and_parked_ones_a_week(db):
                                  due_at=now - age, handled_at=now - age)  # fmt: skip
     assert await inbox.purge(now) == 2
     assert sorted(await InboxUpdate.all().values_list("update_id", flat=True)) == [1, 3, 5]
+
+
+async def test_a_claim_takes_each_persons_first_update_and_waits_for_a_missing_number(db):
+    """One statement claims the heads of their keys: not a second update of hers, not one of
+    someone whose update is in hand, not a young one while the number before it is missing."""
+    now = clock.now()
+    rows = {1: "user:1", 2: "user:1", 3: "user:2", 5: "user:3", 6: "user:4", 7: "user:3"}
+    for update_id, key in rows.items():
+        await InboxUpdate.create(update_id=update_id, key=key, due_at=now)
+    await InboxUpdate.filter(update_id=3).update(status=InboxStatus.HANDLING, claimed_by="w")
+    await InboxUpdate.create(update_id=8, key="user:2", due_at=now)  # behind one in hand
+    worker = InboxWorker(dispatcher=None, gap_wait=60)  # type: ignore[arg-type]
+
+    claimed = await worker._claim(10)  # 4 is missing: 5 and the ones after it wait
+    assert [(row.update_id, row.status, row.attempts) for row in claimed] == [
+        (1, InboxStatus.HANDLING, 1)
+    ]
+    await InboxUpdate.create(update_id=4, key="user:5", due_at=now)
+    assert [row.update_id for row in await worker._claim(10)] == [4, 5, 6]
+    assert await worker._claim(10) == []  # 2, 7 and 8 wait for their person's update in hand
+    await InboxUpdate.filter(update_id__in=[1, 5]).update(status=InboxStatus.DONE)
+    assert [row.update_id for row in await worker._claim(1)] == [2]
+    assert [row.update_id for row in await worker._claim(10)] == [7]

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from tortoise.transactions import in_transaction
 
-from companion_bot.models import Person, Registration
-from companion_bot.prepared import Prepared
+from companion_bot import persistence
+from companion_bot.models import Person, Registration, UserData
+from companion_bot.prepared import Prepared, positional
 from companion_bot.services import registrations
 
 HER_REGISTRATION = Prepared(
@@ -95,3 +96,18 @@ async def test_prepared_rows_are_the_values_as_stored(db):
     await Person.create(telegram_id=900)
     assert await TELEGRAM_IDS.rows(low=800, high=900) == [(801, "Ada"), (802, None)]
     assert await TELEGRAM_IDS.rows(low=0, high=10) == []
+
+
+def test_named_parameters_become_the_placeholders_of_each_driver():
+    sql = "a = :x AND b = :y OR c = :x AND e::text"
+    assert positional(sql, "postgres") == ("a = $1 AND b = $2 OR c = $1 AND e::text", ["x", "y"])
+    assert positional(sql, "sqlite") == ("a = ? AND b = ? OR c = ? AND e::text", ["x", "y", "x"])
+
+
+async def test_her_state_is_written_by_one_statement_new_or_not(db):
+    await persistence.save(701, {"step": 1}, {})
+    await persistence.save(701, {"step": 2, "name": "Zoé"}, {"step": 1})
+    assert await persistence.load(701) == {"step": 2, "name": "Zoé"}
+    assert await UserData.filter(telegram_id=701).count() == 1
+    await persistence.save(701, {}, {"step": 2})
+    assert await persistence.load(701) == {}

@@ -38,6 +38,7 @@ from companion_bot.workers.queue import (
     ConcurrentRunner,
     QueueSpec,
     backoff,
+    claim_heads,
     give_up,
     release_unheld,
     retry_later,
@@ -50,9 +51,9 @@ logger = logging.getLogger(__name__)
 # A claimed update's handling transaction locks its row a moment after the claim commits.
 HOLD_GRACE = 5.0
 # Channels whose update ids count up one by one, so that a missing number means an update on
-# its way (see `_choose`).
+# its way (see `_claim`).
 NUMBERED_CHANNELS = {"telegram"}
-# How far back an update looks for a missing one before it (see `_choose`).
+# How far back an update looks for a missing one before it (see `_claim`).
 GAP_SPAN = 200
 
 UPDATES = QueueSpec(
@@ -82,16 +83,15 @@ _MARK_HANDLED = Prepared(
 )
 
 
-# The update ids stored in [low, top): is one missing before an update?
-_NUMBERS_BEFORE = Prepared(
-    InboxUpdate,
-    lambda channel, low, top: InboxUpdate.filter(
-        channel=channel, update_id__gte=low, update_id__lt=top
-    ).values_list("update_id", flat=True),
-    channel=str,
-    low=int,
-    top=int,
-)
+# Held back while young (never tried, received within `gap_wait`) and a number is missing
+# between the first update stored among the `GAP_SPAN` before it and it (see `_claim`).
+_GAP_BEFORE = f"""
+    c.channel IN ({", ".join(f"'{channel}'" for channel in sorted(NUMBERED_CHANNELS))})
+    AND c.attempts = 0 AND c.received_at > :settled
+    AND COALESCE((
+        SELECT count(*) < c.update_id - min(g.update_id) FROM "{InboxUpdate._meta.db_table}" g
+        WHERE g.channel = c.channel AND g.update_id >= c.update_id - {GAP_SPAN}
+          AND g.update_id < c.update_id), FALSE)"""
 
 
 class HandlingFailed(Exception):
@@ -185,30 +185,19 @@ class InboxWorker(ConcurrentRunner):
             logger.warning("inbox: %d update(s) left in hand by a stopped process", released)
         return count + released
 
-    async def _choose(self, candidates: list[InboxUpdate], now: datetime) -> list[InboxUpdate]:
-        """Hold back an update while one made before it may still be on its way: any number
-        missing among the `GAP_SPAN` before it (Telegram numbers updates one by one). An
-        update with nothing stored before it goes at once. The key check runs after this,
-        so it sees every update this saw."""
-        if self.gap_wait <= 0:  # updates are stored in order (long polling): no gap to wait on
-            return candidates
-        settled = now - timedelta(seconds=self.gap_wait)
-        young = [row for row in candidates if row.received_at > settled and row.attempts == 0]
-        if not young:
-            return candidates
-        waiting: set[int] = set()
-        # Only Telegram numbers updates one by one; WhatsApp's ids have no gaps to wait on.
-        for channel in {row.channel for row in young} & NUMBERED_CHANNELS:
-            mine = [row for row in young if row.channel == channel]
-            top = max(row.update_id for row in mine)
-            numbers = await _NUMBERS_BEFORE.rows(channel=channel, low=top - GAP_SPAN, top=top)
-            stored = {number for (number,) in numbers}
-            floor = min(stored, default=top)  # nothing stored before: no gap to wait on
-            for row in mine:
-                start = max(floor, row.update_id - GAP_SPAN)
-                if any(number not in stored for number in range(start, row.update_id)):
-                    waiting.add(row.id)
-        return [row for row in candidates if row.id not in waiting]
+    async def _claim(self, limit: int) -> list[InboxUpdate]:
+        """The heads of their person's updates, in one statement (`claim_heads`). An update
+        is held back while one made before it may still be on its way: a number missing
+        before it (Telegram numbers updates one by one; WhatsApp's ids have no gaps to wait
+        on). An update with nothing stored before it goes at once."""
+        in_hand = list(self._running)
+        gap: dict[str, Any] = {}
+        if self.gap_wait > 0:  # else updates are stored in order (long polling)
+            gap = {"hold_back": _GAP_BEFORE, "settled": utcnow() - timedelta(seconds=self.gap_wait)}
+        claimed = await claim_heads(UPDATES, self.worker_id, limit, exclude=in_hand, **gap)
+        # Her next update may wait behind one in hand: look again once one is done.
+        self._look_again = bool(in_hand or claimed)
+        return claimed
 
     async def _execute(self, row: InboxUpdate) -> None:
         if row.attempts > self.max_attempts:

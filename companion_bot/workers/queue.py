@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -41,6 +42,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from companion_bot import clock
+from companion_bot.prepared import Statement
 from companion_bot.wakeups import Signal
 
 logger = logging.getLogger(__name__)
@@ -252,6 +254,86 @@ async def _heads(
             chosen.append(row)
             room -= 1
     return sorted(chosen, key=spec.sort_key)
+
+
+# -- claiming the heads of their keys in one statement ---------------------------------------
+
+
+async def claim_heads(
+    spec: QueueSpec,
+    worker_id: str,
+    limit: int,
+    *,
+    exclude: Sequence[int] = (),
+    hold_back: str = "",
+    **values: Any,
+) -> list[Any]:
+    """`claim` for a keyed queue with `strict_order` and `count_attempt` (the inbox), in one
+    statement instead of a transaction of four: up to `limit` due rows, each the first of its
+    key's waiting rows, of a key with no row claimed, none of `exclude`, marked as claimed
+    and returned in the queue's order.
+
+    `hold_back`: an SQL condition on the candidate row (alias `c`, named parameters
+    `:name` given in `values`) under which it waits, holding up its key's next rows.
+
+    On PostgreSQL the candidates are locked with `FOR UPDATE SKIP LOCKED`, and the whole
+    statement reads one snapshot: a head another process has locked but not yet marked as
+    claimed is still pending there, so it holds back the rows behind it. SQLite runs it as
+    one statement on its single connection.
+    """
+    if limit <= 0:
+        return []
+    statement = _claim_heads_statement(spec, len(exclude), hold_back)
+    rows = await statement.models(
+        **values,
+        pending=str(spec.pending),
+        claimed=str(spec.claimed),
+        worker=worker_id,
+        now=utcnow(),
+        limit=limit,
+        **{f"x{index}": row_id for index, row_id in enumerate(exclude)},
+    )
+    return sorted(rows, key=spec.sort_key)
+
+
+@functools.cache
+def _claim_heads_statement(spec: QueueSpec, excluded: int, hold_back: str) -> Statement:
+    """The statement of `claim_heads`, excluding `excluded` rows (`:x0`, `:x1`…)."""
+    return Statement(
+        spec.model, lambda dialect: _claim_heads_sql(spec, dialect, excluded, hold_back)
+    )
+
+
+def _claim_heads_sql(spec: QueueSpec, dialect: str, excluded: int, hold_back: str) -> str:
+    assert spec.key_field and spec.strict_order and not any(n.startswith("-") for n in spec.order)
+    table, key, due = spec.model._meta.db_table, spec.key_field, spec.due_field
+    order = ", ".join(f'c."{name}"' for name in spec.order)
+    earlier = "({}) < ({})".format(
+        ", ".join(f'o."{name}"' for name in spec.order),
+        ", ".join(f'c."{name}"' for name in spec.order),
+    )
+    exclusion = (
+        "AND c.id NOT IN ({})".format(", ".join(f":x{index}" for index in range(excluded)))
+        if excluded
+        else ""
+    )
+    return f"""
+        WITH heads AS (
+            SELECT c.id FROM "{table}" c
+            WHERE c.status = :pending AND c."{due}" <= :now {exclusion}
+              AND NOT EXISTS (
+                SELECT 1 FROM "{table}" o
+                WHERE o."{key}" = c."{key}"
+                  AND (o.status = :claimed OR (o.status = :pending AND {earlier})))
+              {f"AND NOT ({hold_back})" if hold_back else ""}
+            ORDER BY {order}
+            LIMIT :limit
+            {"FOR UPDATE SKIP LOCKED" if dialect == "postgres" else ""}
+        )
+        UPDATE "{table}"
+        SET status = :claimed, claimed_by = :worker, claimed_at = :now, attempts = attempts + 1
+        WHERE id IN (SELECT id FROM heads) AND status = :pending
+        RETURNING *"""
 
 
 def _bare(order: Sequence[str]) -> list[str]:
