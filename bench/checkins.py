@@ -1,4 +1,4 @@
-""""I'm home" benchmark: N people of departure groups tap "🏠 I'm home" at the same moment;
+""" "I'm home" benchmark: N people of departure groups tap "🏠 I'm home" at the same moment;
 how long until each one's group notification is queued in the outbox?
 
     python bench/checkins.py --n 500
@@ -160,7 +160,7 @@ def main() -> int:
     args = arguments()
     result = asyncio.run(benchmark(args))
     print(
-        f"{result['n']} \"I'm home\" taps at once on {result['database']}: "
+        f'{result["n"]} "I\'m home" taps at once on {result["database"]}: '
         f"{result['notified']} groups notified; time to the notification being committed: "
         f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms; "
         f"{result['taps_per_second']} taps/s handled"

@@ -74,8 +74,8 @@ async def on_name(update: Update, context: Context) -> None:
     if not wanted:
         person = await people.get_person(update.effective_user.id)
         current = person.display_name if person and person.display_name else "—"
-        await send(update, context, _("Others see you as “{name}”. To change it, send /name "
-                                      "followed by the new name.").format(name=esc(current)))  # fmt: skip
+        text = _("Others see you as “{name}”. To change it, send /name followed by the new name.")
+        await send(update, context, text.format(name=esc(current)))
         return
     try:
         person = await people.set_display_name(update.effective_user.id, wanted)

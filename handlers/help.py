@@ -119,8 +119,8 @@ async def on_volunteer_button(update: Update, context: Context, tapped: Voluntee
         if action == "claim":
             claim = await alerts.claim(user_id, alert_id)
             if not claim.first:
-                await answer_query(update, _("Already taken by {name}.").format(name=claim.claimed_by),
-                                   alert=True)  # fmt: skip
+                taken = _("Already taken by {name}.").format(name=claim.claimed_by)
+                await answer_query(update, taken, alert=True)
                 await close_buttons(update, _("Taken by {name}").format(name=claim.claimed_by))
                 raise ApplicationHandlerStop
             await answer_query(update)
@@ -167,4 +167,3 @@ def early_handlers() -> list[BaseHandler]:
         CallbackQueryHandler(on_volunteer_button, pattern=signed_pattern(VolunteerHelp)),
         MessageHandler(PRIVATE & (filters.TEXT | filters.LOCATION), on_detail),
     ]
-

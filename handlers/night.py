@@ -324,12 +324,14 @@ async def run_match(update: Update, context: Context, event_id: int) -> None:
         return
     result = await groups.run_round(event_id)
     report = result.report
-    counts = ", ".join([
-        t.plural(GROUPS_ANNOUNCED, result.announced),
-        t.plural(GROUPS_FORMING, result.forming),
-        t.plural(PEOPLE_ADDED, result.grown),
-        t.plural(PEOPLE_WAITING, result.unplaced),
-    ])
+    counts = ", ".join(
+        [
+            t.plural(GROUPS_ANNOUNCED, result.announced),
+            t.plural(GROUPS_FORMING, result.forming),
+            t.plural(PEOPLE_ADDED, result.grown),
+            t.plural(PEOPLE_WAITING, result.unplaced),
+        ]
+    )
     await send(update, context, _("Matching round done: {counts}. {share}% grouped.").format(
         counts=counts, share=round(100 * report.grouped_share)))  # fmt: skip
 

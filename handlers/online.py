@@ -49,7 +49,9 @@ async def on_tables(update: Update, context: Context) -> None:
             if table.activity:
                 title += f" ({esc(table.activity)})"
             lines.append(
-                title + " — " + t.ngettext("{count} seat", "{count} seats", table.capacity).format(
+                title
+                + " — "
+                + t.ngettext("{count} seat", "{count} seats", table.capacity).format(
                     count=table.capacity
                 )
             )
@@ -67,7 +69,10 @@ async def on_tables(update: Update, context: Context) -> None:
                 when = t.time(start, zone) if start else "—"
                 why = tables.REASONS.get(tables.seating.TableReason(reason))
                 lines.append(f"   {esc(name)} (#{number}), {when}: {_(why) if why else ''}")
-        lines += ["", _("To seat someone elsewhere: /movetable number table, like /movetable 12 Quiz")]  # noqa: E501
+        lines += [
+            "",
+            _("To seat someone elsewhere: /movetable number table, like /movetable 12 Quiz"),
+        ]
         await send(update, context, "\n".join(lines))
 
 

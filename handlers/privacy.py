@@ -143,8 +143,10 @@ def followup_line(t: Translator, answer: FollowupAnswer) -> str:
     met = MET_ANSWERS.get(answer.group_met or "")
     home = HOME_ANSWERS.get(answer.home_safe or "")
     line = _("Your answers the morning after {event}: group met: {met}; home safe: {home}").format(
-        event=esc(answer.event.localized("name", t.language)), met=_(met) if met else "—",
-        home=_(home) if home else "—")
+        event=esc(answer.event.localized("name", t.language)),
+        met=_(met) if met else "—",
+        home=_(home) if home else "—",
+    )
     if answer.report:
         line += "\n" + _("What you told the organizers: “{text}”").format(text=esc(answer.report))
     return line

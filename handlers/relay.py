@@ -135,8 +135,11 @@ async def on_group_button(update: Update, context: Context, tapped: GroupButton)
     try:
         if action in ("mute", "unmute"):
             await relay.set_muted(user_id, group_id, action == "mute")
-            note = (_("Muted: you no longer receive your group's messages. /group to unmute.")
-                    if action == "mute" else _("Unmuted: you receive your group's messages again."))  # fmt: skip
+            note = (
+                _("Muted: you no longer receive your group's messages. /group to unmute.")
+                if action == "mute"
+                else _("Unmuted: you receive your group's messages again.")
+            )
         else:
             await relay.leave_group(user_id, group_id)
             note = _("You left the group. The others are only told that a member left.")
@@ -243,7 +246,7 @@ def handlers() -> list[BaseHandler]:
         ),
         MessageHandler(
             PRIVATE & filters.UpdateType.EDITED_MESSAGE & filters.LOCATION, on_live_location_moved
-        ),  # fmt: skip
+        ),
     ]
 
 

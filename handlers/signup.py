@@ -160,9 +160,7 @@ async def is_current_prompt(update: Update, context: Context) -> bool:
         return True
     markup = message.reply_markup.to_dict() if message.reply_markup else None
     payload = row.payload or {}
-    return markup == payload.get("markup") and message.text == plain_text(
-        payload.get("text", "")
-    )
+    return markup == payload.get("markup") and message.text == plain_text(payload.get("text", ""))
 
 
 def plain_text(html_text: str) -> str:

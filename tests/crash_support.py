@@ -221,7 +221,9 @@ async def answered(
         await person.emulator.wait_for(lambda: found() is not None, timeout=ANSWER_TIMEOUT)
     except TimeoutError:
         said = [(m.message_id, m.text[:40]) for m in person.messages()[-3:]]
-        answers = [(a.message_id, a.data, a.answered, a.text) for a in person.callback_answers()[-3:]]
+        answers = [
+            (a.message_id, a.data, a.answered, a.text) for a in person.callback_answers()[-3:]
+        ]
         raise AssertionError(
             f"{person} got no answer; her last messages: {said}; tap answers: {answers}"
         ) from None

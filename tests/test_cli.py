@@ -243,10 +243,12 @@ def test_event_create_takes_texts_in_several_languages(tmp_path):
     assert json.loads(event[1])["charter"]["en"] == "Let us be kind, always."
     assert charter_text == "Soyons bienveillantes, toujours."
     assert (point[0], json.loads(point[1])) == (
-        "Entrée principale", {"name": {"fr": "Entrée principale", "en": "Main entrance"}}
+        "Entrée principale",
+        {"name": {"fr": "Entrée principale", "en": "Main entrance"}},
     )
     assert (zone[0], json.loads(zone[1])) == (
-        "Navette", {"name": {"fr": "Navette", "en": "Shuttle"}}
+        "Navette",
+        {"name": {"fr": "Navette", "en": "Shuttle"}},
     )
 
 

@@ -129,7 +129,8 @@ async def test_an_avoidance_outlives_the_person_it_names(empty_database_url: str
     await get_connection("default").execute_script(
         "INSERT INTO person (telegram_id, created_at, updated_at) VALUES"
         " (11, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), (22, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);"
-        "INSERT INTO avoidance (person_id, avoided_id, created_at) VALUES (1, 2, CURRENT_TIMESTAMP);"
+        "INSERT INTO avoidance (person_id, avoided_id, created_at)"
+        " VALUES (1, 2, CURRENT_TIMESTAMP);"
     )
     await Tortoise.close_connections()
 

@@ -261,7 +261,9 @@ async def test_after_send_hooks_get_the_row_and_the_message_it_became(harness, m
 
 async def test_a_flood_wait_pauses_sending_and_loses_nothing(harness):
     # No pacing in the bot (TELEGRAM_RATE_LIMIT=0 in tests), 10 msg/s at "Telegram".
-    harness.emulator.set_limits(Limits(rate_limit_per_second=10, per_chat_per_second=1, per_chat_burst=3))
+    harness.emulator.set_limits(
+        Limits(rate_limit_per_second=10, per_chat_per_second=1, per_chat_burst=3)
+    )
     people = [harness.user(started=True) for _ in range(25)]
     await outbox.enqueue_many(Outgoing(person.id, f"Hi {person.id}") for person in people)
     await drain(harness)

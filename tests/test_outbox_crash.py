@@ -71,10 +71,13 @@ def received(person: EmulatedUser, text: str) -> int:
         ),
         pytest.param(
             # "Telegram" allows less than the bot sends: 429s with retry_after all along.
-            {"rate_limit_per_second": 12, "failure_rate": 0.1,
-             "failure_kinds": ("500", "502", "drop", "lost_response")},
+            {
+                "rate_limit_per_second": 12,
+                "failure_rate": 0.1,
+                "failure_kinds": ("500", "502", "drop", "lost_response"),
+            },
             id="rate-limited-and-10pc-failures",
-        ),  # fmt: skip
+        ),
     ],
 )
 async def test_a_killed_bot_loses_nothing_and_resends_only_what_was_in_flight(

@@ -221,7 +221,8 @@ async def event_dashboard(event: Event) -> Dashboard:
                 at_meeting_point=await in_wave.filter(at_meeting_point_at__not_isnull=True).count(),
                 left=await in_wave.filter(left_at__not_isnull=True).count(),
                 home=await in_wave.filter(home_at__not_isnull=True).count(),
-                no_news=await in_wave.filter(no_news_alerted_at__not_isnull=True, home_at=None).count(),
+                no_news=await in_wave.filter(no_news_alerted_at__not_isnull=True,
+                                             home_at=None).count(),
             )
         )  # fmt: skip
     return Dashboard(

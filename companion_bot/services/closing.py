@@ -759,9 +759,7 @@ async def may_act(who: Who, event_id: int) -> Person:
     return role.person
 
 
-async def confirm_group_left(
-    who: Who, group_id: int, now: datetime | None = None
-) -> Confirmation:
+async def confirm_group_left(who: Who, group_id: int, now: datetime | None = None) -> Confirmation:
     """Idempotent: two volunteers pressing at once make one confirmation. The group's new
     status, its members' departure, their messages and check-ins are written together: after
     a failure nothing is half-done and pressing again completes it."""
@@ -984,9 +982,7 @@ async def send_waves(
     return True
 
 
-async def upcoming_wave_cards(
-    who: Who, now: datetime | None = None
-) -> list[GroupState] | None:
+async def upcoming_wave_cards(who: Who, now: datetime | None = None) -> list[GroupState] | None:
     """The departure groups of her events' coming waves (and those of the last two hours);
     None when she is neither a volunteer nor an organizer of an event not over yet."""
     now = now or _now()
@@ -1019,9 +1015,7 @@ async def upcoming_alone(who: Who, now: datetime | None = None) -> list[str]:
     t = language_of(roles[0].person)
     texts = []
     slots = (
-        await ArrivalSlot.filter(
-            event_id__in=[role.event_id for role in roles], ends_at__gte=now
-        )
+        await ArrivalSlot.filter(event_id__in=[role.event_id for role in roles], ends_at__gte=now)
         .order_by("starts_at")
         .select_related("event", "meeting_point")
     )

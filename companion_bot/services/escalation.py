@@ -97,10 +97,12 @@ async def on_group_ask(payload: dict, now: datetime) -> None:
                 name=escape(registration.person.display_name or "?"),
                 time=t.time(registration.left_at, registration.event.timezone),
             ),
-            choices=[[
-                (t.gettext(SHE_IS_FINE), actions.SafeAnswer("ok", registration.id).encode()),
-                (t.gettext(NO_NEWS_ANSWER), actions.SafeAnswer("no", registration.id).encode()),
-            ]],
+            choices=[
+                [
+                    (t.gettext(SHE_IS_FINE), actions.SafeAnswer("ok", registration.id).encode()),
+                    (t.gettext(NO_NEWS_ANSWER), actions.SafeAnswer("no", registration.id).encode()),
+                ]
+            ],
             payload=notices.outside_window(
                 notices.ESCALATION,
                 registration.person.display_name or "?",

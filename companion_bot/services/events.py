@@ -174,9 +174,7 @@ def closing_after(text: str, doors_open: datetime, timezone: str) -> datetime:
 
 def parse_meeting_points(text: str, language: str) -> list[Versions]:
     """One meeting point per line (or after ";"), each in one language or several."""
-    points = [
-        read_name(line, language) for line in re.split(r"[\n;]+", text or "") if line.strip()
-    ]
+    points = [read_name(line, language) for line in re.split(r"[\n;]+", text or "") if line.strip()]
     if not points:
         raise UserInputError(N_("Please give at least one meeting point."))
     if len(points) > MAX_LIST_ITEMS:

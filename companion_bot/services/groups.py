@@ -214,7 +214,9 @@ async def load_input(event_id: int) -> MatchingInput:
         event_id=event_id, status__in=LOCKED_STATUSES, table_id=None
     )
     members = await GroupMember.filter(
-        group__event_id=event_id, group__status__in=LOCKED_STATUSES, group__table_id=None,
+        group__event_id=event_id,
+        group__status__in=LOCKED_STATUSES,
+        group__table_id=None,
         status=MemberStatus.ACTIVE,
     ).values_list("group_id", "registration_id", "position", "id")
     by_group = members_by_group(members, by_registration)

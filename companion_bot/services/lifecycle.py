@@ -49,7 +49,8 @@ async def schedule_event(event: Event, now: datetime | None = None) -> None:
     await scheduler.schedule(FOLLOWUP_TASK, followup_time(event), {"event_id": event.id},
                              dedupe_key=f"event:{event.id}:followup")  # fmt: skip
     await scheduler.schedule(PURGE_TASK, event.closing + timedelta(days=event.retention_days),
-                             {"event_id": event.id}, dedupe_key=f"event:{event.id}:purge")  # fmt: skip
+                             {"event_id": event.id},
+                             dedupe_key=f"event:{event.id}:purge")  # fmt: skip
 
 
 def followup_time(event: Event) -> datetime:

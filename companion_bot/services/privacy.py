@@ -162,9 +162,11 @@ async def forget_messages(person: Person) -> None:
     name and words to others (her relayed messages, her help alerts, reports of her
     messages, her follow-up answers she asked to be contacted about), whether sent yet or not."""
     # A broadcast's delivery counts stay right: its kept rows lose their recipient and text.
-    await outbox.rows_to(person).filter(
-        broadcast_id__not_isnull=True, status__in=outbox.FINISHED
-    ).update(chat_id=0, payload={})
+    await (
+        outbox.rows_to(person)
+        .filter(broadcast_id__not_isnull=True, status__in=outbox.FINISHED)
+        .update(chat_id=0, payload={})
+    )
     await outbox.rows_to(person).delete()
     alerts = await HelpAlert.filter(person=person).values_list("id", flat=True)
     reports = await MessageReport.filter(reported=person).values_list("id", flat=True)

@@ -473,8 +473,10 @@ async def removal_candidates(who: Who, name: str) -> list[Removable]:
     for registration in registrations:
         if (registration.person.display_name or "").casefold() != wanted:
             continue
-        members = await GroupMember.filter(
-            registration=registration, status=MemberStatus.ACTIVE
-        ).prefetch_related("group").order_by("group__meet_at")
+        members = (
+            await GroupMember.filter(registration=registration, status=MemberStatus.ACTIVE)
+            .prefetch_related("group")
+            .order_by("group__meet_at")
+        )
         found.append(Removable(registration, [member.group for member in members]))
     return found

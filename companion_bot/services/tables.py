@@ -74,8 +74,7 @@ NOT_SEATED = {
         "you yet. The hosts know and will find you a place."
     ),
     seating.TableReason.FULL: N_(
-        "Every table of <b>{event}</b> is full at {time}. The hosts know and will find you a "
-        "place."
+        "Every table of <b>{event}</b> is full at {time}. The hosts know and will find you a place."
     ),
     seating.TableReason.NO_TABLE: N_(
         "No table of <b>{event}</b> offers the activity you chose any more. The hosts know and "
@@ -287,9 +286,7 @@ async def _seat(slot: ArrivalSlot, now: datetime) -> None:
         for g in groups
         if g.table_id in tables
     ]
-    seekers = [
-        seating.Seeker(str(r.id), str(slot.id), r.activity or None) for r in people.values()
-    ]
+    seekers = [seating.Seeker(str(r.id), str(slot.id), r.activity or None) for r in people.values()]
     plan = seating.seat(
         seekers,
         [seating.Table(str(t.id), t.capacity, t.activity) for t in tables.values()],
@@ -416,10 +413,15 @@ async def place_signup(registration_id: int, now: datetime | None = None) -> Non
         return
     async with in_transaction():
         await lock_event_row(registration.event_id)
-        stale = await GroupMember.filter(
-            registration_id=registration_id, status=MemberStatus.ACTIVE,
-            group__table_id__not_isnull=True,
-        ).exclude(group__arrival_slot_id=registration.arrival_slot_id).prefetch_related("group")
+        stale = (
+            await GroupMember.filter(
+                registration_id=registration_id,
+                status=MemberStatus.ACTIVE,
+                group__table_id__not_isnull=True,
+            )
+            .exclude(group__arrival_slot_id=registration.arrival_slot_id)
+            .prefetch_related("group")
+        )
         for member in stale:
             await leave(member, now)
     slot = await ArrivalSlot.get(id=registration.arrival_slot_id)

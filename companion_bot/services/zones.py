@@ -342,9 +342,7 @@ async def add_from_text(telegram_id: int, event_id: int, name: Versions, text: s
     return await add(telegram_id, event_id, name, lat, lon)
 
 
-async def add_at_place(
-    telegram_id: int, event_id: int, name: Versions, gazetteer_id: str
-) -> Zone:
+async def add_at_place(telegram_id: int, event_id: int, name: Versions, gazetteer_id: str) -> Zone:
     place = Gazetteer.default().get(gazetteer_id)
     if place is None:
         raise UserInputError(N_("This button is no longer active."))

@@ -10,7 +10,13 @@ from companion_bot.web.keys import APPLICATION, BOT_USERNAME, SETTINGS
 
 # Each module exposes `setup(app)`, adding its routes (and cleanup contexts) to the app.
 FEATURES: list[str] = [
-    "webhook", "whatsapp", "health", "metrics", "board", "export", "night_report"
+    "webhook",
+    "whatsapp",
+    "health",
+    "metrics",
+    "board",
+    "export",
+    "night_report",
 ]
 
 

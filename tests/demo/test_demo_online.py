@@ -50,9 +50,7 @@ async def test_the_demo_plays_an_online_game_night(online_client: TestClient) ->
     assert "https://meet.jit.si/demo-loup-garou" in introduction
     assert "demo-papote" not in "\n".join(bot_texts(state, "maya"))
     assert any(name in introduction for name in ("Inès", "Jade", "Alix", "Chloé"))
-    state = await play_until(
-        client, lambda s: any("starts now" in t for t in bot_texts(s, "maya"))
-    )
+    state = await play_until(client, lambda s: any("starts now" in t for t in bot_texts(s, "maya")))
     state = await tap(client, state, "maya", "✅ We're in")
     state = await play_until(client, lambda s: any("In the call" in e["text"] for e in s["log"]))
     assert not any("departure" in t.lower() for t in bot_texts(state, "maya"))

@@ -101,7 +101,8 @@ async def perform(harness: BotHarness, people, action) -> None:
         await harness.channel.post(action[2] or "post")
     elif kind == "raw":
         raw = {
-            "inline_query": {"inline_query": {"id": str(next(_ids)), "from": person.account.to_user(),
+            "inline_query": {"inline_query": {"id": str(next(_ids)),
+                                              "from": person.account.to_user(),
                                               "query": "x", "offset": ""}},
             "inline_button": {"callback_query": {
                 "id": str(next(_ids)), "from": person.account.to_user(), "chat_instance": "1",
@@ -116,7 +117,8 @@ async def perform(harness: BotHarness, people, action) -> None:
             "chat_member": {"my_chat_member": {
                 "chat": {"id": person.id, "type": "private"}, "from": person.account.to_user(),
                 "date": 0,
-                "old_chat_member": {"status": "member", "user": emulator.default_bot.account.to_user()},
+                "old_chat_member": {"status": "member",
+                                    "user": emulator.default_bot.account.to_user()},
                 "new_chat_member": {"status": "kicked", "until_date": 0,
                                     "user": emulator.default_bot.account.to_user()}}},
         }[action[2]]  # fmt: skip

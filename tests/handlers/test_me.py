@@ -182,9 +182,7 @@ async def test_an_older_summary_edits_nothing(harness: BotHarness, event) -> Non
     reply = await harness.say(ada, "Montreuil")
     assert "I didn't understand that." in reply.text
     destinations = await Registration.filter(person__telegram_id=ada.id).order_by("id")
-    assert [r.destination_place_id for r in destinations] == [
-        "fr-paris-oberkampf", "fr-pantin"
-    ]
+    assert [r.destination_place_id for r in destinations] == ["fr-paris-oberkampf", "fr-pantin"]
 
 
 async def test_an_edit_takes_effect_without_tapping_done(harness: BotHarness, event) -> None:

@@ -334,9 +334,7 @@ async def test_newevent_online_asks_no_venue_closing_nor_departures(harness: Bot
         reply = await harness.say(alex, bad)
         assert explanation in texts_after(alex, before)[0]
         assert "Tables for those joining online" in reply.text
-    reply = await harness.say(
-        alex, f"Loup-Garou; {WOLF}; 8; Loup-Garou\nPapote; {CHAT}; 4"
-    )
+    reply = await harness.say(alex, f"Loup-Garou; {WOLF}; 8; Loup-Garou\nPapote; {CHAT}; 4")
     assert "Group sizes" in reply.text  # no departures asked
     await harness.tap(alex, data("ne:default:sizes"))
     await harness.tap(alex, data("ne:default:charter"))
@@ -437,7 +435,9 @@ async def test_board_and_mydata_show_tables_not_departures(harness: BotHarness, 
     board = await live_board(event)
     state = board_state(translator("en"), board)
     assert [card["time"] for card in state["tables"]] == [
-        "Loup-Garou (Loup-Garou)", "Quiz (Quiz)", "Papote"
+        "Loup-Garou (Loup-Garou)",
+        "Quiz (Quiz)",
+        "Papote",
     ]
     members = state["tables"][0]["groups"][0]["members"]
     assert {m["name"] for m in members} == {"Amie0", "Amie1"}

@@ -77,7 +77,9 @@ async def test_admin_creates_an_event_step_by_step(harness: BotHarness) -> None:
     assert event.closing - event.doors_open == timedelta(hours=7)
     assert event.retention_days == 7
     assert (event.safe_place_name, event.safe_place_where, event.safe_place_hours) == (
-        "Welcome tent", "behind the bar, left of the stage", "22:00–05:00"
+        "Welcome tent",
+        "behind the bar, left of the stage",
+        "22:00–05:00",
     )
     waves = await DepartureWave.filter(event=event).prefetch_related("meeting_point")
     assert [(w.departs_at.astimezone(BRUSSELS).hour, w.meeting_point.name) for w in waves] == [

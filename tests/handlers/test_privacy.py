@@ -224,9 +224,7 @@ async def test_not_again_with_her_even_after_she_deleted_her_data(harness: BotHa
     assert together and not any({ada.id, bea.id} <= members for members in together.values())
 
 
-async def test_my_data_lists_alerts_reports_answers_messages_and_wishes(
-    harness: BotHarness, event
-):
+async def test_my_data_lists_alerts_reports_answers_messages_and_wishes(harness: BotHarness, event):
     await volunteer_on_duty(harness, event)
     ada, bea, _cleo = await a_group_of_three(harness, event)
     await harness.say(ada, "rude words")

@@ -105,7 +105,7 @@ async def test_contacts_are_never_relayed(harness: BotHarness, event):
 
 
 async def test_live_location_is_relayed_moved_and_stopped_at_home(harness: BotHarness, event):
-    ada, bea, cleo = await a_group_of_three(harness, event)
+    ada, bea, _cleo = await a_group_of_three(harness, event)
     await ada.send_location(48.86, 2.40, live_period=3600)
     await harness.drain()
     live = [m for m in bea.messages() if m.location]

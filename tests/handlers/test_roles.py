@@ -53,7 +53,7 @@ async def team_and_group(harness: BotHarness, event):
 
 
 async def test_a_button_replayed_by_someone_else_is_refused(harness: BotHarness, event):
-    volunteer, people, group = await team_and_group(harness, event)
+    volunteer, _people, group = await team_and_group(harness, event)
     other = harness.user(first_name="Other", language_code="en")
     await harness.say(other, f"/start {event.volunteer_code}")
     # The data of a button made for `volunteer`, sent by `other`.
@@ -66,7 +66,7 @@ async def test_a_button_replayed_by_someone_else_is_refused(harness: BotHarness,
 
 
 async def test_team_of_another_event_cannot_act_here(harness: BotHarness, event):
-    _volunteer, people, group = await team_and_group(harness, event)
+    _volunteer, _people, group = await team_and_group(harness, event)
     elsewhere = await create_event(event_spec(event.doors_open + timedelta(days=3),
                                               name="Autre nuit"))  # fmt: skip
     stranger = harness.user(first_name="Stranger", language_code="en")

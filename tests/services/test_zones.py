@@ -73,9 +73,7 @@ async def test_a_pin_snaps_to_a_zone_within_a_few_km_only(event) -> None:
 
 def test_command_line_zones_are_checked() -> None:
     near = (48.8649, 2.38)
-    parsed = zones.parse_arguments(
-        ["Gare du Nord@48.8809, 2.3553", "Canal@Stalingrad"], near, "fr"
-    )
+    parsed = zones.parse_arguments(["Gare du Nord@48.8809, 2.3553", "Canal@Stalingrad"], near, "fr")
     stalingrad = Gazetteer.default().get("fr-paris-stalingrad")
     assert [(name.first, lat, lon) for name, lat, lon in parsed] == [
         ("Gare du Nord", 48.8809, 2.3553),
