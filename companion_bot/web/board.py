@@ -31,6 +31,7 @@ from companion_bot.i18n import translator as translator_for
 from companion_bot.models import Event, EventKind
 from companion_bot.services import closing, export, help, incidents, qr, safeplace
 from companion_bot.services.board import NO_NEWS, Board, event_by_token, live_board
+from companion_bot.services.events import InviteKind
 from companion_bot.services.texts import meeting_place
 from companion_bot.web.keys import BOT_USERNAME, SETTINGS
 from companion_bot.whatsapp import links as whatsapp_links
@@ -195,16 +196,27 @@ async def qr_code(request: web.Request) -> web.Response:
     )
 
 
-def whatsapp_figure(t: Translator, token: str, number: str | None) -> str:
-    """The attendees' WhatsApp QR code, when the collective has a WhatsApp number."""
-    if not number:
-        return ""
+def qr_figures(t: Translator, token: str, whatsapp_number: str | None) -> str:
+    """The attendees' and volunteers' QR codes, and the attendees' WhatsApp one when the
+    collective has a WhatsApp number."""
     _ = t.gettext
-    return FIGURE.substitute(
-        src=f"{_html(token)}/qr/{WHATSAPP}.png",
-        alt=_html(_("QR code of the attendees' WhatsApp link")),
-        caption=_html(_("Attendees on WhatsApp: for the flyer and the door")),
-        download=_html(_("Download (PNG)")),
+    figures = [
+        (InviteKind.ATTENDEE.value, N_("QR code of the attendees' link"),
+         N_("Attendees: for the flyer and the door")),
+        (InviteKind.VOLUNTEER.value, N_("QR code of the volunteers' link"),
+         N_("Volunteers only")),
+    ]  # fmt: skip
+    if whatsapp_number:
+        figures.append((WHATSAPP, N_("QR code of the attendees' WhatsApp link"),
+                        N_("Attendees on WhatsApp: for the flyer and the door")))  # fmt: skip
+    return "\n    ".join(
+        FIGURE.substitute(
+            src=f"{_html(token)}/qr/{name}.png",
+            alt=_html(_(alt)),
+            caption=_html(_(caption)),
+            download=_html(_("Download (PNG)")),
+        )
+        for name, alt, caption in figures
     )
 
 
@@ -486,7 +498,6 @@ def render_page(t: Translator, board: Board, whatsapp_number: str | None = None)
             # Coloured only when there is something to see to: zero is not an alarm.
             unplaced_tone=" warn" if counts["unplaced"] else "",
             open_alerts_tone=" alert" if counts["open_alerts"] else "",
-            token=_html(token),
             counts_label=_html(_("Counts")),
             **counts,
             **{f"{key}_label": _html(label) for key, label in labels.items()},
@@ -495,12 +506,7 @@ def render_page(t: Translator, board: Board, whatsapp_number: str | None = None)
             waves_section=waves_section(t, board),
             tables_section=tables_section(t, board),
             qr_title=_html(_("QR codes")),
-            attendee_alt=_html(_("QR code of the attendees' link")),
-            attendee_caption=_html(_("Attendees: for the flyer and the door")),
-            volunteer_alt=_html(_("QR code of the volunteers' link")),
-            volunteer_caption=_html(_("Volunteers only")),
-            download=_html(_("Download (PNG)")),
-            whatsapp_figure=whatsapp_figure(t, token, whatsapp_number),
+            qr_figures=qr_figures(t, token, whatsapp_number),
             drill=drill_html(t, board),
             incidents=incidents_html(t, board),
             no_shows=no_shows_html(t, board),
