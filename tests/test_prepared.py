@@ -13,33 +13,22 @@ from companion_bot.models import Person, Registration, UserData
 from companion_bot.prepared import Prepared, positional
 from companion_bot.services import registrations
 
-HER_REGISTRATION = Prepared(
-    Registration,
-    lambda telegram_id, event_id: (
-        Registration.filter(event_id=event_id, person__telegram_id=telegram_id)
-        .select_related("event", "person")
-        .limit(1)
-    ),
-    telegram_id=int,
-    event_id=int,
-)
+HER_REGISTRATION = registrations.registration_by("person__telegram_id")  # joins event, person
 BY_NAME = Prepared(Person, lambda name: Person.filter(display_name=name).order_by("id"), name=str)
 
 
 async def test_a_prepared_read_gives_the_models_of_its_query_joined_ones_included(db, event):
     await registrations.start_signup(501, event)
     mine = await registrations.start_signup(502, event)
-    again = await HER_REGISTRATION.first(telegram_id=502, event_id=event.id)
+    again = await HER_REGISTRATION.first(person=502, event_id=event.id)
     plain = await Registration.get(id=mine.id).select_related("event", "person")
     assert again is not None and again.id == mine.id
     assert again.event.name == plain.event.name == event.name
     assert again.person.telegram_id == 502 and again.person.id == plain.person.id
     assert again.status == plain.status and again.created_at == plain.created_at
     # The same SQL with other values, run again (built once).
-    assert (
-        await HER_REGISTRATION.first(telegram_id=501, event_id=event.id)
-    ).person.telegram_id == 501
-    assert await HER_REGISTRATION.first(telegram_id=503, event_id=event.id) is None
+    assert (await HER_REGISTRATION.first(person=501, event_id=event.id)).person.telegram_id == 501
+    assert await HER_REGISTRATION.first(person=503, event_id=event.id) is None
 
 
 async def test_a_prepared_read_sees_its_transaction_and_takes_strings(db):
@@ -53,7 +42,7 @@ async def test_a_prepared_read_sees_its_transaction_and_takes_strings(db):
 
 async def test_values_of_another_type_are_refused(db):
     with pytest.raises(TypeError):
-        await HER_REGISTRATION.first(telegram_id="502", event_id=1)
+        await HER_REGISTRATION.first(person="502", event_id=1)
     with pytest.raises(TypeError):
         Prepared(Person, lambda when: Person.filter(created_at=when), when=float)
 

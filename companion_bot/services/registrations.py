@@ -93,35 +93,32 @@ async def start_signup(who: Who, event: Event) -> Registration:
     return registration
 
 
-# One joined query, built once: every answer she gives starts with it (Telegram's edge knows
-# her by her Telegram id, WhatsApp's by her person).
-_HER_REGISTRATION = Prepared(
-    Registration,
-    lambda telegram_id, event_id: (
-        Registration.filter(event_id=event_id, person__telegram_id=telegram_id)
-        .select_related("event", "person")
-        .limit(1)
-    ),
-    telegram_id=int,
-    event_id=int,
-)
-_REGISTRATION_OF = Prepared(
-    Registration,
-    lambda person_id, event_id: (
-        Registration.filter(event_id=event_id, person_id=person_id)
-        .select_related("event", "person")
-        .limit(1)
-    ),
-    person_id=int,
-    event_id=int,
-)
+def registration_by(person_field: str) -> Prepared:
+    """Her registration for an event, with its event and her person, found by `person_field`
+    (`person`: its value): one joined query, built once."""
+    return Prepared(
+        Registration,
+        lambda person, event_id: (
+            Registration.filter(event_id=event_id, **{person_field: person})
+            .select_related("event", "person")
+            .limit(1)
+        ),
+        person=int,
+        event_id=int,
+    )
+
+
+# Every answer she gives starts with it (Telegram's edge knows her by her Telegram id,
+# WhatsApp's by her person).
+_BY_TELEGRAM_ID = registration_by("person__telegram_id")
+_BY_PERSON = registration_by("person_id")
 
 
 async def get_registration(who: Who, event_id: int) -> Registration | None:
     """Hers for this event, with its event and her person loaded."""
     if isinstance(who, int):
-        return await _HER_REGISTRATION.first(telegram_id=who, event_id=event_id)
-    return await _REGISTRATION_OF.first(person_id=who.id, event_id=event_id)
+        return await _BY_TELEGRAM_ID.first(person=who, event_id=event_id)
+    return await _BY_PERSON.first(person=who.id, event_id=event_id)
 
 
 async def active_registrations(who: Who) -> list[Registration]:
