@@ -180,11 +180,7 @@ def demo_settings(
         TELEGRAM_CHAT_INTERVAL=0,
         WEB_HOST="127.0.0.1",
         WEB_PORT=0,
-        WHATSAPP_TOKEN=meta.token,
-        WHATSAPP_PHONE_NUMBER_ID=meta.phone_number_id,
-        WHATSAPP_APP_SECRET=meta.app_secret,
-        WHATSAPP_VERIFY_TOKEN=WHATSAPP_VERIFY_TOKEN,
-        WHATSAPP_API_URL=meta.api_url,
+        **meta.bot_settings(WHATSAPP_VERIFY_TOKEN),
         # The organizer gets the event's wa.me link to this number.
         WHATSAPP_NUMBER=meta.display_phone_number,
         _env_file=None,

@@ -2,8 +2,7 @@
 Telegram one (`companion_bot.emulator`).
 
 async with CloudApiEmulator() as meta:
-    # the bot: WHATSAPP_API_URL=meta.api_url, WHATSAPP_TOKEN=meta.token,
-    # WHATSAPP_PHONE_NUMBER_ID=meta.phone_number_id, WHATSAPP_APP_SECRET=meta.app_secret
+    settings = load_settings(**meta.bot_settings(verify_token), ...)  # the bot's
     approve_bot_templates(meta)     # the bot's utility templates, as Meta approved them
     await meta.subscribe("http://127.0.0.1:8080/whatsapp", verify_token)
     marie = meta.user(name="Marie")

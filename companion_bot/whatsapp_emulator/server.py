@@ -306,6 +306,17 @@ class CloudApiEmulator:
         """For WHATSAPP_API_URL: the Graph API base with its version."""
         return f"{self.url}/{VERSION}"
 
+    def bot_settings(self, verify_token: str) -> dict[str, str]:
+        """The bot's WhatsApp settings for this emulator (`verify_token`: the one it will be
+        subscribed with), to pass to `load_settings`."""
+        return {
+            "WHATSAPP_TOKEN": self.token,
+            "WHATSAPP_PHONE_NUMBER_ID": self.phone_number_id,
+            "WHATSAPP_APP_SECRET": self.app_secret,
+            "WHATSAPP_VERIFY_TOKEN": verify_token,
+            "WHATSAPP_API_URL": self.api_url,
+        }
+
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()

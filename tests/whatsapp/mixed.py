@@ -100,11 +100,7 @@ async def start_mixed_harness(database_url: str) -> AsyncIterator[MixedHarness]:
             DEFAULT_TIMEZONE="Europe/Paris",
             TELEGRAM_RATE_LIMIT=0,
             TELEGRAM_CHAT_INTERVAL=0,
-            WHATSAPP_TOKEN=meta.token,
-            WHATSAPP_PHONE_NUMBER_ID=meta.phone_number_id,
-            WHATSAPP_APP_SECRET=meta.app_secret,
-            WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
-            WHATSAPP_API_URL=meta.api_url,
+            **meta.bot_settings(VERIFY_TOKEN),
             WHATSAPP_NUMBER=WHATSAPP_NUMBER,
             _env_file=None,
         )
