@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from companion_bot import notices
+from companion_bot import clock, notices
 from companion_bot.models import (
     Channel,
     DepartureWave,
@@ -83,6 +83,15 @@ async def test_sign_up_on_whatsapp_in_french(mixed: MixedHarness, event) -> None
     assert all(zoe.wa_id not in message.text for message in zoe.messages())
 
 
+async def close_her_window(person) -> None:
+    """As if she last wrote 25 hours ago. The groups are made at fixed times of the night,
+    less than 24 hours after she signs up when the tests run late in the day: without this,
+    whether her window is still open then would depend on the hour the tests run."""
+    await Person.filter(whatsapp_id=person.wa_id).update(
+        last_message_at=clock.now() - timedelta(hours=25)
+    )
+
+
 async def sign_up_on_whatsapp(mixed: MixedHarness, person, code: str, destination: str) -> None:
     """The happy path by actions, in whatever language she is spoken to."""
     await mixed.wa_say(person, code)
@@ -105,8 +114,9 @@ async def test_a_mixed_group_goes_through_the_night_together(mixed: MixedHarness
     await sign_up_on_whatsapp(mixed, zoe, event.attendee_code, "Vincennes")
     assert "You're signed up for *Nuit Compagnonnes*" in zoe.texts()[-1]
 
-    # The groups are made a day later: her 24-hour window has closed, so the introduction's
+    # The groups are made after her 24-hour window has closed, so the introduction's
     # template comes; her answer brings the introduction itself.
+    await close_her_window(zoe)
     await mixed.travel_to(ALL_ANNOUNCED(event))
     assert zoe.texts()[-1].startswith("Your group for Nuit Compagnonnes is ready.")
     assert zoe.last().kind == "template"
@@ -166,7 +176,8 @@ async def test_one_template_stands_for_both_of_her_groups(mixed: MixedHarness, e
     await sign_up(mixed, ada, event.attendee_code, destination="Montreuil")
     zoe = mixed.wa_user("Zoé", wa_id="33612345678")
     await sign_up_on_whatsapp(mixed, zoe, event.attendee_code, "Vincennes")
-    await mixed.travel_to(ALL_ANNOUNCED(event))  # a day later: her window has closed
+    await close_her_window(zoe)
+    await mixed.travel_to(ALL_ANNOUNCED(event))
     templates = [m for m in zoe.messages() if m.kind == "template"]
     assert len(templates) == 1 and templates[0].text.startswith("Your group for Nuit")
     before = len(zoe.messages())
