@@ -110,33 +110,25 @@ class WhatsAppSender:
             return Failed(str(error))
         if notice is None:
             return Sent(outbox.Delivered(None))
+        fallback = self.fallback(row, person)
         delivery = window.choose(
-            notice,
-            last_inbound=person.last_message_at,
-            now=clock.now(),
-            fallback=self.fallback(row, person),
+            notice, last_inbound=person.last_message_at, now=clock.now(), fallback=fallback
         )
         if delivery.notice is None:
             await tell_organizers(person)
             return Failed(f"{NO_TEMPLATE} ({delivery.reason})")
         try:
             if delivery.route == window.Route.TEMPLATE and notice.get("kind") != "template":
-                # One template asks her to reply; the same again (her arrival group, then
-                # her departure group) would only repeat it.
-                if not await template_awaits_her_reply(row):
-                    await self._send_all(delivery.notice, person, row.attempts)
-                await keep_for_her_reply(row)
+                await self._template_instead(delivery.notice, row, person)
             else:
                 await self._send_all(delivery.notice, person, row.attempts)
         except OutsideWindow:
             # Meta's clock says her window closed: the template, if there is one.
-            fallback = self.fallback(row, person)
             if fallback is None:
                 await tell_organizers(person)
                 return Failed(NO_TEMPLATE)
             try:
-                await self._send_all(fallback, person)
-                await keep_for_her_reply(row)
+                await self._template_instead(fallback, row, person)
             except WhatsAppError as error:
                 return await self._refused(error, person)
         except WhatsAppError as error:
@@ -144,6 +136,16 @@ class WhatsAppSender:
         except MediaUnavailable as error:
             return Transient(error)
         return Sent(outbox.Delivered(None))
+
+    async def _template_instead(
+        self, template: dict[str, Any], row: OutboxMessage, person: Person
+    ) -> None:
+        """Her window is closed: the notice's template goes, and the notice waits for her
+        reply. One template asks her to reply; the same again (her arrival group, then her
+        departure group) would only repeat it."""
+        if not await template_awaits_her_reply(row):
+            await self._send_all(template, person)
+        await keep_for_her_reply(row)
 
     async def _refused(self, error: WhatsAppError, person: Person) -> Outcome:
         if isinstance(error, TemplateRejected):
